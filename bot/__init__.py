@@ -1,0 +1,1 @@
+"""Storefront → TikTok Shop migration assistant: the core package (nothing runs at import)."""

@@ -1,0 +1,172 @@
+"""Command line: ``python -m bot <mode>``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from telegram.error import InvalidToken, NetworkError, TelegramError
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.content import ContentError, load_content
+
+log = logging.getLogger("bot")
+
+EXIT_CONFIG = 2
+EXIT_UNREACHABLE = 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="Telegram assistant for merchants moving from TikTok Storefront to TikTok Shop.",
+    )
+    modes = parser.add_subparsers(dest="mode", metavar="MODE", required=True)
+    modes.add_parser("run", help="long-poll Telegram and serve merchants (one process, laptop/VM)")
+
+    db = modes.add_parser("db", help="database tasks")
+    db_tasks = db.add_subparsers(dest="task", metavar="TASK", required=True)
+    db_tasks.add_parser("upgrade", help="apply migrations (also done automatically at start)")
+
+    content = modes.add_parser("content", help="tools for content editors")
+    tasks = content.add_subparsers(dest="task", metavar="TASK", required=True)
+    tasks.add_parser("check", help="validate the whole content tree (exit 1 on problems)")
+    preview = tasks.add_parser("preview", help="print the plan for some answers")
+    preview.add_argument(
+        "--answer",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an interview answer, e.g. platform=shopify (repeat; market=uk,de for several)",
+    )
+    preview.add_argument("--lang", default="en", help="locale (default en)")
+    tasks.add_parser("coverage", help="steps per platform x market")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        if args.mode == "content":
+            from bot import checker
+
+            return checker.main(args, settings)
+        from bot.logs import setup_logging
+
+        setup_logging(settings.log_level, settings.log_format, settings.secrets())
+        if args.mode == "db":
+            return asyncio.run(_db_upgrade(settings))
+        if args.mode == "run":
+            return _run(settings)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except ContentError as exc:
+        print("error: the content tree is broken:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    return EXIT_CONFIG
+
+
+async def _db_upgrade(settings: Settings) -> int:
+    from bot.db import Database
+
+    db = Database(settings.database_url)
+    try:
+        await db.upgrade()
+    except OSError as exc:
+        print(
+            f"error: cannot reach the database ({db.url.render_as_string()}): {exc}",
+            file=sys.stderr,
+        )
+        return EXIT_UNREACHABLE
+    finally:
+        await db.dispose()
+    print(f"database is up to date ({db.dialect})")
+    return 0
+
+
+def _run(settings: Settings) -> int:
+    settings.token()  # fail fast, before touching anything else
+    content = load_content(settings.content_dir)
+    return asyncio.run(_poll(settings, content))
+
+
+async def _poll(settings: Settings, content: object) -> int:
+    from bot.app import ALLOWED_UPDATES, build_application
+    from bot.content import Content
+    from bot.db import Database
+
+    assert isinstance(content, Content)
+    db = Database(settings.database_url)
+    try:
+        await db.upgrade()
+    except OSError as exc:
+        await db.dispose()
+        print(
+            f"error: cannot reach the database ({db.url.render_as_string()}): {exc}",
+            file=sys.stderr,
+        )
+        return EXIT_UNREACHABLE
+    app = build_application(settings, content=content, db=db)
+    where = settings.telegram_base_url
+    try:
+        await app.initialize()  # getMe: proves the URL answers and the token is accepted
+    except InvalidToken:
+        await db.dispose()
+        print(
+            f"error: Telegram at {where} rejected TELEGRAM_TOKEN (unauthorized)", file=sys.stderr
+        )
+        return EXIT_CONFIG
+    except NetworkError as exc:
+        await db.dispose()
+        print(
+            f"error: cannot reach Telegram at {where}: {_scrub(str(exc), settings)}",
+            file=sys.stderr,
+        )
+        return EXIT_UNREACHABLE
+    except TelegramError as exc:
+        await db.dispose()
+        print(
+            f"error: Telegram at {where} refused getMe: {_scrub(str(exc), settings)}",
+            file=sys.stderr,
+        )
+        return EXIT_UNREACHABLE
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await app.start()
+        assert app.updater is not None
+        # Network blips while polling are retried by the updater with back-off.
+        await app.updater.start_polling(allowed_updates=ALLOWED_UPDATES, bootstrap_retries=-1)
+        log.info("polling %s as @%s", where, app.bot.username)
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await app.stop()
+        await app.shutdown()
+    return 0
+
+
+def _scrub(text: str, settings: Settings) -> str:
+    for secret in settings.secrets():
+        text = text.replace(secret, "<redacted>")
+    return text
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""Wiring: the only module that knows how python-telegram-bot is put together."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    BaseUpdateProcessor,
+    ContextTypes,
+    Defaults,
+)
+from telegram.request import BaseRequest
+
+from bot.config import Settings
+from bot.content import Content, load_content
+from bot.context import BotData, Context
+from bot.db import Database
+from bot.models import utcnow
+from bot.render import Renderer
+from bot.services import Services
+from bot.views import Views
+
+# The update kinds the bot handles (for getUpdates / setWebhook).
+ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+
+BotApp = Application[Any, Context, dict[object, object], dict[object, object], BotData, Any]
+
+
+class PerChatProcessor(BaseUpdateProcessor):
+    """Updates of different chats run concurrently; one chat's updates run in order."""
+
+    def __init__(self, max_concurrent_updates: int = 64) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Run the update's handlers under its chat's lock."""
+        chat = update.effective_chat if isinstance(update, Update) else None
+        if chat is None:
+            await coroutine
+            return
+        lock, users = self._locks.get(chat.id, (asyncio.Lock(), 0))
+        self._locks[chat.id] = (lock, users + 1)
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            lock, users = self._locks[chat.id]
+            if users <= 1:
+                del self._locks[chat.id]
+            else:
+                self._locks[chat.id] = (lock, users - 1)
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to tear down."""
+
+
+def deadline_of(settings: Settings, content: Content) -> datetime:
+    """The campaign deadline, with the operator's DEADLINE override."""
+    return settings.deadline or content.campaign.deadline
+
+
+def build_application(
+    settings: Settings,
+    *,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
+    content: Content | None = None,
+    db: Database | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    rate_limiter: bool = False,
+) -> BotApp:
+    """Build the Application and everything it depends on (nothing runs until started)."""
+    content = content or load_content(settings.content_dir)
+    db = db or Database(settings.database_url)
+    renderer = Renderer(content)
+    views = Views(content, renderer)
+    services = Services(db, content, views, deadline=deadline_of(settings, content), clock=clock)
+    data = BotData(settings, db, content, renderer, views, services)
+
+    builder = (
+        ApplicationBuilder()
+        .token(settings.token())
+        .base_url(settings.telegram_base_url)
+        .base_file_url(settings.telegram_base_file_url)
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        )
+        .context_types(ContextTypes(context=Context, bot_data=lambda: data))  # type: ignore[arg-type]
+        .concurrent_updates(PerChatProcessor())
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+    )
+    if request is not None:
+        builder = builder.request(request)
+    if get_updates_request is not None:
+        builder = builder.get_updates_request(get_updates_request)
+    if rate_limiter:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+    app: BotApp = builder.build()
+
+    from handlers import register  # the adapter is wired here and only here
+
+    register(app)
+    return app
+
+
+async def _post_init(app: BotApp) -> None:
+    data = app.bot_data
+    content = data.content
+    from handlers import COMMANDS
+
+    commands = [
+        BotCommand(name, str(content.string(None, f"commands.{name}"))) for name in COMMANDS
+    ]
+    try:
+        await app.bot.set_my_commands(commands)
+    except TelegramError as exc:  # a menu is nice to have, not worth refusing to start
+        import logging
+
+        logging.getLogger(__name__).warning("could not set the command menu: %s", exc)
+
+
+async def _post_shutdown(app: BotApp) -> None:
+    await app.bot_data.db.dispose()

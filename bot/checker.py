@@ -1,0 +1,520 @@
+"""``python -m bot content check|preview|coverage``: the editors' tools.
+
+The check proves what the loader cannot see on its own: every template compiles and renders
+with real view models, every interview path leads to a non-empty plan, every message fits
+Telegram (4096 characters, HTML it accepts), and every platform x market pair gets a
+platform-specific and a market-specific step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import re
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from jinja2 import TemplateError, TemplateSyntaxError
+
+from bot.config import Settings
+from bot.content import Content, ContentError, Problem, load_content
+from bot.interview import Answer, Interview, effective_answers, route
+from bot.plan import Mark, Progress, Selector, Step, select
+from bot.render import Renderer
+from bot.tghtml import TelegramHTMLError, parse_html
+from bot.views import PLAN_PAGE_SIZE, Screen, Views
+
+MAX_TEXT = 4096
+# A shop name that would break careless HTML, at the longest the interview accepts.
+TRICKY_SHOP_NAME = 'Ann & Bob\'s <Shop> "Best"'
+SAMPLE_NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class CoverageRow:
+    """Steps a platform x market pair gets."""
+
+    platform: str
+    market: str
+    total: int
+    platform_steps: tuple[str, ...]
+    market_steps: tuple[str, ...]
+
+
+def answer_combinations(interview: Interview) -> Iterator[dict[str, Answer]]:
+    """Every path through the interview: each option of each question on the branch.
+
+    Several-choice questions take each single option and all options together; typed
+    questions take a sample answer (they never steer the plan). Skipping optional
+    questions is covered by ``typed_variants``.
+    """
+
+    def walk(qid: str | None, answers: dict[str, Answer]) -> Iterator[dict[str, Answer]]:
+        if qid is None:
+            yield answers
+            return
+        question = interview.question(qid)
+        values: list[Answer]
+        if question.kind == "one":
+            values = list(question.options)
+        elif question.kind == "many":
+            values = [[o] for o in question.options] + [list(question.options)]
+        elif question.kind == "date":
+            values = [(SAMPLE_NOW.date() + timedelta(days=30)).isoformat()]
+        else:
+            values = [TRICKY_SHOP_NAME[: question.max_length]]
+        for value in values:
+            nxt = dict(answers)
+            nxt[qid] = value
+            yield from walk(route(interview, qid, nxt), nxt)
+
+    yield from walk(interview.start, {})
+
+
+def _location(exc: BaseException, fallback: tuple[Path, int]) -> tuple[Path, int]:
+    """The content file and line a template error points at."""
+    if isinstance(exc, TemplateSyntaxError) and exc.filename:
+        return Path(exc.filename), exc.lineno or fallback[1]
+    tb = exc.__traceback__
+    found = fallback
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith((".md", ".j2", ".yaml")):
+            found = (Path(filename), tb.tb_lineno)
+        tb = tb.tb_next
+    return found
+
+
+class Checker:
+    """Runs every check over a loaded content tree."""
+
+    def __init__(self, content: Content, *, deadline: datetime | None = None) -> None:
+        self.content = content
+        self.renderer = Renderer(content)
+        self.views = Views(content, self.renderer)
+        self.deadline = deadline or content.campaign.deadline
+        self.problems: list[Problem] = []
+        self._seen: set[tuple[str, int, str]] = set()
+        options = {qid: q.options for qid, q in content.interview.questions.items() if q.is_choice}
+        self.selector = Selector(content.steps, options)
+        self._combos: list[tuple[dict[str, Answer], dict[str, Answer], int]] | None = None
+
+    def report(self, path: Path, line: int, message: str) -> None:
+        """Record a problem once."""
+        key = (str(path), line, message)
+        if key not in self._seen:
+            self._seen.add(key)
+            self.problems.append(Problem(path, line, message))
+
+    # --- templates ---------------------------------------------------------------------------
+
+    def compile_all(self) -> None:
+        """Every message template and every guidance body compiles."""
+        env = self.renderer.env
+        assert env.loader is not None
+        for name in env.loader.list_templates():
+            try:
+                env.get_template(name)
+            except TemplateSyntaxError as exc:
+                path, line = _location(exc, (self.content.root / "locales" / name, 1))
+                self.report(path, line, f"template error: {exc.message}")
+        for locale in self.content.locales.values():
+            for step_id, text in locale.steps.items():
+                for part, source, line in (
+                    ("body", text.body, text.body_line),
+                    ("details", text.details, text.details_line),
+                ):
+                    if not source:
+                        continue
+                    try:
+                        self.renderer.from_source(source, f"{text.path}:{part}", str(text.path))
+                    except TemplateSyntaxError as exc:
+                        self.report(
+                            text.path,
+                            line + (exc.lineno or 1) - 1,
+                            f"template error in {step_id} {part}: {exc.message}",
+                        )
+
+    def screen(self, screen_fn: Any, where: tuple[Path, int], what: str) -> Screen | None:
+        """Render one screen; report undefined variables, bad HTML and excess length."""
+        try:
+            screen: Screen = screen_fn()
+        except (TemplateError, KeyError, AttributeError, TypeError, ValueError) as exc:
+            path, line = _location(exc, where)
+            if path == where[0] and line != where[1] and path.suffix == ".md":
+                line = where[1] + line - 1
+            self.report(path, line, f"{what}: {type(exc).__name__}: {exc}")
+            return None
+        try:
+            length = len(parse_html(screen.text).text)
+        except TelegramHTMLError as exc:
+            self.report(where[0], where[1], f"{what}: Telegram would reject the HTML: {exc}")
+            length = len(screen.text)
+        if length > MAX_TEXT:
+            self.report(
+                where[0], where[1], f"{what}: {length} characters, over Telegram's {MAX_TEXT}"
+            )
+        for row in screen.keyboard:
+            for button in row:
+                if button.data is not None and len(button.data.encode()) > 64:
+                    self.report(where[0], where[1], f"{what}: button data over 64 bytes")
+        return screen
+
+    # --- plans -----------------------------------------------------------------------------
+
+    def combos(self) -> list[tuple[dict[str, Answer], dict[str, Answer], int]]:
+        """Every interview path: (raw answers, effective answers, applicable-steps mask)."""
+        if self._combos is None:
+            interview = self.content.interview
+            result = []
+            for combo in answer_combinations(interview):
+                answers = effective_answers(interview, combo)
+                result.append((combo, answers, self.selector.mask(answers)))
+            self._combos = result
+        return self._combos
+
+    def plans(self) -> None:
+        """Every interview path yields a plan; every screen of it renders and fits."""
+        interview_file = self.content.root / "interview.yaml"
+        steps = self.content.steps
+        by_mask: dict[int, list[tuple[dict[str, Answer], dict[str, Answer]]]] = {}
+        for combo, answers, mask in self.combos():
+            if mask == 0:
+                self.report(
+                    interview_file, 1, f"empty plan for: {self._summary(combo, full=True)}"
+                )
+                continue
+            group = by_mask.setdefault(mask, [])
+            # Keep the first path and the one with the most ticks (longest reasons).
+            if len(group) < 2:
+                group.append((combo, answers))
+            elif self._ticks(answers) > self._ticks(group[1][1]):
+                group[1] = (combo, answers)
+        referenced = {s.id: self._referenced_keys(s.id) for s in steps}
+        rendered_steps: set[tuple[Any, ...]] = set()
+        rendered_pages: set[tuple[Any, ...]] = set()
+        for lang in self.content.locales:
+            for group in by_mask.values():
+                for combo, answers in group:
+                    plan = select(steps, answers)
+                    progress = Progress(tuple(plan), {})
+                    done = Progress(tuple(plan), {s.id: Mark("done", s.version) for s in plan})
+                    pages = self.views.plan_pages(progress)
+                    for page in range(pages):
+                        chunk = plan[page * PLAN_PAGE_SIZE : (page + 1) * PLAN_PAGE_SIZE]
+                        marker = (
+                            lang,
+                            page,
+                            pages,
+                            len(plan),
+                            tuple((s.id, self.views.reason(lang, s, answers)) for s in chunk),
+                        )
+                        if marker in rendered_pages:
+                            continue
+                        rendered_pages.add(marker)
+                        for label, prog in (("plan", progress), ("finished plan", done)):
+                            self.screen(
+                                lambda prog=prog, answers=answers, page=page: self.views.plan(
+                                    lang, answers, prog, SAMPLE_NOW, self.deadline, page=page
+                                ),
+                                (interview_file, 1),
+                                f"{label} page {page + 1} for {self._summary(combo)}",
+                            )
+                    for step in plan:
+                        projection = tuple(
+                            (k, str(answers.get(k))) for k in sorted(referenced[step.id])
+                        )
+                        step_marker = (lang, step.id, projection, self._ticks(answers) > 2)
+                        if step_marker in rendered_steps:
+                            continue
+                        rendered_steps.add(step_marker)
+                        self._render_step(lang, step, answers, progress)
+
+    def _render_step(
+        self, lang: str, step: Step, answers: dict[str, Answer], progress: Progress
+    ) -> None:
+        text = self.content.step_text(lang, step.id)
+        self.screen(
+            lambda: self.views.step(
+                lang, step, answers, progress, SAMPLE_NOW, self.deadline, intro=True
+            ),
+            (text.path, text.body_line),
+            f"step {step.id}",
+        )
+        self.screen(
+            lambda: self.views.details(lang, step, answers),
+            (text.path, text.details_line),
+            f"details of {step.id}",
+        )
+
+    @staticmethod
+    def _ticks(answers: Mapping[str, Answer]) -> int:
+        return sum(len(v) for v in answers.values() if isinstance(v, list))
+
+    def _referenced_keys(self, step_id: str) -> set[str]:
+        keys: set[str] = set()
+        for locale in self.content.locales.values():
+            text = locale.steps.get(step_id)
+            if text is None:
+                continue
+            source = text.body + text.details
+            keys.update(re.findall(r"answers\.(\w+)", source))
+            keys.update(re.findall(r"answers\[['\"](\w+)['\"]\]", source))
+            if "markets" in source:
+                keys.add("market")
+            if "shop_name" in source:
+                keys.add("shop_name")
+            if re.search(r"\banswers\b(?![.\[])", source):
+                keys.update(self.content.interview.questions)
+        return keys
+
+    @staticmethod
+    def _reason_key(plan: list[Step], answers: Mapping[str, Answer]) -> tuple[str, ...]:
+        keys = sorted({k for s in plan for k in s.when})
+        return tuple(f"{k}={answers.get(k)}" for k in keys)
+
+    @staticmethod
+    def _summary(combo: Mapping[str, Answer], *, full: bool = False) -> str:
+        return ", ".join(
+            f"{k}={v}" for k, v in combo.items() if full or k in ("platform", "market")
+        )
+
+    # --- fixed screens ---------------------------------------------------------------------
+
+    def fixed_screens(self) -> None:
+        """Greeting, help, interview questions, hints and problems render in every locale."""
+        from bot.interview import State, begin
+
+        interview = self.content.interview
+        where = (self.content.root / "locales", 1)
+        for lang in self.content.locales:
+            for returning, resuming in itertools.product((False, True), repeat=2):
+                self.screen(
+                    lambda r=returning, s=resuming: self.views.start(
+                        lang,
+                        first_name="<Ann & Co>",
+                        returning=r,
+                        resuming=s,
+                        progress=None,
+                        now=SAMPLE_NOW,
+                        deadline=self.deadline,
+                    ),
+                    where,
+                    "start",
+                )
+            for template in ("help.html.j2", "error.html.j2"):
+                self.screen(lambda t=template: self.views.simple(lang, t), where, template)
+            state = begin(interview, {})
+            for qid, question in interview.questions.items():
+                path = tuple(q for q in interview.questions if q != qid)[:3]
+                s = State(answers={}, path=path, current=qid)
+                self.screen(lambda s=s: self.views.question(lang, s), where, f"question {qid}")
+                self.screen(lambda s=s: self.views.hint(lang, s), where, f"hint for {qid}")
+                if question.kind in ("text", "date"):
+                    for key, values in (
+                        ("empty", {}),
+                        ("too_long", {"max": 60}),
+                        ("pattern", {}),
+                        ("date_unclear", {}),
+                        ("date_past", {"date": "2020-01-01"}),
+                        ("date_far", {"date": "2040-01-01"}),
+                    ):
+                        self.screen(
+                            lambda s=s, k=key, v=values: self.views.question(
+                                lang, s, problem=self.views.problem(lang, k, v)
+                            ),
+                            where,
+                            f"problem {key}",
+                        )
+            self.screen(lambda: self.views.hint(lang, state, media=True), where, "media hint")
+            self.screen(lambda: self.views.hint(lang, None), where, "plain hint")
+
+    # --- coverage ----------------------------------------------------------------------------
+
+    def coverage(self) -> list[CoverageRow]:
+        """For each platform x market: the steps a typical merchant gets, by kind."""
+        interview = self.content.interview
+        rows: list[CoverageRow] = []
+        grouped: dict[tuple[str, str], list[int]] = {}
+        for combo, _, mask in self.combos():
+            markets = combo.get("market")
+            if isinstance(markets, list) and len(markets) == 1:
+                grouped.setdefault((str(combo.get("platform")), markets[0]), []).append(mask)
+        for platform in interview.question("platform").options:
+            for market in interview.question("market").options:
+                platform_steps: set[str] = set()
+                market_steps: set[str] = set()
+                totals = []
+                for mask in grouped.get((platform, market), []):
+                    plan = [s for i, s in enumerate(self.selector.steps) if mask >> i & 1]
+                    totals.append(len(plan))
+                    platform_steps.update(s.id for s in plan if s.scope == "platform")
+                    market_steps.update(s.id for s in plan if s.scope == "market")
+                rows.append(
+                    CoverageRow(
+                        platform,
+                        market,
+                        min(totals) if totals else 0,
+                        tuple(sorted(platform_steps)),
+                        tuple(sorted(market_steps)),
+                    )
+                )
+        return rows
+
+    def coverage_rule(self) -> None:
+        """Every platform x market pair gets a platform step and a market step on every path."""
+        missing: dict[tuple[str, str], set[str]] = {}
+        for combo, _, mask in self.combos():
+            markets = combo.get("market")
+            if not isinstance(markets, list) or len(markets) != 1:
+                continue
+            pair = (str(combo.get("platform")), markets[0])
+            kinds = {s.scope for i, s in enumerate(self.selector.steps) if mask >> i & 1}
+            for kind in ("platform", "market"):
+                if kind not in kinds:
+                    missing.setdefault(pair, set()).add(kind)
+        for (platform, market), kinds in sorted(missing.items()):
+            self.report(
+                self.content.root / "guidance",
+                0,
+                f"coverage: platform={platform} market={market} has a plan without a "
+                + " or ".join(sorted(f"{k}-specific" for k in kinds))
+                + " step on some interview path",
+            )
+
+    def run(self) -> list[Problem]:
+        """Every check."""
+        self.compile_all()
+        if self.problems:
+            return self.problems
+        self.fixed_screens()
+        self.plans()
+        self.coverage_rule()
+        return self.problems
+
+
+def check(
+    content_dir: Path, deadline: datetime | None = None
+) -> tuple[Content | None, list[Problem]]:
+    """Load and check a content tree: (the content if it loaded, every problem)."""
+    try:
+        content = load_content(content_dir)
+    except ContentError as exc:
+        return None, exc.problems
+    return content, Checker(content, deadline=deadline).run()
+
+
+def _parse_answers(content: Content, items: list[str]) -> dict[str, Answer]:
+    interview = content.interview
+    answers: dict[str, Answer] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or key not in interview.questions:
+            known = ", ".join(interview.questions)
+            raise SystemExit(f"error: --answer {item!r}: use KEY=VALUE with KEY one of {known}")
+        question = interview.question(key)
+        values = [v.strip() for v in value.split(",") if v.strip()]
+        if question.is_choice:
+            bad = [v for v in values if v not in question.options]
+            if bad or not values:
+                options = ", ".join(question.options)
+                raise SystemExit(f"error: --answer {item!r}: {key} takes {options}")
+            answers[key] = values if question.kind == "many" else values[0]
+        elif question.kind == "date":
+            date.fromisoformat(value)
+            answers[key] = value
+        else:
+            answers[key] = value
+    return answers
+
+
+def _fill_defaults(interview: Interview, answers: dict[str, Answer]) -> dict[str, Answer]:
+    """Answer what the preview did not say with each question's first option."""
+    filled = dict(answers)
+    qid: str | None = interview.start
+    while qid is not None:
+        question = interview.question(qid)
+        if qid not in filled:
+            if question.kind == "one":
+                filled[qid] = question.options[0]
+            elif question.kind == "many":
+                filled[qid] = [question.options[0]]
+            else:
+                filled[qid] = None
+        qid = route(interview, qid, filled)
+    return filled
+
+
+def main(args: argparse.Namespace, settings: Settings) -> int:
+    """Run one content task; print problems as ``path:line: problem``."""
+    from bot.tghtml import html_to_terminal
+
+    if args.task == "check":
+        content, problems = check(settings.content_dir, settings.deadline)
+        for problem in problems:
+            print(problem)
+        if problems:
+            print(f"{len(problems)} problem(s) found", file=sys.stderr)
+            return 1
+        assert content is not None
+        print(
+            f"content OK: {len(content.steps)} steps, {len(content.interview.questions)} questions,"
+            f" locales: {', '.join(content.locales)}"
+        )
+        return 0
+    try:
+        content = load_content(settings.content_dir)
+    except ContentError as exc:
+        for problem in exc.problems:
+            print(problem)
+        return 1
+    checker = Checker(content, deadline=settings.deadline)
+    if args.task == "coverage":
+        rows = checker.coverage()
+        markets = content.interview.question("market").options
+        print("steps per platform x market (P = platform-specific, M = market-specific)\n")
+        print(f"{'platform':<12}" + "".join(f"{m:>11}" for m in markets))
+        by_pair = {(r.platform, r.market): r for r in rows}
+        bad = 0
+        for platform in content.interview.question("platform").options:
+            cells = []
+            for market in markets:
+                row = by_pair[(platform, market)]
+                cell = f"{row.total} P{len(row.platform_steps)} M{len(row.market_steps)}"
+                if not row.platform_steps or not row.market_steps:
+                    cell += "!"
+                    bad += 1
+                cells.append(f"{cell:>11}")
+            print(f"{platform:<12}" + "".join(cells))
+        print("\nplatform-specific steps by platform:")
+        for platform in content.interview.question("platform").options:
+            ids = sorted({i for r in rows if r.platform == platform for i in r.platform_steps})
+            print(f"  {platform}: {', '.join(ids) or '-'}")
+        print("market-specific steps by market:")
+        for market in markets:
+            ids = sorted({i for r in rows if r.market == market for i in r.market_steps})
+            print(f"  {market}: {', '.join(ids) or '-'}")
+        return 1 if bad else 0
+    # preview
+    answers = _fill_defaults(content.interview, _parse_answers(content, args.answer))
+    effective = effective_answers(content.interview, answers)
+    plan = select(content.steps, effective)
+    progress = Progress(tuple(plan), {})
+    lang = args.lang
+    views = checker.views
+    deadline = checker.deadline
+    now = datetime.now(UTC)
+    print(html_to_terminal(views.profile(lang, answers).text))
+    print("\n" + "=" * 72 + "\n")
+    print(html_to_terminal(views.plan(lang, effective, progress, now, deadline).text))
+    for step in plan:
+        print("\n" + "-" * 72 + "\n")
+        print(html_to_terminal(views.step(lang, step, effective, progress, now, deadline).text))
+        print()
+        print(html_to_terminal(views.details(lang, step, effective).text))
+    return 0

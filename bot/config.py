@@ -1,0 +1,151 @@
+"""Settings from the environment and an optional ``.env`` file (pydantic-settings)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.alerts import QuietHours, parse_offsets, parse_quiet_hours
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONTENT_DIR = REPO_ROOT / "content"
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/bot.db"
+
+# A bot token is "<bot id>:<secret>"; BotFather's secrets are 35 characters of this alphabet.
+TOKEN_PATTERN = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{30,64}$")
+# Telegram's rule for setWebhook's secret_token.
+WEBHOOK_SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names the variable in one line."""
+
+
+class Settings(BaseSettings):
+    """Every knob an operator can turn; names are part of the product's interface."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    telegram_token: SecretStr | None = None
+    telegram_base_url: str = "https://api.telegram.org/bot"
+    telegram_base_file_url: str = "https://api.telegram.org/file/bot"
+    database_url: str = DEFAULT_DATABASE_URL
+    admin_ids: Annotated[tuple[int, ...], NoDecode] = ()
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    content_dir: Path = DEFAULT_CONTENT_DIR
+
+    # Alerts (operator overrides of content/campaign.yaml).
+    deadline: datetime | None = None
+    alert_offsets: Annotated[tuple[timedelta, ...] | None, NoDecode] = None
+    quiet_hours: Annotated[QuietHours | None, NoDecode] = None
+    send_rate: float = Field(default=25.0, gt=0, le=1000)
+    allow_paid_broadcast: bool = False
+
+    # Web server (serve mode).
+    host: str = "0.0.0.0"
+    port: int = Field(default=8080, ge=1, le=65535)
+    webhook_path: str = "/telegram"
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            items = [item.strip() for item in value.split(",") if item.strip()]
+            try:
+                return tuple(int(item) for item in items)
+            except ValueError:
+                raise ValueError("must be comma-separated Telegram user ids") from None
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("deadline")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("must include a timezone, e.g. 2023-09-12T00:00:00+00:00")
+        return value
+
+    @field_validator("alert_offsets", mode="before")
+    @classmethod
+    def _offsets(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_offsets(value) if value.strip() else None
+        return value
+
+    @field_validator("quiet_hours", mode="before")
+    @classmethod
+    def _quiet(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_quiet_hours(value)
+        return value
+
+    @field_validator("telegram_base_url", "telegram_base_file_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("webhook_path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with /")
+        return value
+
+    def token(self) -> str:
+        """The bot token, or a ConfigError naming TELEGRAM_TOKEN when it is missing/malformed."""
+        if self.telegram_token is None or not self.telegram_token.get_secret_value().strip():
+            raise ConfigError(
+                "TELEGRAM_TOKEN is not set: get a token from @BotFather and set TELEGRAM_TOKEN"
+            )
+        token = self.telegram_token.get_secret_value().strip()
+        if not TOKEN_PATTERN.match(token):
+            raise ConfigError(
+                "TELEGRAM_TOKEN is malformed: expected '<digits>:<35 letters, digits, _ or ->'"
+                " as @BotFather gives it"
+            )
+        return token
+
+    def secret(self) -> str:
+        """The webhook secret, or a ConfigError naming WEBHOOK_SECRET."""
+        if self.webhook_secret is None:
+            raise ConfigError(
+                "WEBHOOK_SECRET is not set: serve needs 1-256 characters of A-Z a-z 0-9 _ -"
+            )
+        secret = self.webhook_secret.get_secret_value()
+        if not WEBHOOK_SECRET_PATTERN.match(secret):
+            raise ConfigError(
+                "WEBHOOK_SECRET is malformed: use 1-256 characters of A-Z a-z 0-9 _ -"
+            )
+        return secret
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret value that must never reach a log line."""
+        values = [self.telegram_token, self.webhook_secret]
+        return tuple(v.get_secret_value() for v in values if v and v.get_secret_value())
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings; turn validation errors into one-line ConfigErrors naming the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "configuration"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{name} is invalid: {message}") from None

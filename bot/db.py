@@ -1,0 +1,154 @@
+"""The database: one engine, the one async session factory, and migrations at start."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.config import ConfigError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# Arbitrary constant key for the advisory lock that serialises migrations across instances.
+MIGRATION_LOCK_KEY = 7_320_112_023
+
+
+def _normalise_url(url: str) -> str:
+    """Accept the plain URLs platforms hand out and pick the async drivers we ship."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
+    if url.startswith("postgresql://"):
+        url = "postgresql+asyncpg://" + url.removeprefix("postgresql://")
+    if url.startswith("sqlite://"):
+        url = "sqlite+aiosqlite://" + url.removeprefix("sqlite://")
+    return url
+
+
+class Database:
+    """Owns the engine; ``session()`` is the only place an AsyncSession is created."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        url = _normalise_url(url)
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            raise ConfigError(
+                "DATABASE_URL is invalid: expected sqlite+aiosqlite:///path.db"
+                " or postgresql+asyncpg://user:pass@host/db"
+            ) from None
+        self.dialect = parsed.get_backend_name()
+        if self.dialect not in {"sqlite", "postgresql"}:
+            raise ConfigError(f"DATABASE_URL is invalid: unsupported database {self.dialect!r}")
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.dialect == "sqlite":
+            database = parsed.database or ""
+            if database and database != ":memory:" and not database.startswith("file:"):
+                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"timeout": 30}
+        else:
+            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        self.url = parsed
+        self.engine: AsyncEngine = create_async_engine(parsed, **kwargs)
+        # SQLite takes one writer at a time: one lock per process keeps writers in line,
+        # BEGIN IMMEDIATE (below) and busy_timeout keep other processes in line.
+        self._sqlite_write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
+        if self.dialect == "sqlite":
+            event.listen(self.engine.sync_engine, "connect", _sqlite_on_connect)
+            event.listen(self.engine.sync_engine, "begin", _sqlite_on_begin)
+
+    @property
+    def is_postgres(self) -> bool:
+        """Whether several instances may share this database."""
+        return self.dialect == "postgresql"
+
+    @asynccontextmanager
+    async def session(self, *, lock_chat: int | None = None) -> AsyncIterator[AsyncSession]:
+        """One short transaction: commit on success, roll back on error.
+
+        ``lock_chat`` serialises work on one chat across processes (a transaction-scoped
+        advisory lock on PostgreSQL; SQLite has one writer at a time anyway).
+        """
+        if self._sqlite_write_lock is not None:
+            async with self._sqlite_write_lock, self._open(lock_chat) as session:
+                yield session
+        else:
+            async with self._open(lock_chat) as session:
+                yield session
+
+    @asynccontextmanager
+    async def _open(self, lock_chat: int | None) -> AsyncIterator[AsyncSession]:
+        async with AsyncSession(self.engine, expire_on_commit=False) as session:
+            try:
+                if lock_chat is not None and self.is_postgres:
+                    await session.exec(  # type: ignore[call-overload]
+                        text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=lock_chat)
+                    )
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+
+    async def ping(self) -> bool:
+        """True when the database answers a trivial query."""
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
+
+    async def upgrade(self) -> None:
+        """Apply alembic migrations up to head (safe to run from several instances at once)."""
+        async with self.engine.connect() as conn:
+            if self.is_postgres:
+                await conn.execute(text(f"SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
+            try:
+                await conn.run_sync(_run_upgrade)
+                await conn.commit()
+            finally:
+                if self.is_postgres:
+                    await conn.execute(text(f"SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))
+                    await conn.commit()
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+
+def alembic_config() -> Config:
+    """The alembic configuration for the migrations shipped in bot/migrations."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return cfg
+
+
+def _run_upgrade(connection: Connection) -> None:
+    cfg = alembic_config()
+    cfg.attributes["connection"] = connection
+    command.upgrade(cfg, "head")
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy emit BEGIN itself (see _sqlite_on_begin); wait for other writers.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")

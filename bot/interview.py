@@ -1,0 +1,393 @@
+"""The interview engine: pure functions over answers and the path the merchant took.
+
+No Telegram, SQL or templates here. State goes in, new state (or a refusal) comes out.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from typing import Any, Literal
+
+Kind = Literal["one", "many", "text", "date"]
+END = "end"
+# Answers are str (one/text/date as ISO), list[str] (many) or None (an optional question
+# the merchant skipped).
+Answer = str | list[str] | None
+Conditions = Mapping[str, frozenset[str]]
+
+
+@dataclass(frozen=True)
+class Route:
+    """Go to ``goto`` when every condition holds (no conditions: always)."""
+
+    goto: str
+    when: Conditions = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Question:
+    """One interview question with its options (ids) and where each answer leads."""
+
+    id: str
+    kind: Kind
+    options: tuple[str, ...] = ()
+    routes: tuple[Route, ...] = ()
+    optional: bool = False
+    max_length: int = 200
+    pattern: str | None = None
+    min_days_ahead: int = 0
+    max_days_ahead: int = 5 * 366
+
+    @property
+    def is_choice(self) -> bool:
+        """Whether the merchant answers with buttons."""
+        return self.kind in ("one", "many")
+
+
+@dataclass(frozen=True)
+class Interview:
+    """The whole questionnaire: a start question and the branching graph."""
+
+    version: int
+    start: str
+    questions: Mapping[str, Question]
+
+    def question(self, qid: str) -> Question:
+        """The question with this id (KeyError if unknown)."""
+        return self.questions[qid]
+
+
+@dataclass(frozen=True)
+class State:
+    """A merchant's interview state as stored in SQL."""
+
+    answers: Mapping[str, Answer]
+    path: tuple[str, ...] = ()  # questions answered, in the order the merchant took them
+    current: str | None = None  # the question on screen; None when finished
+    mode: Literal["interview", "edit", "done"] = "interview"
+
+
+def matches(conditions: Conditions, answers: Mapping[str, Answer]) -> bool:
+    """True when every condition holds: a one-answer is in the set, a many-answer meets it."""
+    for key, allowed in conditions.items():
+        value = answers.get(key)
+        if value is None:
+            return False
+        if isinstance(value, list):
+            if not allowed.intersection(value):
+                return False
+        elif value not in allowed:
+            return False
+    return True
+
+
+def route(interview: Interview, qid: str, answers: Mapping[str, Answer]) -> str | None:
+    """The question that follows ``qid`` given the answers, or None at the end."""
+    for candidate in interview.question(qid).routes:
+        if matches(candidate.when, answers):
+            return None if candidate.goto == END else candidate.goto
+    return None
+
+
+def active_path(
+    interview: Interview, answers: Mapping[str, Answer]
+) -> tuple[list[str], str | None]:
+    """Walk from the start: the questions on the merchant's branch, and the first unanswered.
+
+    Answers to questions off the branch (after an edit) stay stored but do not count.
+    """
+    walked: list[str] = []
+    qid: str | None = interview.start
+    while qid is not None and qid not in walked:
+        if qid not in answers:
+            return walked, qid
+        walked.append(qid)
+        qid = route(interview, qid, answers)
+    return walked, None
+
+
+def effective_answers(interview: Interview, answers: Mapping[str, Answer]) -> dict[str, Answer]:
+    """The answers on the merchant's current branch; every question key is present."""
+    walked, _ = active_path(interview, answers)
+    result: dict[str, Answer] = {}
+    for qid, question in interview.questions.items():
+        value = answers.get(qid) if qid in walked else None
+        if question.kind == "many":
+            result[qid] = list(value) if isinstance(value, list) else []
+        else:
+            result[qid] = value if isinstance(value, str) else None
+    return result
+
+
+def clean_answers(interview: Interview, answers: Mapping[str, Any]) -> dict[str, Answer]:
+    """Drop answers the current content no longer knows (removed questions or options)."""
+    cleaned: dict[str, Answer] = {}
+    for qid, value in answers.items():
+        question = interview.questions.get(qid)
+        if question is None:
+            continue
+        if value is None:
+            if question.optional:
+                cleaned[qid] = None
+        elif question.kind == "one" and isinstance(value, str) and value in question.options:
+            cleaned[qid] = value
+        elif question.kind == "many" and isinstance(value, list):
+            kept = [v for v in value if v in question.options]
+            if kept:
+                cleaned[qid] = kept
+        elif question.kind in ("text", "date") and isinstance(value, str):
+            cleaned[qid] = value
+    return cleaned
+
+
+def begin(interview: Interview, answers: Mapping[str, Answer]) -> State:
+    """Resume (or start) the interview at the first unanswered question on the branch."""
+    walked, pending = active_path(interview, answers)
+    if pending is None:
+        return State(answers=dict(answers), path=tuple(walked), current=None, mode="done")
+    return State(answers=dict(answers), path=tuple(walked), current=pending, mode="interview")
+
+
+def _advance(interview: Interview, state: State, qid: str, answers: dict[str, Answer]) -> State:
+    path = (*state.path, qid)
+    if state.mode == "edit":
+        # After changing one answer, only ask what the change newly made necessary.
+        walked, pending = active_path(interview, answers)
+        if pending is None:
+            return State(answers=answers, path=tuple(walked), current=None, mode="done")
+        return State(answers=answers, path=path, current=pending, mode="edit")
+    # Walking forward shows the next question even when it holds an earlier answer (after
+    # Back), with that answer marked, so the merchant sees where they are.
+    nxt = route(interview, qid, answers)
+    if nxt is None:
+        walked, pending = active_path(interview, answers)
+        if pending is not None:
+            return State(answers=answers, path=path, current=pending, mode="interview")
+        return State(answers=answers, path=path, current=None, mode="done")
+    return State(answers=answers, path=path, current=nxt, mode="interview")
+
+
+def choose(interview: Interview, state: State, qid: str, option: str) -> State | None:
+    """Answer a one-choice question; None when the choice does not fit the current question."""
+    question = interview.questions.get(qid)
+    if state.current != qid or question is None or question.kind != "one":
+        return None
+    if option not in question.options:
+        return None
+    answers = dict(state.answers)
+    answers[qid] = option
+    return _advance(interview, state, qid, answers)
+
+
+def toggle(interview: Interview, state: State, qid: str, option: str) -> State | None:
+    """Tick or untick one option of a several-choice question (stays on the question)."""
+    question = interview.questions.get(qid)
+    if state.current != qid or question is None or question.kind != "many":
+        return None
+    if option not in question.options:
+        return None
+    answers = dict(state.answers)
+    picked = list(answers.get(qid) or [])  # type: ignore[arg-type]
+    if option in picked:
+        picked.remove(option)
+    else:
+        picked.append(option)
+    # Keep the content's order so the stored answer is stable.
+    ordered = [o for o in question.options if o in picked]
+    if ordered:
+        answers[qid] = ordered
+    else:
+        answers.pop(qid, None)
+    return replace(state, answers=answers)
+
+
+def confirm(interview: Interview, state: State, qid: str) -> State | None:
+    """Finish a several-choice question; None when nothing is ticked yet."""
+    question = interview.questions.get(qid)
+    if state.current != qid or question is None or question.kind != "many":
+        return None
+    if not state.answers.get(qid):
+        return None
+    return _advance(interview, state, qid, dict(state.answers))
+
+
+def skip(interview: Interview, state: State, qid: str) -> State | None:
+    """Skip an optional question."""
+    question = interview.questions.get(qid)
+    if state.current != qid or question is None or not question.optional:
+        return None
+    answers = dict(state.answers)
+    answers[qid] = None
+    return _advance(interview, state, qid, answers)
+
+
+def back(state: State) -> State | None:
+    """Return to the previous question along the path actually taken; None at the start."""
+    if not state.path:
+        return None
+    *rest, previous = state.path
+    mode: Literal["interview", "edit"] = "edit" if state.mode == "edit" else "interview"
+    return State(answers=state.answers, path=tuple(rest), current=previous, mode=mode)
+
+
+def edit(interview: Interview, state: State, qid: str) -> State | None:
+    """Open one answered question for change from the profile view."""
+    walked, _ = active_path(interview, state.answers)
+    if qid not in walked:
+        return None
+    return State(answers=state.answers, path=(), current=qid, mode="edit")
+
+
+# --- typed answers -------------------------------------------------------------------------
+
+
+def normalise(text: str) -> str:
+    """Lower-case, strip accents and punctuation, collapse spaces: for matching typed text."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = re.sub(r"[^\w\s]", " ", text.lower())
+    return " ".join(text.split())
+
+
+def match_options(
+    question: Question, typed: str, labels: Mapping[str, Sequence[str]]
+) -> list[str]:
+    """Options a merchant meant by typing (labels and synonyms per option id).
+
+    A one-choice question yields at most one option; a several-choice question accepts a
+    comma-separated list. Unrecognised text yields an empty list.
+    """
+    pieces = [typed] if question.kind == "one" else re.split(r"[,;/]| and | und | y ", typed)
+    found: list[str] = []
+    for piece in pieces:
+        wanted = normalise(piece)
+        if not wanted:
+            continue
+        hit = None
+        for option in question.options:
+            names = {normalise(option), *(normalise(n) for n in labels.get(option, ()))}
+            if wanted in names:
+                hit = option
+                break
+        if hit is None:
+            return []
+        if hit not in found:
+            found.append(hit)
+    if question.kind == "one" and len(found) != 1:
+        return []
+    return [o for o in question.options if o in found]
+
+
+@dataclass(frozen=True)
+class TextProblem:
+    """Why typed text was refused: a key for the template and values for it."""
+
+    key: str
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+
+def validate_text(question: Question, typed: str) -> str | TextProblem:
+    """Clean a free-text answer, or say what is wrong with it."""
+    value = " ".join(typed.split())
+    if not value:
+        return TextProblem("empty")
+    if len(value) > question.max_length:
+        return TextProblem("too_long", {"max": question.max_length})
+    if question.pattern and not re.fullmatch(question.pattern, value):
+        return TextProblem("pattern")
+    return value
+
+
+_MONTHS = {
+    name: index
+    for index, names in enumerate(
+        [
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ],
+        start=1,
+    )
+    for name in names
+}
+
+
+def parse_date(typed: str, today: date) -> date | None:
+    """Understand a typed date: 2026-12-31, 31.12.2026, 31/12/2026, 31 Dec 2026, Dec 31.
+
+    Numeric day/month orders are read day first (as most of our markets write them); a
+    year left out means the next such date from today.
+    """
+    text = normalise(typed.replace("-", " ").replace(".", " ").replace("/", " "))
+    parts = text.split()
+    day = month = year = None
+    try:
+        if len(parts) == 3 and all(p.isdigit() for p in parts):
+            a, b, c = (int(p) for p in parts)
+            if len(parts[0]) == 4:
+                year, month, day = a, b, c
+            else:
+                day, month, year = a, b, c
+        elif len(parts) in (2, 3):
+            words = [p for p in parts if not p.isdigit()]
+            numbers = [int(p.rstrip("stndrh")) for p in parts if p not in words]
+            if len(words) != 1 or (words[0][:3] not in _MONTHS and words[0] not in _MONTHS):
+                return None
+            month = _MONTHS.get(words[0], _MONTHS.get(words[0][:3]))
+            if len(numbers) == 1:
+                day = numbers[0]
+            elif len(numbers) == 2:
+                day, year = (
+                    (numbers[0], numbers[1]) if numbers[0] <= 31 else (numbers[1], numbers[0])
+                )
+            else:
+                return None
+        elif len(parts) == 2 and all(p.isdigit() for p in parts):
+            day, month = int(parts[0]), int(parts[1])
+        else:
+            return None
+        if year is not None and year < 100:
+            year += 2000
+        if year is None:
+            assert day is not None and month is not None
+            guess = date(today.year, month, day)
+            return guess if guess >= today else date(today.year + 1, month, day)
+        assert day is not None and month is not None
+        return date(year, month, day)
+    except (ValueError, AssertionError):
+        return None
+
+
+def validate_date(question: Question, typed: str, today: date) -> str | TextProblem:
+    """A go-live style date: understood, not in the past, not absurdly far away."""
+    parsed = parse_date(typed, today)
+    if parsed is None:
+        return TextProblem("date_unclear")
+    if parsed < today + timedelta(days=question.min_days_ahead):
+        return TextProblem("date_past", {"date": parsed.isoformat()})
+    if parsed > today + timedelta(days=question.max_days_ahead):
+        return TextProblem("date_far", {"date": parsed.isoformat()})
+    return parsed.isoformat()
+
+
+def answer_text(interview: Interview, state: State, qid: str, value: str) -> State | None:
+    """Store an already validated text/date answer for the current question."""
+    question = interview.questions.get(qid)
+    if state.current != qid or question is None or question.kind not in ("text", "date"):
+        return None
+    answers = dict(state.answers)
+    answers[qid] = value
+    return _advance(interview, state, qid, answers)

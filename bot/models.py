@@ -1,0 +1,118 @@
+"""All SQL tables (sqlmodel). Timestamps are timezone-aware UTC everywhere."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """The current time, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A DateTime that always comes back aware in UTC (SQLite forgets the offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Merchant(SQLModel, table=True):
+    """One Telegram user talking to the bot, with their interview state and preferences."""
+
+    id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    language_code: str | None = Field(default=None, max_length=16)
+    first_seen: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    last_seen: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    # Last time the merchant moved forward (answered, marked a step): drives the weekly nudge.
+    last_progress: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    blocked: bool = False
+
+    # Interview: every answer ever given (by question id), the path actually taken (a stack of
+    # question ids for Back), the question on screen, and which message shows the interview.
+    answers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    path: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    current: str | None = Field(default=None, max_length=64)
+    mode: str = Field(default="interview", max_length=16)  # interview | edit | done
+    interview_message_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+    interview_version: int = 0
+
+    # Alerts.
+    alerts_on: bool = False
+    nudge_on: bool = False
+    timezone: str = Field(default="UTC", max_length=64)
+    preferred_hour: int | None = None
+    quiet_hours: str | None = Field(default=None, max_length=8)
+    awaiting: str | None = Field(default=None, max_length=32)  # typed input we wait for
+
+
+class StepProgress(SQLModel, table=True):
+    """A merchant's mark on one guidance step (done or skipped) and the step version then."""
+
+    __tablename__ = "step_progress"
+
+    merchant_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    step_id: str = Field(primary_key=True, max_length=64)
+    status: str = Field(max_length=16)  # done | skipped
+    step_version: int = 1
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Outbox(SQLModel, table=True):
+    """One alert for one merchant: planned, claimed under a lease, sent exactly once."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "key", name="uq_outbox_merchant_key"),
+        Index("ix_outbox_due", "status", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    merchant_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    key: str = Field(max_length=64)
+    due_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    status: str = Field(default="pending", max_length=16)  # pending|sent|failed|cancelled
+    attempts: int = 0
+    lease_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    lease_owner: str | None = Field(default=None, max_length=64)
+    sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    error: str | None = Field(default=None, max_length=500)
+
+
+class ProcessedUpdate(SQLModel, table=True):
+    """Update ids already handled, so a webhook re-delivery is acknowledged and ignored."""
+
+    __tablename__ = "processed_update"
+
+    update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+
+
+class Event(SQLModel, table=True):
+    """The funnel: what merchants did, for operators (no message contents)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    merchant_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    kind: str = Field(max_length=32)
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

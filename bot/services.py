@@ -1,0 +1,485 @@
+"""Use cases: load the merchant from SQL, ask the pure domain, save, return what to show.
+
+Each public method is one short transaction, serialised per chat (advisory lock on
+PostgreSQL), so two instances handling the same merchant act as one would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import col, delete, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import callbacks
+from bot import interview as iv
+from bot.content import Content
+from bot.db import Database
+from bot.interview import State
+from bot.models import Event, Merchant, StepProgress, utcnow
+from bot.plan import Mark, Progress
+from bot.plan import select as select_steps
+from bot.views import Outcome, Screen, Views
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    """Who sent the update (primitives only: handlers unpack the Telegram objects)."""
+
+    id: int
+    chat_id: int
+    first_name: str | None = None
+    language_code: str | None = None
+
+
+class Services:
+    """The bot's use cases; handlers call exactly one method per update."""
+
+    def __init__(
+        self,
+        db: Database,
+        content: Content,
+        views: Views,
+        *,
+        deadline: datetime,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.content = content
+        self.views = views
+        self.deadline = deadline
+        self.clock = clock
+
+    # --- loading ---------------------------------------------------------------------------
+
+    async def _merchant(self, session: AsyncSession, user: UserInfo) -> tuple[Merchant, bool]:
+        now = self.clock()
+        merchant = await session.get(Merchant, user.id)
+        created = merchant is None
+        if merchant is None:
+            merchant = Merchant(
+                id=user.id,
+                chat_id=user.chat_id,
+                language_code=user.language_code,
+                first_seen=now,
+                last_seen=now,
+                interview_version=self.content.interview.version,
+            )
+            session.add(merchant)
+            session.add(Event(merchant_id=user.id, kind="first_contact", at=now))
+        else:
+            merchant.last_seen = now
+            merchant.chat_id = user.chat_id
+            if user.language_code:
+                merchant.language_code = user.language_code
+            if merchant.blocked:
+                merchant.blocked = False
+        return merchant, created
+
+    def _state(self, merchant: Merchant) -> State:
+        interview = self.content.interview
+        answers = iv.clean_answers(interview, merchant.answers)
+        current = merchant.current
+        path = tuple(q for q in merchant.path if q in interview.questions)
+        mode = merchant.mode if merchant.mode in ("interview", "edit", "done") else "interview"
+        if current is not None and current not in interview.questions:
+            return iv.begin(interview, answers)
+        if mode == "done":
+            walked, pending = iv.active_path(interview, answers)
+            if pending is not None:  # content grew a question on this branch: ask it
+                return iv.begin(interview, answers)
+            return State(answers=answers, path=tuple(walked), current=None, mode="done")
+        if current is None:
+            return iv.begin(interview, answers)
+        return State(answers=answers, path=path, current=current, mode=mode)  # type: ignore[arg-type]
+
+    def _save_state(self, merchant: Merchant, state: State) -> None:
+        merchant.answers = dict(state.answers)
+        merchant.path = list(state.path)
+        merchant.current = state.current
+        merchant.mode = state.mode
+        merchant.interview_version = self.content.interview.version
+
+    async def _progress(self, session: AsyncSession, merchant: Merchant, state: State) -> Progress:
+        answers = iv.effective_answers(self.content.interview, state.answers)
+        steps = select_steps(self.content.steps, answers)
+        rows = await session.exec(
+            select(StepProgress).where(StepProgress.merchant_id == merchant.id)
+        )
+        marks = {
+            row.step_id: Mark(row.status, row.step_version)  # type: ignore[arg-type]
+            for row in rows
+            if row.status in ("done", "skipped")
+        }
+        return Progress(tuple(steps), marks)
+
+    def _answers(self, state: State) -> dict[str, iv.Answer]:
+        return iv.effective_answers(self.content.interview, state.answers)
+
+    def _log(self, session: AsyncSession, merchant: Merchant, kind: str, **data: Any) -> None:
+        session.add(Event(merchant_id=merchant.id, kind=kind, at=self.clock(), data=data))
+
+    # --- entry points ----------------------------------------------------------------------
+
+    async def start(self, user: UserInfo) -> Outcome:
+        """/start: greet; resume the interview or point to the plan."""
+        async with self.db.session(lock_chat=user.chat_id) as session:
+            merchant, created = await self._merchant(session, user)
+            state = self._state(merchant)
+            lang = merchant.language_code
+            now = self.clock()
+            if state.mode == "done":
+                progress = await self._progress(session, merchant, state)
+                greeting = self.views.start(
+                    lang,
+                    first_name=user.first_name,
+                    returning=not created,
+                    resuming=False,
+                    progress=progress,
+                    now=now,
+                    deadline=self.deadline,
+                )
+                self._save_state(merchant, state)
+                return Outcome(send=[greeting])
+            resuming = bool(state.answers)
+            if state.mode == "edit":
+                state = iv.begin(self.content.interview, state.answers)
+            self._save_state(merchant, state)
+            greeting = self.views.start(
+                lang,
+                first_name=user.first_name,
+                returning=not created,
+                resuming=resuming,
+                progress=None,
+                now=now,
+                deadline=self.deadline,
+            )
+            return Outcome(send=[greeting, self.views.question(lang, state)])
+
+    async def help(self, user: UserInfo) -> Outcome:
+        """/help."""
+        async with self.db.session(lock_chat=user.chat_id) as session:
+            merchant, _ = await self._merchant(session, user)
+            return Outcome(send=[self.views.simple(merchant.language_code, "help.html.j2")])
+
+    async def remember_interview_message(self, user: UserInfo, message_id: int) -> None:
+        """The interview now lives in this message (older interview buttons become stale)."""
+        async with self.db.session(lock_chat=user.chat_id) as session:
+            merchant = await session.get(Merchant, user.id)
+            if merchant is not None:
+                merchant.interview_message_id = message_id
+
+    async def where_am_i(self, session: AsyncSession, merchant: Merchant) -> Screen:
+        """The screen that shows where the merchant is now."""
+        state = self._state(merchant)
+        lang = merchant.language_code
+        if state.current is not None:
+            return self.views.question(lang, state)
+        progress = await self._progress(session, merchant, state)
+        return self.views.plan(lang, self._answers(state), progress, self.clock(), self.deadline)
+
+    # --- buttons ---------------------------------------------------------------------------
+
+    async def press(self, user: UserInfo, message_id: int | None, data: str | None) -> Outcome:
+        """A button press: parse strictly, refuse stale or forged data without changing state."""
+        action = callbacks.decode(data)
+        async with self.db.session(lock_chat=user.chat_id) as session:
+            merchant, _ = await self._merchant(session, user)
+            lang = merchant.language_code
+            if action is None:
+                screen = await self.where_am_i(session, merchant)
+                return Outcome(
+                    toast=self.views.r.plain(lang, "notices.unknown_button"), send=[screen]
+                )
+            if action.verb in ("choose", "confirm", "skip", "back"):
+                return await self._interview_press(session, merchant, message_id, action)
+            if action.verb == "edit":
+                return self._edit(merchant, message_id, action.args[0])
+            state = self._state(merchant)
+            if state.current is not None:
+                self._save_state(merchant, state)
+                return Outcome(
+                    toast=self.views.r.plain(lang, "notices.interview_first"),
+                    send=[self.views.question(lang, state)],
+                )
+            if action.verb == "plan":
+                return Outcome(send=[await self._plan_screen(session, merchant, state)])
+            if action.verb == "page":
+                page = int(action.args[0]) if action.args[0].isdigit() else 0
+                screen = await self._plan_screen(session, merchant, state, page=page)
+                return Outcome(edit=screen)
+            if action.verb == "profile":
+                return Outcome(send=[self.views.profile(lang, state.answers)])
+            if action.verb == "next":
+                return Outcome(send=[await self._next_screen(session, merchant, state)])
+            if action.verb == "open":
+                return await self._open(session, merchant, state, action.args[0])
+            if action.verb == "mark":
+                return await self._mark(session, merchant, state, *action.args)
+            # Alert buttons arrive with the alerts feature; until then they explain nothing.
+            return Outcome(toast=self.views.r.plain(lang, "notices.unknown_button"))
+
+    def _stale(self, merchant: Merchant, state: State) -> Outcome:
+        lang = merchant.language_code
+        send = [self.views.question(lang, state)] if state.current else []
+        return Outcome(toast=self.views.r.plain(lang, "notices.stale_button"), send=send)
+
+    async def _interview_press(
+        self,
+        session: AsyncSession,
+        merchant: Merchant,
+        message_id: int | None,
+        action: callbacks.Action,
+    ) -> Outcome:
+        state = self._state(merchant)
+        lang = merchant.language_code
+        interview = self.content.interview
+        seq = action.args[0]
+        fresh = (
+            state.current is not None
+            and message_id is not None
+            and message_id == merchant.interview_message_id
+            and seq == str(len(state.path))
+        )
+        if not fresh:
+            if state.current is None:
+                screen = await self.where_am_i(session, merchant)
+                return Outcome(
+                    toast=self.views.r.plain(lang, "notices.stale_button"), send=[screen]
+                )
+            return self._stale(merchant, state)
+        new: State | None
+        if action.verb == "back":
+            new = iv.back(state)
+        elif action.verb == "choose":
+            qid, option = action.args[1], action.args[2]
+            question = interview.questions.get(qid)
+            if question is not None and question.kind == "many":
+                new = iv.toggle(interview, state, qid, option)
+            else:
+                new = iv.choose(interview, state, qid, option)
+        elif action.verb == "confirm":
+            new = iv.confirm(interview, state, action.args[1])
+            if new is None and state.current == action.args[1]:
+                return Outcome(toast=self.views.r.plain(lang, "notices.pick_one_first"))
+        else:
+            new = iv.skip(interview, state, action.args[1])
+        if new is None:
+            return self._stale(merchant, state)
+        return await self._moved(session, merchant, state, new, edit_in_place=True)
+
+    async def _moved(
+        self,
+        session: AsyncSession,
+        merchant: Merchant,
+        old: State,
+        new: State,
+        *,
+        edit_in_place: bool,
+        problem: str | None = None,
+    ) -> Outcome:
+        """Save the new interview state and show what follows."""
+        lang = merchant.language_code
+        self._save_state(merchant, new)
+        if new.answers != old.answers:
+            merchant.last_progress = self.clock()
+            self._log(session, merchant, "answer", question=old.current)
+        if new.current is not None:
+            screen = self.views.question(lang, new, problem=problem)
+            return Outcome(edit=screen) if edit_in_place else Outcome(send=[screen])
+        # Finished (or finished an edit): the answers become the profile, the plan follows.
+        self._log(session, merchant, "interview_done")
+        merchant.interview_message_id = None
+        profile = self.views.profile(lang, new.answers)
+        plan = await self._plan_screen(session, merchant, new)
+        if edit_in_place:
+            return Outcome(edit=profile, send=[plan])
+        return Outcome(send=[profile, plan])
+
+    def _edit(self, merchant: Merchant, message_id: int | None, qid: str) -> Outcome:
+        state = self._state(merchant)
+        lang = merchant.language_code
+        new = iv.edit(self.content.interview, state, qid) if state.mode == "done" else None
+        if new is None:
+            return (
+                self._stale(merchant, state)
+                if state.current
+                else Outcome(toast=self.views.r.plain(lang, "notices.stale_button"))
+            )
+        self._save_state(merchant, new)
+        merchant.interview_message_id = message_id
+        return Outcome(edit=self.views.question(lang, new))
+
+    # --- typed input -----------------------------------------------------------------------
+
+    async def text(self, user: UserInfo, typed: str) -> Outcome:
+        """Typed text: an answer when a question is open, else a short hint."""
+        async with self.db.session(lock_chat=user.chat_id) as session:
+            merchant, _ = await self._merchant(session, user)
+            state = self._state(merchant)
+            lang = merchant.language_code
+            if state.current is None:
+                return Outcome(send=[self.views.hint(lang, None)])
+            interview = self.content.interview
+            question = interview.question(state.current)
+            new: State | None = None
+            if question.kind in ("text", "date"):
+                today = self.clock().date()
+                result = (
+                    iv.validate_text(question, typed)
+                    if question.kind == "text"
+                    else iv.validate_date(question, typed, today)
+                )
+                if isinstance(result, iv.TextProblem):
+                    problem = self.views.problem(lang, result.key, result.values)
+                    return Outcome(send=[self.views.question(lang, state, problem=problem)])
+                new = iv.answer_text(interview, state, question.id, result)
+            else:
+                picked = iv.match_options(
+                    question, typed[:500], self.content.option_labels(lang, question.id)
+                )
+                if not picked:
+                    return Outcome(send=[self.views.hint(lang, state)])
+                if question.kind == "one":
+                    new = iv.choose(interview, state, question.id, picked[0])
+                else:
+                    ticked = iv.State(
+                        answers={**state.answers, question.id: picked},
+                        path=state.path,
+                        current=state.current,
+                        mode=state.mode,
+                    )
+                    new = iv.confirm(interview, ticked, question.id)
+            if new is None:
+                return Outcome(send=[self.views.hint(lang, state)])
+            return await self._moved(session, merchant, state, new, edit_in_place=False)
+
+    async def media(self, user: UserInfo) -> Outcome:
+        """A sticker, photo or other non-text message: explain, change nothing."""
+        async with self.db.session(lock_chat=user.chat_id) as session:
+            merchant, _ = await self._merchant(session, user)
+            return Outcome(
+                send=[self.views.hint(merchant.language_code, self._state(merchant), media=True)]
+            )
+
+    # --- plan and steps --------------------------------------------------------------------
+
+    async def _plan_screen(
+        self, session: AsyncSession, merchant: Merchant, state: State
+    ) -> Screen:
+        progress = await self._progress(session, merchant, state)
+        return self.views.plan(
+            merchant.language_code, self._answers(state), progress, self.clock(), self.deadline
+        )
+
+    async def _next_screen(
+        self,
+        session: AsyncSession,
+        merchant: Merchant,
+        state: State,
+        *,
+        after: str | None = None,
+        intro: bool = False,
+    ) -> Screen:
+        progress = await self._progress(session, merchant, state)
+        answers = self._answers(state)
+        lang = merchant.language_code
+        step = progress.next_open(after)
+        if step is None:
+            return self.views.finished(lang, answers, progress)
+        return self.views.step(
+            lang, step, answers, progress, self.clock(), self.deadline, intro=intro
+        )
+
+    async def plan(self, user: UserInfo) -> Outcome:
+        """/plan."""
+        return await self._after_interview(user, "plan")
+
+    async def next(self, user: UserInfo) -> Outcome:
+        """/next."""
+        return await self._after_interview(user, "next")
+
+    async def profile(self, user: UserInfo) -> Outcome:
+        """/profile."""
+        return await self._after_interview(user, "profile")
+
+    async def _after_interview(self, user: UserInfo, what: str) -> Outcome:
+        async with self.db.session(lock_chat=user.chat_id) as session:
+            merchant, _ = await self._merchant(session, user)
+            state = self._state(merchant)
+            lang = merchant.language_code
+            if state.current is not None:
+                self._save_state(merchant, state)
+                notice = self.views.r.text(lang, "notices.interview_first")
+                return Outcome(send=[Screen(notice), self.views.question(lang, state)])
+            if what == "plan":
+                return Outcome(send=[await self._plan_screen(session, merchant, state)])
+            if what == "next":
+                return Outcome(send=[await self._next_screen(session, merchant, state)])
+            return Outcome(send=[self.views.profile(lang, state.answers)])
+
+    async def _open(
+        self, session: AsyncSession, merchant: Merchant, state: State, step_id: str
+    ) -> Outcome:
+        progress = await self._progress(session, merchant, state)
+        lang = merchant.language_code
+        step = next((s for s in progress.steps if s.id == step_id), None)
+        if step is None:
+            return Outcome(
+                toast=self.views.r.plain(lang, "notices.no_step"),
+                send=[await self._plan_screen(session, merchant, state)],
+            )
+        screen = self.views.step(
+            lang, step, self._answers(state), progress, self.clock(), self.deadline
+        )
+        return Outcome(send=[screen])
+
+    async def _mark(
+        self, session: AsyncSession, merchant: Merchant, state: State, step_id: str, how: str
+    ) -> Outcome:
+        lang = merchant.language_code
+        progress = await self._progress(session, merchant, state)
+        step = next((s for s in progress.steps if s.id == step_id), None)
+        if step is None or how not in ("done", "skip", "undo", "details"):
+            key = "notices.no_step" if step is None else "notices.unknown_button"
+            return Outcome(toast=self.views.r.plain(lang, key))
+        answers = self._answers(state)
+        if how == "details":
+            return Outcome(send=[self.views.details(lang, step, answers)])
+        now = self.clock()
+        if how == "undo":
+            await session.exec(  # type: ignore[call-overload]
+                delete(StepProgress).where(
+                    col(StepProgress.merchant_id) == merchant.id,
+                    col(StepProgress.step_id) == step_id,
+                )
+            )
+            self._log(session, merchant, "step_undo", step=step_id)
+            progress = await self._progress(session, merchant, state)
+            screen = self.views.step(lang, step, answers, progress, now, self.deadline)
+            return Outcome(toast=self.views.r.plain(lang, "notices.step_reopened"), edit=screen)
+        status = "done" if how == "done" else "skipped"
+        row = await session.get(StepProgress, (merchant.id, step_id))
+        if row is None:
+            session.add(
+                StepProgress(
+                    merchant_id=merchant.id,
+                    step_id=step_id,
+                    status=status,
+                    step_version=step.version,
+                    at=now,
+                )
+            )
+        else:
+            row.status, row.step_version, row.at = status, step.version, now
+        merchant.last_progress = now
+        self._log(session, merchant, f"step_{status}", step=step_id)
+        await session.flush()
+        progress = await self._progress(session, merchant, state)
+        edited = self.views.step(lang, step, answers, progress, now, self.deadline)
+        follow = await self._next_screen(session, merchant, state, after=step_id, intro=True)
+        toast_key = "notices.step_done" if status == "done" else "notices.step_skipped"
+        return Outcome(toast=self.views.r.plain(lang, toast_key), edit=edited, send=[follow])

@@ -1,0 +1,456 @@
+"""View models → rendered screens (text + inline keyboard). Pure: no I/O, no Telegram."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal
+
+from markupsafe import Markup
+
+from bot import callbacks
+from bot.content import Content
+from bot.interview import Answer, Interview, State, active_path, effective_answers
+from bot.plan import Progress, Step, reasons
+from bot.render import Renderer
+
+
+PLAN_PAGE_SIZE = 8
+
+
+@dataclass(frozen=True)
+class Button:
+    """An inline button: callback data or a URL."""
+
+    text: str
+    data: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Screen:
+    """One message as the merchant sees it."""
+
+    text: str
+    keyboard: tuple[tuple[Button, ...], ...] = ()
+    kind: Literal["interview", "plain"] = "plain"
+
+
+@dataclass(frozen=True)
+class Document:
+    """A file to send (export, calendar)."""
+
+    filename: str
+    data: bytes
+    caption: str = ""
+
+
+@dataclass
+class Outcome:
+    """What a handler should do: answer the button, edit the pressed message, send more."""
+
+    toast: str | None = None
+    edit: Screen | None = None
+    send: list[Screen] = field(default_factory=list)
+    documents: list[Document] = field(default_factory=list)
+
+
+def format_date(value: date) -> str:
+    """12 September 2023 (no locale-dependent strftime)."""
+    months = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ]
+    return f"{value.day} {months[value.month - 1]} {value.year}"
+
+
+def countdown(deadline: datetime, now: datetime) -> dict[str, Any]:
+    """Calendar days to (or since) the deadline, in UTC."""
+    days = (deadline.date() - now.date()).days
+    return {"date": format_date(deadline.date()), "days": abs(days), "passed": days < 0}
+
+
+class Views:
+    """Builds every screen from content and state; rendering goes through the Renderer."""
+
+    def __init__(self, content: Content, renderer: Renderer) -> None:
+        self.content = content
+        self.r = renderer
+        self._reasons: dict[
+            tuple[str | None, str, tuple[tuple[str, tuple[str, ...]], ...]], str
+        ] = {}
+
+    @property
+    def interview(self) -> Interview:
+        """The interview definition."""
+        return self.content.interview
+
+    # --- labels --------------------------------------------------------------------------
+
+    def option_label(self, lang: str | None, qid: str, option: str) -> str:
+        """An option's label."""
+        return str(self.content.string(lang, f"questions.{qid}.options.{option}"))
+
+    def answer_label(self, lang: str | None, qid: str, value: Answer) -> str:
+        """How an answer reads in the profile (None: an optional question left out)."""
+        question = self.interview.question(qid)
+        if value is None or value == []:
+            return str(self.content.string(lang, "plan.skipped"))
+        if question.kind == "date" and isinstance(value, str):
+            return format_date(date.fromisoformat(value))
+        if isinstance(value, list):
+            joiner = str(self.content.string(lang, "plan.value_join"))
+            return joiner.join(self.option_label(lang, qid, v) for v in value)
+        if question.is_choice:
+            return self.option_label(lang, qid, value)
+        return value
+
+    def reason(self, lang: str | None, step: Step, answers: Mapping[str, Answer]) -> str:
+        """Why a step applies, e.g. "your store runs on Shopify and you sell in Germany"."""
+        found = reasons(step, answers)
+        key = (lang, step.id, tuple((k, tuple(v)) for k, v in found.items()))
+        cached = self._reasons.get(key)
+        if cached is None:
+            cached = self._reason(lang, step, found)
+            if len(self._reasons) < 50_000:
+                self._reasons[key] = cached
+        return cached
+
+    def _reason(self, lang: str | None, step: Step, found: Mapping[str, list[str]]) -> str:
+        if not found:
+            return self.r.plain(lang, "plan.reason_all")
+        joiner = str(self.content.string(lang, "plan.value_join"))
+        parts = [
+            self.r.plain(
+                lang,
+                f"questions.{qid}.reason",
+                values=joiner.join(self.option_label(lang, qid, v) for v in values),
+            )
+            for qid, values in found.items()
+        ]
+        return str(self.content.string(lang, "plan.reason_join")).join(parts)
+
+    def market_labels(self, lang: str | None, answers: Mapping[str, Answer]) -> list[str]:
+        """The merchant's markets by name."""
+        markets = answers.get("market") or []
+        return [self.option_label(lang, "market", m) for m in markets if isinstance(m, str)]
+
+    def button(self, lang: str | None, key: str, data: str, **context: Any) -> Button:
+        """A callback button labelled from strings."""
+        return Button(self.r.plain(lang, f"buttons.{key}", **context), data)
+
+    # --- interview -----------------------------------------------------------------------
+
+    def question(self, lang: str | None, state: State, *, problem: str | None = None) -> Screen:
+        """The question on screen, with its buttons."""
+        assert state.current is not None
+        question = self.interview.question(state.current)
+        seq = len(state.path)
+        value = state.answers.get(question.id)
+        rows: list[tuple[Button, ...]] = []
+        chosen: list[str] = []
+        if question.is_choice:
+            mark_on = str(self.content.string(lang, "marks.ticked"))
+            mark_off = str(self.content.string(lang, "marks.unticked"))
+            mark_chosen = str(self.content.string(lang, "marks.chosen"))
+            buttons = []
+            for option in question.options:
+                label = self.option_label(lang, question.id, option)
+                if question.kind == "many":
+                    ticked = isinstance(value, list) and option in value
+                    label = f"{mark_on if ticked else mark_off} {label}"
+                    if ticked:
+                        chosen.append(self.option_label(lang, question.id, option))
+                elif value == option:
+                    label = f"{mark_chosen} {label}"
+                buttons.append(Button(label, callbacks.encode("choose", seq, question.id, option)))
+            per_row = 2 if len(buttons) > 4 else 1
+            rows.extend(tuple(buttons[i : i + per_row]) for i in range(0, len(buttons), per_row))
+        nav: list[Button] = []
+        if state.path:
+            nav.append(self.button(lang, "back", callbacks.encode("back", seq)))
+        if question.kind == "many":
+            nav.append(
+                self.button(lang, "done_many", callbacks.encode("confirm", seq, question.id))
+            )
+        if question.optional:
+            nav.append(self.button(lang, "skip", callbacks.encode("skip", seq, question.id)))
+        if nav:
+            rows.append(tuple(nav))
+        walked = len(state.path) + 1
+        text = self.r.render(
+            lang,
+            "question.html.j2",
+            number=walked,
+            text=self.content.string(lang, f"questions.{question.id}.text"),
+            chosen=chosen,
+            problem=problem,
+            edit=state.mode == "edit",
+        )
+        return Screen(text, tuple(rows), kind="interview")
+
+    def hint(self, lang: str | None, state: State | None, *, media: bool = False) -> Screen:
+        """A short nudge when the merchant typed or sent something we cannot use here."""
+        in_interview = state is not None and state.current is not None
+        kind = "media" if media else "plain"
+        example = ""
+        if not media and state is not None and state.current is not None:
+            question = self.interview.question(state.current)
+            kind = question.kind
+            if question.is_choice:
+                names = [self.option_label(lang, question.id, o) for o in question.options[:2]]
+                example = names[0] if question.kind == "one" else ", ".join(names)
+        text = self.r.render(
+            lang, "use_buttons.html.j2", kind=kind, example=example, in_interview=in_interview
+        )
+        return Screen(text)
+
+    def problem(self, lang: str | None, key: str, values: Mapping[str, Any]) -> str:
+        """A kind re-ask for a typed answer we could not use."""
+        return self.r.plain(lang, f"problems.{key}", **values)
+
+    # --- profile, plan, steps -------------------------------------------------------------
+
+    def profile(self, lang: str | None, answers: Mapping[str, Answer]) -> Screen:
+        """Every answer on the merchant's branch, each with a Change button."""
+        effective = effective_answers(self.interview, answers)
+        on_path, _ = active_path(self.interview, answers)
+        rows_view = []
+        buttons: list[tuple[Button, ...]] = []
+        for qid in on_path:
+            label = str(self.content.string(lang, f"questions.{qid}.label"))
+            rows_view.append(
+                {"label": label, "value": self.answer_label(lang, qid, effective[qid])}
+            )
+            buttons.append(
+                (
+                    Button(
+                        f"{self.r.plain(lang, 'buttons.change')}: {label}",
+                        callbacks.encode("edit", qid),
+                    ),
+                )
+            )
+        buttons.append((self.button(lang, "show_plan", callbacks.encode("plan")),))
+        text = self.r.render(lang, "profile.html.j2", rows=rows_view)
+        return Screen(text, tuple(buttons))
+
+    def _step_context(
+        self, lang: str | None, answers: Mapping[str, Answer], shop_name: str | None
+    ) -> dict[str, Any]:
+        return {
+            "answers": dict(answers),
+            "shop_name": shop_name,
+            "markets": self.market_labels(lang, answers),
+        }
+
+    def step_body(
+        self, lang: str | None, step: Step, answers: Mapping[str, Answer], *, details: bool
+    ) -> str:
+        """A guidance step's body (or details) rendered for this merchant."""
+        text = self.content.step_text(lang, step.id)
+        source = text.details if details else text.body
+        if not source:
+            return ""
+        shop_name = answers.get("shop_name")
+        context = self._step_context(
+            lang, answers, shop_name if isinstance(shop_name, str) else None
+        )
+        origin = f"{text.path}:{'details' if details else 'body'}"
+        return self.r.render_source(source, origin, str(text.path), **context)
+
+    def plan_pages(self, progress: Progress) -> int:
+        """How many pages the checklist takes."""
+        return max(1, -(-progress.total // PLAN_PAGE_SIZE))
+
+    def plan_page_of(self, progress: Progress) -> int:
+        """The page that holds the next open step (0-based)."""
+        step = progress.next_open()
+        position = progress.position(step.id) if step else 1
+        return (position - 1) // PLAN_PAGE_SIZE
+
+    def plan(
+        self,
+        lang: str | None,
+        answers: Mapping[str, Answer],
+        progress: Progress,
+        now: datetime,
+        deadline: datetime,
+        *,
+        page: int | None = None,
+    ) -> Screen:
+        """The checklist, a page at a time: progress, countdown, each step with its reason."""
+        pages = self.plan_pages(progress)
+        page = self.plan_page_of(progress) if page is None else max(0, min(page, pages - 1))
+        marks = {
+            status: str(self.content.string(lang, f"marks.{status}"))
+            for status in ("open", "done", "skipped")
+        }
+        items = []
+        buttons: list[tuple[Button, ...]] = []
+        first = page * PLAN_PAGE_SIZE
+        for number, step in enumerate(
+            progress.steps[first : first + PLAN_PAGE_SIZE], start=first + 1
+        ):
+            status = progress.status(step.id)
+            title = self.content.step_text(lang, step.id).title
+            items.append(
+                {
+                    "number": number,
+                    "title": title,
+                    "mark": marks[status],
+                    "minutes": step.minutes,
+                    "reason": self.reason(lang, step, answers),
+                    "updated": progress.updated_since(step),
+                }
+            )
+            label = self.r.plain(lang, "buttons.open_step", number=number, title=title)
+            buttons.append(
+                (Button(f"{marks[status]} {label}"[:60], callbacks.encode("open", step.id)),)
+            )
+        if pages > 1:
+            nav: list[Button] = []
+            if page > 0:
+                nav.append(self.button(lang, "page_prev", callbacks.encode("page", page - 1)))
+            if page < pages - 1:
+                nav.append(self.button(lang, "page_next", callbacks.encode("page", page + 1)))
+            buttons.append(tuple(nav))
+        footer: list[Button] = []
+        if not progress.finished:
+            footer.append(self.button(lang, "next_step", callbacks.encode("next")))
+        footer.append(self.button(lang, "profile", callbacks.encode("profile")))
+        footer.append(self.button(lang, "alerts", callbacks.encode("alerts", "show")))
+        buttons.append(tuple(footer))
+        shop_name = answers.get("shop_name")
+        text = self.r.render(
+            lang,
+            "plan.html.j2",
+            items=items,
+            progress=progress,
+            page=page + 1,
+            pages=pages,
+            when=countdown(deadline, now),
+            shop_name=shop_name if isinstance(shop_name, str) else None,
+        )
+        return Screen(text, tuple(buttons))
+
+    def step(
+        self,
+        lang: str | None,
+        step: Step,
+        answers: Mapping[str, Answer],
+        progress: Progress,
+        now: datetime,
+        deadline: datetime,
+        *,
+        intro: bool = False,
+    ) -> Screen:
+        """One step as its own message, with Done / Skip / Details / Back to plan."""
+        status = progress.status(step.id)
+        shop_name = answers.get("shop_name")
+        shop = shop_name if isinstance(shop_name, str) else None
+        intro_text = (
+            self.r.render(lang, "next_intro.html.j2", progress=progress, shop_name=shop)
+            if intro
+            else ""
+        )
+        text = self.r.render(
+            lang,
+            "step.html.j2",
+            number=progress.position(step.id),
+            title=self.content.step_text(lang, step.id).title,
+            body=Markup(self.step_body(lang, step, answers, details=False)),
+            intro=Markup(intro_text),
+            flags=step.flags,
+            reason=self.reason(lang, step, answers),
+            minutes=step.minutes,
+            progress=progress,
+            status=status,
+            when=countdown(deadline, now),
+        )
+        sid = step.id
+        if status == "open":
+            first = (
+                self.button(lang, "step_done", callbacks.encode("mark", sid, "done")),
+                self.button(lang, "step_skip", callbacks.encode("mark", sid, "skip")),
+            )
+        else:
+            first = (self.button(lang, "step_undo", callbacks.encode("mark", sid, "undo")),)
+        second = (
+            self.button(lang, "step_details", callbacks.encode("mark", sid, "details")),
+            self.button(lang, "back_to_plan", callbacks.encode("plan")),
+        )
+        return Screen(text, (first, second))
+
+    def details(self, lang: str | None, step: Step, answers: Mapping[str, Answer]) -> Screen:
+        """A step's background, uncertainty flags and sources."""
+        text = self.r.render(
+            lang,
+            "step_details.html.j2",
+            title=self.content.step_text(lang, step.id).title,
+            details=Markup(self.step_body(lang, step, answers, details=True)),
+            flags=step.flags,
+            sources=step.sources,
+            checked=format_date(step.checked) if step.checked else "",
+        )
+        keyboard = ((self.button(lang, "back_to_plan", callbacks.encode("plan")),),)
+        return Screen(text, keyboard)
+
+    def finished(
+        self, lang: str | None, answers: Mapping[str, Answer], progress: Progress
+    ) -> Screen:
+        """Everything done: say so and what comes next."""
+        shop_name = answers.get("shop_name")
+        text = self.r.render(
+            lang,
+            "finished.html.j2",
+            progress=progress,
+            shop_name=shop_name if isinstance(shop_name, str) else None,
+        )
+        keyboard = ((self.button(lang, "show_plan", callbacks.encode("plan")),),)
+        return Screen(text, keyboard)
+
+    def start(
+        self,
+        lang: str | None,
+        *,
+        first_name: str | None,
+        returning: bool,
+        resuming: bool,
+        progress: Progress | None,
+        now: datetime,
+        deadline: datetime,
+    ) -> Screen:
+        """The greeting."""
+        text = self.r.render(
+            lang,
+            "start.html.j2",
+            first_name=first_name,
+            returning=returning,
+            resuming=resuming,
+            progress=progress,
+            when=countdown(deadline, now),
+        )
+        keyboard: tuple[tuple[Button, ...], ...] = ()
+        if progress is not None:
+            keyboard = ((self.button(lang, "show_plan", callbacks.encode("plan")),),)
+        return Screen(text, keyboard)
+
+    def simple(self, lang: str | None, template: str, **context: Any) -> Screen:
+        """A template with no buttons (help, error)."""
+        return Screen(self.r.render(lang, template, **context))
+
+
+def rows(screen: Screen) -> Sequence[Sequence[Button]]:
+    """The keyboard rows (for adapters)."""
+    return screen.keyboard

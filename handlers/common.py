@@ -1,0 +1,79 @@
+"""Adapter helpers: Telegram objects in, primitives out; Screens out as Telegram messages."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
+from telegram.error import BadRequest
+
+from bot.context import Context
+from bot.services import UserInfo
+from bot.views import Outcome, Screen
+
+log = logging.getLogger(__name__)
+
+
+def user_of(update: Update) -> UserInfo | None:
+    """The sender as primitives, or None for updates without a private chat user."""
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or chat is None or user.is_bot:
+        return None
+    return UserInfo(
+        id=user.id, chat_id=chat.id, first_name=user.first_name, language_code=user.language_code
+    )
+
+
+def markup(screen: Screen) -> InlineKeyboardMarkup | None:
+    """The screen's inline keyboard."""
+    if not screen.keyboard:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(b.text, url=b.url)
+                if b.url
+                else InlineKeyboardButton(b.text, callback_data=b.data)
+                for b in row
+            ]
+            for row in screen.keyboard
+        ]
+    )
+
+
+async def deliver(update: Update, context: Context, user: UserInfo, outcome: Outcome) -> None:
+    """Carry out an Outcome: answer the button, edit the pressed message, send the rest."""
+    query = update.callback_query
+    if query is not None:
+        await query.answer(outcome.toast)
+    bot = context.bot
+    services = context.bot_data.services
+    if outcome.edit is not None:
+        message = query.message if query is not None else None
+        edited = False
+        if message is not None:
+            try:
+                await bot.edit_message_text(
+                    outcome.edit.text,
+                    chat_id=user.chat_id,
+                    message_id=message.message_id,
+                    reply_markup=markup(outcome.edit),
+                )
+                edited = True
+            except BadRequest as exc:
+                if "not modified" in str(exc).lower():
+                    edited = True
+                else:
+                    log.info("edit failed (%s); sending instead", exc)
+        if not edited:
+            outcome.send.insert(0, outcome.edit)
+    for screen in outcome.send:
+        sent = await bot.send_message(user.chat_id, screen.text, reply_markup=markup(screen))
+        if screen.kind == "interview":
+            await services.remember_interview_message(user, sent.message_id)
+    for document in outcome.documents:
+        await bot.send_document(
+            user.chat_id,
+            InputFile(document.data, filename=document.filename),
+            caption=document.caption or None,
+        )

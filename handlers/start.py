@@ -1,0 +1,23 @@
+"""/start and /help."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from bot.context import Context
+from handlers.common import deliver, user_of
+
+
+async def start(update: Update, context: Context) -> None:
+    """Greet, and resume the interview or point to the plan."""
+    if (user := user_of(update)) is None:
+        return
+    outcome = await context.bot_data.services.start(user)
+    await deliver(update, context, user, outcome)
+
+
+async def help_command(update: Update, context: Context) -> None:
+    """Explain what the bot does and its commands."""
+    if (user := user_of(update)) is None:
+        return
+    await deliver(update, context, user, await context.bot_data.services.help(user))
