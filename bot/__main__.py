@@ -27,7 +27,19 @@ def _parser() -> argparse.ArgumentParser:
         description="Telegram assistant for merchants moving from TikTok Storefront to TikTok Shop.",
     )
     modes = parser.add_subparsers(dest="mode", metavar="MODE", required=True)
-    modes.add_parser("run", help="long-poll Telegram and serve merchants (one process, laptop/VM)")
+    modes.add_parser(
+        "run", help="long-poll Telegram, serve merchants and send alerts (one process)"
+    )
+    modes.add_parser("serve", help="webhook web server on $HOST:$PORT (production web process)")
+    modes.add_parser("remind", help="send due alerts only (production worker process)")
+    demo = modes.add_parser("demo", help="talk to the real bot in this terminal, no token needed")
+    demo.add_argument("--lang", default="en", help="your language code (default en)")
+    demo.add_argument("--now", help="pretend it is this date/time (ISO 8601)")
+    demo.add_argument("--deadline", help="pretend the shutdown is on this date (ISO 8601)")
+    link = modes.add_parser("link", help="print a t.me deep link that pre-fills answers")
+    link.add_argument("--bot-username", help="the bot's username (default: ask Telegram)")
+    link.add_argument("--answer", action="append", default=[], metavar="KEY=VALUE")
+    link.add_argument("--step", help="open this guidance step")
 
     db = modes.add_parser("db", help="database tasks")
     db_tasks = db.add_subparsers(dest="task", metavar="TASK", required=True)
@@ -65,6 +77,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_db_upgrade(settings))
         if args.mode == "run":
             return _run(settings)
+        if args.mode == "serve":
+            from bot import web
+
+            return web.main(settings)
+        if args.mode == "remind":
+            from bot import outbox
+
+            return outbox.main(settings)
+        if args.mode == "demo":
+            from bot import demo as demo_mode
+
+            return demo_mode.main(args, settings)
+        if args.mode == "link":
+            from bot import links
+
+            return links.main(args, settings)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -151,8 +179,10 @@ async def _poll(settings: Settings, content: object) -> int:
         # Network blips while polling are retried by the updater with back-off.
         await app.updater.start_polling(allowed_updates=ALLOWED_UPDATES, bootstrap_retries=-1)
         log.info("polling %s as @%s", where, app.bot.username)
+        loops = [asyncio.create_task(loop(stop)) for loop in app.bot_data.background]
         await stop.wait()
         log.info("stopping")
+        await asyncio.gather(*loops, return_exceptions=True)
     finally:
         if app.updater is not None and app.updater.running:
             await app.updater.stop()

@@ -523,16 +523,23 @@ def load_content(root: Path) -> Content:
     ):
         code = folder.name
         strings_path = folder / "strings.yaml"
-        strings: Any = {}
-        if strings_path.is_file():
-            strings, _ = _load_yaml(
-                strings_path.read_text(encoding="utf-8"), strings_path, problems
-            )
-            if not isinstance(strings, dict):
-                problems.append(Problem(strings_path, 1, "strings must be a mapping"))
-                strings = {}
-        elif code == DEFAULT_LOCALE:
+        strings: dict[str, Any] = {}
+        if not strings_path.is_file() and code == DEFAULT_LOCALE:
             problems.append(Problem(strings_path, 0, "file missing"))
+        # strings.yaml plus any strings.<topic>.yaml, merged by top-level key.
+        for path in sorted(folder.glob("strings*.yaml")):
+            data, slines = _load_yaml(path.read_text(encoding="utf-8"), path, problems)
+            if data is None:
+                continue
+            if not isinstance(data, dict):
+                problems.append(Problem(path, 1, "strings must be a mapping"))
+                continue
+            for key, value in data.items():
+                if key in strings:
+                    line = slines.get((key,), 1)
+                    problems.append(Problem(path, line, f"{key!r} is already defined in another strings file"))
+                    continue
+                strings[key] = value
         translated: dict[str, StepText] = dict(english_steps) if code == DEFAULT_LOCALE else {}
         if code != DEFAULT_LOCALE:
             for path in _iter_files(folder / "guidance", ".md"):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from telegram.ext import CallbackContext, ExtBot
 
@@ -24,6 +26,9 @@ class BotData:
     renderer: Renderer
     views: Views
     services: Services
+    # Long-running loops started next to polling (e.g. the alert dispatcher); each gets a
+    # stop event and returns when it is set.
+    background: list[Callable[[asyncio.Event], Awaitable[None]]] = field(default_factory=list)
 
 
 class Context(CallbackContext[ExtBot[None], dict[object, object], dict[object, object], BotData]):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -35,8 +35,21 @@ class UserInfo:
     language_code: str | None = None
 
 
+class ButtonHandler(Protocol):
+    """A feature that owns some callback verbs (e.g. alerts) and answers their presses."""
+
+    async def press(
+        self, user: UserInfo, message_id: int | None, action: callbacks.Action
+    ) -> Outcome:
+        """Handle one parsed button press."""
+        ...
+
+
 class Services:
     """The bot's use cases; handlers call exactly one method per update."""
+
+    # Features that own callback verbs, e.g. {"alerts": AlertService(...)}; set by the wiring.
+    extensions: dict[str, ButtonHandler]
 
     def __init__(
         self,
@@ -52,8 +65,20 @@ class Services:
         self.views = views
         self.deadline = deadline
         self.clock = clock
+        self.extensions = {}
 
     # --- loading ---------------------------------------------------------------------------
+
+    async def merchant(self, session: AsyncSession, user: UserInfo) -> tuple[Merchant, bool]:
+        """Load (or create on first contact) the merchant and note that they were seen."""
+        return await self._merchant(session, user)
+
+    async def snapshot(
+        self, session: AsyncSession, merchant: Merchant
+    ) -> tuple[dict[str, iv.Answer], Progress, bool]:
+        """The merchant's effective answers, plan progress, and whether the interview is done."""
+        state = self._state(merchant)
+        return self._answers(state), await self._progress(session, merchant, state), state.current is None
 
     async def _merchant(self, session: AsyncSession, user: UserInfo) -> tuple[Merchant, bool]:
         now = self.clock()
@@ -186,6 +211,8 @@ class Services:
     async def press(self, user: UserInfo, message_id: int | None, data: str | None) -> Outcome:
         """A button press: parse strictly, refuse stale or forged data without changing state."""
         action = callbacks.decode(data)
+        if action is not None and action.verb in self.extensions:
+            return await self.extensions[action.verb].press(user, message_id, action)
         async with self.db.session(lock_chat=user.chat_id) as session:
             merchant, _ = await self._merchant(session, user)
             lang = merchant.language_code
@@ -219,7 +246,7 @@ class Services:
                 return await self._open(session, merchant, state, action.args[0])
             if action.verb == "mark":
                 return await self._mark(session, merchant, state, *action.args)
-            # Alert buttons arrive with the alerts feature; until then they explain nothing.
+            # A verb whose feature is not wired in this deployment.
             return Outcome(toast=self.views.r.plain(lang, "notices.unknown_button"))
 
     def _stale(self, merchant: Merchant, state: State) -> Outcome:
