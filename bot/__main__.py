@@ -24,7 +24,9 @@ EXIT_UNREACHABLE = 3
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bot",
-        description="Telegram assistant for merchants moving from TikTok Storefront to TikTok Shop.",
+        description=(
+            "Telegram assistant for merchants moving from TikTok Storefront to TikTok Shop."
+        ),
     )
     modes = parser.add_subparsers(dest="mode", metavar="MODE", required=True)
     modes.add_parser(
@@ -179,7 +181,7 @@ async def _poll(settings: Settings, content: object) -> int:
         # Network blips while polling are retried by the updater with back-off.
         await app.updater.start_polling(allowed_updates=ALLOWED_UPDATES, bootstrap_retries=-1)
         log.info("polling %s as @%s", where, app.bot.username)
-        loops = [asyncio.create_task(loop(stop)) for loop in app.bot_data.background]
+        loops = [asyncio.ensure_future(loop(stop)) for loop in app.bot_data.background]
         await stop.wait()
         log.info("stopping")
         await asyncio.gather(*loops, return_exceptions=True)

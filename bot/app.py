@@ -11,7 +11,6 @@ from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     BaseUpdateProcessor,
@@ -67,6 +66,16 @@ class PerChatProcessor(BaseUpdateProcessor):
         """Nothing to tear down."""
 
 
+def _factory(data: BotData) -> type[BotData]:
+    """PTB builds bot_data by calling a type; hand it one that returns our instance."""
+
+    class _Shared(BotData):
+        def __new__(cls) -> BotData:  # type: ignore[misc]
+            return data
+
+    return _Shared
+
+
 def deadline_of(settings: Settings, content: Content) -> datetime:
     """The campaign deadline, with the operator's DEADLINE override."""
     return settings.deadline or content.campaign.deadline
@@ -80,7 +89,6 @@ def build_application(
     content: Content | None = None,
     db: Database | None = None,
     clock: Callable[[], datetime] = utcnow,
-    rate_limiter: bool = False,
 ) -> BotApp:
     """Build the Application and everything it depends on (nothing runs until started)."""
     content = content or load_content(settings.content_dir)
@@ -101,7 +109,7 @@ def build_application(
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         )
-        .context_types(ContextTypes(context=Context, bot_data=lambda: data))  # type: ignore[arg-type]
+        .context_types(ContextTypes(context=Context, bot_data=_factory(data)))
         .concurrent_updates(PerChatProcessor())
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
@@ -110,9 +118,11 @@ def build_application(
         builder = builder.request(request)
     if get_updates_request is not None:
         builder = builder.get_updates_request(get_updates_request)
-    if rate_limiter:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
     app: BotApp = builder.build()
+
+    from bot.alert_service import install as install_alerts
+
+    install_alerts(data, app.bot, clock=clock)  # /alerts, the outbox dispatcher loop
 
     from handlers import register  # the adapter is wired here and only here
 

@@ -144,7 +144,10 @@ class RouteModel(_Strict):
     goto: str
     when: dict[str, list[str]] = {}
 
-    _lists = field_validator("when", mode="before")(lambda cls, v: _as_list(v))
+    @field_validator("when", mode="before")
+    @classmethod
+    def _lists(cls, value: Any) -> Any:
+        return _as_list(value)
 
 
 class QuestionModel(_Strict):
@@ -218,7 +221,10 @@ class StepModel(_Strict):
     flags: list[FlagModel] = []
     order: int = 100
 
-    _lists = field_validator("when", "unless", mode="before")(lambda cls, v: _as_list(v))
+    @field_validator("when", "unless", mode="before")
+    @classmethod
+    def _lists(cls, value: Any) -> Any:
+        return _as_list(value)
 
 
 class TranslationModel(_Strict):
@@ -537,7 +543,9 @@ def load_content(root: Path) -> Content:
             for key, value in data.items():
                 if key in strings:
                     line = slines.get((key,), 1)
-                    problems.append(Problem(path, line, f"{key!r} is already defined in another strings file"))
+                    problems.append(
+                        Problem(path, line, f"{key!r} is already defined in another strings file")
+                    )
                     continue
                 strings[key] = value
         translated: dict[str, StepText] = dict(english_steps) if code == DEFAULT_LOCALE else {}

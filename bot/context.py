@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from telegram.ext import CallbackContext, ExtBot
 
@@ -14,6 +15,9 @@ from bot.db import Database
 from bot.render import Renderer
 from bot.services import Services
 from bot.views import Views
+
+if TYPE_CHECKING:
+    from bot.alert_service import AlertService
 
 
 @dataclass
@@ -29,6 +33,8 @@ class BotData:
     # Long-running loops started next to polling (e.g. the alert dispatcher); each gets a
     # stop event and returns when it is set.
     background: list[Callable[[asyncio.Event], Awaitable[None]]] = field(default_factory=list)
+    # The alerts feature (set by bot.alert_service.install).
+    alerts: AlertService | None = None
 
 
 class Context(CallbackContext[ExtBot[None], dict[object, object], dict[object, object], BotData]):

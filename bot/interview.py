@@ -191,7 +191,7 @@ def toggle(interview: Interview, state: State, qid: str, option: str) -> State |
     if option not in question.options:
         return None
     answers = dict(state.answers)
-    picked = list(answers.get(qid) or [])  # type: ignore[arg-type]
+    picked = list(answers.get(qid) or [])
     if option in picked:
         picked.remove(option)
     else:

@@ -107,7 +107,7 @@ def select(steps: Sequence[Step], answers: Mapping[str, Answer]) -> list[Step]:
 
 def find_cycle(steps: Sequence[Step]) -> list[str] | None:
     """A prerequisite cycle among the steps (as a list of ids), or None."""
-    graph = {s.id: [r for r in s.requires] for s in steps}
+    graph = {s.id: list(s.requires) for s in steps}
     state: dict[str, int] = {}
     stack: list[str] = []
 

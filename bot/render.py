@@ -19,7 +19,12 @@ class LocaleLoader(BaseLoader):
     def __init__(self, locales_dir: Path) -> None:
         self.locales_dir = locales_dir
 
-    def get_source(self, environment: Any, template: str) -> tuple[str, str, Any]:
+    def get_source(
+        self,
+        environment: Any,  # noqa: ARG002 - signature fixed by jinja2
+        template: str,
+    ) -> tuple[str, str, Any]:
+        """The template's source, its file, and an up-to-date check."""
         code, _, name = template.partition("/")
         for candidate in (code, DEFAULT_LOCALE):
             path = self.locales_dir / candidate / "templates" / name
@@ -30,7 +35,8 @@ class LocaleLoader(BaseLoader):
         raise TemplateNotFound(template)
 
     def list_templates(self) -> list[str]:
-        names = []
+        """Every template of every locale, as ``<code>/<name>``."""
+        names: list[str] = []
         for folder in sorted(self.locales_dir.glob("*/templates")):
             code = folder.parent.name
             names.extend(f"{code}/{p.name}" for p in sorted(folder.glob("*.j2")))

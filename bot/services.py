@@ -78,7 +78,11 @@ class Services:
     ) -> tuple[dict[str, iv.Answer], Progress, bool]:
         """The merchant's effective answers, plan progress, and whether the interview is done."""
         state = self._state(merchant)
-        return self._answers(state), await self._progress(session, merchant, state), state.current is None
+        return (
+            self._answers(state),
+            await self._progress(session, merchant, state),
+            state.current is None,
+        )
 
     async def _merchant(self, session: AsyncSession, user: UserInfo) -> tuple[Merchant, bool]:
         now = self.clock()
@@ -314,6 +318,9 @@ class Services:
         if new.answers != old.answers:
             merchant.last_progress = self.clock()
             self._log(session, merchant, "answer", question=old.current)
+            moved = new.answers.get("go_live") != old.answers.get("go_live")
+            if moved and "alerts" in self.extensions:  # a new go-live date moves the alerts
+                await getattr(self.extensions["alerts"], "replan")(session, merchant)  # noqa: B009
         if new.current is not None:
             screen = self.views.question(lang, new, problem=problem)
             return Outcome(edit=screen) if edit_in_place else Outcome(send=[screen])
@@ -346,6 +353,11 @@ class Services:
         """Typed text: an answer when a question is open, else a short hint."""
         async with self.db.session(lock_chat=user.chat_id) as session:
             merchant, _ = await self._merchant(session, user)
+            feature = (merchant.awaiting or "").partition(":")[0]
+            if feature in self.extensions:  # e.g. "alerts:tz": a typed time zone
+                hook = getattr(self.extensions[feature], "text")  # noqa: B009
+                answer: Outcome = await hook(session, merchant, typed)
+                return answer
             state = self._state(merchant)
             lang = merchant.language_code
             if state.current is None:
@@ -395,11 +407,16 @@ class Services:
     # --- plan and steps --------------------------------------------------------------------
 
     async def _plan_screen(
-        self, session: AsyncSession, merchant: Merchant, state: State
+        self, session: AsyncSession, merchant: Merchant, state: State, *, page: int | None = None
     ) -> Screen:
         progress = await self._progress(session, merchant, state)
         return self.views.plan(
-            merchant.language_code, self._answers(state), progress, self.clock(), self.deadline
+            merchant.language_code,
+            self._answers(state),
+            progress,
+            self.clock(),
+            self.deadline,
+            page=page,
         )
 
     async def _next_screen(
@@ -478,7 +495,7 @@ class Services:
             return Outcome(send=[self.views.details(lang, step, answers)])
         now = self.clock()
         if how == "undo":
-            await session.exec(  # type: ignore[call-overload]
+            await session.exec(
                 delete(StepProgress).where(
                     col(StepProgress.merchant_id) == merchant.id,
                     col(StepProgress.step_id) == step_id,

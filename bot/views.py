@@ -15,7 +15,6 @@ from bot.interview import Answer, Interview, State, active_path, effective_answe
 from bot.plan import Progress, Step, reasons
 from bot.render import Renderer
 
-
 PLAN_PAGE_SIZE = 8
 
 
@@ -122,12 +121,12 @@ class Views:
         key = (lang, step.id, tuple((k, tuple(v)) for k, v in found.items()))
         cached = self._reasons.get(key)
         if cached is None:
-            cached = self._reason(lang, step, found)
+            cached = self._reason(lang, found)
             if len(self._reasons) < 50_000:
                 self._reasons[key] = cached
         return cached
 
-    def _reason(self, lang: str | None, step: Step, found: Mapping[str, list[str]]) -> str:
+    def _reason(self, lang: str | None, found: Mapping[str, list[str]]) -> str:
         if not found:
             return self.r.plain(lang, "plan.reason_all")
         joiner = str(self.content.string(lang, "plan.value_join"))
@@ -379,6 +378,7 @@ class Views:
             when=countdown(deadline, now),
         )
         sid = step.id
+        first: tuple[Button, ...]
         if status == "open":
             first = (
                 self.button(lang, "step_done", callbacks.encode("mark", sid, "done")),

@@ -12,11 +12,11 @@ import pytest
 # PTB 22 warns unless retry_after is a timedelta; opt in (the bot sets this at start too).
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
-from bot.app import BotApp, build_application  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from bot.content import Content, load_content  # noqa: E402
-from bot.db import Database  # noqa: E402
-from bot.fakeapi import FakeRequest, FakeTelegram, SimulatedUser  # noqa: E402
+from bot.app import BotApp, build_application
+from bot.config import Settings
+from bot.content import Content, load_content
+from bot.db import Database
+from bot.fakeapi import FakeRequest, FakeTelegram, SimulatedUser
 
 pytest_plugins = ["tests.pgserver"]
 

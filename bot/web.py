@@ -1,0 +1,392 @@
+"""Serve mode: the aiohttp web process (Telegram webhook, /healthz, /metrics).
+
+De-duplication trade-off: an update id is recorded in ``processed_update`` *before* the
+update is processed, inside the webhook request, and the record is deleted again when
+processing raises (the request then fails with 500, so Telegram re-delivers it). Recording
+first means a re-delivery that arrives while the first delivery is still being processed (a
+Telegram timeout) is acknowledged and ignored instead of handled twice. The cost: if the
+process dies mid-update (SIGKILL, power loss) the record stays and that one update is lost;
+the merchant simply presses the button again. Recording in the same transaction as the
+handler's work would close that gap, but one update spans several short transactions (and
+Bot API calls that cannot be rolled back), so there is no single transaction to join.
+
+Serve mode runs no background loops from ``bot_data.background`` (the alert dispatcher runs
+in the ``remind`` worker process); its only loop prunes update ids older than a week.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from sqlalchemy import func
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col, delete, select
+from telegram import Update
+from telegram.error import InvalidToken, NetworkError, TelegramError
+from telegram.request import BaseRequest, HTTPXRequest
+
+from bot.config import Settings
+from bot.content import Content, load_content
+from bot.metrics import CONTENT_TYPE, CountingRequest, Metrics
+from bot.models import Outbox, ProcessedUpdate, utcnow
+
+if TYPE_CHECKING:  # bot.app and bot.db import alembic, which logs as it loads: not before
+    from bot.app import BotApp  # the secret is checked, so a refusal stays one line
+    from bot.context import Context
+    from bot.db import Database
+
+log = logging.getLogger("bot.web")
+
+MAX_BODY = 1024 * 1024  # Telegram updates are far smaller; anything bigger is not Telegram.
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+KEEP_UPDATE_IDS = timedelta(days=7)
+PRUNE_EVERY = 3600.0  # seconds between prunes of old update ids
+HEALTH_TIMEOUT = 3.0  # seconds the database gets to answer /healthz
+SCRAPE_TIMEOUT = 2.0  # seconds the outbox count gets at /metrics scrape time
+SHUTDOWN_TIMEOUT = 30.0  # seconds in-flight updates get to finish after SIGTERM
+# Same exit codes as the rest of the CLI (bot.__main__).
+EXIT_OK, EXIT_CONFIG, EXIT_UNREACHABLE = 0, 2, 3
+
+
+class Webhook:
+    """Receives updates: checks the secret, de-duplicates ids, processes inside the request."""
+
+    def __init__(
+        self,
+        application: BotApp,
+        *,
+        secret: str,
+        metrics: Metrics,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        """Bind to an initialised Application (its bot_data holds the database and content)."""
+        self.application = application
+        self.metrics = metrics
+        self.clock = clock
+        self._secret = secret.encode()
+        self.started = time.monotonic()
+
+    @property
+    def db(self) -> Database:
+        """The Application's database."""
+        return self.application.bot_data.db
+
+    # --- the webhook ---------------------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """POST from Telegram: 401 bad secret, 413 too big, 400 not an update, else 200."""
+        given = request.headers.get(SECRET_HEADER)
+        if given is None or not secrets.compare_digest(
+            given.encode("utf-8", "replace"), self._secret
+        ):
+            return self._refuse("secret", 401, request)
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            return self._refuse("size", 413, request)
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return self._refuse("size", 413, request)
+        update = self._parse(body)
+        if update is None:
+            return self._refuse("json", 400, request)
+        if not await self.record(update.update_id):
+            self.metrics.reject("duplicate")
+            log.info("update %d seen before: ignored", update.update_id)
+            return web.Response(text="ok")
+        try:
+            await self.process(update)
+        except BaseException:
+            # Let Telegram re-deliver it: forget the id (also when cancelled mid-way).
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.forget(update.update_id))
+            raise
+        return web.Response(text="ok")
+
+    def _refuse(self, reason: str, status: int, request: web.Request) -> web.Response:
+        self.metrics.reject(reason)
+        log.warning("webhook request refused: %s (%d) from %s", reason, status, request.remote)
+        return web.Response(status=status, text=reason)
+
+    def _parse(self, body: bytes) -> Update | None:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return None
+        if not isinstance(data, dict):
+            return None
+        update_id = data.get("update_id")
+        if not isinstance(update_id, int) or isinstance(update_id, bool) or update_id < 0:
+            return None
+        try:
+            return Update.de_json(data, self.application.bot)
+        except Exception:  # a malformed object anywhere inside: not an update we can handle
+            return None
+
+    async def process(self, update: Update) -> None:
+        """Run the handlers through the per-chat update processor and time them."""
+        app = self.application
+
+        async def timed() -> None:
+            started = time.perf_counter()
+            try:
+                await app.process_update(update)
+            finally:
+                self.metrics.handler_seconds.observe(time.perf_counter() - started)
+
+        await app.update_processor.process_update(update, timed())
+        self.metrics.count_update(update)
+
+    async def record(self, update_id: int) -> bool:
+        """Record an update id; False when it was recorded before (a re-delivery)."""
+        table = ProcessedUpdate.__table__  # type: ignore[attr-defined]
+        insert = pg_insert if self.db.is_postgres else sqlite_insert
+        statement = (
+            insert(table)
+            .values(update_id=update_id, at=self.clock())
+            .on_conflict_do_nothing(index_elements=["update_id"])
+            .returning(table.c.update_id)
+        )
+        async with self.db.session() as session:
+            result = await session.exec(statement)
+            return result.first() is not None
+
+    async def forget(self, update_id: int) -> None:
+        """Drop an update id so a re-delivery is processed."""
+        async with self.db.session() as session:
+            await session.exec(
+                delete(ProcessedUpdate).where(col(ProcessedUpdate.update_id) == update_id)
+            )
+
+    async def prune(self) -> int:
+        """Delete update ids older than KEEP_UPDATE_IDS; returns how many went."""
+        cutoff = self.clock() - KEEP_UPDATE_IDS
+        async with self.db.session() as session:
+            result = await session.exec(
+                delete(ProcessedUpdate).where(col(ProcessedUpdate.at) < cutoff)
+            )
+            return int(result.rowcount or 0)
+
+    async def prune_forever(self, every: float) -> None:
+        """Prune now and then every ``every`` seconds until cancelled."""
+        while True:
+            try:
+                if gone := await self.prune():
+                    log.info("pruned %d old update ids", gone)
+            except Exception:
+                log.warning("could not prune old update ids", exc_info=True)
+            await asyncio.sleep(every)
+
+    # --- health and metrics --------------------------------------------------------------
+
+    async def healthz(self, _request: web.Request) -> web.Response:
+        """200 when the database answers and the content is loaded, else 503."""
+        try:
+            database = await asyncio.wait_for(self.db.ping(), HEALTH_TIMEOUT)
+        except TimeoutError:
+            database = False
+        content: Content | None = self.application.bot_data.content
+        loaded = content is not None and bool(content.steps)
+        body = {
+            "status": "ok" if database and loaded else "unavailable",
+            "database": "ok" if database else "unreachable",
+            "content": "loaded" if loaded else "missing",
+            "steps": len(content.steps) if content is not None else 0,
+            "uptime_seconds": round(time.monotonic() - self.started),
+        }
+        return web.json_response(body, status=200 if database and loaded else 503)
+
+    async def metrics_view(self, _request: web.Request) -> web.Response:
+        """Prometheus text; the outbox gauges are read from the database now."""
+        try:
+            await asyncio.wait_for(self.refresh_alerts(), SCRAPE_TIMEOUT)
+        except Exception:  # a slow or broken database must not break the scrape
+            log.warning("could not count the outbox for /metrics", exc_info=True)
+        return web.Response(body=self.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+
+    async def refresh_alerts(self) -> None:
+        """Set the alert gauges from one grouped COUNT over the outbox."""
+        async with self.db.session() as session:
+            rows = await session.exec(
+                select(Outbox.status, func.count()).group_by(col(Outbox.status))
+            )
+            self.metrics.set_alerts((str(status), int(count)) for status, count in rows)
+
+
+WEBHOOK = web.AppKey("webhook", Webhook)
+
+
+def instrument(application: BotApp, metrics: Metrics) -> None:
+    """Count handler errors (an extra error handler; the apology handler still runs first)."""
+
+    async def count_error(_update: object, _context: Context) -> None:
+        metrics.errors.inc()
+
+    application.add_error_handler(count_error)
+
+
+def create_app(
+    application: BotApp,
+    *,
+    secret: str,
+    metrics: Metrics,
+    path: str = "/telegram",
+    clock: Callable[[], datetime] = utcnow,
+    prune_every: float | None = PRUNE_EVERY,
+) -> web.Application:
+    """The aiohttp app around an initialised, started Application (which it does not own)."""
+    hook = Webhook(application, secret=secret, metrics=metrics, clock=clock)
+    app = web.Application(client_max_size=MAX_BODY)
+    app[WEBHOOK] = hook
+    app.router.add_post(path, hook.handle)
+    app.router.add_get("/healthz", hook.healthz)
+    app.router.add_get("/metrics", hook.metrics_view)
+    if prune_every is not None:
+        interval = prune_every
+
+        async def pruner(_app: web.Application) -> AsyncIterator[None]:
+            task = asyncio.ensure_future(hook.prune_forever(interval))
+            yield
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+        app.cleanup_ctx.append(pruner)
+    return app
+
+
+def webhook_url(settings: Settings) -> str | None:
+    """WEBHOOK_URL as registered with Telegram (WEBHOOK_PATH appended to a bare origin)."""
+    if not settings.webhook_url:
+        return None
+    url = settings.webhook_url
+    if urlsplit(url).path in ("", "/"):
+        url = url.rstrip("/") + settings.webhook_path
+    return url
+
+
+def main(settings: Settings) -> int:
+    """``python -m bot serve``: run until SIGTERM/SIGINT; returns the exit code."""
+    secret = settings.secret()  # ConfigError: the CLI prints one line and exits 2
+    settings.token()
+    # PTB 22: RetryAfter.retry_after as a timedelta (the tests opt in the same way).
+    os.environ.setdefault("PTB_TIMEDELTA", "1")
+    content = load_content(settings.content_dir)
+    return asyncio.run(serve(settings, content=content, secret=secret))
+
+
+def _fail(message: str, settings: Settings) -> None:
+    for value in settings.secrets():
+        message = message.replace(value, "<redacted>")
+    sys.stderr.write(f"error: {message}\n")
+
+
+async def serve(
+    settings: Settings,
+    *,
+    content: Content,
+    secret: str,
+    request: BaseRequest | None = None,
+    stop: asyncio.Event | None = None,
+) -> int:
+    """Migrate, start the Application, serve HTTP until ``stop`` (or a signal), shut down."""
+    from bot.app import build_application
+    from bot.db import Database
+
+    db = Database(settings.database_url)
+    try:
+        await db.upgrade()
+    except OSError as exc:
+        await db.dispose()
+        _fail(f"cannot reach the database ({db.url.render_as_string()}): {exc}", settings)
+        return EXIT_UNREACHABLE
+    metrics = Metrics()
+    transport = CountingRequest(request or HTTPXRequest(), metrics.count_429)
+    application = build_application(settings, content=content, db=db, request=transport)
+    instrument(application, metrics)
+    where = settings.telegram_base_url
+    try:
+        await application.initialize()  # getMe: proves the URL answers and the token works
+    except TelegramError as exc:
+        await db.dispose()
+        if isinstance(exc, InvalidToken):
+            _fail(f"Telegram at {where} rejected TELEGRAM_TOKEN (unauthorized)", settings)
+            return EXIT_CONFIG
+        what = "cannot reach" if isinstance(exc, NetworkError) else "getMe refused by"
+        _fail(f"{what} Telegram at {where}: {exc}", settings)
+        return EXIT_UNREACHABLE
+    try:
+        return await _serve_started(settings, application, metrics, secret, stop)
+    finally:
+        if application.running:
+            await application.stop()
+        await application.shutdown()
+        if application.post_shutdown is not None:
+            await application.post_shutdown(application)  # disposes the database
+        log.info("stopped")
+
+
+async def _serve_started(
+    settings: Settings,
+    application: BotApp,
+    metrics: Metrics,
+    secret: str,
+    stop: asyncio.Event | None,
+) -> int:
+    from bot.app import ALLOWED_UPDATES
+
+    if application.post_init is not None:
+        await application.post_init(application)  # the command menu
+    url = webhook_url(settings)
+    if url is not None:
+        await application.bot.set_webhook(
+            url,
+            secret_token=secret,
+            allowed_updates=ALLOWED_UPDATES,
+            drop_pending_updates=False,
+        )
+        log.info("webhook registered at %s", url)
+    await application.start()  # no updater is started: updates arrive only by webhook
+    app = create_app(application, secret=secret, metrics=metrics, path=settings.webhook_path)
+    runner = web.AppRunner(
+        app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT
+    )
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.host, settings.port)
+        try:
+            await site.start()
+        except OSError as exc:
+            _fail(f"cannot listen on {settings.host}:{settings.port}: {exc}", settings)
+            return EXIT_CONFIG
+        stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        log.info(
+            "serving webhook at %s:%d%s as @%s (database: %s)",
+            settings.host,
+            settings.port,
+            settings.webhook_path,
+            application.bot.username,
+            application.bot_data.db.dialect,
+        )
+        await stop.wait()
+        log.info("stopping: no new connections, finishing updates in flight")
+    finally:
+        await runner.cleanup()  # stops listening, waits for in-flight requests, then cleanup
+    return EXIT_OK

@@ -1,0 +1,217 @@
+"""The content tree: the shipped one passes the check; broken files are named with their line."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.checker import Checker, check
+from bot.content import Content, ContentError, load_content
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """A private copy of the shipped content to break."""
+    target = tmp_path / "content"
+    shutil.copytree(REPO / "content", target)
+    return target
+
+
+@pytest.fixture
+def small_tree(tree: Path) -> Path:
+    """The shipped tree with one general step only: full checks over it take milliseconds."""
+    for path in (tree / "guidance").glob("*.md"):
+        if path.stem != "what-changed":
+            path.unlink()
+    return tree
+
+
+def only(problems: list[str], needle: str) -> list[str]:
+    return [p for p in problems if needle in p]
+
+
+def problems_of(root: Path) -> list[str]:
+    _, problems = check(root)
+    return [str(p) for p in problems]
+
+
+def write_step(root: Path, step_id: str, front: str, body: str = "Do the thing.") -> Path:
+    path = root / "guidance" / f"{step_id}.md"
+    path.write_text(f"---\n{front}---\n{body}\n", encoding="utf-8")
+    return path
+
+
+VALID_FRONT = """id: {id}
+version: 1
+title: A test step
+scope: general
+minutes: 5
+sources:
+  - url: https://example.org/source
+    title: Example source
+    date: undated
+checked: 2026-11-27
+"""
+
+
+def test_shipped_content_passes_the_full_check() -> None:
+    content, problems = check(REPO / "content")
+    assert content is not None
+    assert problems == []
+
+
+def test_content_check_cli_exit_codes(small_tree: Path) -> None:
+    tree = small_tree
+    ok = subprocess.run(
+        [sys.executable, "-m", "bot", "content", "check"],
+        capture_output=True,
+        text=True,
+        env={"CONTENT_DIR": str(tree), "PATH": ""},
+        check=False,
+        cwd=REPO,
+    )
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "content OK" in ok.stdout
+    write_step(tree, "broken", "id: broken\nversion: one\n")
+    bad = subprocess.run(
+        [sys.executable, "-m", "bot", "content", "check"],
+        capture_output=True,
+        text=True,
+        env={"CONTENT_DIR": str(tree), "PATH": ""},
+        check=False,
+        cwd=REPO,
+    )
+    assert bad.returncode == 1
+    assert f"{tree}/guidance/broken.md:3: version" in bad.stdout
+
+
+def test_bad_front_matter_names_file_and_line(tree: Path) -> None:
+    path = write_step(
+        tree, "bad-step", VALID_FRONT.format(id="bad-step").replace("minutes: 5", "minutes: soon")
+    )
+    found = problems_of(tree)
+    assert any(p.startswith(f"{path}:6: minutes") for p in found), found
+
+
+def test_yaml_syntax_error_has_its_line(tree: Path) -> None:
+    path = write_step(tree, "yaml-step", "id: yaml-step\ntitle: [unclosed\n")
+    found = problems_of(tree)
+    assert any(p.startswith(f"{path}:") and "YAML error" in p for p in found), found
+
+
+def test_unknown_answer_key_and_value(tree: Path) -> None:
+    front = (
+        VALID_FRONT.format(id="cond-step")
+        + "when:\n  platform: [shopify, myspace]\n  colour: [red]\n"
+    )
+    path = write_step(tree, "cond-step", front)
+    found = problems_of(tree)
+    assert any(f"{path}:13:" in p and "'myspace' is not an option" in p for p in found), found
+    assert any(f"{path}:14:" in p and "unknown answer key 'colour'" in p for p in found), found
+
+
+def test_dangling_prerequisite_and_cycle(tree: Path) -> None:
+    write_step(tree, "step-a", VALID_FRONT.format(id="step-a") + "requires: [step-b]\n")
+    write_step(tree, "step-b", VALID_FRONT.format(id="step-b") + "requires: [step-a]\n")
+    write_step(tree, "step-c", VALID_FRONT.format(id="step-c") + "requires: [nowhere]\n")
+    found = problems_of(tree)
+    assert any("prerequisite cycle" in p and "step-a" in p and "step-b" in p for p in found), found
+    assert any("step-c.md:12: requires unknown step 'nowhere'" in p for p in found), found
+
+
+def test_missing_sources_are_refused(tree: Path) -> None:
+    front = (
+        VALID_FRONT.format(id="nosource").split("sources:")[0]
+        + "sources: []\nchecked: 2026-11-27\n"
+    )
+    path = write_step(tree, "nosource", front)
+    found = problems_of(tree)
+    assert any(p.startswith(f"{path}:") and "sources" in p for p in found), found
+
+
+def test_template_syntax_error_points_into_the_body(small_tree: Path) -> None:
+    tree = small_tree
+    path = write_step(
+        tree, "tpl", VALID_FRONT.format(id="tpl"), body="First line.\n\n{% if %}broken{% endif %}"
+    )
+    found = problems_of(tree)
+    # Front matter is lines 1-12, the body starts on 13; the error is on its third line.
+    assert any(p.startswith(f"{path}:15:") and "template error" in p for p in found), found
+
+
+def test_undefined_variable_is_reported(small_tree: Path) -> None:
+    tree = small_tree
+    path = write_step(
+        tree, "undef", VALID_FRONT.format(id="undef"), body="Fee: {{ facts.no_such_fee.rate }}"
+    )
+    found = problems_of(tree)
+    assert any(str(path) in p and "Undefined" in p for p in found), found
+
+
+def test_html_telegram_would_reject(small_tree: Path) -> None:
+    tree = small_tree
+    path = write_step(
+        tree, "html", VALID_FRONT.format(id="html"), body="<p>Paragraphs are not allowed</p>"
+    )
+    found = problems_of(tree)
+    assert any(str(path) in p and "reject the HTML" in p for p in found), found
+
+
+def test_message_over_4096_characters(small_tree: Path) -> None:
+    tree = small_tree
+    path = write_step(tree, "huge", VALID_FRONT.format(id="huge"), body="word " * 1000)
+    found = problems_of(tree)
+    assert any(str(path) in p and "over Telegram's 4096" in p for p in found), found
+
+
+def test_empty_plan_is_reported(small_tree: Path) -> None:
+    tree = small_tree
+    (tree / "guidance" / "what-changed.md").unlink()
+    write_step(tree, "only-us", VALID_FRONT.format(id="only-us") + "when:\n  market: [us]\n")
+    found = problems_of(tree)
+    assert any("empty plan for" in p and "market=['uk']" in p for p in found), found
+
+
+def test_coverage_rule_fails_without_platform_step(tree: Path) -> None:
+    for path in (tree / "guidance").glob("*.md"):
+        if "scope: platform" in path.read_text(encoding="utf-8"):
+            path.unlink()
+    try:
+        found = problems_of(tree)
+    except ContentError as exc:  # a removed step may be required elsewhere
+        found = [str(p) for p in exc.problems]
+    assert any("platform-specific" in p or "requires unknown step" in p for p in found), found
+
+
+def test_coverage_table_has_every_pair(content: Content) -> None:
+    rows = Checker(content).coverage()
+    platforms = content.interview.question("platform").options
+    markets = content.interview.question("market").options
+    assert len(rows) == len(platforms) * len(markets)
+    for row in rows:
+        assert row.platform_steps, row
+        assert row.market_steps, row
+
+
+def test_broken_strings_file(tree: Path) -> None:
+    strings = tree / "locales" / "en" / "strings.yaml"
+    strings.write_text(
+        strings.read_text(encoding="utf-8").replace("      shopify: Shopify\n", "", 1)
+    )
+    with pytest.raises(ContentError) as info:
+        load_content(tree)
+    assert any("questions.platform.options.shopify" in str(p) for p in info.value.problems)
+
+
+def test_every_step_names_sources_and_a_check_date(content: Content) -> None:
+    for step in content.steps:
+        assert step.sources, step.id
+        assert step.checked is not None, step.id
+        for source in step.sources:
+            assert source.url.startswith("http"), step.id
