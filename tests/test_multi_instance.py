@@ -184,7 +184,7 @@ async def walk(
     for _ in range(40):
         last = fake.last_message(CHAT)
         assert last is not None
-        if any(d.startswith("1q:2:entity:") for row in last.buttons for _, d in row):
+        if any((d or "").startswith("1q:2:entity:") for row in last.buttons for _, d in row):
             updates = [fake.callback_update(CHAT, last.message_id, data) for data in BURST]
             if burst is None:  # both at once, one to each server
                 codes = await asyncio.gather(

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import col, select
@@ -60,10 +61,12 @@ async def bot_app(
 
 
 @pytest.fixture
-async def client(
-    bot_app: BotApp, metrics: Metrics, clock: Clock
-) -> AsyncIterator[TestClient[Any, Any]]:
-    web_app = create_app(bot_app, secret=SECRET, metrics=metrics, clock=clock, prune_every=None)
+def web_app(bot_app: BotApp, metrics: Metrics, clock: Clock) -> web.Application:
+    return create_app(bot_app, secret=SECRET, metrics=metrics, clock=clock, prune_every=None)
+
+
+@pytest.fixture
+async def client(web_app: web.Application) -> AsyncIterator[TestClient[Any, Any]]:
     async with TestClient(TestServer(web_app)) as test_client:
         yield test_client
 
@@ -216,9 +219,9 @@ async def test_concurrent_redeliveries_are_processed_once(
 
 
 async def test_an_update_that_fails_to_process_is_forgotten_for_redelivery(
-    client: TestClient[Any, Any], fake: FakeTelegram, db: Database
+    client: TestClient[Any, Any], web_app: web.Application, fake: FakeTelegram, db: Database
 ) -> None:
-    hook = client.server.app[WEBHOOK]
+    hook = web_app[WEBHOOK]
     real = hook.process
 
     async def explode(update: Any) -> None:
@@ -234,7 +237,11 @@ async def test_an_update_that_fails_to_process_is_forgotten_for_redelivery(
 
 
 async def test_old_update_ids_are_pruned(
-    client: TestClient[Any, Any], fake: FakeTelegram, db: Database, clock: Clock
+    client: TestClient[Any, Any],
+    web_app: web.Application,
+    fake: FakeTelegram,
+    db: Database,
+    clock: Clock,
 ) -> None:
     old = fake.my_chat_member_update(CHAT, "member")
     new = fake.my_chat_member_update(CHAT, "member")
@@ -243,7 +250,7 @@ async def test_old_update_ids_are_pruned(
     assert (await post(client, old))[0] == 200
     clock.now = start
     assert (await post(client, new))[0] == 200
-    assert await client.server.app[WEBHOOK].prune() == 1
+    assert await web_app[WEBHOOK].prune() == 1
     assert await recorded_ids(db) == [new["update_id"]]
 
 

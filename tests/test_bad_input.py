@@ -1,0 +1,146 @@
+"""Bad input gets a short helpful reply and changes nothing."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from bot.app import BotApp
+from bot.db import Database
+from bot.fakeapi import FakeTelegram, SimulatedUser
+from bot.models import Merchant
+from tests.chat import Profile, interview
+
+
+async def state_of(db: Database, user_id: int) -> tuple[object, ...]:
+    async with db.session() as session:
+        merchant = (await session.exec(select(Merchant).where(Merchant.id == user_id))).one()
+        return (merchant.answers, merchant.path, merchant.current, merchant.mode)
+
+
+async def test_typed_text_where_a_button_is_expected(user: SimulatedUser, db: Database) -> None:
+    await user.send("/start")
+    before = await state_of(db, user.user_id)
+    reply = (await user.send("what is this?"))[-1].text or ""
+    assert "I didn't catch that" in reply and "Shopify" in reply
+    assert await state_of(db, user.user_id) == before
+
+
+async def test_typed_option_name_is_understood(user: SimulatedUser) -> None:
+    await user.send("/start")
+    reply = (await user.send("shopify"))[-1].text or ""
+    assert "Which markets do you sell to?" in reply
+
+
+async def test_stickers_and_photos(user: SimulatedUser, db: Database) -> None:
+    await user.send("/start")
+    before = await state_of(db, user.user_id)
+    for reply in (await user.send_sticker(), await user.send_photo("my logo")):
+        assert "I can only read text and button presses" in (reply[-1].text or "")
+    assert await state_of(db, user.user_id) == before
+
+
+async def test_forged_callback_data(user: SimulatedUser, db: Database, fake: FakeTelegram) -> None:
+    await user.send("/start")
+    question = user.last_reply()
+    assert question is not None
+    before = await state_of(db, user.user_id)
+    for data in (
+        "hello",
+        "1q:0:platform:myspace",
+        "1q:0:platform:shopify:extra",
+        "9q:0:platform:shopify",
+        "1O:../../etc",
+        "1q:99:platform:shopify",
+        "x" * 64,
+    ):
+        await user.press_data(question.message_id, data)
+        answer = fake.answered_callbacks[-1]
+        assert answer.text, data
+        assert "button" in answer.text.lower(), (data, answer.text)
+    # Well-formed data for a screen the merchant has not reached is refused kindly too.
+    await user.press_data(question.message_id, "1M:what-changed:done")
+    assert "finish your answers first" in (fake.answered_callbacks[-1].text or "")
+    assert await state_of(db, user.user_id) == before
+
+
+async def test_stale_button_from_an_earlier_question(
+    user: SimulatedUser, db: Database, fake: FakeTelegram
+) -> None:
+    await user.send("/start")
+    first = user.last_reply()
+    assert first is not None
+    first_data = first.buttons[0][0][1]
+    await user.press("Shopify")  # the question moves on (the same message is edited)
+    before = await state_of(db, user.user_id)
+    # Pressing the old "Shopify" data again (seq 0) is stale now.
+    replies = await user.press_data(first.message_id, first_data or "")
+    assert "earlier message" in (fake.answered_callbacks[-1].text or "")
+    assert "Which markets do you sell to?" in (replies[-1].text or "")
+    assert await state_of(db, user.user_id) == before
+
+
+async def test_stale_button_from_an_older_message(user: SimulatedUser, fake: FakeTelegram) -> None:
+    await user.send("/start")
+    old = user.last_reply()
+    assert old is not None
+    await user.send("/start")  # a second question message: the first is now old
+    await user.press_data(old.message_id, old.buttons[0][0][1] or "")
+    assert "earlier message" in (fake.answered_callbacks[-1].text or "")
+
+
+async def test_plan_commands_before_the_interview_is_done(user: SimulatedUser) -> None:
+    await user.send("/start")
+    replies = await user.send("/plan")
+    assert "Let's finish your answers first" in (replies[0].text or "")
+    assert "Which platform" in (replies[-1].text or "")
+
+
+async def test_huge_message_and_bad_shop_name(user: SimulatedUser, fake: FakeTelegram) -> None:
+    profile = Profile("p", "Wix", ("Belgium",))
+    await user.send("/start")
+    for label in (
+        "Wix",
+        "⬜ Belgium",
+        "Done ✓",
+        "Registered company",
+        "Based in my markets",
+        "1–50 products",
+        "We ship ourselves",
+        "⬜ Ads",
+        "Done ✓",
+        "Not started",
+    ):
+        await user.press(label)
+    reply = (await user.send("x" * 4096))[-1].text or ""
+    assert "at most 60 characters" in reply
+    reply = (await user.send("<script>alert(1)</script> & Co"))[-1].text or ""
+    assert "When do you want to be selling" in reply
+    reply = (await user.send("someday"))[-1].text or ""
+    assert "could not read that as a date" in reply
+    reply = (await user.send("2020-01-01"))[-1].text or ""
+    assert "already passed" in reply
+    replies = await user.send("2027-02-01")
+    assert any("Your answers" in (m.text or "") for m in replies)
+    assert "<script>alert(1)</script> & Co" in (replies[0].text or "")
+    assert all(c.status == 200 for c in fake.calls)
+    del profile
+
+
+async def test_unknown_command_gets_a_hint(user: SimulatedUser) -> None:
+    await interview(user, Profile("p", "Shopify", ("United Kingdom",)))
+    reply = (await user.send("/frobnicate"))[-1].text or ""
+    assert "/plan" in reply and "/help" in reply
+
+
+async def test_handler_failure_shows_an_apology_not_a_traceback(
+    app: BotApp, user: SimulatedUser, fake: FakeTelegram, caplog: object
+) -> None:
+    services = app.bot_data.services
+
+    async def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("database exploded")
+
+    services.help = broken  # type: ignore[method-assign]
+    reply = (await user.send("/help"))[-1].text or ""
+    assert "Sorry, something went wrong on my side" in reply
+    assert "exploded" not in reply
