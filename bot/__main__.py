@@ -170,6 +170,8 @@ async def _poll(settings: Settings, content: object) -> int:
             file=sys.stderr,
         )
         return EXIT_UNREACHABLE
+    if app.post_init is not None:  # run_polling would call it; we drive the app ourselves
+        await app.post_init(app)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -191,6 +193,8 @@ async def _poll(settings: Settings, content: object) -> int:
         if app.running:
             await app.stop()
         await app.shutdown()
+        if app.post_shutdown is not None:
+            await app.post_shutdown(app)
     return 0
 
 

@@ -55,6 +55,7 @@ __all__ = [
     "KeyInfo",
     "install",
     "parse_key",
+    "target_stamp",
 ]
 
 #: ``merchant.awaiting`` while we wait for a typed time zone.
@@ -112,7 +113,8 @@ def parse_key(key: str) -> KeyInfo | None:
     return KeyInfo(kind, offset, target, snoozed)
 
 
-def _stamp(kind: str, target: datetime | date) -> str:
+def target_stamp(kind: str, target: datetime | date) -> str:
+    """The target part of an outbox key (UTC minute for the deadline, date for go-live)."""
     if kind == "golive":
         return f"{target:%Y%m%d}"
     assert isinstance(target, datetime)
@@ -204,7 +206,7 @@ class AlertService:
         planned: dict[str, datetime] = {}
         for spec in specs:
             target: datetime | date = go_live if spec.kind == "golive" and go_live else spec.target
-            planned[f"{spec.key}@{_stamp(spec.kind, target)}"] = spec.due_at
+            planned[f"{spec.key}@{target_stamp(spec.kind, target)}"] = spec.due_at
         if merchant.nudge_on:
             due = self._nudge_due(merchant, now)
             planned[f"{_NUDGE}{due:%Y%m%d}"] = due
@@ -233,9 +235,9 @@ class AlertService:
         """Target stamps whose alerts may still be sent (for keeping overdue rows)."""
         live = set()
         if self.deadline >= now:
-            live.add(_stamp("deadline", self.deadline))
+            live.add(target_stamp("deadline", self.deadline))
         if go_live is not None:
-            live.add(_stamp("golive", go_live))
+            live.add(target_stamp("golive", go_live))
         return live
 
     async def replan(self, session: AsyncSession, merchant: Merchant) -> None:
@@ -299,7 +301,7 @@ class AlertService:
                 merchant.alerts_on = arg != "off"
                 merchant.blocked = False
                 await self.replan(session, merchant)
-                toast = self.r.plain(lang, f"alerts.notices.{'off' if arg == 'off' else 'on'}")
+                toast = self.r.plain(lang, f"alerts.notices.turned_{'off' if arg == 'off' else 'on'}")
                 screen = await self.screen(session, merchant)
                 return (
                     Outcome(toast=toast, send=[screen])
@@ -451,7 +453,7 @@ class AlertService:
                 return None, "finished"
         elif info.kind == "golive":
             go_live = self._go_live(dict(answers))
-            if go_live is None or _stamp("golive", go_live) != info.target:
+            if go_live is None or target_stamp("golive", go_live) != info.target:
                 return None, "target moved"
             target = datetime.combine(go_live, datetime.min.time(), tzinfo=zone(tz))
             left = humanize_left(now, target, tz, all_day=True)
@@ -459,7 +461,7 @@ class AlertService:
                 return None, "passed"
             context.update(left=left, date=format_date(go_live))
         else:
-            if _stamp("deadline", self.deadline) != info.target or self.deadline < now:
+            if target_stamp("deadline", self.deadline) != info.target or self.deadline < now:
                 return None, "target moved"
             left = humanize_left(now, self.deadline, tz)
             context.update(left=left, date=format_date(self.deadline.astimezone(zone(tz)).date()))

@@ -60,7 +60,7 @@ def make_settings(db_url: str, **extra: object) -> Settings:
         "content_dir": REPO / "content",
     }
     values.update(extra)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings.model_validate(values)  # validators run; no environment is read
 
 
 @pytest.fixture

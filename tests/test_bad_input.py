@@ -140,7 +140,7 @@ async def test_handler_failure_shows_an_apology_not_a_traceback(
     async def broken(*args: object, **kwargs: object) -> object:
         raise RuntimeError("database exploded")
 
-    services.help = broken  # type: ignore[method-assign]
+    services.help = broken  # type: ignore[method-assign, assignment]
     reply = (await user.send("/help"))[-1].text or ""
     assert "Sorry, something went wrong on my side" in reply
     assert "exploded" not in reply

@@ -20,7 +20,7 @@ import pytest
 from sqlmodel import col, select
 
 from bot.db import Database
-from bot.fakeapi import FakeServer, FakeTelegram, serve
+from bot.fakeapi import FakeMessage, FakeServer, FakeTelegram, serve
 from bot.models import Event, Merchant, StepProgress
 from tests.conftest import REPO, TOKEN
 from tests.pgserver import PostgresServer
@@ -33,14 +33,17 @@ CHAT = 4242
 PICK: dict[str, list[str]] = {
     "platform": ["shopify"],
     "market": ["uk", "de"],
-    "origin": ["local"],
-    "catalogue": ["medium"],
-    "fulfilment": ["3pl"],
     "uses": ["shop_tab", "live"],
-    "shop_status": ["applied"],
+}
+# Questions answered by a burst: two different presses at once, one to each server.
+BURSTS: dict[str, tuple[str, str]] = {
+    "entity": ("company", "individual"),
+    "origin": ("local", "cross_border"),
+    "catalogue": ("small", "large"),
+    "fulfilment": ("own", "3pl"),
+    "shop_status": ("applied", "approved"),
 }
 SHOP_NAME = "Ann & Co Crafts"
-BURST = ("1q:2:entity:company", "1q:2:entity:individual")
 
 
 def _free_port() -> int:
@@ -142,9 +145,14 @@ def poster(http: aiohttp.ClientSession) -> Post:
     return post
 
 
-def next_press(fake: FakeTelegram, chat: int) -> tuple[int, str] | None:
+def newest(fake: FakeTelegram) -> FakeMessage | None:
+    """The bot's most recently *sent* message (after a burst: the loser's fresh question)."""
+    return max(fake.messages(CHAT), key=lambda m: m.message_id, default=None)
+
+
+def next_press(fake: FakeTelegram) -> tuple[int, str] | None:
     """The button the walk presses next on the interview message, or None when it is over."""
-    last = fake.last_message(chat)
+    last = newest(fake)
     if last is None:
         return None
     rows = last.reply_markup.get("inline_keyboard", []) if last.reply_markup else []
@@ -168,9 +176,13 @@ async def walk(
     post: Post,
     servers: list[ServeProcess],
     *,
-    burst: tuple[str, ...] | None,
+    winners: dict[str, str] | None,
 ) -> list[str]:
-    """/start, answer every question alternating servers, mark a step done; returns the log."""
+    """/start, answer every question alternating servers, mark a step done; returns the log.
+
+    With ``winners`` None each BURSTS question gets both presses at once (one per server);
+    otherwise the presses go one after the other, the given winner first (the reference).
+    """
     turn = 0
 
     async def send(update: dict[str, Any]) -> None:
@@ -182,37 +194,46 @@ async def walk(
     trail: list[str] = []
     await send(fake.text_update(CHAT, "/start"))
     for _ in range(40):
-        last = fake.last_message(CHAT)
+        last = newest(fake)
         assert last is not None
-        if any((d or "").startswith("1q:2:entity:") for row in last.buttons for _, d in row):
-            updates = [fake.callback_update(CHAT, last.message_id, data) for data in BURST]
-            if burst is None:  # both at once, one to each server
+        datas = [d or "" for row in last.buttons for _, d in row]
+        burst = next((q for q in BURSTS if any(f":{q}:" in d for d in datas)), None)
+        if burst is not None:
+            seq = next(d for d in datas if f":{burst}:" in d).split(":")[1]
+            options: tuple[str, ...] = BURSTS[burst]
+            if winners is not None:
+                options = tuple(sorted(options, key=lambda o: o != winners[burst]))
+            updates = [
+                fake.callback_update(CHAT, last.message_id, f"1q:{seq}:{burst}:{option}")
+                for option in options
+            ]
+            if winners is None:
                 codes = await asyncio.gather(
                     *(post(servers[i % len(servers)], u) for i, u in enumerate(updates))
                 )
                 assert codes == [200, 200]
-                trail.append("burst")
-            else:  # the reference: the same presses, winner first
-                for data in burst:
-                    await send(updates[BURST.index(data)])
-                trail.append("burst-replayed")
+                turn += 2
+            else:
+                for update in updates:
+                    await send(update)
+            trail.append(f"burst {burst}")
             continue
-        if any(d == "1S:8:shop_name" for row in last.buttons for _, d in row):
+        if "1S:8:shop_name" in datas:
             await send(fake.text_update(CHAT, SHOP_NAME))
             trail.append("typed shop name")
             continue
-        press = next_press(fake, CHAT)
+        press = next_press(fake)
         if press is None:
             break
         await send(fake.callback_update(CHAT, *press))
         trail.append(press[1])
     else:
         raise AssertionError("the interview did not end")
-    plan = fake.last_message(CHAT)
+    plan = newest(fake)
     assert plan is not None
     step = next(d for row in plan.buttons for _, d in row if d and d.startswith("1O:"))
     await send(fake.callback_update(CHAT, plan.message_id, step))
-    opened = fake.last_message(CHAT)
+    opened = newest(fake)
     assert opened is not None
     done = next(d for row in opened.buttons for _, d in row if d and d.endswith(":done"))
     await send(fake.callback_update(CHAT, opened.message_id, done))
@@ -286,7 +307,7 @@ async def test_two_instances_on_one_postgres_act_as_one(
             start_serve(tmp_path, "b", db_url, fake_server),
         )
         try:
-            trail = await walk(fake, post, [a, b], burst=None)
+            trail = await walk(fake, post, [a, b], winners=None)
             two = await merchant_state(db_url)
             metrics = [await scrape(http, a), await scrape(http, b)]
         finally:
@@ -294,13 +315,14 @@ async def test_two_instances_on_one_postgres_act_as_one(
         two_transcript = transcript(fake)
     assert codes == [0, 0]
 
-    # Exactly one of the two simultaneous presses won; the other was refused as stale.
-    assert two["answers"]["entity"] in ("company", "individual")
-    winner = next(d for d in BURST if d.endswith(two["answers"]["entity"]))
-    loser = next(d for d in BURST if d != winner)
+    # In every burst exactly one of the two presses won; the other was refused as stale.
+    winners = {question: two["answers"][question] for question in BURSTS}
+    assert all(winners[q] in options for q, options in BURSTS.items())
     assert two["answers"] == {
-        **{k: v if k in ("market", "uses") else v[0] for k, v in PICK.items()},
-        "entity": two["answers"]["entity"],
+        "platform": "shopify",
+        "market": PICK["market"],
+        "uses": PICK["uses"],
+        **winners,
         "shop_name": SHOP_NAME,
         "go_live": None,
     }
@@ -315,18 +337,18 @@ async def test_two_instances_on_one_postgres_act_as_one(
         assert samples["bot_errors_total"] == 0
         assert sum(v for k, v in samples.items() if k.startswith("bot_updates_total{")) > 3
     total = sum(s[k] for s in metrics for k in s if k.startswith("bot_updates_total{"))
-    assert total == len(trail) + 2  # /start and every step of the trail; the burst is two
+    assert total == 1 + len(trail) + len(BURSTS)  # /start, the trail, a burst counts twice
     logs = check_logs(a) + check_logs(b)
     assert not [line for line in logs if line["level"] in ("ERROR", "CRITICAL")]
     assert any(line["msg"] == "stopped" for line in logs)
 
-    # One process, one fresh database, the same updates (the burst replayed winner first).
+    # One process, one fresh database, the same updates (each burst replayed winner first).
     name = postgres_server.unique_name("reference")
     reference_url = await postgres_server.acreate_database(name)
     async with fake_api() as (fake, fake_server), aiohttp.ClientSession() as http:
         single = await start_serve(tmp_path, "single", reference_url, fake_server)
         try:
-            await walk(fake, poster(http), [single], burst=(winner, loser))
+            await walk(fake, poster(http), [single], winners=winners)
             one = await merchant_state(reference_url)
         finally:
             assert await single.stop() == 0

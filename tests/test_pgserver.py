@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 import pytest
 
 if TYPE_CHECKING:

@@ -1,0 +1,146 @@
+"""`python -m bot run` as a real process against the fake Bot API over loopback HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.fakeapi import FakeTelegram, serve
+from tests.conftest import TOKEN
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def env_for(base_url: str, db_url: str, **extra: str) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": str(REPO),
+        "PTB_TIMEDELTA": "1",
+        "TELEGRAM_TOKEN": TOKEN,
+        "TELEGRAM_BASE_URL": base_url,
+        "TELEGRAM_BASE_FILE_URL": base_url.replace("/bot", "/file/bot"),
+        "DATABASE_URL": db_url,
+        "LOG_LEVEL": "INFO",
+        **extra,
+    }
+
+
+async def wait_for(predicate: object, timeout: float = 30.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():  # type: ignore[operator]
+        if loop.time() > deadline:
+            raise AssertionError("timed out")
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
+async def test_run_replies_to_start(db_url: str, tmp_path: Path) -> None:
+    fake = FakeTelegram(token=TOKEN)
+    async with await serve(fake) as server:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            env=env_for(server.base_url, db_url),
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            fake.push_update(fake.text_update(555, "/start", first_name="Ann"))
+            await wait_for(lambda: len(fake.messages(555)) >= 2)
+            greeting, question = fake.messages(555)[:2]
+            assert "Hi Ann!" in (greeting.text or "")
+            assert "Which platform did your TikTok Storefront run on?" in (question.text or "")
+            # The menu of commands was set from content.
+            assert fake.calls_to("setMyCommands")
+            # A button press travels the same road back.
+            fake.push_update(
+                fake.callback_update(555, question.message_id, question.buttons[0][0][1] or "")
+            )
+
+            def moved_on() -> bool:
+                message = fake.message(555, question.message_id)
+                return message is not None and "Which markets" in (message.text or "")
+
+            await wait_for(moved_on)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            _, err = await asyncio.wait_for(proc.communicate(), 30)
+        assert proc.returncode == 0, err.decode()
+        log = err.decode()
+        assert TOKEN not in log
+        assert "polling" in log
+
+
+async def test_run_says_when_telegram_is_unreachable(tmp_path: Path) -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    base = f"http://127.0.0.1:{port}/bot"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        env=env_for(base, f"sqlite+aiosqlite:///{tmp_path}/x.db", LOG_LEVEL="ERROR"),
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    text = err.decode().strip()
+    assert proc.returncode == 3, text
+    assert text.splitlines()[-1].startswith(f"error: cannot reach Telegram at {base}")
+    assert "Traceback" not in text and TOKEN not in text
+
+
+async def test_run_says_when_the_token_is_rejected(tmp_path: Path) -> None:
+    fake = FakeTelegram(token="987654321:" + "B" * 35)  # accepts another token only
+    async with await serve(fake) as server:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            env=env_for(
+                server.base_url, f"sqlite+aiosqlite:///{tmp_path}/x.db", LOG_LEVEL="ERROR"
+            ),
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await asyncio.wait_for(proc.communicate(), 60)
+    text = err.decode().strip()
+    assert proc.returncode == 2, text
+    assert (
+        text.splitlines()[-1]
+        == f"error: Telegram at {server.base_url} rejected TELEGRAM_TOKEN (unauthorized)"
+    )
+    assert TOKEN not in text
+
+
+async def test_db_upgrade_command(tmp_path: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "db",
+        "upgrade",
+        env=env_for("http://127.0.0.1:9/bot", f"sqlite+aiosqlite:///{tmp_path}/data/x.db"),
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    assert "database is up to date" in out.decode()
+    assert (tmp_path / "data" / "x.db").exists()

@@ -1,0 +1,64 @@
+"""Property: for any answers, the plan is non-empty and every message Telegram would accept."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.content import Content, load_content
+from bot.interview import Answer, effective_answers
+from bot.plan import Mark, Progress, applies, select
+from bot.render import Renderer
+from bot.tghtml import parse_html
+from bot.views import Screen, Views
+from tests.conftest import REPO
+
+CONTENT = load_content(REPO / "content")
+VIEWS = Views(CONTENT, Renderer(CONTENT))
+NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
+
+
+def answers_strategy(content: Content) -> st.SearchStrategy[dict[str, Answer]]:
+    fields: dict[str, st.SearchStrategy[Answer]] = {}
+    for qid, question in content.interview.questions.items():
+        if question.kind == "one":
+            fields[qid] = st.sampled_from(question.options)
+        elif question.kind == "many":
+            fields[qid] = st.lists(st.sampled_from(question.options), min_size=1, unique=True)
+        elif question.kind == "date":
+            fields[qid] = st.one_of(st.none(), st.dates().map(lambda d: d.isoformat()))
+        else:
+            fields[qid] = st.one_of(st.none(), st.text(min_size=1, max_size=question.max_length))
+    return st.fixed_dictionaries(fields)
+
+
+def fits(screen: Screen) -> None:
+    parsed = parse_html(screen.text)  # raises on HTML Telegram would reject
+    assert 0 < len(parsed.text) <= 4096
+    for row in screen.keyboard:
+        for button in row:
+            assert button.data is None or len(button.data.encode()) <= 64
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(raw=answers_strategy(CONTENT), done=st.integers(min_value=0, max_value=60))
+def test_any_answers_make_a_plan_that_telegram_accepts(raw: dict[str, Answer], done: int) -> None:
+    answers = effective_answers(CONTENT.interview, raw)
+    plan = select(CONTENT.steps, answers)
+    assert plan, raw
+    # Order respects prerequisites, and only applicable steps are chosen.
+    seen: set[str] = set()
+    for step in plan:
+        assert applies(step, answers)
+        assert all(req in seen for req in step.requires if any(s.id == req for s in plan))
+        seen.add(step.id)
+    marks = {s.id: Mark("done", s.version) for s in plan[:done]}
+    progress = Progress(tuple(plan), marks)
+    for page in range(VIEWS.plan_pages(progress)):
+        fits(VIEWS.plan("en", answers, progress, NOW, CONTENT.campaign.deadline, page=page))
+    for step in plan:
+        fits(VIEWS.step("en", step, answers, progress, NOW, CONTENT.campaign.deadline, intro=True))
+        fits(VIEWS.details("en", step, answers))
+    fits(VIEWS.profile("en", raw))
