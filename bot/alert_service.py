@@ -25,6 +25,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import callbacks
+from bot import interview as iv
 from bot.alerts import (
     QuietHours,
     format_offset,
@@ -34,8 +35,10 @@ from bot.alerts import (
     plan_alerts,
     zone,
 )
-from bot.models import Merchant, Outbox
+from bot.models import Merchant, Outbox, StepProgress
 from bot.outbox import Claimed, Dispatcher, Prepared, make_budget
+from bot.plan import Mark, Progress
+from bot.plan import select as select_steps
 from bot.services import Services, UserInfo
 from bot.views import Button, Outcome, Screen, format_date
 
@@ -301,7 +304,9 @@ class AlertService:
                 merchant.alerts_on = arg != "off"
                 merchant.blocked = False
                 await self.replan(session, merchant)
-                toast = self.r.plain(lang, f"alerts.notices.turned_{'off' if arg == 'off' else 'on'}")
+                toast = self.r.plain(
+                    lang, f"alerts.notices.turned_{'off' if arg == 'off' else 'on'}"
+                )
                 screen = await self.screen(session, merchant)
                 return (
                     Outcome(toast=toast, send=[screen])
@@ -420,28 +425,40 @@ class AlertService:
             ids = sorted({row.merchant_id for row in rows})
             found = await session.exec(select(Merchant).where(col(Merchant.id).in_(ids)))
             merchants = {m.id: m for m in found.all()}
+            marks: dict[int, dict[str, Mark]] = {}
+            done = await session.exec(
+                select(StepProgress).where(col(StepProgress.merchant_id).in_(ids))
+            )
+            for mark in done.all():
+                if mark.status in ("done", "skipped"):
+                    marks.setdefault(mark.merchant_id, {})[mark.step_id] = Mark(
+                        mark.status,  # type: ignore[arg-type]
+                        mark.step_version,
+                    )
             for row in rows:
                 merchant = merchants.get(row.merchant_id)
                 if merchant is None:
                     out.append(Prepared(row, 0, None, "no merchant"))
                     continue
                 try:
-                    screen, reason = await self._render(session, merchant, row, now)
+                    screen, reason = self._render(merchant, marks.get(merchant.id, {}), row, now)
                 except Exception as exc:  # a broken row must not stop the others
                     log.exception("cannot render alert %s", row.key)
                     screen, reason = None, f"render failed: {type(exc).__name__}"
                 out.append(Prepared(row, merchant.chat_id, screen, reason))
         return out
 
-    async def _render(
-        self, session: AsyncSession, merchant: Merchant, row: Claimed, now: datetime
+    def _render(
+        self, merchant: Merchant, marks: dict[str, Mark], row: Claimed, now: datetime
     ) -> tuple[Screen | None, str | None]:
         if not merchant.alerts_on or merchant.blocked:
             return None, "off"
         info = parse_key(row.key)
         if info is None:
             return None, "unknown key"
-        answers, progress, _done = await self.s.snapshot(session, merchant)
+        interview = self.s.content.interview
+        answers = iv.effective_answers(interview, iv.clean_answers(interview, merchant.answers))
+        progress = Progress(tuple(select_steps(self.s.content.steps, answers)), marks)
         lang = merchant.language_code
         tz = self._zone_of(merchant)
         context: dict[str, Any] = {"kind": info.kind, "left": ("today", 0), "date": ""}

@@ -333,7 +333,8 @@ class Dispatcher:
                         )
                     self.sent_count += len(sent)
                 for result in results:
-                    await self._record(session, result, now)
+                    if result.kind != "sent":
+                        await self._record(session, result, now)
                 if sent:
                     await self.source.sent(session, sent)
         except BaseException:

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import callbacks
+from bot import callbacks, links
 from bot import interview as iv
 from bot.content import Content
 from bot.db import Database
@@ -153,40 +153,59 @@ class Services:
 
     # --- entry points ----------------------------------------------------------------------
 
-    async def start(self, user: UserInfo) -> Outcome:
-        """/start: greet; resume the interview or point to the plan."""
+    async def start(self, user: UserInfo, payload: str | None = None) -> Outcome:
+        """/start (optionally from a deep link): greet; resume the interview or show the plan."""
+        interview = self.content.interview
+        link = links.decode(payload, interview, set(self.content.step_index)) if payload else None
         async with self.db.session(lock_chat=user.chat_id) as session:
             merchant, created = await self._merchant(session, user)
             state = self._state(merchant)
             lang = merchant.language_code
             now = self.clock()
-            if state.mode == "done":
-                progress = await self._progress(session, merchant, state)
-                greeting = self.views.start(
-                    lang,
-                    first_name=user.first_name,
-                    returning=not created,
-                    resuming=False,
-                    progress=progress,
-                    now=now,
-                    deadline=self.deadline,
-                )
-                self._save_state(merchant, state)
-                return Outcome(send=[greeting])
-            resuming = bool(state.answers)
+            notes: list[Screen] = []
+            if payload and link is None:
+                notes.append(Screen(self.views.r.text(lang, "notices.link_invalid")))
+            if link is not None and link.answers:
+                # A link fills in what the merchant has not answered; it never overwrites.
+                fresh = {k: v for k, v in link.answers.items() if k not in state.answers}
+                if fresh:
+                    state = iv.begin(interview, {**state.answers, **fresh})
+                    labels = ", ".join(
+                        self.views.answer_label(lang, k, v) for k, v in fresh.items()
+                    )
+                    notes.append(
+                        Screen(self.views.r.text(lang, "notices.link_prefilled", values=labels))
+                    )
+                    self._log(session, merchant, "deep_link", keys=sorted(fresh))
             if state.mode == "edit":
-                state = iv.begin(self.content.interview, state.answers)
+                state = iv.begin(interview, state.answers)
             self._save_state(merchant, state)
+            progress = (
+                await self._progress(session, merchant, state) if state.current is None else None
+            )
             greeting = self.views.start(
                 lang,
                 first_name=user.first_name,
                 returning=not created,
-                resuming=resuming,
-                progress=None,
+                resuming=bool(state.answers) and state.current is not None and not created,
+                progress=progress,
                 now=now,
                 deadline=self.deadline,
             )
-            return Outcome(send=[greeting, self.views.question(lang, state)])
+            if state.current is not None:
+                if link is not None and link.step is not None:
+                    notes.append(Screen(self.views.r.text(lang, "notices.link_step_later")))
+                return Outcome(send=[greeting, *notes, self.views.question(lang, state)])
+            assert progress is not None
+            if link is not None and link.step is not None:
+                step = next((s for s in progress.steps if s.id == link.step), None)
+                if step is None:
+                    notes.append(Screen(self.views.r.text(lang, "notices.no_step")))
+                else:
+                    answers = self._answers(state)
+                    shown = self.views.step(lang, step, answers, progress, now, self.deadline)
+                    return Outcome(send=[*notes, shown])
+            return Outcome(send=[greeting, *notes])
 
     async def help(self, user: UserInfo) -> Outcome:
         """/help."""

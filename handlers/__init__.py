@@ -5,12 +5,13 @@ from __future__ import annotations
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     MessageHandler,
     filters,
 )
 
-from handlers import errors, interview, plan, start
+from handlers import alerts, errors, interview, plan, start
 
 # The commands merchants see in Telegram's menu; their descriptions live in content.
 COMMANDS = ("start", "plan", "next", "profile", "help")
@@ -26,6 +27,8 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
             CommandHandler("plan", plan.plan, filters=private),
             CommandHandler("next", plan.next_step, filters=private),
             CommandHandler("profile", plan.profile, filters=private),
+            CommandHandler("alerts", alerts.alerts, filters=private),
+            ChatMemberHandler(alerts.chat_member, ChatMemberHandler.MY_CHAT_MEMBER),
             CallbackQueryHandler(interview.press),
             # Unknown commands and plain text both go to the text handler, which explains.
             MessageHandler(private & filters.TEXT, interview.text),

@@ -12,7 +12,8 @@ async def start(update: Update, context: Context) -> None:
     """Greet, and resume the interview or point to the plan."""
     if (user := user_of(update)) is None:
         return
-    outcome = await context.bot_data.services.start(user)
+    payload = context.args[0] if context.args else None
+    outcome = await context.bot_data.services.start(user, payload)
     await deliver(update, context, user, outcome)
 
 

@@ -1,0 +1,155 @@
+"""Demo mode in a terminal, and deep links that pre-fill answers or open a step."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot import links
+from bot.content import Content
+from bot.fakeapi import FakeTelegram, SimulatedUser
+from tests.chat import Profile, interview
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_bot(
+    *args: str, stdin: str = "", env: dict[str, str] | None = None, cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO), **(env or {})},
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_demo_walks_a_whole_interview_from_piped_input(tmp_path: Path) -> None:
+    script = "\n".join(
+        [
+            "/start",
+            "1",  # Shopify
+            "UK, Germany",  # typed instead of ticking
+            "1",  # Registered company
+            "1",  # Based in my markets
+            "2",  # 51-500
+            "3",  # FBT
+            "shop tab, ads",
+            "1",  # Not started
+            "Ann & Co",
+            "2027-03-31",
+            "/next",
+        ]
+    )
+    result = run_bot("demo", stdin=script + "\n", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Which platform did your TikTok Storefront run on?" in out
+    assert "  [1] Shopify" in out
+    assert "**📋 Plan for Ann & Co**" in out  # bold kept readable, HTML escaping undone
+    assert "your store runs on Shopify" in out or "Step 1 of" in out
+    assert "Step 1 of" in out
+    assert "<b>" not in out and "&amp;" not in out
+    assert "TELEGRAM_TOKEN" not in result.stderr
+
+
+def test_demo_without_input_exits_cleanly(tmp_path: Path) -> None:
+    result = run_bot("demo", "--now", "2023-09-05", stdin="/start\n", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "closes on **12 September 2023**: 7 days left" in result.stdout
+
+
+def test_demo_deadline_option(tmp_path: Path) -> None:
+    result = run_bot(
+        "demo", "--now", "2027-01-01", "--deadline", "2027-01-31", stdin="/start\n", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert "31 January 2027**: 30 days left" in result.stdout
+
+
+def test_link_command_prints_a_deep_link(tmp_path: Path) -> None:
+    result = run_bot(
+        "link",
+        "--bot-username",
+        "migrate_bot",
+        "--answer",
+        "platform=shopify",
+        "--answer",
+        "market=uk,de",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (
+        result.stdout.strip() == "https://t.me/migrate_bot?start=a__platform-shopify__market-uk-de"
+    )
+    bad = run_bot("link", "--bot-username", "x", "--answer", "platform=myspace", cwd=tmp_path)
+    assert bad.returncode == 2 and "platform takes one of" in bad.stderr
+
+
+def test_payload_round_trip_and_rejections(content: Content) -> None:
+    steps = set(content.step_index)
+    payload = links.encode(
+        answers={"platform": "woocommerce", "market": ["us", "uk"], "origin": "cross_border"}
+    )
+    assert len(payload) <= 64
+    decoded = links.decode(payload, content.interview, steps)
+    assert decoded is not None
+    assert decoded.answers == {
+        "platform": "woocommerce",
+        "market": ["us", "uk"],
+        "origin": "cross_border",
+    }
+    assert links.decode("s__what-changed", content.interview, steps) == links.DeepLink(
+        step="what-changed"
+    )
+    for bad in (
+        "",
+        "a__platform-myspace",
+        "a__colour-red",
+        "s__nowhere",
+        "a__platform-shopify-wix",
+        "hello world",
+        "x" * 65,
+        "a__",
+        "a__platform",
+    ):
+        assert links.decode(bad, content.interview, steps) is None, bad
+    with pytest.raises(ValueError, match="64"):
+        links.encode(
+            answers={
+                "platform": "woocommerce",
+                "market": list(content.interview.question("market").options),
+                "uses": list(content.interview.question("uses").options),
+            }
+        )
+
+
+async def test_deep_link_prefills_answers(user: SimulatedUser) -> None:
+    replies = await user.send("/start a__platform-shopify__market-uk")
+    texts = [m.text or "" for m in replies]
+    assert any("From your link I filled in: Shopify, United Kingdom" in t for t in texts), texts
+    assert "Is your business a registered company" in texts[-1]
+
+
+async def test_invalid_deep_link_falls_back(user: SimulatedUser) -> None:
+    replies = await user.send("/start a__platform-myspace")
+    texts = [m.text or "" for m in replies]
+    assert any("That link is not valid any more" in t for t in texts), texts
+    assert "Which platform did your TikTok Storefront run on?" in texts[-1]
+
+
+async def test_deep_link_to_a_step(user: SimulatedUser, fake: FakeTelegram) -> None:
+    replies = await user.send("/start s__what-changed")
+    assert "it opens once your answers are in" in " ".join(m.text or "" for m in replies)
+    await interview(user, Profile("p", "Shopify", ("United Kingdom",)))
+    replies = await user.send("/start s__what-changed")
+    assert "What changed when TikTok Storefront was switched off" in (replies[-1].text or "")
+    assert "✅ Done" in replies[-1].button_labels
