@@ -24,6 +24,7 @@ from bot.content import Content, load_content
 from bot.context import BotData, Context
 from bot.db import Database
 from bot.models import utcnow
+from bot.privacy import retention_loop
 from bot.render import Renderer
 from bot.services import Services
 from bot.views import Views
@@ -95,8 +96,17 @@ def build_application(
     db = db or Database(settings.database_url)
     renderer = Renderer(content)
     views = Views(content, renderer)
-    services = Services(db, content, views, deadline=deadline_of(settings, content), clock=clock)
+    services = Services(
+        db,
+        content,
+        views,
+        deadline=deadline_of(settings, content),
+        clock=clock,
+        retention_days=settings.retention_days,
+    )
     data = BotData(settings, db, content, renderer, views, services)
+    if settings.retention_days is not None:
+        data.background.append(retention_loop(db, settings.retention_days, clock=clock))
 
     builder = (
         ApplicationBuilder()

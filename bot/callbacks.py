@@ -26,6 +26,7 @@ Verb = Literal[
     "mark",  # M: done / skip / undo / details on a step
     "next",  # N: the next open step
     "alerts",  # A: alert settings (later: alert sub-actions)
+    "privacy",  # D: confirm or cancel deleting one's data
 ]
 
 _CODES: dict[str, Verb] = {
@@ -41,6 +42,7 @@ _CODES: dict[str, Verb] = {
     "M": "mark",
     "N": "next",
     "A": "alerts",
+    "D": "privacy",
 }
 _VERBS = {verb: code for code, verb in _CODES.items()}
 _ARG = re.compile(r"^[a-z0-9_-]{1,40}$")
@@ -57,6 +59,7 @@ _ARITY: dict[Verb, int] = {
     "mark": 2,
     "next": 0,
     "alerts": 1,
+    "privacy": 1,
 }
 
 

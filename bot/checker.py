@@ -318,10 +318,23 @@ class Checker:
                     where,
                     "start",
                 )
-            for template in ("help.html.j2", "error.html.j2"):
+            for template, context in (
+                ("help.html.j2", {}),
+                ("error.html.j2", {}),
+                ("privacy.html.j2", {"retention_days": None}),
+                ("privacy.html.j2", {"retention_days": 90}),
+                ("delete_cancelled.html.j2", {}),
+                (
+                    "deleted.html.j2",
+                    {"counts": {"merchant": 1, "step_progress": 9, "outbox": 4, "event": 99}},
+                ),
+            ):
                 self.screen(
-                    lambda lang=lang, t=template: self.views.simple(lang, t), where, template
+                    lambda lang=lang, t=template, c=context: self.views.simple(lang, t, **c),
+                    where,
+                    template,
                 )
+            self.screen(lambda lang=lang: self.views.delete_question(lang), where, "delete")
             state = begin(interview, {})
             for qid, question in interview.questions.items():
                 path = tuple(q for q in interview.questions if q != qid)[:3]

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     send_rate: float = Field(default=25.0, gt=0, le=1000)
     allow_paid_broadcast: bool = False
 
+    # Privacy: erase merchants inactive this many days (None keeps data until they delete it).
+    retention_days: int | None = Field(default=None, ge=1)
+
     # Web server (serve mode).
     host: str = "0.0.0.0"
     port: int = Field(default=8080, ge=1, le=65535)
@@ -66,6 +69,18 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError("must be comma-separated Telegram user ids") from None
         return value
+
+    @field_validator(
+        "retention_days",
+        "deadline",
+        "webhook_url",
+        "webhook_secret",
+        "telegram_token",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -8,21 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import callbacks, links
+from bot import callbacks, links, privacy
+from bot.calendar_ics import CalendarEntry, build_calendar
 from bot import interview as iv
 from bot.content import Content
 from bot.db import Database
 from bot.interview import State
-from bot.models import Event, Merchant, StepProgress, utcnow
+from bot.models import Event, Merchant, Outbox, StepProgress, utcnow
 from bot.plan import Mark, Progress
 from bot.plan import select as select_steps
-from bot.views import Outcome, Screen, Views
+from bot.views import Document, Outcome, Screen, Views
 
 
 @dataclass(frozen=True)
@@ -59,12 +60,14 @@ class Services:
         *,
         deadline: datetime,
         clock: Callable[[], datetime] = utcnow,
+        retention_days: int | None = None,
     ) -> None:
         self.db = db
         self.content = content
         self.views = views
         self.deadline = deadline
         self.clock = clock
+        self.retention_days = retention_days
         self.extensions = {}
 
     # --- loading ---------------------------------------------------------------------------
@@ -248,6 +251,8 @@ class Services:
                 return await self._interview_press(session, merchant, message_id, action)
             if action.verb == "edit":
                 return self._edit(merchant, message_id, action.args[0])
+            if action.verb == "privacy":
+                return await self._confirm_delete(session, merchant, action.args[0])
             state = self._state(merchant)
             if state.current is not None:
                 self._save_state(merchant, state)
@@ -422,6 +427,95 @@ class Services:
             return Outcome(
                 send=[self.views.hint(merchant.language_code, self._state(merchant), media=True)]
             )
+
+    # --- privacy and calendar ------------------------------------------------------------
+
+    async def privacy(self, user: UserInfo) -> Outcome:
+        """/privacy: what is stored, why, and for how long."""
+        async with self.db.session(lock_chat=user.chat_id) as session:
+            merchant, _ = await self._merchant(session, user)
+            screen = self.views.simple(
+                merchant.language_code, "privacy.html.j2", retention_days=self.retention_days
+            )
+            return Outcome(send=[screen])
+
+    async def export(self, user: UserInfo) -> Outcome:
+        """/export: a JSON file of everything stored about the merchant."""
+        async with self.db.session(lock_chat=user.chat_id) as session:
+            merchant, _ = await self._merchant(session, user)
+            await session.flush()
+            data = await privacy.export_rows(session, merchant.id)
+            lang = merchant.language_code
+        document = Document(
+            filename="my-data.json",
+            data=privacy.export_json(data, self.clock()),
+            caption=self.views.r.plain(lang, "privacy.export_caption"),
+        )
+        return Outcome(documents=[document])
+
+    async def ask_delete(self, user: UserInfo) -> Outcome:
+        """/delete: ask for confirmation first."""
+        async with self.db.session(lock_chat=user.chat_id) as session:
+            merchant, _ = await self._merchant(session, user)
+            return Outcome(send=[self.views.delete_question(merchant.language_code)])
+
+    async def _confirm_delete(
+        self, session: AsyncSession, merchant: Merchant, choice: str
+    ) -> Outcome:
+        lang = merchant.language_code
+        if choice != "yes":
+            return Outcome(edit=self.views.simple(lang, "delete_cancelled.html.j2"))
+        await session.flush()
+        session.expunge(merchant)  # erased below; the ORM must not write it back
+        counts = await privacy.erase(session, merchant.id)
+        return Outcome(edit=self.views.simple(lang, "deleted.html.j2", counts=counts))
+
+    async def calendar(self, user: UserInfo) -> Outcome:
+        """/calendar: an .ics file with the shutdown, the go-live date and scheduled alerts."""
+        async with self.db.session(lock_chat=user.chat_id) as session:
+            merchant, _ = await self._merchant(session, user)
+            state = self._state(merchant)
+            answers = self._answers(state)
+            rows = await session.exec(
+                select(Outbox).where(Outbox.merchant_id == merchant.id, Outbox.status == "pending")
+            )
+            pending = sorted(rows, key=lambda r: r.due_at)
+            lang = merchant.language_code
+        go_live = answers.get("go_live")
+        entries = [
+            CalendarEntry(
+                uid=f"deadline-{merchant.id}@storefront-migration-bot",
+                summary=self.views.r.plain(lang, "calendar.deadline"),
+                when=self.deadline.date(),
+                description=self.views.r.plain(lang, "calendar.deadline_description"),
+            )
+        ]
+        if isinstance(go_live, str):
+            entries.append(
+                CalendarEntry(
+                    uid=f"golive-{merchant.id}@storefront-migration-bot",
+                    summary=self.views.r.plain(lang, "calendar.go_live"),
+                    when=date.fromisoformat(go_live),
+                    remind_before=timedelta(days=7),
+                )
+            )
+        entries.extend(
+            CalendarEntry(
+                uid=f"alert-{row.key.replace(':', '-')}-{merchant.id}@storefront-migration-bot",
+                summary=self.views.r.plain(lang, "calendar.alert"),
+                when=row.due_at,
+            )
+            for row in pending
+        )
+        data = build_calendar(
+            entries, name=self.views.r.plain(lang, "calendar.name"), stamp=self.clock()
+        )
+        document = Document(
+            filename="storefront-to-tiktok-shop.ics",
+            data=data,
+            caption=self.views.r.plain(lang, "calendar.caption"),
+        )
+        return Outcome(documents=[document])
 
     # --- plan and steps --------------------------------------------------------------------
 

@@ -446,6 +446,16 @@ class Views:
             keyboard = ((self.button(lang, "show_plan", callbacks.encode("plan")),),)
         return Screen(text, keyboard)
 
+    def delete_question(self, lang: str | None) -> Screen:
+        """Are you sure? Two buttons."""
+        keyboard = (
+            (
+                self.button(lang, "delete_yes", callbacks.encode("privacy", "yes")),
+                self.button(lang, "delete_no", callbacks.encode("privacy", "no")),
+            ),
+        )
+        return Screen(self.r.render(lang, "delete_confirm.html.j2"), keyboard)
+
     def simple(self, lang: str | None, template: str, **context: Any) -> Screen:
         """A template with no buttons (help, error)."""
         return Screen(self.r.render(lang, template, **context))

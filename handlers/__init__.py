@@ -11,10 +11,21 @@ from telegram.ext import (
     filters,
 )
 
-from handlers import alerts, errors, interview, plan, start
+from handlers import alerts, errors, interview, plan, privacy, start
 
 # The commands merchants see in Telegram's menu; their descriptions live in content.
-COMMANDS = ("start", "plan", "next", "profile", "help")
+COMMANDS = (
+    "start",
+    "plan",
+    "next",
+    "profile",
+    "alerts",
+    "calendar",
+    "privacy",
+    "export",
+    "delete",
+    "help",
+)
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
@@ -27,6 +38,10 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
             CommandHandler("plan", plan.plan, filters=private),
             CommandHandler("next", plan.next_step, filters=private),
             CommandHandler("profile", plan.profile, filters=private),
+            CommandHandler("privacy", privacy.privacy, filters=private),
+            CommandHandler("export", privacy.export, filters=private),
+            CommandHandler("delete", privacy.delete, filters=private),
+            CommandHandler("calendar", privacy.calendar, filters=private),
             CommandHandler("alerts", alerts.alerts, filters=private),
             ChatMemberHandler(alerts.chat_member, ChatMemberHandler.MY_CHAT_MEMBER),
             CallbackQueryHandler(interview.press),
