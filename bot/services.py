@@ -216,13 +216,6 @@ class Services:
             merchant, _ = await self._merchant(session, user)
             return Outcome(send=[self.views.simple(merchant.language_code, "help.html.j2")])
 
-    async def remember_interview_message(self, user: UserInfo, message_id: int) -> None:
-        """The interview now lives in this message (older interview buttons become stale)."""
-        async with self.db.session(lock_chat=user.chat_id) as session:
-            merchant = await session.get(Merchant, user.id)
-            if merchant is not None:
-                merchant.interview_message_id = message_id
-
     async def where_am_i(self, session: AsyncSession, merchant: Merchant) -> Screen:
         """The screen that shows where the merchant is now."""
         state = self._state(merchant)
@@ -248,9 +241,9 @@ class Services:
                     toast=self.views.r.plain(lang, "notices.unknown_button"), send=[screen]
                 )
             if action.verb in ("choose", "confirm", "skip", "back"):
-                return await self._interview_press(session, merchant, message_id, action)
+                return await self._interview_press(session, merchant, action)
             if action.verb == "edit":
-                return self._edit(merchant, message_id, action.args[0])
+                return self._edit(merchant, action.args[0])
             if action.verb == "privacy":
                 return await self._confirm_delete(session, merchant, action.args[0])
             state = self._state(merchant)
@@ -283,22 +276,17 @@ class Services:
         return Outcome(toast=self.views.r.plain(lang, "notices.stale_button"), send=send)
 
     async def _interview_press(
-        self,
-        session: AsyncSession,
-        merchant: Merchant,
-        message_id: int | None,
-        action: callbacks.Action,
+        self, session: AsyncSession, merchant: Merchant, action: callbacks.Action
     ) -> Outcome:
+        """An interview button. It is fresh when it shows the question on screen at the
+        position the merchant is at (path length); anything else is stale and changes nothing.
+        Any message showing that same question may answer it: the outcome is the same.
+        """
         state = self._state(merchant)
         lang = merchant.language_code
         interview = self.content.interview
         seq = action.args[0]
-        fresh = (
-            state.current is not None
-            and message_id is not None
-            and message_id == merchant.interview_message_id
-            and seq == str(len(state.path))
-        )
+        fresh = state.current is not None and seq == str(len(state.path))
         if not fresh:
             if state.current is None:
                 screen = await self.where_am_i(session, merchant)
@@ -350,14 +338,13 @@ class Services:
             return Outcome(edit=screen) if edit_in_place else Outcome(send=[screen])
         # Finished (or finished an edit): the answers become the profile, the plan follows.
         self._log(session, merchant, "interview_done")
-        merchant.interview_message_id = None
         profile = self.views.profile(lang, new.answers)
         plan = await self._plan_screen(session, merchant, new)
         if edit_in_place:
             return Outcome(edit=profile, send=[plan])
         return Outcome(send=[profile, plan])
 
-    def _edit(self, merchant: Merchant, message_id: int | None, qid: str) -> Outcome:
+    def _edit(self, merchant: Merchant, qid: str) -> Outcome:
         state = self._state(merchant)
         lang = merchant.language_code
         new = iv.edit(self.content.interview, state, qid) if state.mode == "done" else None
@@ -368,7 +355,6 @@ class Services:
                 else Outcome(toast=self.views.r.plain(lang, "notices.stale_button"))
             )
         self._save_state(merchant, new)
-        merchant.interview_message_id = message_id
         return Outcome(edit=self.views.question(lang, new))
 
     # --- typed input -----------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any
 
 from markupsafe import Markup
 
@@ -33,7 +33,6 @@ class Screen:
 
     text: str
     keyboard: tuple[tuple[Button, ...], ...] = ()
-    kind: Literal["interview", "plain"] = "plain"
 
 
 @dataclass(frozen=True)
@@ -197,7 +196,7 @@ class Views:
             problem=problem,
             edit=state.mode == "edit",
         )
-        return Screen(text, tuple(rows), kind="interview")
+        return Screen(text, tuple(rows))
 
     def hint(self, lang: str | None, state: State | None, *, media: bool = False) -> Screen:
         """A short nudge when the merchant typed or sent something we cannot use here."""

@@ -47,7 +47,6 @@ async def deliver(update: Update, context: Context, user: UserInfo, outcome: Out
     if query is not None:
         await query.answer(outcome.toast)
     bot = context.bot
-    services = context.bot_data.services
     if outcome.edit is not None:
         message = query.message if query is not None else None
         edited = False
@@ -68,9 +67,7 @@ async def deliver(update: Update, context: Context, user: UserInfo, outcome: Out
         if not edited:
             outcome.send.insert(0, outcome.edit)
     for screen in outcome.send:
-        sent = await bot.send_message(user.chat_id, screen.text, reply_markup=markup(screen))
-        if screen.kind == "interview":
-            await services.remember_interview_message(user, sent.message_id)
+        await bot.send_message(user.chat_id, screen.text, reply_markup=markup(screen))
     for document in outcome.documents:
         await bot.send_document(
             user.chat_id,

@@ -79,12 +79,20 @@ async def test_stale_button_from_an_earlier_question(
     assert await state_of(db, user.user_id) == before
 
 
-async def test_stale_button_from_an_older_message(user: SimulatedUser, fake: FakeTelegram) -> None:
+async def test_old_message_showing_the_current_question_still_works(
+    user: SimulatedUser, fake: FakeTelegram
+) -> None:
     await user.send("/start")
     old = user.last_reply()
     assert old is not None
-    await user.send("/start")  # a second question message: the first is now old
-    await user.press_data(old.message_id, old.buttons[0][0][1] or "")
+    old_id, shopify = old.message_id, old.buttons[0][0][1] or ""
+    await user.send("/start")  # a second copy of the same question
+    copy = user.last_reply()
+    assert copy is not None and copy.message_id != old_id
+    replies = await user.press_data(old_id, shopify)
+    assert "Which markets do you sell to?" in (replies[-1].text or "")
+    # ...but once the merchant moved on, the copy's buttons are stale.
+    await user.press_data(copy.message_id, shopify)
     assert "earlier message" in (fake.answered_callbacks[-1].text or "")
 
 

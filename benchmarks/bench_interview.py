@@ -1,0 +1,221 @@
+"""Throughput of the real bot mid-interview vs a bare python-telegram-bot echo bot.
+
+50 simulated merchants each type 10 interview answers (500 messages). The bot under test
+runs as its own process (`python -m bot run`, SQLite file) and long-polls the fake Bot API
+this process serves on loopback HTTP, as it would poll Telegram; in the same run the same
+load goes to a bare PTB echo bot process (benchmarks/echo_bot.py) polling the same way.
+Reported: messages/s for both, their ratio, and p50/p99 handling latency (from the update
+being queued at the fake to the bot's first reply to it arriving there).
+
+    python -m benchmarks.bench_interview [--merchants 50] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("PTB_TIMEDELTA", "1")
+
+from bot.fakeapi import FakeTelegram, serve
+
+TOKEN = "123456789:AAHbenchmarkTokenOnly_0123456789abcd"
+REPO = Path(__file__).resolve().parent.parent
+# Ten typed answers that walk one merchant through the interview.
+ANSWERS = (
+    "Shopify",
+    "UK, Germany",
+    "Registered company",
+    "local",
+    "1–50 products",
+    "We ship ourselves",
+    "shop tab, ads",
+    "Not started",
+    "Ann & Co",
+    "2027-03-31",
+)
+
+
+class Probe(FakeTelegram):
+    """The fake Bot API that also notes when the bot answered each chat."""
+
+    def __init__(self) -> None:
+        super().__init__(token=TOKEN)
+        self.replies: dict[int, asyncio.Event] = {}
+
+    async def handle(
+        self, token: str, method: str, params: Mapping[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        status, body = await super().handle(token, method, params)
+        if method.lower() in ("sendmessage", "editmessagetext") and status == 200:
+            chat = int(str(params.get("chat_id")))
+            event = self.replies.get(chat)
+            if event is not None:
+                event.set()
+        return status, body
+
+
+async def merchant(
+    fake: Probe, chat: int, texts: tuple[str, ...], quiet: float, latencies: list[float]
+) -> None:
+    event = fake.replies.setdefault(chat, asyncio.Event())
+    for text in texts:
+        event.clear()
+        sent = time.perf_counter()
+        fake.push_update(fake.text_update(chat, text))
+        await event.wait()
+        # The bot may send more than one message for an update (profile + plan at the end):
+        # wait until it has been quiet briefly, and count latency to the first reply.
+        latencies.append(time.perf_counter() - sent)
+        while True:
+            event.clear()
+            try:
+                await asyncio.wait_for(event.wait(), quiet)
+            except TimeoutError:
+                break
+
+
+async def start_process(
+    args: list[str], env: dict[str, str], cwd: str
+) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        *args,
+        env=env,
+        cwd=cwd,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def stop_process(proc: asyncio.subprocess.Process) -> None:
+    proc.send_signal(signal.SIGTERM)
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    if proc.returncode not in (0, -signal.SIGTERM):
+        raise RuntimeError(f"bot exited {proc.returncode}: {err.decode()[-2000:]}")
+
+
+async def load(
+    fake: Probe, merchants: int, texts: tuple[str, ...], base: int
+) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    started = time.perf_counter()
+    await asyncio.gather(
+        *(merchant(fake, base + i, texts, 0.003, latencies) for i in range(merchants))
+    )
+    return time.perf_counter() - started, latencies
+
+
+async def measure(
+    fake: Probe,
+    args: list[str],
+    env: dict[str, str],
+    cwd: str,
+    merchants: int,
+    base: int,
+    warmup: tuple[str, ...],
+) -> tuple[float, list[float]]:
+    proc = await start_process(args, env, cwd)
+    try:
+        # Warm up (and, for the migration bot, bring every merchant into the interview).
+        await asyncio.wait_for(load(fake, merchants, warmup, base), 120)
+        cpu_before, own_before = cpu_seconds(proc.pid), time.process_time()
+        result = await asyncio.wait_for(load(fake, merchants, ANSWERS, base), 600)
+        cpu = cpu_seconds(proc.pid) - cpu_before
+        own = time.process_time() - own_before
+        n = merchants * len(ANSWERS)
+        print(
+            f"  {args[-1]:<10} CPU per message: bot process {cpu / n * 1000:.2f} ms,"
+            f" harness (client + fake Bot API) {own / n * 1000:.2f} ms"
+        )
+        return result
+    finally:
+        await stop_process(proc)
+
+
+async def run(merchants: int, rounds: int) -> None:
+    print(f"machine: {os.cpu_count()} CPUs, {cpu_model()}, Python {platform.python_version()}")
+    print(
+        f"load: {merchants} merchants x {len(ANSWERS)} typed answers = {merchants * len(ANSWERS)} messages per run\n"
+    )
+    rows = []
+    for round_no in range(rounds):
+        with tempfile.TemporaryDirectory() as tmp:
+            fake = Probe()
+            async with await serve(fake) as server:
+                env = {
+                    "PATH": os.environ.get("PATH", ""),
+                    "PYTHONPATH": str(REPO),
+                    "PTB_TIMEDELTA": "1",
+                    "TELEGRAM_TOKEN": TOKEN,
+                    "TELEGRAM_BASE_URL": server.base_url,
+                    "DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/bench.db",
+                    "LOG_LEVEL": "WARNING",
+                }
+                echo_base, bot_base = 10_000 + round_no * 1000, 20_000 + round_no * 1000
+                e_elapsed, e_lat = await measure(
+                    fake, ["-m", "benchmarks.echo_bot"], env, tmp, merchants, echo_base, ("hello",)
+                )
+                b_elapsed, b_lat = await measure(
+                    fake, ["-m", "bot", "run"], env, tmp, merchants, bot_base, ("/start",)
+                )
+        n = merchants * len(ANSWERS)
+        rows.append((n / e_elapsed, n / b_elapsed, e_lat, b_lat))
+        print(
+            f"run {round_no + 1}: echo {n / e_elapsed:7.1f} msg/s   bot {n / b_elapsed:7.1f} msg/s"
+            f"   ratio {(n / b_elapsed) / (n / e_elapsed):.2f}"
+        )
+
+    def pct(values: list[float], q: int) -> float:
+        return statistics.quantiles(values, n=100)[q - 1] * 1000
+
+    echo_rate = statistics.median(r[0] for r in rows)
+    bot_rate = statistics.median(r[1] for r in rows)
+    e_all = [x for r in rows for x in r[2]]
+    b_all = [x for r in rows for x in r[3]]
+    print()
+    print("| bot | msg/s (median of runs) | p50 ms | p99 ms |")
+    print("|---|---|---|---|")
+    print(f"| bare PTB echo bot | {echo_rate:.1f} | {pct(e_all, 50):.1f} | {pct(e_all, 99):.1f} |")
+    print(
+        f"| migration bot, mid-interview | {bot_rate:.1f} | {pct(b_all, 50):.1f} | {pct(b_all, 99):.1f} |"
+    )
+    print(f"\nratio (bot / echo): {bot_rate / echo_rate:.2f}  (target >= 0.80)")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process (and its threads) has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--merchants", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    asyncio.run(run(args.merchants, args.rounds))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""A bare python-telegram-bot echo bot: the baseline for bench_interview (run as a process)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+os.environ.setdefault("PTB_TIMEDELTA", "1")
+
+from telegram import Update  # noqa: E402
+from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters  # noqa: E402
+
+
+async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Reply with the same text."""
+    if update.effective_message and update.effective_message.text:
+        await update.effective_message.reply_text(update.effective_message.text)
+
+
+def main() -> None:
+    """Long-poll the Bot API at TELEGRAM_BASE_URL until SIGTERM."""
+    app = (
+        ApplicationBuilder()
+        .token(os.environ["TELEGRAM_TOKEN"])
+        .base_url(os.environ["TELEGRAM_BASE_URL"])
+        .concurrent_updates(64)  # the same concurrency the migration bot uses
+        .build()
+    )
+    app.add_handler(MessageHandler(filters.TEXT, echo))
+    app.run_polling(poll_interval=0.0, timeout=10, close_loop=False)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
