@@ -146,7 +146,8 @@ async def measure(
 async def run(merchants: int, rounds: int) -> None:
     print(f"machine: {os.cpu_count()} CPUs, {cpu_model()}, Python {platform.python_version()}")
     print(
-        f"load: {merchants} merchants x {len(ANSWERS)} typed answers = {merchants * len(ANSWERS)} messages per run\n"
+        f"load: {merchants} merchants x {len(ANSWERS)} typed answers"
+        f" = {merchants * len(ANSWERS)} messages per run\n"
     )
     rows = []
     for round_no in range(rounds):
@@ -188,7 +189,8 @@ async def run(merchants: int, rounds: int) -> None:
     print("|---|---|---|---|")
     print(f"| bare PTB echo bot | {echo_rate:.1f} | {pct(e_all, 50):.1f} | {pct(e_all, 99):.1f} |")
     print(
-        f"| migration bot, mid-interview | {bot_rate:.1f} | {pct(b_all, 50):.1f} | {pct(b_all, 99):.1f} |"
+        f"| migration bot, mid-interview | {bot_rate:.1f} |"
+        f" {pct(b_all, 50):.1f} | {pct(b_all, 99):.1f} |"
     )
     print(f"\nratio (bot / echo): {bot_rate / echo_rate:.2f}  (target >= 0.80)")
 

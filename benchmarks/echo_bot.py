@@ -7,11 +7,11 @@ import sys
 
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
-from telegram import Update  # noqa: E402
-from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters  # noqa: E402
+from telegram import Update
+from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
 
 
-async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def echo(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
     """Reply with the same text."""
     if update.effective_message and update.effective_message.text:
         await update.effective_message.reply_text(update.effective_message.text)

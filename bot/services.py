@@ -15,8 +15,8 @@ from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import callbacks, links, privacy
-from bot.calendar_ics import CalendarEntry, build_calendar
 from bot import interview as iv
+from bot.calendar_ics import CalendarEntry, build_calendar
 from bot.content import Content
 from bot.db import Database
 from bot.interview import State

@@ -31,9 +31,9 @@ def env_for(base_url: str, db_url: str, **extra: str) -> dict[str, str]:
     }
 
 
-async def wait_for(predicate: object, timeout: float = 30.0) -> None:
+async def wait_for(predicate: object, limit: float = 30.0) -> None:
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + limit
     while not predicate():  # type: ignore[operator]
         if loop.time() > deadline:
             raise AssertionError("timed out")

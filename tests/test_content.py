@@ -66,27 +66,22 @@ def test_shipped_content_passes_the_full_check() -> None:
     assert problems == []
 
 
-def test_content_check_cli_exit_codes(small_tree: Path) -> None:
-    tree = small_tree
-    ok = subprocess.run(
-        [sys.executable, "-m", "bot", "content", "check"],
-        capture_output=True,
-        text=True,
-        env={"CONTENT_DIR": str(tree), "PATH": ""},
-        check=False,
-        cwd=REPO,
-    )
+def test_content_check_cli_exit_codes(tree: Path) -> None:
+    def check_cli() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bot", "content", "check"],
+            capture_output=True,
+            text=True,
+            env={"CONTENT_DIR": str(tree), "PATH": ""},
+            check=False,
+            cwd=REPO,
+        )
+
+    ok = check_cli()
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "content OK" in ok.stdout
     write_step(tree, "broken", "id: broken\nversion: one\n")
-    bad = subprocess.run(
-        [sys.executable, "-m", "bot", "content", "check"],
-        capture_output=True,
-        text=True,
-        env={"CONTENT_DIR": str(tree), "PATH": ""},
-        check=False,
-        cwd=REPO,
-    )
+    bad = check_cli()
     assert bad.returncode == 1
     assert f"{tree}/guidance/broken.md:3: version" in bad.stdout
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from icalendar import Calendar
@@ -17,7 +18,7 @@ from tests.chat import Profile, interview
 from tests.conftest import NOW, AppFactory, Clock
 
 
-async def count(db: Database, table: type, merchant_id: int) -> int:
+async def count(db: Database, table: Any, merchant_id: int) -> int:
     async with db.session() as session:
         column = table.id if table is Merchant else table.merchant_id
         result = await session.exec(

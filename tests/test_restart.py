@@ -1,4 +1,4 @@
-"""State lives in SQL: a restart, or a second instance, continues exactly where the merchant was."""
+"""State lives in SQL: a restart, or a second instance, continues where the merchant was."""
 
 from __future__ import annotations
 
