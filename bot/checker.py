@@ -32,6 +32,17 @@ MAX_TEXT = 4096
 # A shop name that would break careless HTML, at the longest the interview accepts.
 TRICKY_SHOP_NAME = 'Ann & Bob\'s <Shop> "Best"'
 SAMPLE_NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+STATS_FIGURES = (
+    "merchants",
+    "active_week",
+    "interview_done",
+    "alerts_on",
+    "blocked",
+    "steps_done",
+    "alerts_pending",
+    "alerts_sent",
+    "alerts_failed",
+)
 STEP_VARIANTS = 60  # answer variants rendered per step (see plans())
 
 
@@ -324,6 +335,7 @@ class Checker:
                 ("privacy.html.j2", {"retention_days": None}),
                 ("privacy.html.j2", {"retention_days": 90}),
                 ("delete_cancelled.html.j2", {}),
+                ("stats.html.j2", {"figures": dict.fromkeys(STATS_FIGURES, 12345)}),
                 (
                     "deleted.html.j2",
                     {"counts": {"merchant": 1, "step_progress": 9, "outbox": 4, "event": 99}},

@@ -98,7 +98,8 @@ async def _demo(args: argparse.Namespace, settings: Settings) -> int:
     deadline = _parse_moment(args.deadline, "--deadline") if args.deadline else settings.deadline
     content = load_content(settings.content_dir)
     temp = None
-    database_url = os.environ.get("DATABASE_URL")
+    # A throwaway database unless the operator named one (env or .env).
+    database_url = settings.database_url if "database_url" in settings.model_fields_set else ""
     if not database_url:
         temp = tempfile.TemporaryDirectory(prefix="bot-demo-")
         database_url = f"sqlite+aiosqlite:///{Path(temp.name) / 'demo.db'}"

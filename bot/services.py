@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlmodel import col, delete, select
+from sqlmodel import col, delete, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import callbacks, links, privacy
@@ -413,6 +413,36 @@ class Services:
             return Outcome(
                 send=[self.views.hint(merchant.language_code, self._state(merchant), media=True)]
             )
+
+    # --- operators -------------------------------------------------------------------------
+
+    async def stats(self, user: UserInfo, admin_ids: tuple[int, ...]) -> Outcome:
+        """/stats for ADMIN_IDS: the funnel at a glance. Others get the ordinary hint."""
+        if user.id not in admin_ids:
+            return await self.text(user, "/stats")
+        week_ago = self.clock() - timedelta(days=7)
+        async with self.db.session() as session:
+
+            async def count(*where: Any, table: Any = Merchant) -> int:
+                query = select(func.count()).select_from(table)
+                for condition in where:
+                    query = query.where(condition)
+                return int((await session.exec(query)).one())
+
+            figures = {
+                "merchants": await count(),
+                "active_week": await count(col(Merchant.last_seen) >= week_ago),
+                "interview_done": await count(col(Merchant.mode) == "done"),
+                "alerts_on": await count(col(Merchant.alerts_on).is_(True)),
+                "blocked": await count(col(Merchant.blocked).is_(True)),
+                "steps_done": await count(col(StepProgress.status) == "done", table=StepProgress),
+                "alerts_pending": await count(col(Outbox.status) == "pending", table=Outbox),
+                "alerts_sent": await count(col(Outbox.status) == "sent", table=Outbox),
+                "alerts_failed": await count(col(Outbox.status) == "failed", table=Outbox),
+            }
+        return Outcome(
+            send=[self.views.simple(user.language_code, "stats.html.j2", figures=figures)]
+        )
 
     # --- privacy and calendar ------------------------------------------------------------
 

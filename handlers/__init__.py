@@ -11,7 +11,7 @@ from telegram.ext import (
     filters,
 )
 
-from handlers import alerts, errors, interview, plan, privacy, start
+from handlers import admin, alerts, errors, interview, plan, privacy, start
 
 # The commands merchants see in Telegram's menu; their descriptions live in content.
 COMMANDS = (
@@ -42,6 +42,7 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
             CommandHandler("export", privacy.export, filters=private),
             CommandHandler("delete", privacy.delete, filters=private),
             CommandHandler("calendar", privacy.calendar, filters=private),
+            CommandHandler("stats", admin.stats, filters=private),
             CommandHandler("alerts", alerts.alerts, filters=private),
             ChatMemberHandler(alerts.chat_member, ChatMemberHandler.MY_CHAT_MEMBER),
             CallbackQueryHandler(interview.press),

@@ -18,6 +18,15 @@ async def on_error(update: object, context: Context) -> None:
     if not isinstance(update, Update) or update.effective_chat is None:
         return
     data = context.bot_data
+    # Operators hear about failures (one line, never the merchant's text).
+    for admin in data.settings.admin_ids:
+        try:
+            notice = data.renderer.plain(
+                None, "admin.error_notice", error=type(context.error).__name__
+            )
+            await context.bot.send_message(admin, notice, parse_mode=None)
+        except TelegramError:
+            log.warning("could not notify admin %s", admin)
     lang = update.effective_user.language_code if update.effective_user else None
     try:
         if update.callback_query is not None:

@@ -103,3 +103,35 @@ async def test_calendar_has_deadline_and_go_live(user: SimulatedUser) -> None:
     assert "TikTok Storefront switched off" in events
     assert events["TikTok Storefront switched off"].decoded("dtstart").isoformat() == "2023-09-12"
     assert events["Go live on TikTok Shop"].decoded("dtstart").isoformat() == "2027-03-31"
+
+
+async def test_stats_for_admins_only(make_app: AppFactory, fake: FakeTelegram, settings) -> None:
+    app = make_app()
+    app.bot_data.settings = settings.model_copy(update={"admin_ids": (999,)})
+    async with app:
+        merchant = SimulatedUser(app, fake, user_id=5)
+        await interview(merchant, Profile("p", "Shopify", ("United Kingdom",)))
+        reply = (await merchant.send("/stats"))[-1].text or ""
+        assert "Bot statistics" not in reply and "/help" in reply
+        admin = SimulatedUser(app, fake, user_id=999)
+        reply = (await admin.send("/stats"))[-1].text or ""
+        assert "Bot statistics" in reply
+        assert "Merchants: 1" in reply and "Finished the interview: 1" in reply
+
+
+async def test_admins_hear_about_failures(
+    make_app: AppFactory, fake: FakeTelegram, settings
+) -> None:
+    app = make_app()
+    app.bot_data.settings = settings.model_copy(update={"admin_ids": (999,)})
+
+    async def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("boom with merchant text")
+
+    app.bot_data.services.help = broken  # type: ignore[method-assign, assignment]
+    async with app:
+        merchant = SimulatedUser(app, fake, user_id=5)
+        await merchant.send("/help")
+    notice = fake.last_message(999)
+    assert notice is not None and "RuntimeError while handling an update" in (notice.text or "")
+    assert "merchant text" not in (notice.text or "")
