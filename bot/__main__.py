@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from telegram.error import InvalidToken, NetworkError, TelegramError
 
 from bot.config import ConfigError, Settings, load_settings
-from bot.content import ContentError, load_content
+from bot.content import Content, ContentError
 
 log = logging.getLogger("bot")
 
@@ -126,16 +126,16 @@ async def _db_upgrade(settings: Settings) -> int:
 
 def _run(settings: Settings) -> int:
     settings.token()  # fail fast, before touching anything else
-    content = load_content(settings.content_dir)
+    from bot.checker import load_checked
+
+    content = load_checked(settings.content_dir, settings.deadline)
     return asyncio.run(_poll(settings, content))
 
 
-async def _poll(settings: Settings, content: object) -> int:
+async def _poll(settings: Settings, content: Content) -> int:
     from bot.app import ALLOWED_UPDATES, build_application
-    from bot.content import Content
     from bot.db import Database
 
-    assert isinstance(content, Content)
     db = Database(settings.database_url)
     try:
         await db.upgrade()

@@ -20,7 +20,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.config import Settings
-from bot.content import Content, load_content
+from bot.content import Content
 from bot.context import BotData, Context
 from bot.db import Database
 from bot.models import utcnow
@@ -92,7 +92,10 @@ def build_application(
     clock: Callable[[], datetime] = utcnow,
 ) -> BotApp:
     """Build the Application and everything it depends on (nothing runs until started)."""
-    content = content or load_content(settings.content_dir)
+    if content is None:
+        from bot.checker import load_checked
+
+        content = load_checked(settings.content_dir, settings.deadline)
     db = db or Database(settings.database_url)
     renderer = Renderer(content)
     views = Views(content, renderer)

@@ -444,6 +444,22 @@ class Checker:
         return self.problems
 
 
+def load_checked(content_dir: Path, deadline: datetime | None = None) -> Content:
+    """Load the tree for start-up: structure, every template compiles, fixed screens render.
+
+    The exhaustive walk over every interview path is for ``content check`` (editors, CI);
+    start-up stays fast. Raises ContentError naming each file and line.
+    """
+    content = load_content(content_dir)
+    checker = Checker(content, deadline=deadline)
+    checker.compile_all()
+    if not checker.problems:
+        checker.fixed_screens()
+    if checker.problems:
+        raise ContentError(checker.problems)
+    return content
+
+
 def check(
     content_dir: Path, deadline: datetime | None = None
 ) -> tuple[Content | None, list[Problem]]:

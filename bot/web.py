@@ -39,8 +39,9 @@ from telegram import Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.request import BaseRequest, HTTPXRequest
 
+from bot.checker import load_checked
 from bot.config import Settings
-from bot.content import Content, load_content
+from bot.content import Content
 from bot.metrics import CONTENT_TYPE, CountingRequest, Metrics
 from bot.models import Outbox, ProcessedUpdate, utcnow
 
@@ -284,7 +285,7 @@ def main(settings: Settings) -> int:
     settings.token()
     # PTB 22: RetryAfter.retry_after as a timedelta (the tests opt in the same way).
     os.environ.setdefault("PTB_TIMEDELTA", "1")
-    content = load_content(settings.content_dir)
+    content = load_checked(settings.content_dir, settings.deadline)
     return asyncio.run(serve(settings, content=content, secret=secret))
 
 

@@ -144,3 +144,32 @@ async def test_db_upgrade_command(tmp_path: Path) -> None:
     assert proc.returncode == 0, err.decode()
     assert "database is up to date" in out.decode()
     assert (tmp_path / "data" / "x.db").exists()
+
+
+async def test_run_refuses_broken_content_naming_the_file(tmp_path: Path) -> None:
+    import shutil
+
+    content = tmp_path / "content"
+    shutil.copytree(REPO / "content", content)
+    template = content / "locales" / "en" / "templates" / "help.html.j2"
+    template.write_text("Hello {% if %}\n", encoding="utf-8")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        env=env_for(
+            "http://127.0.0.1:9/bot",
+            f"sqlite+aiosqlite:///{tmp_path}/x.db",
+            CONTENT_DIR=str(content),
+        ),
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    text = err.decode()
+    assert proc.returncode == 2, text
+    assert "the content tree is broken" in text
+    assert f"{template}:1: template error" in text
+    assert "Traceback" not in text
