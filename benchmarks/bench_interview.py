@@ -143,15 +143,26 @@ async def measure(
         await stop_process(proc)
 
 
-async def run(merchants: int, rounds: int) -> None:
+async def run(merchants: int, rounds: int, database: str = "sqlite") -> None:
     print(f"machine: {os.cpu_count()} CPUs, {cpu_model()}, Python {platform.python_version()}")
     print(
         f"load: {merchants} merchants x {len(ANSWERS)} typed answers"
         f" = {merchants * len(ANSWERS)} messages per run\n"
     )
     rows = []
+    server_pg = None
+    if database == "postgres":
+        from tests.pgserver import PostgresServer
+
+        server_pg = PostgresServer().start()
+    print(f"database: {database}")
     for round_no in range(rounds):
         with tempfile.TemporaryDirectory() as tmp:
+            db_url = (
+                server_pg.create_database(f"bench{round_no}")
+                if server_pg is not None
+                else f"sqlite+aiosqlite:///{tmp}/bench.db"
+            )
             fake = Probe()
             async with await serve(fake) as server:
                 env = {
@@ -160,7 +171,7 @@ async def run(merchants: int, rounds: int) -> None:
                     "PTB_TIMEDELTA": "1",
                     "TELEGRAM_TOKEN": TOKEN,
                     "TELEGRAM_BASE_URL": server.base_url,
-                    "DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/bench.db",
+                    "DATABASE_URL": db_url,
                     "LOG_LEVEL": "WARNING",
                 }
                 echo_base, bot_base = 10_000 + round_no * 1000, 20_000 + round_no * 1000
@@ -176,6 +187,9 @@ async def run(merchants: int, rounds: int) -> None:
             f"run {round_no + 1}: echo {n / e_elapsed:7.1f} msg/s   bot {n / b_elapsed:7.1f} msg/s"
             f"   ratio {(n / b_elapsed) / (n / e_elapsed):.2f}"
         )
+
+    if server_pg is not None:
+        server_pg.stop()
 
     def pct(values: list[float], q: int) -> float:
         return statistics.quantiles(values, n=100)[q - 1] * 1000
@@ -215,8 +229,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--merchants", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     args = parser.parse_args()
-    asyncio.run(run(args.merchants, args.rounds))
+    asyncio.run(run(args.merchants, args.rounds, args.db))
 
 
 if __name__ == "__main__":
