@@ -243,6 +243,13 @@ class AlertService:
             live.add(target_stamp("golive", go_live))
         return live
 
+    async def answers_changed(
+        self, session: AsyncSession, merchant: Merchant, changed: set[str]
+    ) -> None:
+        """A new go-live date moves the go-live alerts."""
+        if "go_live" in changed:
+            await self.replan(session, merchant)
+
     async def replan(self, session: AsyncSession, merchant: Merchant) -> None:
         """Bring the merchant's outbox rows in line with their settings (idempotent)."""
         now = self.clock()

@@ -36,8 +36,12 @@ class UserInfo:
     language_code: str | None = None
 
 
-class ButtonHandler(Protocol):
-    """A feature that owns some callback verbs (e.g. alerts) and answers their presses."""
+class Feature(Protocol):
+    """A feature beside the interview and plan (e.g. alerts), wired in by name.
+
+    It owns the callback verb of its name, typed input while ``merchant.awaiting`` starts
+    with ``<name>:``, and hears when a merchant's answers change.
+    """
 
     async def press(
         self, user: UserInfo, message_id: int | None, action: callbacks.Action
@@ -45,12 +49,22 @@ class ButtonHandler(Protocol):
         """Handle one parsed button press."""
         ...
 
+    async def text(self, session: AsyncSession, merchant: Merchant, typed: str) -> Outcome:
+        """Handle typed input the feature asked for."""
+        ...
+
+    async def answers_changed(
+        self, session: AsyncSession, merchant: Merchant, changed: set[str]
+    ) -> None:
+        """React to changed interview answers (in the same transaction)."""
+        ...
+
 
 class Services:
     """The bot's use cases; handlers call exactly one method per update."""
 
-    # Features that own callback verbs, e.g. {"alerts": AlertService(...)}; set by the wiring.
-    extensions: dict[str, ButtonHandler]
+    # Features by name, e.g. {"alerts": AlertService(...)}; set by the wiring.
+    extensions: dict[str, Feature]
 
     def __init__(
         self,
@@ -330,9 +344,13 @@ class Services:
         if new.answers != old.answers:
             merchant.last_progress = self.clock()
             self._log(session, merchant, "answer", question=old.current)
-            moved = new.answers.get("go_live") != old.answers.get("go_live")
-            if moved and "alerts" in self.extensions:  # a new go-live date moves the alerts
-                await getattr(self.extensions["alerts"], "replan")(session, merchant)  # noqa: B009
+            changed = {
+                key
+                for key in {*new.answers, *old.answers}
+                if new.answers.get(key) != old.answers.get(key)
+            }
+            for feature in self.extensions.values():
+                await feature.answers_changed(session, merchant, changed)
         if new.current is not None:
             screen = self.views.question(lang, new, problem=problem)
             return Outcome(edit=screen) if edit_in_place else Outcome(send=[screen])
@@ -365,9 +383,7 @@ class Services:
             merchant, _ = await self._merchant(session, user)
             feature = (merchant.awaiting or "").partition(":")[0]
             if feature in self.extensions:  # e.g. "alerts:tz": a typed time zone
-                hook = getattr(self.extensions[feature], "text")  # noqa: B009
-                answer: Outcome = await hook(session, merchant, typed)
-                return answer
+                return await self.extensions[feature].text(session, merchant, typed)
             state = self._state(merchant)
             lang = merchant.language_code
             if state.current is None:

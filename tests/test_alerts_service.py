@@ -76,7 +76,7 @@ async def test_subscribe_shows_schedule_and_plans_rows(
     app: BotApp, user: SimulatedUser, db: Database
 ) -> None:
     replies = await user.send("/alerts")
-    assert "Deadline alerts: off" in replies[-1].text
+    assert "Deadline alerts: off" in (replies[-1].text or "")
     assert "🔔 Turn alerts on" in replies[-1].button_labels
     assert await rows(db) == []
 
@@ -105,7 +105,7 @@ async def test_replanning_is_idempotent_and_never_touches_sent_rows(
     async with db.session() as session:
         row = (
             await session.exec(select(Outbox).where(Outbox.key.startswith("deadline:7d")))
-        ).one()  # type: ignore[attr-defined]
+        ).one()
         row.status = "sent"
         sent_due = row.due_at
     await user.press("🕘 Preferred hour")
@@ -141,10 +141,10 @@ async def test_typed_timezone_bad_then_good(
     await user.press("⌨️ Type my city or UTC offset")
     assert (await merchant(db)).awaiting == "alerts:tz"
     replies = await user.send("Narnia")
-    assert "couldn't find a time zone called “Narnia”" in replies[-1].text
+    assert "couldn't find a time zone called “Narnia”" in (replies[-1].text or "")
     assert (await merchant(db)).awaiting == "alerts:tz"  # asked again, still waiting
     replies = await user.send("lisbon")
-    assert "Time zone set: Europe/Lisbon" in replies[-1].text
+    assert "Time zone set: Europe/Lisbon" in (replies[-1].text or "")
     found = await merchant(db)
     assert found.timezone == "Europe/Lisbon" and found.awaiting is None
     # The next typed text is not a time zone any more.
@@ -229,7 +229,7 @@ async def test_blocked_update_turns_alerts_off_and_unblock_offers_resume(
     assert {r.error for r in await rows(db)} == {"blocked"}
 
     replies = await user.unblock_bot()
-    assert replies and "Welcome back" in replies[-1].text
+    assert replies and "Welcome back" in (replies[-1].text or "")
     assert not (await merchant(db)).blocked
     await user.press("🔔 Turn alerts back on")
     assert (await merchant(db)).alerts_on
@@ -243,7 +243,7 @@ async def test_alerts_button_on_plan_opens_settings(
     await finish_interview(db)
     await user.send("/plan")
     replies = await user.press("🔔 Alerts")
-    assert "Deadline alerts: off" in replies[-1].text
+    assert "Deadline alerts: off" in (replies[-1].text or "")
 
 
 async def test_forged_alert_argument_changes_nothing(
