@@ -39,6 +39,7 @@ from bot.models import Merchant, Outbox, StepProgress
 from bot.outbox import Claimed, Dispatcher, Prepared, make_budget
 from bot.plan import Mark, Progress
 from bot.plan import select as select_steps
+from bot.ratelimit import RateBudget
 from bot.services import Services, UserInfo
 from bot.views import Button, Outcome, Screen, format_date
 
@@ -687,7 +688,11 @@ class AlertService:
 
 
 def install(
-    data: BotData, bot: Bot, *, clock: Callable[[], datetime] | None = None
+    data: BotData,
+    bot: Bot,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    budget: RateBudget | None = None,
 ) -> AlertService:
     """Wire the alerts feature: the ``alerts`` verb, typed input and the dispatcher loop."""
     settings, content = data.settings, data.content
@@ -698,7 +703,8 @@ def install(
         nudge_after_days=content.campaign.nudge_after_days,
         clock=clock,
     )
-    budget = make_budget(settings.send_rate, settings.allow_paid_broadcast)
+    if budget is None:
+        budget = make_budget(settings.send_rate, settings.allow_paid_broadcast)
     service.dispatcher = Dispatcher.sized(
         data.db,
         bot,

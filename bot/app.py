@@ -24,8 +24,10 @@ from bot.content import Content
 from bot.context import BotData, Context
 from bot.db import Database
 from bot.models import utcnow
+from bot.outbox import make_budget
 from bot.privacy import retention_loop
 from bot.render import Renderer
+from bot.sendlimit import BudgetRateLimiter
 from bot.services import Services
 from bot.views import Views
 
@@ -127,6 +129,10 @@ def build_application(
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )
+    # One send budget for the whole process: replies count in it, alerts wait their turn.
+    budget = make_budget(settings.send_rate, settings.allow_paid_broadcast)
+    # PTB types the builder for rate_limit_args=None; ours takes a dict (see bot.sendlimit).
+    builder = builder.rate_limiter(BudgetRateLimiter(budget))  # type: ignore[arg-type]
     if request is not None:
         builder = builder.request(request)
     if get_updates_request is not None:
@@ -135,7 +141,9 @@ def build_application(
 
     from bot.alert_service import install as install_alerts
 
-    install_alerts(data, app.bot, clock=clock)  # /alerts, the outbox dispatcher loop
+    install_alerts(
+        data, app.bot, clock=clock, budget=budget
+    )  # /alerts, the outbox dispatcher loop
 
     from handlers import register  # the adapter is wired here and only here
 

@@ -44,10 +44,12 @@ from telegram.error import (
     RetryAfter,
     TelegramError,
 )
+from telegram.ext import ExtBot
 
 from bot.db import Database
 from bot.models import Outbox, utcnow
 from bot.ratelimit import RateBudget
+from bot.sendlimit import OUTBOX
 from bot.views import Screen
 
 if TYPE_CHECKING:
@@ -282,6 +284,8 @@ class Dispatcher:
             if self.clock() >= row.lease_until - self.lease_margin:
                 self._results.append(_Result(row, "released"))
                 return
+            if isinstance(self.bot, ExtBot):  # the budget was waited for above: don't count twice
+                kwargs["rate_limit_args"] = {OUTBOX: True}
             try:
                 await self.bot.send_message(
                     item.chat_id,

@@ -89,6 +89,23 @@ class RateBudget:
         if seconds > 0:
             self._paused_until = max(self._paused_until, self._clock() + seconds)
 
+    @property
+    def next_global_slot(self) -> float:
+        """The earliest clock time at which a waiting sender may send next."""
+        return self._next_global
+
+    def consume(self) -> None:
+        """Count a send that does not wait its turn (a reply to a merchant who is chatting).
+
+        Replies go out at once; waiting senders (the alert outbox) are pushed back by one
+        slot each, so together they stay near the global rate while people come first.
+        """
+        self._next_global = max(self._next_global, self._clock()) + self._spacing
+
+    async def wait_pause(self) -> None:
+        """Wait out a 429 pause (``penalise``) if one is running."""
+        await self._wait_until(lambda: self._paused_until)
+
     async def acquire(self, chat_id: int) -> None:
         """Wait until one message may be sent to ``chat_id``; the caller then sends it at once.
 
