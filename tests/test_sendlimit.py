@@ -24,7 +24,7 @@ async def test_replies_are_counted_in_the_shared_budget(
 ) -> None:
     app = make_app()
     async with app:
-        budget: RateBudget = app.bot.rate_limiter.budget  # type: ignore[union-attr]
+        budget: RateBudget = app.bot.rate_limiter.budget
         before = budget.next_global_slot
         await SimulatedUser(app, fake, user_id=3).send("/help")
         # The reply took a slot: an alert waiting for the budget now comes after it.
