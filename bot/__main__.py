@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
-import signal
+import os
 import sys
 from collections.abc import Sequence
-
-from telegram.error import InvalidToken, NetworkError, TelegramError
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.content import Content, ContentError
 
 log = logging.getLogger("bot")
 
-EXIT_CONFIG = 2
-EXIT_UNREACHABLE = 3
+EXIT_CONFIG = 2  # bad configuration or content (see bot.lifecycle for the run-time codes)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -66,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     args = _parser().parse_args(argv)
+    # PTB 22: RetryAfter.retry_after as a timedelta, without a deprecation warning.
+    os.environ.setdefault("PTB_TIMEDELTA", "1")
     try:
         settings = load_settings()
         if args.mode == "content":
@@ -107,19 +105,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def _db_upgrade(settings: Settings) -> int:
-    from bot.db import Database
+    from bot import lifecycle
 
-    db = Database(settings.database_url)
     try:
-        await db.upgrade()
-    except OSError as exc:
-        print(
-            f"error: cannot reach the database ({db.url.render_as_string()}): {exc}",
-            file=sys.stderr,
-        )
-        return EXIT_UNREACHABLE
-    finally:
-        await db.dispose()
+        db = await lifecycle.open_database(settings)
+    except lifecycle.StartupError as exc:
+        lifecycle.fail(exc.message, settings)
+        return exc.code
+    await db.dispose()
     print(f"database is up to date ({db.dialect})")
     return 0
 
@@ -133,75 +126,34 @@ def _run(settings: Settings) -> int:
 
 
 async def _poll(settings: Settings, content: Content) -> int:
+    from bot import lifecycle
     from bot.app import ALLOWED_UPDATES, build_application
-    from bot.db import Database
 
-    db = Database(settings.database_url)
     try:
-        await db.upgrade()
-    except OSError as exc:
-        await db.dispose()
-        print(
-            f"error: cannot reach the database ({db.url.render_as_string()}): {exc}",
-            file=sys.stderr,
-        )
-        return EXIT_UNREACHABLE
+        db = await lifecycle.open_database(settings)
+    except lifecycle.StartupError as exc:
+        lifecycle.fail(exc.message, settings)
+        return exc.code
     app = build_application(settings, content=content, db=db)
-    where = settings.telegram_base_url
     try:
-        await app.initialize()  # getMe: proves the URL answers and the token is accepted
-    except InvalidToken:
+        await lifecycle.initialise(app, settings)
+    except lifecycle.StartupError as exc:
         await db.dispose()
-        print(
-            f"error: Telegram at {where} rejected TELEGRAM_TOKEN (unauthorized)", file=sys.stderr
-        )
-        return EXIT_CONFIG
-    except NetworkError as exc:
-        await db.dispose()
-        print(
-            f"error: cannot reach Telegram at {where}: {_scrub(str(exc), settings)}",
-            file=sys.stderr,
-        )
-        return EXIT_UNREACHABLE
-    except TelegramError as exc:
-        await db.dispose()
-        print(
-            f"error: Telegram at {where} refused getMe: {_scrub(str(exc), settings)}",
-            file=sys.stderr,
-        )
-        return EXIT_UNREACHABLE
-    if app.post_init is not None:  # run_polling would call it; we drive the app ourselves
-        await app.post_init(app)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+        lifecycle.fail(exc.message, settings)
+        return exc.code
+    stop = lifecycle.stop_on_signals()
     try:
         await app.start()
         assert app.updater is not None
         # Network blips while polling are retried by the updater with back-off.
         await app.updater.start_polling(allowed_updates=ALLOWED_UPDATES, bootstrap_retries=-1)
-        log.info("polling %s as @%s", where, app.bot.username)
-        loops = [asyncio.ensure_future(loop(stop)) for loop in app.bot_data.background]
-        await stop.wait()
-        log.info("stopping")
-        await asyncio.gather(*loops, return_exceptions=True)
+        log.info("polling %s as @%s", settings.telegram_base_url, app.bot.username)
+        async with lifecycle.running_loops(app, stop):
+            await stop.wait()
+            log.info("stopping")
     finally:
-        if app.updater is not None and app.updater.running:
-            await app.updater.stop()
-        if app.running:
-            await app.stop()
-        await app.shutdown()
-        if app.post_shutdown is not None:
-            await app.post_shutdown(app)
-    return 0
-
-
-def _scrub(text: str, settings: Settings) -> str:
-    for secret in settings.secrets():
-        text = text.replace(secret, "<redacted>")
-    return text
+        await lifecycle.close(app)
+    return lifecycle.EXIT_OK
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import tempfile
 from datetime import UTC, datetime
@@ -93,7 +92,6 @@ async def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from bot.db import Database
     from bot.models import utcnow
 
-    os.environ.setdefault("PTB_TIMEDELTA", "1")
     now = _parse_moment(args.now, "--now") if args.now else None
     deadline = _parse_moment(args.deadline, "--deadline") if args.deadline else settings.deadline
     content = load_content(settings.content_dir)

@@ -23,9 +23,7 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import socket
-import sys
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -382,45 +380,26 @@ def main(settings: Settings) -> int:
 
 
 async def _remind(settings: Settings) -> int:
+    from bot import lifecycle
     from bot.app import build_application
 
-    db = Database(settings.database_url)
     try:
-        await db.upgrade()
-    except OSError as exc:
-        await db.dispose()
-        _error(f"error: cannot reach the database ({db.url.render_as_string()}): {exc}")
-        return 3
+        db = await lifecycle.open_database(settings)
+    except lifecycle.StartupError as exc:
+        lifecycle.fail(exc.message, settings)
+        return exc.code
     app = build_application(settings, db=db)
-    where = settings.telegram_base_url
     try:
-        await app.initialize()  # getMe: proves the URL answers and the token is accepted
-    except InvalidToken:
+        await lifecycle.initialise(app, settings)
+    except lifecycle.StartupError as exc:
         await db.dispose()
-        _error(f"error: Telegram at {where} rejected TELEGRAM_TOKEN (unauthorized)")
-        return 2
-    except TelegramError as exc:
-        await db.dispose()
-        _error(f"error: cannot reach Telegram at {where}: {_scrub(str(exc), settings)}")
-        return 3
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+        lifecycle.fail(exc.message, settings)
+        return exc.code
+    stop = lifecycle.stop_on_signals()
+    log.info("sending due alerts as @%s", app.bot.username)
     try:
-        await asyncio.gather(*(job(stop) for job in app.bot_data.background))
+        async with lifecycle.running_loops(app, stop):
+            await stop.wait()
     finally:
-        await app.shutdown()
-        await db.dispose()
-    return 0
-
-
-def _error(message: str) -> None:
-    sys.stderr.write(message + "\n")
-
-
-def _scrub(text: str, settings: Settings) -> str:
-    for secret in settings.secrets():
-        text = text.replace(secret, "<redacted>")
-    return text
+        await lifecycle.close(app)
+    return lifecycle.EXIT_OK

@@ -20,10 +20,7 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import secrets
-import signal
-import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
@@ -36,9 +33,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, delete, select
 from telegram import Update
-from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.request import BaseRequest, HTTPXRequest
 
+from bot import lifecycle
 from bot.checker import load_checked
 from bot.config import Settings
 from bot.content import Content
@@ -60,7 +57,6 @@ HEALTH_TIMEOUT = 3.0  # seconds the database gets to answer /healthz
 SCRAPE_TIMEOUT = 2.0  # seconds the outbox count gets at /metrics scrape time
 SHUTDOWN_TIMEOUT = 30.0  # seconds in-flight updates get to finish after SIGTERM
 # Same exit codes as the rest of the CLI (bot.__main__).
-EXIT_OK, EXIT_CONFIG, EXIT_UNREACHABLE = 0, 2, 3
 
 
 class Webhook:
@@ -283,16 +279,8 @@ def main(settings: Settings) -> int:
     """``python -m bot serve``: run until SIGTERM/SIGINT; returns the exit code."""
     secret = settings.secret()  # ConfigError: the CLI prints one line and exits 2
     settings.token()
-    # PTB 22: RetryAfter.retry_after as a timedelta (the tests opt in the same way).
-    os.environ.setdefault("PTB_TIMEDELTA", "1")
     content = load_checked(settings.content_dir, settings.deadline)
     return asyncio.run(serve(settings, content=content, secret=secret))
-
-
-def _fail(message: str, settings: Settings) -> None:
-    for value in settings.secrets():
-        message = message.replace(value, "<redacted>")
-    sys.stderr.write(f"error: {message}\n")
 
 
 async def serve(
@@ -305,38 +293,26 @@ async def serve(
 ) -> int:
     """Migrate, start the Application, serve HTTP until ``stop`` (or a signal), shut down."""
     from bot.app import build_application
-    from bot.db import Database
 
-    db = Database(settings.database_url)
     try:
-        await db.upgrade()
-    except OSError as exc:
-        await db.dispose()
-        _fail(f"cannot reach the database ({db.url.render_as_string()}): {exc}", settings)
-        return EXIT_UNREACHABLE
+        db = await lifecycle.open_database(settings)
+    except lifecycle.StartupError as exc:
+        lifecycle.fail(exc.message, settings)
+        return exc.code
     metrics = Metrics()
     transport = CountingRequest(request or HTTPXRequest(), metrics.count_429)
     application = build_application(settings, content=content, db=db, request=transport)
     instrument(application, metrics)
-    where = settings.telegram_base_url
     try:
-        await application.initialize()  # getMe: proves the URL answers and the token works
-    except TelegramError as exc:
+        await lifecycle.initialise(application, settings)  # getMe, then the command menu
+    except lifecycle.StartupError as exc:
         await db.dispose()
-        if isinstance(exc, InvalidToken):
-            _fail(f"Telegram at {where} rejected TELEGRAM_TOKEN (unauthorized)", settings)
-            return EXIT_CONFIG
-        what = "cannot reach" if isinstance(exc, NetworkError) else "getMe refused by"
-        _fail(f"{what} Telegram at {where}: {exc}", settings)
-        return EXIT_UNREACHABLE
+        lifecycle.fail(exc.message, settings)
+        return exc.code
     try:
         return await _serve_started(settings, application, metrics, secret, stop)
     finally:
-        if application.running:
-            await application.stop()
-        await application.shutdown()
-        if application.post_shutdown is not None:
-            await application.post_shutdown(application)  # disposes the database
+        await lifecycle.close(application)
         log.info("stopped")
 
 
@@ -349,8 +325,6 @@ async def _serve_started(
 ) -> int:
     from bot.app import ALLOWED_UPDATES
 
-    if application.post_init is not None:
-        await application.post_init(application)  # the command menu
     url = webhook_url(settings)
     if url is not None:
         await application.bot.set_webhook(
@@ -371,13 +345,9 @@ async def _serve_started(
         try:
             await site.start()
         except OSError as exc:
-            _fail(f"cannot listen on {settings.host}:{settings.port}: {exc}", settings)
-            return EXIT_CONFIG
-        stop = stop or asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
+            lifecycle.fail(f"cannot listen on {settings.host}:{settings.port}: {exc}", settings)
+            return lifecycle.EXIT_CONFIG
+        stop = lifecycle.stop_on_signals(stop)
         log.info(
             "serving webhook at %s:%d%s as @%s (database: %s)",
             settings.host,
@@ -390,4 +360,4 @@ async def _serve_started(
         log.info("stopping: no new connections, finishing updates in flight")
     finally:
         await runner.cleanup()  # stops listening, waits for in-flight requests, then cleanup
-    return EXIT_OK
+    return lifecycle.EXIT_OK

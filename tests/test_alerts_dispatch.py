@@ -180,9 +180,16 @@ async def test_403_turns_merchant_off_and_cancels_pending(
 # --- many merchants ---------------------------------------------------------------------
 
 
-async def seed(db: Database, count: int, due: datetime, *, first_id: int = 10_000) -> None:
+async def seed(
+    db: Database,
+    count: int,
+    due: datetime,
+    *,
+    first_id: int = 10_000,
+    deadline: datetime = DEADLINE,
+) -> None:
     """``count`` subscribed merchants, each with one due deadline alert."""
-    key = f"deadline:1d@{target_stamp('deadline', DEADLINE)}"
+    key = f"deadline:1d@{target_stamp('deadline', deadline)}"
     ids = range(first_id, first_id + count)
     async with db.session() as session:
         conn = await session.connection()

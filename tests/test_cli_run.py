@@ -173,3 +173,41 @@ async def test_run_refuses_broken_content_naming_the_file(tmp_path: Path) -> Non
     assert "the content tree is broken" in text
     assert f"{template}:1: template error" in text
     assert "Traceback" not in text
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
+async def test_remind_worker_sends_due_alerts_and_stops_cleanly(
+    db_url: str, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.db import Database
+    from tests.test_alerts_dispatch import seed
+
+    deadline = datetime.now(UTC) + timedelta(days=30)
+    db = Database(db_url)
+    await db.upgrade()
+    await seed(db, 3, datetime.now(UTC) - timedelta(minutes=1), first_id=700, deadline=deadline)
+    await db.dispose()
+    fake = FakeTelegram(token=TOKEN)
+    async with await serve(fake) as server:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "remind",
+            env=env_for(server.base_url, db_url, DEADLINE=deadline.isoformat()),
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            await wait_for(lambda: all(fake.messages(chat) for chat in (700, 701, 702)))
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err.decode()
+    assert not fake.calls_to("getUpdates")  # a worker never polls
+    for chat in (700, 701, 702):
+        assert len(fake.messages(chat)) == 1
+        assert "Stop alerts" in " ".join(fake.messages(chat)[0].button_labels)
