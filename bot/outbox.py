@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from sqlalchemy import Table, or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -45,6 +45,7 @@ from telegram.error import (
 from telegram.ext import ExtBot
 
 from bot.db import Database
+from bot.keyboards import markup
 from bot.models import Outbox, utcnow
 from bot.ratelimit import RateBudget
 from bot.sendlimit import OUTBOX
@@ -128,22 +129,6 @@ def make_budget(send_rate: float, allow_paid_broadcast: bool) -> RateBudget:
     if send_rate > cap:
         log.warning("SEND_RATE %.0f is above %.0f msg/s; using %.0f", send_rate, cap, cap)
     return RateBudget(min(send_rate, cap), per_chat_interval=1.0)
-
-
-def _markup(screen: Screen) -> InlineKeyboardMarkup | None:
-    if not screen.keyboard:
-        return None
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(b.text, url=b.url)
-                if b.url
-                else InlineKeyboardButton(b.text, callback_data=b.data)
-                for b in row
-            ]
-            for row in screen.keyboard
-        ]
-    )
 
 
 async def claim(
@@ -289,7 +274,7 @@ class Dispatcher:
                     item.chat_id,
                     item.screen.text,
                     parse_mode=ParseMode.HTML,
-                    reply_markup=_markup(item.screen),
+                    reply_markup=markup(item.screen),
                     **kwargs,
                 )
             except RetryAfter as exc:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
+from telegram import InputFile, Update
 from telegram.error import BadRequest
 
 from bot.context import Context
+from bot.keyboards import markup
 from bot.services import UserInfo
-from bot.views import Outcome, Screen
+from bot.views import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -21,23 +22,6 @@ def user_of(update: Update) -> UserInfo | None:
         return None
     return UserInfo(
         id=user.id, chat_id=chat.id, first_name=user.first_name, language_code=user.language_code
-    )
-
-
-def markup(screen: Screen) -> InlineKeyboardMarkup | None:
-    """The screen's inline keyboard."""
-    if not screen.keyboard:
-        return None
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(b.text, url=b.url)
-                if b.url
-                else InlineKeyboardButton(b.text, callback_data=b.data)
-                for b in row
-            ]
-            for row in screen.keyboard
-        ]
     )
 
 
