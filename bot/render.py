@@ -43,6 +43,10 @@ class LocaleLoader(BaseLoader):
         return names
 
 
+def _thousands(number: int) -> str:
+    return f"{number:,}"
+
+
 def _plural(count: int, one: str, many: str) -> str:
     return one if count == 1 else many
 
@@ -62,6 +66,7 @@ class Renderer:
             auto_reload=False,
         )
         self.env.filters["plural"] = _plural
+        self.env.filters["thousands"] = _thousands
         self.env.globals["facts"] = content.facts
         self._compiled: dict[str, Template] = {}
 

@@ -54,6 +54,17 @@ class Outcome:
     documents: list[Document] = field(default_factory=list)
 
 
+BUTTON_LABEL_MAX = 60  # longer labels are cut on a phone anyway
+
+
+def shorten(label: str, limit: int = BUTTON_LABEL_MAX) -> str:
+    """A button label cut at a word boundary with an ellipsis when too long."""
+    if len(label) <= limit:
+        return label
+    cut = label[: limit - 1].rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:—-") + "…"
+
+
 def format_date(value: date) -> str:
     """12 September 2023 (no locale-dependent strftime)."""
     months = [
@@ -314,7 +325,7 @@ class Views:
             )
             label = self.r.plain(lang, "buttons.open_step", number=number, title=title)
             buttons.append(
-                (Button(f"{marks[status]} {label}"[:60], callbacks.encode("open", step.id)),)
+                (Button(shorten(f"{marks[status]} {label}"), callbacks.encode("open", step.id)),)
             )
         if pages > 1:
             nav: list[Button] = []

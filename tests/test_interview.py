@@ -234,3 +234,12 @@ def test_validate_text(interview: iv.Interview) -> None:
     too_long = iv.validate_text(question, "x" * 61)
     assert isinstance(too_long, iv.TextProblem) and too_long.key == "too_long"
     assert isinstance(iv.validate_text(question, "   "), iv.TextProblem)
+
+
+def test_long_button_labels_are_cut_at_a_word() -> None:
+    from bot.views import shorten
+
+    assert shorten("short") == "short"
+    label = shorten("▫️ 4. TikTok Shop commission in Spain, Ireland, Germany, France and Italy")
+    assert len(label) <= 60 and label.endswith("…")
+    assert label == "▫️ 4. TikTok Shop commission in Spain, Ireland, Germany…"

@@ -40,6 +40,7 @@ def fits(screen: Screen) -> None:
     for row in screen.keyboard:
         for button in row:
             assert button.data is None or len(button.data.encode()) <= 64
+            assert len(button.text) <= 64, button.text
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
