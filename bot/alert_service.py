@@ -25,7 +25,6 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import callbacks
-from bot import interview as iv
 from bot.alerts import (
     QuietHours,
     format_offset,
@@ -37,10 +36,9 @@ from bot.alerts import (
 )
 from bot.models import Merchant, Outbox, StepProgress
 from bot.outbox import Claimed, Dispatcher, Prepared, make_budget
-from bot.plan import Mark, Progress
-from bot.plan import select as select_steps
+from bot.plan import Mark
 from bot.ratelimit import RateBudget
-from bot.services import Services, UserInfo
+from bot.services import Services, UserInfo, marks_of
 from bot.views import Button, Outcome, Screen, format_date
 
 if TYPE_CHECKING:
@@ -433,16 +431,13 @@ class AlertService:
             ids = sorted({row.merchant_id for row in rows})
             found = await session.exec(select(Merchant).where(col(Merchant.id).in_(ids)))
             merchants = {m.id: m for m in found.all()}
-            marks: dict[int, dict[str, Mark]] = {}
+            by_merchant: dict[int, list[StepProgress]] = {}
             done = await session.exec(
                 select(StepProgress).where(col(StepProgress.merchant_id).in_(ids))
             )
             for mark in done.all():
-                if mark.status in ("done", "skipped"):
-                    marks.setdefault(mark.merchant_id, {})[mark.step_id] = Mark(
-                        mark.status,  # type: ignore[arg-type]
-                        mark.step_version,
-                    )
+                by_merchant.setdefault(mark.merchant_id, []).append(mark)
+            marks = {merchant_id: marks_of(rows) for merchant_id, rows in by_merchant.items()}
             for row in rows:
                 merchant = merchants.get(row.merchant_id)
                 if merchant is None:
@@ -464,9 +459,8 @@ class AlertService:
         info = parse_key(row.key)
         if info is None:
             return None, "unknown key"
-        interview = self.s.content.interview
-        answers = iv.effective_answers(interview, iv.clean_answers(interview, merchant.answers))
-        progress = Progress(tuple(select_steps(self.s.content.steps, answers)), marks)
+        answers = self.s.effective_answers(merchant)
+        progress = self.s.progress_of(answers, marks)
         lang = merchant.language_code
         tz = self._zone_of(merchant)
         context: dict[str, Any] = {"kind": info.kind, "left": ("today", 0), "date": ""}

@@ -6,7 +6,7 @@ PostgreSQL), so two instances handling the same merchant act as one would.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
@@ -24,6 +24,15 @@ from bot.models import Event, Merchant, Outbox, StepProgress, utcnow
 from bot.plan import Mark, Progress
 from bot.plan import select as select_steps
 from bot.views import Document, Outcome, Screen, Views
+
+
+def marks_of(rows: Iterable[StepProgress]) -> dict[str, Mark]:
+    """Step marks (done / skipped) from their rows."""
+    return {
+        row.step_id: Mark(row.status, row.step_version)  # type: ignore[arg-type]
+        for row in rows
+        if row.status in ("done", "skipped")
+    }
 
 
 @dataclass(frozen=True)
@@ -150,17 +159,18 @@ class Services:
         merchant.interview_version = self.content.interview.version
 
     async def _progress(self, session: AsyncSession, merchant: Merchant, state: State) -> Progress:
-        answers = iv.effective_answers(self.content.interview, state.answers)
-        steps = select_steps(self.content.steps, answers)
         rows = await session.exec(
             select(StepProgress).where(StepProgress.merchant_id == merchant.id)
         )
-        marks = {
-            row.step_id: Mark(row.status, row.step_version)  # type: ignore[arg-type]
-            for row in rows
-            if row.status in ("done", "skipped")
-        }
-        return Progress(tuple(steps), marks)
+        return self.progress_of(self._answers(state), marks_of(rows))
+
+    def progress_of(self, answers: dict[str, iv.Answer], marks: dict[str, Mark]) -> Progress:
+        """The plan for these effective answers, with the merchant's marks on it."""
+        return Progress(tuple(select_steps(self.content.steps, answers)), marks)
+
+    def effective_answers(self, merchant: Merchant) -> dict[str, iv.Answer]:
+        """The merchant's answers on their current branch of the interview."""
+        return self._answers(self._state(merchant))
 
     def _answers(self, state: State) -> dict[str, iv.Answer]:
         return iv.effective_answers(self.content.interview, state.answers)
