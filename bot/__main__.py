@@ -142,12 +142,19 @@ async def _poll(settings: Settings, content: Content) -> int:
         lifecycle.fail(exc.message, settings)
         return exc.code
     stop = lifecycle.stop_on_signals()
+    where = settings.telegram_base_url
     try:
         await app.start()
         assert app.updater is not None
         # Network blips while polling are retried by the updater with back-off.
-        await app.updater.start_polling(allowed_updates=ALLOWED_UPDATES, bootstrap_retries=-1)
-        log.info("polling %s as @%s", settings.telegram_base_url, app.bot.username)
+        await app.updater.start_polling(
+            allowed_updates=ALLOWED_UPDATES,
+            bootstrap_retries=-1,
+            error_callback=lambda exc: log.warning(
+                "polling %s failed (%s: %s); retrying", where, type(exc).__name__, exc
+            ),
+        )
+        log.info("polling %s as @%s", where, app.bot.username)
         async with lifecycle.running_loops(app, stop):
             await stop.wait()
             log.info("stopping")

@@ -32,6 +32,14 @@ class Redact(logging.Filter):
         return True
 
 
+class OneLineFormatter(logging.Formatter):
+    """Plain text, one line per event: a traceback is kept, its line breaks escaped."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Format, then fold any line breaks (tracebacks, multi-line messages)."""
+        return super().format(record).replace("\n", "\\n")
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line."""
 

@@ -211,3 +211,36 @@ async def test_remind_worker_sends_due_alerts_and_stops_cleanly(
     for chat in (700, 701, 702):
         assert len(fake.messages(chat)) == 1
         assert "Stop alerts" in " ".join(fake.messages(chat)[0].button_labels)
+
+
+async def test_run_survives_a_network_blip_while_polling(tmp_path: Path) -> None:
+    fake = FakeTelegram(token=TOKEN)
+    async with await serve(fake) as server:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            env=env_for(server.base_url, f"sqlite+aiosqlite:///{tmp_path}/x.db"),
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            await wait_for(lambda: bool(fake.calls_to("getUpdates")))
+            # The Bot API (or the network to it) fails a few polls in a row...
+            fake.fail_next("getUpdates", status=502, description="Bad Gateway", times=3)
+            await wait_for(
+                lambda: sum(1 for c in fake.calls_to("getUpdates") if c.status == 502) == 3
+            )
+            # ...and the bot carries on serving merchants.
+            fake.push_update(fake.text_update(556, "/start", first_name="Bea"))
+            await wait_for(lambda: len(fake.messages(556)) >= 2)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err.decode()
+    log = err.decode()
+    assert "polling" in log and "failed (NetworkError: Bad Gateway); retrying" in log
+    for line in log.splitlines():  # one line per event
+        assert line[:4].isdigit(), line
