@@ -185,10 +185,6 @@ class AlertService:
         except ValueError:
             return None
 
-    async def _answers(self, session: AsyncSession, merchant: Merchant) -> dict[str, Any]:
-        answers, _, _ = await self.s.snapshot(session, merchant)
-        return dict(answers)
-
     # --- planning -------------------------------------------------------------------------
 
     def plan(self, merchant: Merchant, go_live: date | None, now: datetime) -> dict[str, datetime]:
@@ -252,7 +248,7 @@ class AlertService:
     async def replan(self, session: AsyncSession, merchant: Merchant) -> None:
         """Bring the merchant's outbox rows in line with their settings (idempotent)."""
         now = self.clock()
-        go_live = self._go_live(await self._answers(session, merchant))
+        go_live = self._go_live(dict(self.s.effective_answers(merchant)))
         planned = self.plan(merchant, go_live, now)
         live = self._live_targets(go_live, now) if merchant.alerts_on else set()
         result = await session.exec(select(Outbox).where(Outbox.merchant_id == merchant.id))
@@ -549,7 +545,7 @@ class AlertService:
                     "when": f"{format_date(local.date())}, {local:%H:%M}",
                 }
             )
-        go_live = self._go_live(await self._answers(session, merchant))
+        go_live = self._go_live(dict(self.s.effective_answers(merchant)))
         quiet = self.quiet_of(merchant)
         text = self.r.render(
             lang,

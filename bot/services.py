@@ -99,17 +99,6 @@ class Services:
         """Load (or create on first contact) the merchant and note that they were seen."""
         return await self._merchant(session, user)
 
-    async def snapshot(
-        self, session: AsyncSession, merchant: Merchant
-    ) -> tuple[dict[str, iv.Answer], Progress, bool]:
-        """The merchant's effective answers, plan progress, and whether the interview is done."""
-        state = self._state(merchant)
-        return (
-            self._answers(state),
-            await self._progress(session, merchant, state),
-            state.current is None,
-        )
-
     async def _merchant(self, session: AsyncSession, user: UserInfo) -> tuple[Merchant, bool]:
         now = self.clock()
         merchant = await session.get(Merchant, user.id)
