@@ -42,8 +42,8 @@ from bot.content import Content
 from bot.metrics import CONTENT_TYPE, CountingRequest, Metrics
 from bot.models import Outbox, ProcessedUpdate, utcnow
 
-if TYPE_CHECKING:  # bot.app and bot.db import alembic, which logs as it loads: not before
-    from bot.app import BotApp  # the secret is checked, so a refusal stays one line
+if TYPE_CHECKING:
+    from bot.app import BotApp
     from bot.context import Context
     from bot.db import Database
 
@@ -56,7 +56,6 @@ PRUNE_EVERY = 3600.0  # seconds between prunes of old update ids
 HEALTH_TIMEOUT = 3.0  # seconds the database gets to answer /healthz
 SCRAPE_TIMEOUT = 2.0  # seconds the outbox count gets at /metrics scrape time
 SHUTDOWN_TIMEOUT = 30.0  # seconds in-flight updates get to finish after SIGTERM
-# Same exit codes as the rest of the CLI (bot.__main__).
 
 
 class Webhook:
