@@ -55,12 +55,11 @@ class Merchant(SQLModel, table=True):
     blocked: bool = False
 
     # Interview: every answer ever given (by question id), the path actually taken (a stack of
-    # question ids for Back), the question on screen, and which message shows the interview.
+    # question ids for Back) and the question on screen.
     answers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     path: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     current: str | None = Field(default=None, max_length=64)
     mode: str = Field(default="interview", max_length=16)  # interview | edit | done
-    interview_message_id: int | None = Field(default=None, sa_column=Column(BigInteger))
     interview_version: int = 0
 
     # Alerts.

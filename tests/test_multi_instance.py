@@ -261,7 +261,6 @@ async def merchant_state(url: str) -> dict[str, Any]:
                 "path": merchant.path,
                 "current": merchant.current,
                 "mode": merchant.mode,
-                "interview_message_id": merchant.interview_message_id,
                 "last_progress_set": merchant.last_progress is not None,
                 "steps": sorted(steps),
                 "events": list(events),
