@@ -210,3 +210,26 @@ def test_every_step_names_sources_and_a_check_date(content: Content) -> None:
         assert step.checked is not None, step.id
         for source in step.sources:
             assert source.url.startswith("http"), step.id
+
+
+def test_coverage_and_preview_commands() -> None:
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bot", "content", *args],
+            capture_output=True,
+            text=True,
+            env={"PATH": ""},
+            check=False,
+            cwd=REPO,
+        )
+
+    coverage = cli("coverage")
+    assert coverage.returncode == 0, coverage.stderr
+    assert "steps per platform x market" in coverage.stdout
+    assert "shopify: shopify-connector-other-markets" in coverage.stdout
+    preview = cli("preview", "--answer", "platform=shopify", "--answer", "market=uk")
+    assert preview.returncode == 0, preview.stderr
+    assert "Connect Shopify with the TikTok app" in preview.stdout
+    assert "**Sources** (last checked 27 November 2026)" in preview.stdout
+    bad = cli("preview", "--answer", "platform=myspace")
+    assert bad.returncode != 0 and "platform takes" in bad.stderr
