@@ -103,10 +103,14 @@ class Database:
                 raise
 
     async def ping(self) -> bool:
-        """True when the database answers a trivial query."""
+        """True when the database answers a trivial query.
+
+        It goes through the one session factory, so on SQLite it queues behind this
+        process's writer instead of racing it for the file lock.
+        """
         try:
-            async with self.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+            async with self.session() as session:
+                await session.exec(text("SELECT 1"))  # type: ignore[call-overload]
         except Exception:
             return False
         return True
