@@ -39,7 +39,7 @@ from bot.outbox import Claimed, Dispatcher, Prepared, make_budget
 from bot.plan import Mark
 from bot.ratelimit import RateBudget
 from bot.services import Services, UserInfo, marks_of
-from bot.views import Button, Outcome, Screen, format_date
+from bot.views import Button, Outcome, Screen, format_date, shop_name_of
 
 if TYPE_CHECKING:
     from telegram import Bot
@@ -485,13 +485,12 @@ class AlertService:
         if step is not None:
             title = self.s.content.step_text(lang, step.id).title
             step_view = {"title": title, "minutes": step.minutes}
-        shop_name = answers.get("shop_name")
         text = self.r.render(
             lang,
             "alert.html.j2",
             progress=progress,
             step=step_view,
-            shop_name=shop_name if isinstance(shop_name, str) else None,
+            shop_name=shop_name_of(answers),
             **context,
         )
         first: list[Button] = []

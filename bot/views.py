@@ -65,6 +65,12 @@ def shorten(label: str, limit: int = BUTTON_LABEL_MAX) -> str:
     return cut.rstrip(" ,;:—-") + "…"
 
 
+def shop_name_of(answers: Mapping[str, Answer]) -> str | None:
+    """The merchant's shop name, if they gave one."""
+    value = answers.get("shop_name")
+    return value if isinstance(value, str) else None
+
+
 def format_date(value: date) -> str:
     """12 September 2023 (no locale-dependent strftime)."""
     months = [
@@ -254,15 +260,6 @@ class Views:
         text = self.r.render(lang, "profile.html.j2", rows=rows_view)
         return Screen(text, tuple(buttons))
 
-    def _step_context(
-        self, lang: str | None, answers: Mapping[str, Answer], shop_name: str | None
-    ) -> dict[str, Any]:
-        return {
-            "answers": dict(answers),
-            "shop_name": shop_name,
-            "markets": self.market_labels(lang, answers),
-        }
-
     def step_body(
         self, lang: str | None, step: Step, answers: Mapping[str, Answer], *, details: bool
     ) -> str:
@@ -271,12 +268,15 @@ class Views:
         source = text.details if details else text.body
         if not source:
             return ""
-        shop_name = answers.get("shop_name")
-        context = self._step_context(
-            lang, answers, shop_name if isinstance(shop_name, str) else None
-        )
         origin = f"{text.path}:{'details' if details else 'body'}"
-        return self.r.render_source(source, origin, str(text.path), **context)
+        return self.r.render_source(
+            source,
+            origin,
+            str(text.path),
+            answers=dict(answers),
+            shop_name=shop_name_of(answers),
+            markets=self.market_labels(lang, answers),
+        )
 
     def plan_pages(self, progress: Progress) -> int:
         """How many pages the checklist takes."""
@@ -340,7 +340,6 @@ class Views:
         footer.append(self.button(lang, "profile", callbacks.encode("profile")))
         footer.append(self.button(lang, "alerts", callbacks.encode("alerts", "show")))
         buttons.append(tuple(footer))
-        shop_name = answers.get("shop_name")
         text = self.r.render(
             lang,
             "plan.html.j2",
@@ -349,7 +348,7 @@ class Views:
             page=page + 1,
             pages=pages,
             when=countdown(deadline, now),
-            shop_name=shop_name if isinstance(shop_name, str) else None,
+            shop_name=shop_name_of(answers),
         )
         return Screen(text, tuple(buttons))
 
@@ -366,8 +365,7 @@ class Views:
     ) -> Screen:
         """One step as its own message, with Done / Skip / Details / Back to plan."""
         status = progress.status(step.id)
-        shop_name = answers.get("shop_name")
-        shop = shop_name if isinstance(shop_name, str) else None
+        shop = shop_name_of(answers)
         intro_text = (
             self.r.render(lang, "next_intro.html.j2", progress=progress, shop_name=shop)
             if intro
@@ -420,12 +418,11 @@ class Views:
         self, lang: str | None, answers: Mapping[str, Answer], progress: Progress
     ) -> Screen:
         """Everything done: say so and what comes next."""
-        shop_name = answers.get("shop_name")
         text = self.r.render(
             lang,
             "finished.html.j2",
             progress=progress,
-            shop_name=shop_name if isinstance(shop_name, str) else None,
+            shop_name=shop_name_of(answers),
         )
         keyboard = ((self.button(lang, "show_plan", callbacks.encode("plan")),),)
         return Screen(text, keyboard)
