@@ -130,15 +130,10 @@ async def _poll(settings: Settings, content: Content) -> int:
     from bot.app import ALLOWED_UPDATES, build_application
 
     try:
-        db = await lifecycle.open_database(settings)
+        app = await lifecycle.open_app(
+            settings, lambda db: build_application(settings, content=content, db=db)
+        )
     except lifecycle.StartupError as exc:
-        lifecycle.fail(exc.message, settings)
-        return exc.code
-    app = build_application(settings, content=content, db=db)
-    try:
-        await lifecycle.initialise(app, settings)
-    except lifecycle.StartupError as exc:
-        await db.dispose()
         lifecycle.fail(exc.message, settings)
         return exc.code
     stop = lifecycle.stop_on_signals()

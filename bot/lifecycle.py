@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from telegram.error import InvalidToken, NetworkError, TelegramError
@@ -71,6 +71,24 @@ async def initialise(app: Application[Any, Any, Any, Any, Any, Any], settings: S
         raise StartupError(f"Telegram at {where} refused getMe: {exc}", EXIT_UNREACHABLE) from None
     if app.post_init is not None:  # run_polling would call it; we drive the app ourselves
         await app.post_init(app)
+
+
+async def open_app(
+    settings: Settings,
+    build: Callable[[Database], Application[Any, Any, Any, Any, Any, Any]],
+) -> Application[Any, Any, Any, Any, Any, Any]:
+    """Open the database, build the Application on it and initialise it.
+
+    Raises StartupError (after releasing the database) when either step cannot go on.
+    """
+    db = await open_database(settings)
+    app = build(db)
+    try:
+        await initialise(app, settings)
+    except StartupError:
+        await db.dispose()
+        raise
+    return app
 
 
 async def close(app: Application[Any, Any, Any, Any, Any, Any]) -> None:

@@ -369,15 +369,8 @@ async def _remind(settings: Settings) -> int:
     from bot.app import build_application
 
     try:
-        db = await lifecycle.open_database(settings)
+        app = await lifecycle.open_app(settings, lambda db: build_application(settings, db=db))
     except lifecycle.StartupError as exc:
-        lifecycle.fail(exc.message, settings)
-        return exc.code
-    app = build_application(settings, db=db)
-    try:
-        await lifecycle.initialise(app, settings)
-    except lifecycle.StartupError as exc:
-        await db.dispose()
         lifecycle.fail(exc.message, settings)
         return exc.code
     stop = lifecycle.stop_on_signals()

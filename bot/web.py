@@ -293,19 +293,17 @@ async def serve(
     """Migrate, start the Application, serve HTTP until ``stop`` (or a signal), shut down."""
     from bot.app import build_application
 
-    try:
-        db = await lifecycle.open_database(settings)
-    except lifecycle.StartupError as exc:
-        lifecycle.fail(exc.message, settings)
-        return exc.code
     metrics = Metrics()
     transport = CountingRequest(request or HTTPXRequest(), metrics.count_429)
-    application = build_application(settings, content=content, db=db, request=transport)
-    instrument(application, metrics)
+
+    def build(db: Database) -> BotApp:
+        application = build_application(settings, content=content, db=db, request=transport)
+        instrument(application, metrics)
+        return application
+
     try:
-        await lifecycle.initialise(application, settings)  # getMe, then the command menu
+        application = await lifecycle.open_app(settings, build)  # migrate, getMe, menu
     except lifecycle.StartupError as exc:
-        await db.dispose()
         lifecycle.fail(exc.message, settings)
         return exc.code
     try:
