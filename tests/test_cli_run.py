@@ -8,6 +8,7 @@ import signal
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,6 +32,20 @@ def env_for(base_url: str, db_url: str, **extra: str) -> dict[str, str]:
     }
 
 
+def start_bot(*args: str, env: dict[str, str], cwd: Path) -> Any:
+    """``python -m bot <args>`` as a process, its output captured."""
+    return asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        env=env,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
 async def wait_for(predicate: object, limit: float = 30.0) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + limit
@@ -44,16 +59,7 @@ async def wait_for(predicate: object, limit: float = 30.0) -> None:
 async def test_run_replies_to_start(db_url: str, tmp_path: Path) -> None:
     fake = FakeTelegram(token=TOKEN)
     async with await serve(fake) as server:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "run",
-            env=env_for(server.base_url, db_url),
-            cwd=tmp_path,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        proc = await start_bot("run", env=env_for(server.base_url, db_url), cwd=tmp_path)
         try:
             fake.push_update(fake.text_update(555, "/start", first_name="Ann"))
             await wait_for(lambda: len(fake.messages(555)) >= 2)
@@ -86,16 +92,8 @@ async def test_run_says_when_telegram_is_unreachable(tmp_path: Path) -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     base = f"http://127.0.0.1:{port}/bot"
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        env=env_for(base, f"sqlite+aiosqlite:///{tmp_path}/x.db", LOG_LEVEL="ERROR"),
-        cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    db = f"sqlite+aiosqlite:///{tmp_path}/x.db"
+    proc = await start_bot("run", env=env_for(base, db, LOG_LEVEL="ERROR"), cwd=tmp_path)
     _, err = await asyncio.wait_for(proc.communicate(), 60)
     text = err.decode().strip()
     assert proc.returncode == 3, text
@@ -106,18 +104,9 @@ async def test_run_says_when_telegram_is_unreachable(tmp_path: Path) -> None:
 async def test_run_says_when_the_token_is_rejected(tmp_path: Path) -> None:
     fake = FakeTelegram(token="987654321:" + "B" * 35)  # accepts another token only
     async with await serve(fake) as server:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "run",
-            env=env_for(
-                server.base_url, f"sqlite+aiosqlite:///{tmp_path}/x.db", LOG_LEVEL="ERROR"
-            ),
-            cwd=tmp_path,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        db = f"sqlite+aiosqlite:///{tmp_path}/x.db"
+        env = env_for(server.base_url, db, LOG_LEVEL="ERROR")
+        proc = await start_bot("run", env=env, cwd=tmp_path)
         _, err = await asyncio.wait_for(proc.communicate(), 60)
     text = err.decode().strip()
     assert proc.returncode == 2, text
@@ -129,16 +118,11 @@ async def test_run_says_when_the_token_is_rejected(tmp_path: Path) -> None:
 
 
 async def test_db_upgrade_command(tmp_path: Path) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
+    proc = await start_bot(
         "db",
         "upgrade",
         env=env_for("http://127.0.0.1:9/bot", f"sqlite+aiosqlite:///{tmp_path}/data/x.db"),
         cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 0, err.decode()
@@ -153,10 +137,7 @@ async def test_run_refuses_broken_content_naming_the_file(tmp_path: Path) -> Non
     shutil.copytree(REPO / "content", content)
     template = content / "locales" / "en" / "templates" / "help.html.j2"
     template.write_text("Hello {% if %}\n", encoding="utf-8")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
+    proc = await start_bot(
         "run",
         env=env_for(
             "http://127.0.0.1:9/bot",
@@ -164,8 +145,6 @@ async def test_run_refuses_broken_content_naming_the_file(tmp_path: Path) -> Non
             CONTENT_DIR=str(content),
         ),
         cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
     )
     _, err = await asyncio.wait_for(proc.communicate(), 60)
     text = err.decode()
@@ -191,16 +170,8 @@ async def test_remind_worker_sends_due_alerts_and_stops_cleanly(
     await db.dispose()
     fake = FakeTelegram(token=TOKEN)
     async with await serve(fake) as server:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "remind",
-            env=env_for(server.base_url, db_url, DEADLINE=deadline.isoformat()),
-            cwd=tmp_path,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        env = env_for(server.base_url, db_url, DEADLINE=deadline.isoformat())
+        proc = await start_bot("remind", env=env, cwd=tmp_path)
         try:
             await wait_for(lambda: all(fake.messages(chat) for chat in (700, 701, 702)))
         finally:
@@ -216,16 +187,8 @@ async def test_remind_worker_sends_due_alerts_and_stops_cleanly(
 async def test_run_survives_a_network_blip_while_polling(tmp_path: Path) -> None:
     fake = FakeTelegram(token=TOKEN)
     async with await serve(fake) as server:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "run",
-            env=env_for(server.base_url, f"sqlite+aiosqlite:///{tmp_path}/x.db"),
-            cwd=tmp_path,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        db = f"sqlite+aiosqlite:///{tmp_path}/x.db"
+        proc = await start_bot("run", env=env_for(server.base_url, db), cwd=tmp_path)
         try:
             await wait_for(lambda: bool(fake.calls_to("getUpdates")))
             # The Bot API (or the network to it) fails a few polls in a row...
