@@ -22,22 +22,22 @@ from typing import Any
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import insert, update
+from sqlalchemy import update
 from telegram.request import BaseRequest, RequestData
 
-from bot.alert_service import AlertService, target_stamp
+from bot.alert_service import AlertService
 from bot.app import BotApp, build_application
 from bot.config import Settings
 from bot.db import Database
 from bot.fakeapi import FakeRequest, FakeTelegram
-from bot.models import Merchant, Outbox
+from bot.models import Outbox
 from bot.outbox import Dispatcher, claim, make_budget
 from bot.ratelimit import RateBudget
+from tests.outbox_seed import seed_due_alerts
 
 TOKEN = "123456789:AAHfakeTokenForTestsOnly_0123456789ab"
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 DEADLINE = NOW + timedelta(days=10)
-KEY = f"deadline:1d@{target_stamp('deadline', DEADLINE)}"
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -90,26 +90,15 @@ def settings_for(url: str, **extra: Any) -> Settings:
 
 
 async def seed(db: Database, count: int, due: datetime) -> None:
-    ids = range(10_000, 10_000 + count)
-    async with db.session() as session:
-        conn = await session.connection()
-        for start in range(0, count, 5000):
-            chunk = ids[start : start + 5000]
-            await conn.execute(
-                insert(Merchant),
-                [
-                    {"id": i, "chat_id": i, "first_seen": due, "last_seen": due,
-                     "blocked": False, "answers": {}, "path": [], "mode": "interview",
-                     "interview_version": 1, "alerts_on": True, "nudge_on": False,
-                     "timezone": "UTC"}
-                    for i in chunk
-                ],
-            )  # fmt: skip
-            await conn.execute(
-                insert(Outbox),
-                [{"merchant_id": i, "key": KEY, "due_at": due, "status": "pending",
-                  "attempts": 0} for i in chunk],
-            )  # fmt: skip
+    await seed_due_alerts(db, count, due, deadline=DEADLINE, chunk_size=5000)
+
+
+def unlimited(app: BotApp, db: Database, service: AlertService) -> Dispatcher:
+    """A dispatcher with the rate budget lifted: measures the dispatcher itself."""
+    return Dispatcher(
+        db, app.bot, service, RateBudget(1_000_000, per_chat_interval=0),
+        clock=lambda: NOW, batch_size=500, max_in_flight=1000,
+    )  # fmt: skip
 
 
 async def make(url: str, request: BaseRequest) -> tuple[BotApp, Database, AlertService]:
@@ -154,10 +143,7 @@ async def bench_capacity(url: str, label: str, count: int, sink: bool) -> None:
     app, db, service = await make(url, request)
     try:
         await seed(db, count, NOW)
-        dispatcher = Dispatcher(
-            db, app.bot, service, RateBudget(1_000_000, per_chat_interval=0),
-            clock=lambda: NOW, batch_size=500, max_in_flight=1000,
-        )  # fmt: skip
+        dispatcher = unlimited(app, db, service)
         started = time.monotonic()
         sent = await dispatcher.drain()
         elapsed = time.monotonic() - started
@@ -228,10 +214,7 @@ async def bench_memory(urls: list[str], counts: list[int]) -> None:
         app, db, service = await make(url, SinkRequest())
         try:
             await seed(db, count, NOW)
-            dispatcher = Dispatcher(
-                db, app.bot, service, RateBudget(1_000_000, per_chat_interval=0),
-                clock=lambda: NOW, batch_size=500, max_in_flight=1000,
-            )  # fmt: skip
+            dispatcher = unlimited(app, db, service)
             tracemalloc.start()
             base, _ = tracemalloc.get_traced_memory()
             tracemalloc.reset_peak()

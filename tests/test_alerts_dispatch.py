@@ -9,7 +9,6 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import insert
 from sqlmodel import select
 
 from bot.alert_service import AlertService, target_stamp
@@ -17,10 +16,11 @@ from bot.app import BotApp
 from bot.config import Settings
 from bot.db import Database
 from bot.fakeapi import FakeTelegram, SimulatedUser
-from bot.models import Merchant, Outbox
+from bot.models import Outbox
 from bot.outbox import Dispatcher, claim
 from bot.ratelimit import RateBudget
 from tests.conftest import NOW, Clock, make_settings
+from tests.outbox_seed import seed_due_alerts
 from tests.test_alerts_service import finish_interview, merchant, rows, subscribe
 
 DEADLINE = NOW + timedelta(days=10)
@@ -189,32 +189,7 @@ async def seed(
     deadline: datetime = DEADLINE,
 ) -> None:
     """``count`` subscribed merchants, each with one due deadline alert."""
-    key = f"deadline:1d@{target_stamp('deadline', deadline)}"
-    ids = range(first_id, first_id + count)
-    async with db.session() as session:
-        conn = await session.connection()
-        for start in range(0, count, 2000):
-            chunk = ids[start : start + 2000]
-            await conn.execute(
-                insert(Merchant),
-                [
-                    {
-                        "id": i, "chat_id": i, "first_seen": due, "last_seen": due,
-                        "blocked": False, "answers": {}, "path": [], "mode": "interview",
-                        "interview_version": 1, "alerts_on": True, "nudge_on": False,
-                        "timezone": "UTC",
-                    }
-                    for i in chunk
-                ],
-            )  # fmt: skip
-            await conn.execute(
-                insert(Outbox),
-                [
-                    {"merchant_id": i, "key": key, "due_at": due, "status": "pending",
-                     "attempts": 0}
-                    for i in chunk
-                ],
-            )  # fmt: skip
+    await seed_due_alerts(db, count, due, deadline=deadline, first_id=first_id)
 
 
 def fast(app: BotApp, db: Database, clock: Clock, **kwargs: object) -> Dispatcher:
