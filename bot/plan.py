@@ -256,8 +256,3 @@ class Selector:
             when &= self._when_neutral[key] | self._matched(self._when, key, value)
             unless &= self._unless_neutral[key] | self._matched(self._unless, key, value)
         return when & ~unless
-
-    def applicable(self, answers: Mapping[str, Answer]) -> list[Step]:
-        """The applicable steps, in content order (use ``select`` for plan order)."""
-        bits = self.mask(answers)
-        return [s for i, s in enumerate(self.steps) if bits >> i & 1]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -466,8 +466,3 @@ class Views:
     def simple(self, lang: str | None, template: str, **context: Any) -> Screen:
         """A template with no buttons (help, error)."""
         return Screen(self.r.render(lang, template, **context))
-
-
-def rows(screen: Screen) -> Sequence[Sequence[Button]]:
-    """The keyboard rows (for adapters)."""
-    return screen.keyboard

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from bot.content import Content, load_content
 from bot.interview import Answer, effective_answers
-from bot.plan import Mark, Progress, applies, select
+from bot.plan import Mark, Progress, Selector, applies, select
 from bot.render import Renderer
 from bot.tghtml import parse_html
 from bot.views import Screen, Views
@@ -17,6 +17,10 @@ from tests.conftest import REPO
 
 CONTENT = load_content(REPO / "content")
 VIEWS = Views(CONTENT, Renderer(CONTENT))
+SELECTOR = Selector(
+    CONTENT.steps,
+    {qid: q.options for qid, q in CONTENT.interview.questions.items() if q.is_choice},
+)
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 
 
@@ -49,6 +53,9 @@ def test_any_answers_make_a_plan_that_telegram_accepts(raw: dict[str, Answer], d
     answers = effective_answers(CONTENT.interview, raw)
     plan = select(CONTENT.steps, answers)
     assert plan, raw
+    # The content check's bit-mask fast path agrees with the plan selection.
+    mask = SELECTOR.mask(answers)
+    assert {s.id for i, s in enumerate(SELECTOR.steps) if mask >> i & 1} == {s.id for s in plan}
     # Order respects prerequisites, and only applicable steps are chosen.
     seen: set[str] = set()
     for step in plan:
