@@ -60,7 +60,11 @@ async def initialise(app: Application[Any, Any, Any, Any, Any, Any], settings: S
     """``getMe`` and the post-init hook (the command menu), with one-line failures."""
     where = settings.telegram_base_url
     try:
-        await app.initialize()
+        try:
+            await app.initialize()
+        except BaseException:
+            await _release_transports(app)
+            raise
     except InvalidToken:
         raise StartupError(
             f"Telegram at {where} rejected TELEGRAM_TOKEN (unauthorized)", EXIT_CONFIG
@@ -71,6 +75,17 @@ async def initialise(app: Application[Any, Any, Any, Any, Any, Any], settings: S
         raise StartupError(f"Telegram at {where} refused getMe: {exc}", EXIT_UNREACHABLE) from None
     if app.post_init is not None:  # run_polling would call it; we drive the app ourselves
         await app.post_init(app)
+
+
+async def _release_transports(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Close the Bot API transports after a failed initialize.
+
+    ``Bot.initialize`` opens both transports (updates and the rest) before ``getMe``, and
+    ``Bot.shutdown`` skips a bot that never finished initializing, so they would stay open.
+    PTB has no public accessor for the getUpdates transport, hence ``_request``.
+    """
+    requests = getattr(app.bot, "_request", ())
+    await asyncio.gather(*(request.shutdown() for request in requests), return_exceptions=True)
 
 
 async def open_app(

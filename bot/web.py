@@ -33,7 +33,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, delete, select
 from telegram import Update
-from telegram.request import BaseRequest, HTTPXRequest
+from telegram.request import BaseRequest
 
 from bot import lifecycle
 from bot.checker import load_checked
@@ -41,6 +41,7 @@ from bot.config import Settings
 from bot.content import Content
 from bot.metrics import CONTENT_TYPE, CountingRequest, Metrics
 from bot.models import Outbox, ProcessedUpdate, utcnow
+from bot.transport import AiohttpRequest
 
 if TYPE_CHECKING:
     from bot.app import BotApp
@@ -294,7 +295,7 @@ async def serve(
     from bot.app import build_application
 
     metrics = Metrics()
-    transport = CountingRequest(request or HTTPXRequest(), metrics.count_429)
+    transport = CountingRequest(request or AiohttpRequest(), metrics.count_429)
 
     def build(db: Database) -> BotApp:
         application = build_application(settings, content=content, db=db, request=transport)

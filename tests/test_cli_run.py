@@ -99,6 +99,7 @@ async def test_run_says_when_telegram_is_unreachable(tmp_path: Path) -> None:
     assert proc.returncode == 3, text
     assert text.splitlines()[-1].startswith(f"error: cannot reach Telegram at {base}")
     assert "Traceback" not in text and TOKEN not in text
+    assert "Unclosed" not in text, "the Bot API transports are closed after a failed start"
 
 
 async def test_run_says_when_the_token_is_rejected(tmp_path: Path) -> None:
