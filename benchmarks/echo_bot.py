@@ -1,7 +1,12 @@
-"""A bare python-telegram-bot echo bot: the baseline for bench_interview (run as a process)."""
+"""A bare python-telegram-bot echo bot: the baseline for bench_interview (run as a process).
+
+python -m benchmarks.echo_bot                       # PTB as installed (httpx transport)
+python -m benchmarks.echo_bot --transport aiohttp   # the bot's transport (bot.transport)
+"""
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 
@@ -19,13 +24,20 @@ async def echo(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
 
 def main() -> None:
     """Long-poll the Bot API at TELEGRAM_BASE_URL until SIGTERM."""
-    app = (
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--transport", choices=["httpx", "aiohttp"], default="httpx")
+    args = parser.parse_args()
+    builder = (
         ApplicationBuilder()
         .token(os.environ["TELEGRAM_TOKEN"])
         .base_url(os.environ["TELEGRAM_BASE_URL"])
         .concurrent_updates(64)  # the same concurrency the migration bot uses
-        .build()
     )
+    if args.transport == "aiohttp":
+        from bot.transport import AiohttpRequest
+
+        builder = builder.request(AiohttpRequest()).get_updates_request(AiohttpRequest(1))
+    app = builder.build()
     app.add_handler(MessageHandler(filters.TEXT, echo))
     app.run_polling(poll_interval=0.0, timeout=10, close_loop=False)
     sys.exit(0)
