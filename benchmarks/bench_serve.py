@@ -5,7 +5,7 @@ listens on loopback; a local aiohttp client plays ``--chats`` merchants at once,
 /start and then pressing buttons through the whole interview, waiting for every webhook
 response before the next update (the webhook processes inside the request). The Bot API is
 the in-memory fake (``--bot-api memory``) or the same fake served over loopback HTTP and
-reached through PTB's real HTTPX transport (``--bot-api http``).
+reached through the bot's real transport, aiohttp (``bot.transport``; ``--bot-api http``).
 
     .venv/bin/python -m benchmarks.bench_serve                 # both databases
     .venv/bin/python -m benchmarks.bench_serve --db sqlite --chats 50 --rounds 2
