@@ -13,7 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.alerts import parse_offsets
-from bot.interview import END, Interview, Question, Route
+from bot.interview import END, Interview, Question, Route, normalise
 from bot.plan import Flag, Source, Step, find_cycle
 
 DEFAULT_LOCALE = "en"
@@ -327,6 +327,14 @@ class Content:
             result[option] = names
         return result
 
+    def negations(self, code: str | None) -> frozenset[str]:
+        """Words that make a loosely typed answer too uncertain to guess (normalised)."""
+        try:
+            words = self.string(code, "typed_answers.negations")
+        except KeyError:
+            return frozenset()
+        return frozenset(normalise(str(word)) for word in words)
+
 
 def split_front_matter(text: str) -> tuple[str, str, int] | None:
     """(front matter, body, body's first line) or None when there is no front matter."""
@@ -540,6 +548,7 @@ def load_content(root: Path) -> Content:
             if not isinstance(data, dict):
                 problems.append(Problem(path, 1, "strings must be a mapping"))
                 continue
+            _check_text(data, slines, path, problems)
             for key, value in data.items():
                 if key in strings:
                     line = slines.get((key,), 1)
@@ -680,6 +689,32 @@ def _build_interview(
                     )
                 )
     return interview if len(problems) == before else None
+
+
+def _check_text(
+    node: Any,
+    lines: Mapping[tuple[Any, ...], int],
+    path: Path,
+    problems: list[Problem],
+    loc: tuple[Any, ...] = (),
+) -> None:
+    """Strings files hold text: flag YAML's bare yes / no / on / off / ~ read as non-text."""
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            _check_text(value, lines, path, problems, (*loc, key))
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            _check_text(item, lines, path, problems, (*loc, index))
+    elif isinstance(node, bool) or node is None:
+        where = ".".join(str(part) for part in loc)
+        read = {True: "true", False: "false", None: "nothing"}[node]
+        problems.append(
+            Problem(
+                path,
+                _line_for(lines, loc),
+                f'{where} reads as {read}, not text: put it in quotes (e.g. "no")',
+            )
+        )
 
 
 def _check_strings(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any, Literal
@@ -253,33 +253,80 @@ def normalise(text: str) -> str:
     return " ".join(text.split())
 
 
+_LIST_SEPARATORS = re.compile(r"[,;/&+]| and | und | et | y | e ", re.IGNORECASE)
+
+
 def match_options(
-    question: Question, typed: str, labels: Mapping[str, Sequence[str]]
+    question: Question,
+    typed: str,
+    labels: Mapping[str, Sequence[str]],
+    negations: Collection[str] = (),
 ) -> list[str]:
     """Options a merchant meant by typing (labels and synonyms per option id).
 
-    A one-choice question yields at most one option; a several-choice question accepts a
-    comma-separated list. Unrecognised text yields an empty list.
+    A one-choice question yields exactly one option or none; a several-choice question
+    takes a list ("UK, Germany", "UK and Germany") where every part must name something.
+    Each part is matched exactly first ("woo", "uk"); failing that, option names are looked
+    for as whole words inside it ("I use Shopify", "we sell in the UK"), longest name
+    first. That second, looser reading never guesses: it is refused when the text names
+    two options of a one-choice question or contains a negation ("not on Shopify").
+    Option ids count only as exact answers ("it" is Italy alone, not inside a sentence).
+    Unrecognised text yields an empty list.
     """
-    pieces = [typed] if question.kind == "one" else re.split(r"[,;/]| and | und | y ", typed)
+    names = {
+        option: {normalise(n) for n in labels.get(option, ())} - {""}
+        for option in question.options
+    }
+    pieces = [typed] if question.kind == "one" else _LIST_SEPARATORS.split(typed)
     found: list[str] = []
     for piece in pieces:
         wanted = normalise(piece)
         if not wanted:
             continue
-        hit = None
-        for option in question.options:
-            names = {normalise(option), *(normalise(n) for n in labels.get(option, ()))}
-            if wanted in names:
-                hit = option
-                break
-        if hit is None:
+        exact = [o for o in question.options if wanted == normalise(o) or wanted in names[o]]
+        hits = exact[:1] or _mentioned(wanted, names, negations)
+        if not hits:
             return []
-        if hit not in found:
-            found.append(hit)
+        found.extend(hit for hit in hits if hit not in found)
     if question.kind == "one" and len(found) != 1:
         return []
     return [o for o in question.options if o in found]
+
+
+def _mentioned(text: str, names: Mapping[str, set[str]], negations: Collection[str]) -> list[str]:
+    """Options whose names occur as whole words in ``text`` (normalised), longest first.
+
+    A negation word outside every name found ("not", "except") refuses the guess; one
+    inside a name ("no web store") is part of that name. A name that is itself a negation
+    word ("no") only ever counts as an exact answer.
+    """
+    padded = f" {text} "
+    taken: list[tuple[int, int]] = []
+    hits: list[str] = []
+    candidates = sorted(
+        (
+            (name, option)
+            for option, option_names in names.items()
+            for name in option_names
+            if name not in negations
+        ),
+        key=lambda item: -len(item[0]),
+    )
+    for name, option in candidates:
+        start = padded.find(f" {name} ")
+        while start != -1:
+            span = (start + 1, start + 1 + len(name))
+            if not any(a < span[1] and span[0] < b for a, b in taken):
+                taken.append(span)
+                if option not in hits:
+                    hits.append(option)
+                break
+            start = padded.find(f" {name} ", start + 1)
+    for word in re.finditer(r"\S+", padded):
+        inside = any(a <= word.start() and word.end() <= b for a, b in taken)
+        if word.group() in negations and not inside:
+            return []
+    return hits
 
 
 @dataclass(frozen=True)

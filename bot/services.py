@@ -95,6 +95,7 @@ class Services:
         self.clock = clock
         self.retention_days = retention_days
         self.extensions = {}
+        self._negation_words: dict[str, frozenset[str]] = {}  # by locale shipped
 
     # --- loading ---------------------------------------------------------------------------
 
@@ -163,6 +164,12 @@ class Services:
     def effective_answers(self, merchant: Merchant) -> dict[str, iv.Answer]:
         """The merchant's answers on their current branch of the interview."""
         return self._answers(self._state(merchant))
+
+    def _negations(self, lang: str | None) -> frozenset[str]:
+        code = self.content.locale(lang).code
+        if code not in self._negation_words:
+            self._negation_words[code] = self.content.negations(code)
+        return self._negation_words[code]
 
     def _answers(self, state: State) -> dict[str, iv.Answer]:
         return iv.effective_answers(self.content.interview, state.answers)
@@ -413,7 +420,10 @@ class Services:
                 new = iv.answer_text(interview, state, question.id, result)
             else:
                 picked = iv.match_options(
-                    question, typed[:500], self.content.option_labels(lang, question.id)
+                    question,
+                    typed[:500],
+                    self.content.option_labels(lang, question.id),
+                    self._negations(lang),
                 )
                 if not picked:
                     return Outcome(send=[self.views.hint(lang, state)])

@@ -31,6 +31,24 @@ async def test_typed_option_name_is_understood(user: SimulatedUser) -> None:
     assert "Which markets do you sell to?" in reply
 
 
+async def test_sentences_are_understood_and_negations_never_guessed(
+    user: SimulatedUser, db: Database
+) -> None:
+    await user.send("/start")
+    reply = (await user.send("We use Shopify for our store"))[-1].text or ""
+    assert "Which markets do you sell to?" in reply
+    reply = (await user.send("We sell in the UK and Germany"))[-1].text or ""
+    assert "registered company" in reply  # question 3: business type
+    before = await state_of(db, user.user_id)
+    for unsure in ("we are not a registered company", "no idea"):
+        reply = (await user.send(unsure))[-1].text or ""
+        assert "I didn't catch that" in reply, unsure
+        assert await state_of(db, user.user_id) == before, "a guess changed nothing"
+    await user.send("I'm a sole trader")
+    answers = (await state_of(db, user.user_id))[0]
+    assert answers == {"platform": "shopify", "market": ["uk", "de"], "entity": "individual"}
+
+
 async def test_stickers_and_photos(user: SimulatedUser, db: Database) -> None:
     await user.send("/start")
     before = await state_of(db, user.user_id)

@@ -204,6 +204,29 @@ def test_broken_strings_file(tree: Path) -> None:
     assert any("questions.platform.options.shopify" in str(p) for p in info.value.problems)
 
 
+def test_yaml_yes_and_no_are_caught_with_their_line(tree: Path) -> None:
+    """Bare `no` in YAML is false, not the word: a synonym or label would silently break."""
+    strings = tree / "locales" / "en" / "strings.yaml"
+    text = strings.read_text(encoding="utf-8")
+    text = text.replace("      wix: Wix\n", "      wix: yes\n", 1)
+    text = text.replace('[none, "no", no store', "[none, no, no store", 1)
+    strings.write_text(text, encoding="utf-8")
+    lines = text.splitlines()
+    label_line = lines.index("      wix: yes") + 1
+    synonym_line = next(i for i, line in enumerate(lines, 1) if "[none, no, no store" in line)
+    with pytest.raises(ContentError) as info:
+        load_content(tree)
+    found = [str(p) for p in info.value.problems]
+    assert f"{strings}:{label_line}: questions.platform.options.wix reads as true" in "\n".join(
+        found
+    )
+    assert any(
+        f"{strings}:{synonym_line}: questions.platform.synonyms.none.1 reads as false" in p
+        and "quotes" in p
+        for p in found
+    )
+
+
 def test_every_step_names_sources_and_a_check_date(content: Content) -> None:
     for step in content.steps:
         assert step.sources, step.id

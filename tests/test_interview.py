@@ -169,14 +169,26 @@ def test_clean_answers_drops_what_content_no_longer_knows(interview: iv.Intervie
         ("  shopify!! ", ["shopify"]),
         ("woo", ["woocommerce"]),
         ("I had no web store", ["none"]),
+        ("no", ["none"]),  # a YAML trap once: bare `no` was read as false
         ("Facebook", []),
+        # Inside a sentence: understood when it names exactly one option...
+        ("I use Shopify", ["shopify"]),
+        ("we're on Shopify Plus", ["shopify"]),
+        ("my store is on woo commerce", ["woocommerce"]),
+        ("we have no web store", ["none"]),
+        # ...and never guessed when it names two, or says what they do not use.
+        ("Shopify and Wix", []),
+        ("not Shopify", []),
+        ("I don't use Shopify any more", []),
+        ("no idea", []),
     ],
 )
 def test_typed_options_one(
     interview: iv.Interview, content: Content, typed: str, expected: list[str]
 ) -> None:
     question = interview.question("platform")
-    assert iv.match_options(question, typed, content.option_labels("en", "platform")) == expected
+    labels = content.option_labels("en", "platform")
+    assert iv.match_options(question, typed, labels, content.negations("en")) == expected
 
 
 @pytest.mark.parametrize(
@@ -185,14 +197,32 @@ def test_typed_options_one(
         ("UK, Germany", ["uk", "de"]),
         ("germany and españa", ["es", "de"]),
         ("us", ["us"]),
-        ("UK, Narnia", []),
+        ("it", ["it"]),  # an option id alone is an answer...
+        ("I sell it in the UK", ["uk"]),  # ...but not a word inside a sentence
+        ("UK, Narnia", []),  # every part of a list must name something
+        ("We sell in the UK AND Germany", ["uk", "de"]),
+        ("mostly the US", ["us"]),
+        ("South East Asia & Japan", ["jp", "sea"]),
+        ("everywhere except Japan", []),
     ],
 )
 def test_typed_options_many(
     interview: iv.Interview, content: Content, typed: str, expected: list[str]
 ) -> None:
     question = interview.question("market")
-    assert iv.match_options(question, typed, content.option_labels("en", "market")) == expected
+    labels = content.option_labels("en", "market")
+    assert iv.match_options(question, typed, labels, content.negations("en")) == expected
+
+
+def test_longest_name_wins_and_negations_inside_a_name_do_not_count() -> None:
+    question = iv.Question(id="q", kind="one", options=("asia", "sea"))
+    labels = {"asia": ["asia"], "sea": ["south east asia"]}
+    assert iv.match_options(question, "we sell to south east asia", labels) == ["sea"]
+    status = iv.Question(id="s", kind="one", options=("not_started", "applied"))
+    names = {"not_started": ["haven t started"], "applied": ["applied"]}
+    negations = {"haven", "not"}
+    assert iv.match_options(status, "we haven't started yet", names, negations) == ["not_started"]
+    assert iv.match_options(status, "we have not applied", names, negations) == []
 
 
 TODAY = date(2026, 11, 27)
