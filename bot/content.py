@@ -281,6 +281,15 @@ class Locale:
 
 
 @dataclass(frozen=True)
+class TypedWords:
+    """Typed words with a meaning of their own (normalised): see content/README.md."""
+
+    negations: frozenset[str]  # a loosely typed answer holding one of these is not guessed
+    back: frozenset[str]  # typed instead of pressing « Back
+    skip: frozenset[str]  # typed instead of pressing Skip (optional questions)
+
+
+@dataclass(frozen=True)
 class Content:
     """The validated content tree, read-only, shared by every update."""
 
@@ -327,13 +336,22 @@ class Content:
             result[option] = names
         return result
 
-    def negations(self, code: str | None) -> frozenset[str]:
-        """Words that make a loosely typed answer too uncertain to guess (normalised)."""
-        try:
-            words = self.string(code, "typed_answers.negations")
-        except KeyError:
-            return frozenset()
-        return frozenset(normalise(str(word)) for word in words)
+    def typed_words(self, code: str | None) -> TypedWords:
+        """What typed words mean beyond option names, normalised (``typed_answers.*``)."""
+
+        def words(key: str, *labels: str) -> frozenset[str]:
+            try:
+                listed = [str(word) for word in self.string(code, f"typed_answers.{key}")]
+            except KeyError:
+                listed = []
+            names = [*listed, *(str(self.string(code, label)) for label in labels)]
+            return frozenset(normalise(name) for name in names) - {""}
+
+        return TypedWords(
+            negations=words("negations"),
+            back=words("back", "buttons.back"),
+            skip=words("skip", "buttons.skip"),
+        )
 
 
 def split_front_matter(text: str) -> tuple[str, str, int] | None:

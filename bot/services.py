@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import callbacks, links, privacy
 from bot import interview as iv
 from bot.calendar_ics import CalendarEntry, build_calendar
-from bot.content import Content
+from bot.content import Content, TypedWords
 from bot.db import Database
 from bot.interview import State
 from bot.models import Event, Merchant, Outbox, StepProgress, utcnow
@@ -95,7 +95,7 @@ class Services:
         self.clock = clock
         self.retention_days = retention_days
         self.extensions = {}
-        self._negation_words: dict[str, frozenset[str]] = {}  # by locale shipped
+        self._typed_words: dict[str, TypedWords] = {}  # by locale shipped
 
     # --- loading ---------------------------------------------------------------------------
 
@@ -165,11 +165,11 @@ class Services:
         """The merchant's answers on their current branch of the interview."""
         return self._answers(self._state(merchant))
 
-    def _negations(self, lang: str | None) -> frozenset[str]:
+    def _typed(self, lang: str | None) -> TypedWords:
         code = self.content.locale(lang).code
-        if code not in self._negation_words:
-            self._negation_words[code] = self.content.negations(code)
-        return self._negation_words[code]
+        if code not in self._typed_words:
+            self._typed_words[code] = self.content.typed_words(code)
+        return self._typed_words[code]
 
     def _answers(self, state: State) -> dict[str, iv.Answer]:
         return iv.effective_answers(self.content.interview, state.answers)
@@ -406,8 +406,14 @@ class Services:
                 return Outcome(send=[self.views.hint(lang, None)])
             interview = self.content.interview
             question = interview.question(state.current)
+            words = self._typed(lang)
             new: State | None = None
-            if question.kind in ("text", "date"):
+            said = iv.normalise(typed[:100])
+            if said in words.back:  # "back" typed instead of pressed
+                new = iv.back(state)
+            elif said in words.skip and question.optional:
+                new = iv.skip(interview, state, question.id)
+            elif question.kind in ("text", "date"):
                 today = self.clock().date()
                 result = (
                     iv.validate_text(question, typed)
@@ -423,7 +429,7 @@ class Services:
                     question,
                     typed[:500],
                     self.content.option_labels(lang, question.id),
-                    self._negations(lang),
+                    words.negations,
                 )
                 if not picked:
                     return Outcome(send=[self.views.hint(lang, state)])

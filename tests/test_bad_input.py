@@ -6,9 +6,13 @@ from sqlmodel import select
 
 from bot.app import BotApp
 from bot.db import Database
-from bot.fakeapi import FakeTelegram, SimulatedUser
+from bot.fakeapi import FakeMessage, FakeTelegram, SimulatedUser
 from bot.models import Merchant
 from tests.chat import Profile, interview
+
+
+def last(replies: list[FakeMessage]) -> str:
+    return (replies[-1].text or "") if replies else ""
 
 
 async def state_of(db: Database, user_id: int) -> tuple[object, ...]:
@@ -47,6 +51,26 @@ async def test_sentences_are_understood_and_negations_never_guessed(
     await user.send("I'm a sole trader")
     answers = (await state_of(db, user.user_id))[0]
     assert answers == {"platform": "shopify", "market": ["uk", "de"], "entity": "individual"}
+
+
+async def test_back_and_skip_can_be_typed(user: SimulatedUser, db: Database) -> None:
+    await user.send("/start")
+    for answer in ("Shopify", "UK", "company", "local", "1-50", "own", "ads", "applied"):
+        await user.send(answer)
+    assert "What is your shop called?" in user.last_text()
+    assert "Where do you stand with TikTok Shop?" in last(await user.send("back"))
+    assert "What is your shop called?" in last(await user.send("Applied"))
+    # "Skip" typed on an optional question skips it (it is not taken as the shop's name).
+    assert "When do you want to be selling" in last(await user.send("skip"))
+    answers = (await state_of(db, user.user_id))[0]
+    assert isinstance(answers, dict) and answers.get("shop_name") is None
+    assert "Your answers" in "".join(m.text or "" for m in await user.send("Skip!"))
+    # On the first question there is nowhere to go back to: a hint, nothing changes.
+    other = SimulatedUser(user.app, user.fake, user_id=user.user_id + 1)
+    await other.send("/start")
+    before = await state_of(db, other.user_id)
+    assert "I didn't catch that" in last(await other.send("go back"))
+    assert await state_of(db, other.user_id) == before
 
 
 async def test_stickers_and_photos(user: SimulatedUser, db: Database) -> None:

@@ -188,7 +188,9 @@ def test_typed_options_one(
 ) -> None:
     question = interview.question("platform")
     labels = content.option_labels("en", "platform")
-    assert iv.match_options(question, typed, labels, content.negations("en")) == expected
+    assert (
+        iv.match_options(question, typed, labels, content.typed_words("en").negations) == expected
+    )
 
 
 @pytest.mark.parametrize(
@@ -211,7 +213,9 @@ def test_typed_options_many(
 ) -> None:
     question = interview.question("market")
     labels = content.option_labels("en", "market")
-    assert iv.match_options(question, typed, labels, content.negations("en")) == expected
+    assert (
+        iv.match_options(question, typed, labels, content.typed_words("en").negations) == expected
+    )
 
 
 def test_longest_name_wins_and_negations_inside_a_name_do_not_count() -> None:
