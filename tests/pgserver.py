@@ -114,7 +114,8 @@ def find_binaries() -> PostgresBinaries | None:
     return None
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback TCP port nobody listens on (once this returns)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -264,7 +265,7 @@ class PostgresServer:
             )
             last_error: PostgresServerError | None = None
             for _attempt in range(3):  # the free port can be taken between probe and bind
-                port = _free_port()
+                port = free_port()
                 options = (
                     f"-p {port} -k {self.tmpdir} -c listen_addresses=127.0.0.1 -c fsync=off "
                     "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"

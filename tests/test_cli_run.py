@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import pytest
 
 from bot.fakeapi import FakeTelegram, serve
 from tests.conftest import TOKEN
+from tests.pgserver import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -88,10 +88,7 @@ async def test_run_replies_to_start(db_url: str, tmp_path: Path) -> None:
 
 
 async def test_run_says_when_telegram_is_unreachable(tmp_path: Path) -> None:
-    with socket.socket() as sock:  # a port nobody listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    base = f"http://127.0.0.1:{port}/bot"
+    base = f"http://127.0.0.1:{free_port()}/bot"
     db = f"sqlite+aiosqlite:///{tmp_path}/x.db"
     proc = await start_bot("run", env=env_for(base, db, LOG_LEVEL="ERROR"), cwd=tmp_path)
     _, err = await asyncio.wait_for(proc.communicate(), 60)

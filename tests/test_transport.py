@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from bot.fakeapi import FakeTelegram, SimulatedUser, serve
 from bot.lifecycle import StartupError, initialise
 from bot.transport import AiohttpRequest
 from tests.conftest import TOKEN, Clock, make_settings
+from tests.pgserver import free_port
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -40,12 +40,6 @@ async def transport() -> AsyncIterator[AiohttpRequest]:
     await request.initialize()
     yield request
     await request.shutdown()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:  # a port nobody listens on once closed
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def test_a_merchant_talks_to_the_bot_over_http(
