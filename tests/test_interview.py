@@ -57,16 +57,19 @@ def test_full_walk_finishes(interview: iv.Interview) -> None:
     assert list(state.path) == list(interview.questions)
 
 
+# A merchant without a web store, answered up to the question after fulfilment.
+NO_STORE_TO_SHOP_STATUS = (
+    ("one", "none"),
+    ("many", "us"),
+    ("one", "company"),
+    ("one", "local"),
+    ("one", "small"),
+    ("one", "own"),
+)
+
+
 def test_platform_none_skips_what_storefront_was_used_for(interview: iv.Interview) -> None:
-    state = walk(
-        interview,
-        ("one", "none"),
-        ("many", "us"),
-        ("one", "company"),
-        ("one", "local"),
-        ("one", "small"),
-        ("one", "own"),
-    )
+    state = walk(interview, *NO_STORE_TO_SHOP_STATUS)
     assert state.current == "shop_status"
     assert "uses" not in state.path
 
@@ -78,15 +81,7 @@ def test_selling_merchants_are_not_asked_for_a_go_live_date(interview: iv.Interv
 
 
 def test_back_returns_along_the_path_taken(interview: iv.Interview) -> None:
-    state = walk(
-        interview,
-        ("one", "none"),
-        ("many", "us"),
-        ("one", "company"),
-        ("one", "local"),
-        ("one", "small"),
-        ("one", "own"),
-    )
+    state = walk(interview, *NO_STORE_TO_SHOP_STATUS)
     assert state.current == "shop_status"
     back = iv.back(state)
     assert back is not None and back.current == "fulfilment"
