@@ -25,14 +25,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import update
 from telegram.request import BaseRequest, RequestData
 
-from bot.alert_service import AlertService
-from bot.app import BotApp, build_application
+from bot.alerts.dispatcher import Dispatcher, claim, make_budget
+from bot.alerts.service import AlertService
+from bot.app import build_application
+from bot.botapi.budget import RateBudget
+from bot.botapi.fake import FakeRequest, FakeTelegram
 from bot.config import Settings
-from bot.db import Database
-from bot.fakeapi import FakeRequest, FakeTelegram
-from bot.models import Outbox
-from bot.outbox import Dispatcher, claim, make_budget
-from bot.ratelimit import RateBudget
+from bot.context import BotApp
+from bot.storage.db import Database
+from bot.storage.models import Outbox
 from tests.outbox_seed import seed_due_alerts
 
 TOKEN = "123456789:AAHfakeTokenForTestsOnly_0123456789ab"

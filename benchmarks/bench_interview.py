@@ -5,7 +5,7 @@ runs as its own process (`python -m bot run`, SQLite file) and long-polls the fa
 this process serves on loopback HTTP, as it would poll Telegram; in the same run the same
 load goes to a bare PTB echo bot process (benchmarks/echo_bot.py) polling the same way.
 The same load also goes to that echo bot on the migration bot's own Bot API transport
-(aiohttp, bot.transport), so the cost of the bot's own work shows like for like.
+(aiohttp, bot.botapi.transport), so the cost of the bot's own work shows like for like.
 Reported: messages/s of each, the ratios, p50/p99 handling latency (from the update being
 queued at the fake to the bot's first reply to it arriving there) and CPU per message.
 
@@ -30,7 +30,7 @@ from typing import Any
 
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
-from bot.fakeapi import FakeTelegram, serve
+from bot.botapi.fake import FakeTelegram, serve
 
 TOKEN = "123456789:AAHbenchmarkTokenOnly_0123456789abcd"
 REPO = Path(__file__).resolve().parent.parent

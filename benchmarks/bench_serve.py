@@ -5,7 +5,7 @@ listens on loopback; a local aiohttp client plays ``--chats`` merchants at once,
 /start and then pressing buttons through the whole interview, waiting for every webhook
 response before the next update (the webhook processes inside the request). The Bot API is
 the in-memory fake (``--bot-api memory``) or the same fake served over loopback HTTP and
-reached through the bot's real transport, aiohttp (``bot.transport``; ``--bot-api http``).
+reached through the bot's real transport, aiohttp (``bot.botapi.transport``; ``--bot-api http``).
 
     .venv/bin/python -m benchmarks.bench_serve                 # both databases
     .venv/bin/python -m benchmarks.bench_serve --db sqlite --chats 50 --rounds 2
@@ -28,11 +28,11 @@ import aiohttp
 from aiohttp import web
 
 from bot.app import build_application
+from bot.botapi.fake import FakeRequest, FakeTelegram, serve
 from bot.config import Settings
-from bot.content import load_content
-from bot.db import Database
-from bot.fakeapi import FakeRequest, FakeTelegram, serve
+from bot.content.loader import load_content
 from bot.metrics import CountingRequest, Metrics
+from bot.storage.db import Database
 from bot.web import SECRET_HEADER, create_app, instrument
 
 REPO = Path(__file__).resolve().parent.parent

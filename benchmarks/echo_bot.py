@@ -1,7 +1,7 @@
 """A bare python-telegram-bot echo bot: the baseline for bench_interview (run as a process).
 
 python -m benchmarks.echo_bot                       # PTB as installed (httpx transport)
-python -m benchmarks.echo_bot --transport aiohttp   # the bot's transport (bot.transport)
+python -m benchmarks.echo_bot --transport aiohttp   # the bot's transport (bot.botapi.transport)
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def main() -> None:
         .concurrent_updates(64)  # the same concurrency the migration bot uses
     )
     if args.transport == "aiohttp":
-        from bot.transport import AiohttpRequest
+        from bot.botapi.transport import AiohttpRequest
 
         builder = builder.request(AiohttpRequest()).get_updates_request(AiohttpRequest(1))
     app = builder.build()

@@ -1,20 +1,17 @@
-"""Command line: ``python -m bot <mode>``."""
+"""Command line: ``python -m bot <mode>`` — argument parsing only; the modes live in bot.modes."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
 import os
 import sys
 from collections.abc import Sequence
 
-from bot.config import ConfigError, Settings, load_settings
-from bot.content import Content, ContentError
+from bot.config import ConfigError, load_settings
+from bot.content.loader import ContentError
+from bot.logs import setup_logging
 
-log = logging.getLogger("bot")
-
-EXIT_CONFIG = 2  # bad configuration or content (see bot.lifecycle for the run-time codes)
+EXIT_CONFIG = 2  # bad configuration or content (see bot.modes for the run-time codes)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -67,32 +64,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings()
         if args.mode == "content":
-            from bot import checker
+            from bot.content import cli
 
-            return checker.main(args, settings)
-        from bot.logs import setup_logging
-
+            return cli.main(args, settings)
         setup_logging(settings.log_level, settings.log_format, settings.secrets())
+        # Imported here so that `content` tasks never load the Telegram stack.
+        from bot import modes
+
         if args.mode == "db":
-            return asyncio.run(_db_upgrade(settings))
+            return modes.db_upgrade(settings)
         if args.mode == "run":
-            return _run(settings)
+            return modes.run(settings)
         if args.mode == "serve":
-            from bot import web
-
-            return web.main(settings)
+            return modes.serve(settings)
         if args.mode == "remind":
-            from bot import outbox
-
-            return outbox.main(settings)
+            return modes.remind(settings)
         if args.mode == "demo":
-            from bot import demo as demo_mode
-
-            return demo_mode.main(args, settings)
+            return modes.demo(args, settings)
         if args.mode == "link":
-            from bot import links
-
-            return links.main(args, settings)
+            return modes.link(args, settings)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -102,60 +92,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  {problem}", file=sys.stderr)
         return EXIT_CONFIG
     return EXIT_CONFIG
-
-
-async def _db_upgrade(settings: Settings) -> int:
-    from bot import lifecycle
-
-    try:
-        db = await lifecycle.open_database(settings)
-    except lifecycle.StartupError as exc:
-        lifecycle.fail(exc.message, settings)
-        return exc.code
-    await db.dispose()
-    print(f"database is up to date ({db.dialect})")
-    return 0
-
-
-def _run(settings: Settings) -> int:
-    settings.token()  # fail fast, before touching anything else
-    from bot.checker import load_checked
-
-    content = load_checked(settings.content_dir, settings.deadline)
-    return asyncio.run(_poll(settings, content))
-
-
-async def _poll(settings: Settings, content: Content) -> int:
-    from bot import lifecycle
-    from bot.app import ALLOWED_UPDATES, build_application
-
-    try:
-        app = await lifecycle.open_app(
-            settings, lambda db: build_application(settings, content=content, db=db)
-        )
-    except lifecycle.StartupError as exc:
-        lifecycle.fail(exc.message, settings)
-        return exc.code
-    stop = lifecycle.stop_on_signals()
-    where = settings.telegram_base_url
-    try:
-        await app.start()
-        assert app.updater is not None
-        # Network blips while polling are retried by the updater with back-off.
-        await app.updater.start_polling(
-            allowed_updates=ALLOWED_UPDATES,
-            bootstrap_retries=-1,
-            error_callback=lambda exc: log.warning(
-                "polling %s failed (%s: %s); retrying", where, type(exc).__name__, exc
-            ),
-        )
-        log.info("polling %s as @%s", where, app.bot.username)
-        async with lifecycle.running_loops(app, stop):
-            await stop.wait()
-            log.info("stopping")
-    finally:
-        await lifecycle.close(app)
-    return lifecycle.EXIT_OK
 
 
 if __name__ == "__main__":

@@ -1,17 +1,22 @@
-"""Wiring: the only module that knows how python-telegram-bot is put together."""
+"""Wiring, all of it: the only module that knows how python-telegram-bot is put together.
+
+It builds the content, database, renderer, views and services, installs the alerts feature
+(service + dispatcher loop) and registers the Telegram adapter (:mod:`handlers`). Only
+:mod:`bot.modes` imports this module.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram import Bot, BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
-    Application,
     ApplicationBuilder,
     BaseUpdateProcessor,
     ContextTypes,
@@ -19,23 +24,27 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
+from bot.alerts.dispatcher import Dispatcher
+from bot.alerts.service import AlertService
+from bot.botapi.budget import RateBudget, make_budget
+from bot.botapi.ratelimiter import BudgetRateLimiter
+from bot.botapi.transport import AiohttpRequest
 from bot.config import Settings
-from bot.content import Content
-from bot.context import BotData, Context
-from bot.db import Database
-from bot.models import utcnow
-from bot.outbox import make_budget
-from bot.privacy import retention_loop
-from bot.render import Renderer
-from bot.sendlimit import BudgetRateLimiter
-from bot.services import Services
-from bot.transport import AiohttpRequest
-from bot.views import Views
+from bot.content.check import load_checked
+from bot.content.loader import Content
+from bot.content.render import Renderer
+from bot.context import BotApp, BotData, Context
+from bot.services.core import Services
+from bot.storage.db import Database
+from bot.storage.erase import retention_loop
+from bot.storage.models import utcnow
+from bot.views.screens import Views
+from handlers import COMMANDS, register
 
 # The update kinds the bot handles (for getUpdates / setWebhook).
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 
-BotApp = Application[Any, Context, dict[object, object], dict[object, object], BotData, Any]
+log = logging.getLogger(__name__)
 
 
 class PerChatProcessor(BaseUpdateProcessor):
@@ -96,8 +105,6 @@ def build_application(
 ) -> BotApp:
     """Build the Application and everything it depends on (nothing runs until started)."""
     if content is None:
-        from bot.checker import load_checked
-
         content = load_checked(settings.content_dir, settings.deadline)
     db = db or Database(settings.database_url)
     renderer = Renderer(content)
@@ -132,40 +139,54 @@ def build_application(
     )
     # One send budget for the whole process: replies count in it, alerts wait their turn.
     budget = make_budget(settings.send_rate, settings.allow_paid_broadcast)
-    # PTB types the builder for rate_limit_args=None; ours takes a dict (see bot.sendlimit).
+    # PTB types the builder for rate_limit_args=None; ours takes a dict (bot.botapi.ratelimiter).
     builder = builder.rate_limiter(BudgetRateLimiter(budget))  # type: ignore[arg-type]
     # aiohttp instead of PTB's default httpx: a fraction of the CPU per Bot API call.
     builder = builder.request(request or AiohttpRequest()).get_updates_request(
         get_updates_request or AiohttpRequest(1)
     )
     app: BotApp = builder.build()
-
-    from bot.alert_service import install as install_alerts
-
-    install_alerts(
-        data, app.bot, clock=clock, budget=budget
-    )  # /alerts, the outbox dispatcher loop
-
-    from handlers import register  # the adapter is wired here and only here
-
-    register(app)
+    _install_alerts(data, app.bot, clock=clock, budget=budget)
+    register(app)  # the Telegram adapter is wired here and only here
     return app
+
+
+def _install_alerts(
+    data: BotData, bot: Bot, *, clock: Callable[[], datetime], budget: RateBudget
+) -> AlertService:
+    """Wire the alerts feature: the ``alerts`` verb, typed input and the dispatcher loop."""
+    settings, content = data.settings, data.content
+    service = AlertService(
+        data.services,
+        offsets=settings.alert_offsets or content.campaign.alert_offsets,
+        quiet_default=settings.quiet_hours,
+        nudge_after_days=content.campaign.nudge_after_days,
+        clock=clock,
+    )
+    service.dispatcher = Dispatcher.sized(
+        data.db,
+        bot,
+        service,
+        budget,
+        clock=service.clock,
+        paid_broadcast=settings.allow_paid_broadcast,
+    )
+    data.services.extensions["alerts"] = service
+    data.background.append(service.dispatcher.run)
+    data.alerts = service
+    return service
 
 
 async def _post_init(app: BotApp) -> None:
     data = app.bot_data
     content = data.content
-    from handlers import COMMANDS
-
     commands = [
         BotCommand(name, str(content.string(None, f"commands.{name}"))) for name in COMMANDS
     ]
     try:
         await app.bot.set_my_commands(commands)
     except TelegramError as exc:  # a menu is nice to have, not worth refusing to start
-        import logging
-
-        logging.getLogger(__name__).warning("could not set the command menu: %s", exc)
+        log.warning("could not set the command menu: %s", exc)
 
 
 async def _post_shutdown(app: BotApp) -> None:

@@ -5,19 +5,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any
 
-from telegram.ext import CallbackContext, ExtBot
+from telegram.ext import Application, CallbackContext, ExtBot
 
+from bot.alerts.service import AlertService
 from bot.config import Settings
-from bot.content import Content
-from bot.db import Database
-from bot.render import Renderer
-from bot.services import Services
-from bot.views import Views
-
-if TYPE_CHECKING:
-    from bot.alert_service import AlertService
+from bot.content.loader import Content
+from bot.content.render import Renderer
+from bot.services.core import Services
+from bot.storage.db import Database
+from bot.views.screens import Views
 
 
 @dataclass
@@ -33,7 +31,7 @@ class BotData:
     # Long-running loops started next to polling (e.g. the alert dispatcher); each gets a
     # stop event and returns when it is set.
     background: list[Callable[[asyncio.Event], Awaitable[None]]] = field(default_factory=list)
-    # The alerts feature (set by bot.alert_service.install).
+    # The alerts feature (installed by bot.app).
     alerts: AlertService | None = None
 
 
@@ -43,3 +41,6 @@ class Context(CallbackContext[ExtBot[None], dict[object, object], dict[object, o
     user_data and chat_data stay the plain dicts PTB insists on creating; nothing is stored
     in them (merchant state lives in SQL).
     """
+
+
+BotApp = Application[Any, Context, dict[object, object], dict[object, object], BotData, Any]

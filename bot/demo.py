@@ -1,32 +1,27 @@
-"""``python -m bot demo``: the real bot in a terminal, no token and no network.
+"""The demo's terminal side: print bot messages, read what the merchant types.
 
-The same Application, handlers, content and database code run against the in-process fake
-Bot API the tests use. Bot messages print as plain text; inline buttons print as a numbered
-list: type a number to press one, anything else is sent as a message. End of input exits.
+``python -m bot demo`` (started in :mod:`bot.modes`) runs the same Application, handlers,
+content and database code against the in-process fake Bot API the tests use. Bot messages
+print as plain text; inline buttons print as a numbered list: type a number to press one,
+anything else is sent as a message. End of input exits.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import sys
-import tempfile
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TextIO
 
-from pydantic import SecretStr
-
-from bot.config import ConfigError, Settings
-from bot.content import load_content
-from bot.fakeapi import FakeMessage, FakeRequest, FakeTelegram, SimulatedUser
-from bot.tghtml import html_to_terminal
+from bot.botapi.fake import FakeMessage, SimulatedUser
+from bot.botapi.tghtml import html_to_terminal
+from bot.config import ConfigError
 
 DEMO_TOKEN = "1000000001:" + "D" * 35  # the fake accepts it; it never leaves this process
 DEMO_USER_ID = 424242
 
 
-def _parse_moment(value: str, name: str) -> datetime:
+def parse_moment(value: str, name: str) -> datetime:
+    """A ``--now`` / ``--deadline`` value: ISO 8601, UTC when no zone is given."""
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
@@ -85,62 +80,3 @@ async def converse(user: SimulatedUser, lines: TextIO, out: TextIO) -> None:
         shown = render(replies, out)
         if shown:
             buttons = shown
-
-
-async def _demo(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.app import build_application
-    from bot.db import Database
-    from bot.models import utcnow
-
-    now = _parse_moment(args.now, "--now") if args.now else None
-    deadline = _parse_moment(args.deadline, "--deadline") if args.deadline else settings.deadline
-    content = load_content(settings.content_dir)
-    temp = None
-    # A throwaway database unless the operator named one (env or .env).
-    database_url = settings.database_url if "database_url" in settings.model_fields_set else ""
-    if not database_url:
-        temp = tempfile.TemporaryDirectory(prefix="bot-demo-")
-        database_url = f"sqlite+aiosqlite:///{Path(temp.name) / 'demo.db'}"
-    demo_settings = settings.model_copy(
-        update={
-            "telegram_token": SecretStr(DEMO_TOKEN),
-            "database_url": database_url,
-            "deadline": deadline,
-        }
-    )
-    db = Database(database_url)
-    await db.upgrade()
-    fake = FakeTelegram(token=DEMO_TOKEN, bot_first_name="Storefront → Shop assistant")
-    app = build_application(
-        demo_settings,
-        request=FakeRequest(fake),
-        get_updates_request=FakeRequest(fake),
-        content=content,
-        db=db,
-        clock=(lambda: now) if now is not None else utcnow,
-    )
-    try:
-        async with app:
-            if app.post_init is not None:
-                await app.post_init(app)
-            user = SimulatedUser(
-                app, fake, user_id=DEMO_USER_ID, first_name="Demo", language_code=args.lang
-            )
-            print(
-                "demo: type /start (or /help); a number presses a button; Ctrl-D quits.",
-                file=sys.stderr,
-            )
-            await converse(user, sys.stdin, sys.stdout)
-    finally:
-        await db.dispose()
-        if temp is not None:
-            temp.cleanup()
-    return 0
-
-
-def main(args: argparse.Namespace, settings: Settings) -> int:
-    """Run the terminal demo; exit 0 at end of input."""
-    try:
-        return asyncio.run(_demo(args, settings))
-    except KeyboardInterrupt:
-        return 0

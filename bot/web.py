@@ -33,20 +33,15 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, delete, select
 from telegram import Update
-from telegram.request import BaseRequest
 
-from bot import lifecycle
-from bot.checker import load_checked
 from bot.config import Settings
-from bot.content import Content
-from bot.metrics import CONTENT_TYPE, CountingRequest, Metrics
-from bot.models import Outbox, ProcessedUpdate, utcnow
-from bot.transport import AiohttpRequest
+from bot.content.loader import Content
+from bot.metrics import CONTENT_TYPE, Metrics
+from bot.storage.models import Outbox, ProcessedUpdate, utcnow
 
 if TYPE_CHECKING:
-    from bot.app import BotApp
-    from bot.context import Context
-    from bot.db import Database
+    from bot.context import BotApp, Context
+    from bot.storage.db import Database
 
 log = logging.getLogger("bot.web")
 
@@ -273,89 +268,3 @@ def webhook_url(settings: Settings) -> str | None:
     if urlsplit(url).path in ("", "/"):
         url = url.rstrip("/") + settings.webhook_path
     return url
-
-
-def main(settings: Settings) -> int:
-    """``python -m bot serve``: run until SIGTERM/SIGINT; returns the exit code."""
-    secret = settings.secret()  # ConfigError: the CLI prints one line and exits 2
-    settings.token()
-    content = load_checked(settings.content_dir, settings.deadline)
-    return asyncio.run(serve(settings, content=content, secret=secret))
-
-
-async def serve(
-    settings: Settings,
-    *,
-    content: Content,
-    secret: str,
-    request: BaseRequest | None = None,
-    stop: asyncio.Event | None = None,
-) -> int:
-    """Migrate, start the Application, serve HTTP until ``stop`` (or a signal), shut down."""
-    from bot.app import build_application
-
-    metrics = Metrics()
-    transport = CountingRequest(request or AiohttpRequest(), metrics.count_429)
-
-    def build(db: Database) -> BotApp:
-        application = build_application(settings, content=content, db=db, request=transport)
-        instrument(application, metrics)
-        return application
-
-    try:
-        application = await lifecycle.open_app(settings, build)  # migrate, getMe, menu
-    except lifecycle.StartupError as exc:
-        lifecycle.fail(exc.message, settings)
-        return exc.code
-    try:
-        return await _serve_started(settings, application, metrics, secret, stop)
-    finally:
-        await lifecycle.close(application)
-        log.info("stopped")
-
-
-async def _serve_started(
-    settings: Settings,
-    application: BotApp,
-    metrics: Metrics,
-    secret: str,
-    stop: asyncio.Event | None,
-) -> int:
-    from bot.app import ALLOWED_UPDATES
-
-    url = webhook_url(settings)
-    if url is not None:
-        await application.bot.set_webhook(
-            url,
-            secret_token=secret,
-            allowed_updates=ALLOWED_UPDATES,
-            drop_pending_updates=False,
-        )
-        log.info("webhook registered at %s", url)
-    await application.start()  # no updater is started: updates arrive only by webhook
-    app = create_app(application, secret=secret, metrics=metrics, path=settings.webhook_path)
-    runner = web.AppRunner(
-        app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT
-    )
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, settings.host, settings.port)
-        try:
-            await site.start()
-        except OSError as exc:
-            lifecycle.fail(f"cannot listen on {settings.host}:{settings.port}: {exc}", settings)
-            return lifecycle.EXIT_CONFIG
-        stop = lifecycle.stop_on_signals(stop)
-        log.info(
-            "serving webhook at %s:%d%s as @%s (database: %s)",
-            settings.host,
-            settings.port,
-            settings.webhook_path,
-            application.bot.username,
-            application.bot_data.db.dialect,
-        )
-        await stop.wait()
-        log.info("stopping: no new connections, finishing updates in flight")
-    finally:
-        await runner.cleanup()  # stops listening, waits for in-flight requests, then cleanup
-    return lifecycle.EXIT_OK

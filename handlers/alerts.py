@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Update
 
 from bot.context import Context
-from bot.views import Outcome
+from bot.views.screens import Outcome
 from handlers.common import deliver, user_of
 
 

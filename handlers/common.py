@@ -7,10 +7,10 @@ import logging
 from telegram import InputFile, Update
 from telegram.error import BadRequest
 
+from bot.botapi.markup import markup
 from bot.context import Context
-from bot.keyboards import markup
-from bot.services import UserInfo
-from bot.views import Outcome
+from bot.services.core import UserInfo
+from bot.views.screens import Outcome
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.fakeapi import FakeMessage, SimulatedUser
+from bot.botapi.fake import FakeMessage, SimulatedUser
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,12 @@ import pytest
 # PTB 22 warns unless retry_after is a timedelta; opt in (the bot sets this at start too).
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
-from bot.app import BotApp, build_application
+from bot.app import build_application
+from bot.botapi.fake import FakeRequest, FakeTelegram, SimulatedUser
 from bot.config import Settings
-from bot.content import Content, load_content
-from bot.db import Database
-from bot.fakeapi import FakeRequest, FakeTelegram, SimulatedUser
+from bot.content.loader import Content, load_content
+from bot.context import BotApp
+from bot.storage.db import Database
 
 pytest_plugins = ["tests.pgserver"]
 

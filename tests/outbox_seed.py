@@ -6,9 +6,9 @@ from datetime import datetime
 
 from sqlalchemy import insert
 
-from bot.alert_service import target_stamp
-from bot.db import Database
-from bot.models import Merchant, Outbox
+from bot.alerts.service import target_stamp
+from bot.storage.db import Database
+from bot.storage.models import Merchant, Outbox
 
 
 async def seed_due_alerts(

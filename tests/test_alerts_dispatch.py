@@ -11,14 +11,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from bot.alert_service import AlertService, target_stamp
-from bot.app import BotApp
+from bot.alerts.dispatcher import Dispatcher, claim
+from bot.alerts.service import AlertService, target_stamp
+from bot.botapi.budget import RateBudget
+from bot.botapi.fake import FakeTelegram, SimulatedUser
 from bot.config import Settings
-from bot.db import Database
-from bot.fakeapi import FakeTelegram, SimulatedUser
-from bot.models import Outbox
-from bot.outbox import Dispatcher, claim
-from bot.ratelimit import RateBudget
+from bot.context import BotApp
+from bot.storage.db import Database
+from bot.storage.models import Outbox
 from tests.conftest import NOW, Clock, make_settings
 from tests.outbox_seed import seed_due_alerts
 from tests.test_alerts_service import finish_interview, merchant, rows, subscribe

@@ -1,4 +1,4 @@
-"""Tests for the pure alert planner in bot.alerts."""
+"""Tests for the pure alert planner in bot.alerts.planner."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.alerts import (
+from bot.alerts.planner import (
     AlertSpec,
     QuietHours,
     format_offset,

@@ -8,12 +8,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
-from bot.alert_service import AlertService, parse_key
-from bot.app import BotApp
+from bot.alerts.service import AlertService, parse_key
+from bot.botapi.fake import FakeTelegram, SimulatedUser
 from bot.config import Settings
-from bot.db import Database
-from bot.fakeapi import FakeTelegram, SimulatedUser
-from bot.models import Merchant, Outbox
+from bot.context import BotApp
+from bot.storage.db import Database
+from bot.storage.models import Merchant, Outbox
 from tests.conftest import NOW, Clock, make_settings
 
 DEADLINE = NOW + timedelta(days=10)  # 2026-12-07 12:00 UTC
@@ -178,7 +178,7 @@ async def test_past_deadline_says_so_and_golive_alerts_still_work(
     make_app: object, fake: FakeTelegram, db: Database, db_url: str, content: object, clock: Clock
 ) -> None:
     from bot.app import build_application
-    from bot.fakeapi import FakeRequest
+    from bot.botapi.fake import FakeRequest
 
     settings = make_settings(db_url)  # the real deadline: 12 September 2023, long gone
     app = build_application(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from bot.app import BotApp
-from bot.db import Database
-from bot.fakeapi import FakeTelegram, SimulatedUser
-from bot.models import Merchant
+from bot.botapi.fake import FakeTelegram, SimulatedUser
+from bot.context import BotApp
+from bot.storage.db import Database
+from bot.storage.models import Merchant
 from tests.chat import Profile, interview
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.fakeapi import FakeTelegram, serve
+from bot.botapi.fake import FakeTelegram, serve
 from tests.conftest import TOKEN
 from tests.pgserver import free_port
 
@@ -158,7 +158,7 @@ async def test_remind_worker_sends_due_alerts_and_stops_cleanly(
 ) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from bot.db import Database
+    from bot.storage.db import Database
     from tests.test_alerts_dispatch import seed
 
     deadline = datetime.now(UTC) + timedelta(days=30)

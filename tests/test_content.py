@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.checker import Checker, check
-from bot.content import Content, ContentError, load_content
+from bot.content.check import Checker, check
+from bot.content.loader import Content, ContentError, load_content
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot import links
-from bot.content import Content
-from bot.fakeapi import FakeTelegram, SimulatedUser
+from bot.botapi.fake import FakeTelegram, SimulatedUser
+from bot.content.loader import Content
+from bot.domain import links
 from tests.chat import Profile, interview
 
 REPO = Path(__file__).resolve().parent.parent

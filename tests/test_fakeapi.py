@@ -19,7 +19,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.fakeapi import DEFAULT_TOKEN, FakeRequest, FakeTelegram, SimulatedUser, serve
+from bot.botapi.fake import DEFAULT_TOKEN, FakeRequest, FakeTelegram, SimulatedUser, serve
 
 CHAT = 4242
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.fakeapi import SimulatedUser
+from bot.botapi.fake import SimulatedUser
 from tests.chat import Profile, interview
 
 

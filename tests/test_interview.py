@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from bot import interview as iv
-from bot.content import Content
+from bot.content.loader import Content
+from bot.domain import interview as iv
 
 
 @pytest.fixture
@@ -266,7 +266,7 @@ def test_validate_text(interview: iv.Interview) -> None:
 
 
 def test_long_button_labels_are_cut_at_a_word() -> None:
-    from bot.views import shorten
+    from bot.views.screens import shorten
 
     assert shorten("short") == "short"
     label = shorten("▫️ 4. TikTok Shop commission in Spain, Ireland, Germany, France and Italy")

@@ -6,10 +6,10 @@ import shutil
 from pathlib import Path
 
 from bot.app import build_application
-from bot.checker import check
-from bot.content import load_content
-from bot.db import Database
-from bot.fakeapi import FakeRequest, FakeTelegram, SimulatedUser
+from bot.botapi.fake import FakeRequest, FakeTelegram, SimulatedUser
+from bot.content.check import check
+from bot.content.loader import load_content
+from bot.storage.db import Database
 from tests.conftest import REPO, make_settings
 
 

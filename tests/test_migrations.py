@@ -8,8 +8,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
-import bot.models  # noqa: F401 - registers the tables
-from bot.db import Database
+import bot.storage.models  # noqa: F401 - registers the tables
+from bot.storage.db import Database
 
 
 @pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)

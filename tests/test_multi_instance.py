@@ -19,9 +19,9 @@ import aiohttp
 import pytest
 from sqlmodel import col, select
 
-from bot.db import Database
-from bot.fakeapi import FakeMessage, FakeServer, FakeTelegram, serve
-from bot.models import Event, Merchant, StepProgress
+from bot.botapi.fake import FakeMessage, FakeServer, FakeTelegram, serve
+from bot.storage.db import Database
+from bot.storage.models import Event, Merchant, StepProgress
 from tests.conftest import REPO, TOKEN
 from tests.pgserver import PostgresServer
 

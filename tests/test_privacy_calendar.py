@@ -10,10 +10,10 @@ import pytest
 from icalendar import Calendar
 from sqlmodel import func, select
 
-from bot.db import Database
-from bot.fakeapi import FakeTelegram, SimulatedUser
-from bot.models import Event, Merchant, Outbox, StepProgress
-from bot.privacy import prune_inactive
+from bot.botapi.fake import FakeTelegram, SimulatedUser
+from bot.storage.db import Database
+from bot.storage.erase import prune_inactive
+from bot.storage.models import Event, Merchant, Outbox, StepProgress
 from tests.chat import Profile, interview
 from tests.conftest import NOW, AppFactory, Clock
 

@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.content import Content, load_content
-from bot.interview import Answer, effective_answers
-from bot.plan import Mark, Progress, Selector, applies, select
-from bot.render import Renderer
-from bot.tghtml import parse_html
-from bot.views import Screen, Views
+from bot.botapi.tghtml import parse_html
+from bot.content.loader import Content, load_content
+from bot.content.render import Renderer
+from bot.domain.interview import Answer, effective_answers
+from bot.domain.plan import Mark, Progress, Selector, applies, select
+from bot.views.screens import Screen, Views
 from tests.conftest import REPO
 
 CONTENT = load_content(REPO / "content")

@@ -1,4 +1,4 @@
-"""Tests for bot.ratelimit.RateBudget, driven by a fake clock and sleep."""
+"""Tests for bot.botapi.budget.RateBudget, driven by a fake clock and sleep."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from bot.ratelimit import RateBudget
+from bot.botapi.budget import RateBudget
 
 EPS = 1e-9
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.fakeapi import FakeTelegram, SimulatedUser
+from bot.botapi.fake import FakeTelegram, SimulatedUser
 from tests.conftest import AppFactory
 
 

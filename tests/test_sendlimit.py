@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from bot.fakeapi import FakeTelegram, SimulatedUser
-from bot.ratelimit import RateBudget
+from bot.botapi.budget import RateBudget
+from bot.botapi.fake import FakeTelegram, SimulatedUser
 from tests.conftest import AppFactory
 
 

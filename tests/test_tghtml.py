@@ -2,7 +2,7 @@
 
 import pytest
 
-from bot.tghtml import (
+from bot.botapi.tghtml import (
     Entity,
     TelegramHTMLError,
     html_to_terminal,

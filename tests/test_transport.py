@@ -1,4 +1,4 @@
-"""The aiohttp Bot API transport (bot.transport) over real loopback HTTP."""
+"""The aiohttp Bot API transport (bot.botapi.transport) over real loopback HTTP."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from aiohttp import web
 from telegram.error import NetworkError, TimedOut
 
 from bot.app import build_application
-from bot.content import Content
-from bot.db import Database
-from bot.fakeapi import FakeTelegram, SimulatedUser, serve
-from bot.lifecycle import StartupError, initialise
-from bot.transport import AiohttpRequest
+from bot.botapi.fake import FakeTelegram, SimulatedUser, serve
+from bot.botapi.transport import AiohttpRequest
+from bot.content.loader import Content
+from bot.modes import StartupError, initialise
+from bot.storage.db import Database
 from tests.conftest import TOKEN, Clock, make_settings
 from tests.pgserver import free_port
 

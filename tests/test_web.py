@@ -15,15 +15,16 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import col, select
 
-from bot.app import BotApp, build_application
+from bot.app import build_application
+from bot.botapi.fake import FakeRequest, FakeTelegram
 from bot.config import ConfigError, Settings
-from bot.content import Content
-from bot.db import Database
-from bot.fakeapi import FakeRequest, FakeTelegram
+from bot.content.loader import Content
+from bot.context import BotApp
 from bot.metrics import CountingRequest, Metrics
-from bot.models import Outbox, ProcessedUpdate
+from bot.modes import serve as serve_mode
+from bot.storage.db import Database
+from bot.storage.models import Outbox, ProcessedUpdate
 from bot.web import MAX_BODY, SECRET_HEADER, WEBHOOK, create_app, instrument, webhook_url
-from bot.web import main as web_main
 from tests.conftest import Clock, make_settings
 
 SECRET = "s3cret_Webhook-token"
@@ -267,7 +268,7 @@ def test_webhook_url_appends_the_path_to_a_bare_origin() -> None:
 def test_serve_refuses_to_start_without_a_valid_secret(secret: str | None) -> None:
     settings = make_settings("sqlite+aiosqlite:///x.db", webhook_secret=secret)
     with pytest.raises(ConfigError, match="WEBHOOK_SECRET"):
-        web_main(settings)
+        serve_mode(settings)
 
 
 # --- health and metrics --------------------------------------------------------------------

@@ -9,9 +9,10 @@ with aiosqlite's connection interface whose coroutines call :mod:`sqlite3` direc
 
 Trade-off, deliberately taken: a statement blocks the event loop while SQLite runs it. For
 the bot's transactions (a handful of single-row statements in WAL mode) that is shorter than
-a thread hand-off. Writers in *this* process never wait on each other (``bot.db`` admits one
-write transaction at a time); a writer in *another* process (e.g. a ``remind`` worker on the
-same file) can make ``BEGIN IMMEDIATE`` wait up to ``BUSY_TIMEOUT_MS``. Deployments with
+a thread hand-off. Writers in *this* process never wait on each other (``bot.storage.db``
+admits one write transaction at a time); a writer in *another* process (e.g. a ``remind``
+worker on the same file) can make ``BEGIN IMMEDIATE`` wait up to ``BUSY_TIMEOUT_MS``.
+Deployments with
 several processes belong on PostgreSQL anyway (see README).
 """
 

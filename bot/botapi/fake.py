@@ -20,7 +20,7 @@ from telegram import Update
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
-from bot.tghtml import Entity, TelegramHTMLError, html_to_terminal, parse_html, utf16_length
+from bot.botapi.tghtml import Entity, TelegramHTMLError, html_to_terminal, parse_html, utf16_length
 
 if TYPE_CHECKING:
     from aiohttp import web

@@ -24,8 +24,8 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import callbacks
-from bot.alerts import (
+from bot.alerts.dispatcher import Claimed, Dispatcher, Prepared
+from bot.alerts.planner import (
     QuietHours,
     format_offset,
     humanize_left,
@@ -34,17 +34,14 @@ from bot.alerts import (
     plan_alerts,
     zone,
 )
-from bot.models import Merchant, Outbox, StepProgress
-from bot.outbox import Claimed, Dispatcher, Prepared, make_budget
-from bot.plan import Mark
-from bot.ratelimit import RateBudget
-from bot.services import Services, UserInfo, marks_of
-from bot.views import Button, Outcome, Screen, format_date, shop_name_of
+from bot.domain import callbacks
+from bot.domain.plan import Mark
+from bot.services.core import Services, UserInfo, marks_of
+from bot.storage.models import Merchant, Outbox, StepProgress
+from bot.views.screens import Button, Outcome, Screen, format_date, shop_name_of
 
 if TYPE_CHECKING:
-    from telegram import Bot
-
-    from bot.context import BotData
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +52,6 @@ __all__ = [
     "ZONES",
     "AlertService",
     "KeyInfo",
-    "install",
     "parse_key",
     "target_stamp",
 ]
@@ -387,7 +383,7 @@ class AlertService:
             button = self._button(lang, "resume", "resume")
             return Outcome(send=[Screen(text, ((button,),))])
 
-    # --- dispatcher hooks (bot.outbox.AlertSource) ----------------------------------------
+    # --- dispatcher hooks (bot.alerts.dispatcher.AlertSource) ---------------------------
 
     async def blocked(self, session: AsyncSession, merchant_id: int) -> None:
         """Telegram said 403: alerts off, merchant marked blocked, pending rows cancelled."""
@@ -674,35 +670,3 @@ class AlertService:
             snooze.status, snooze.due_at, snooze.attempts = "pending", due, 0
             snooze.sent_at = snooze.error = snooze.lease_owner = snooze.lease_until = None
         return Outcome(toast=self.r.plain(lang, "alerts.notices.snoozed"))
-
-
-def install(
-    data: BotData,
-    bot: Bot,
-    *,
-    clock: Callable[[], datetime] | None = None,
-    budget: RateBudget | None = None,
-) -> AlertService:
-    """Wire the alerts feature: the ``alerts`` verb, typed input and the dispatcher loop."""
-    settings, content = data.settings, data.content
-    service = AlertService(
-        data.services,
-        offsets=settings.alert_offsets or content.campaign.alert_offsets,
-        quiet_default=settings.quiet_hours,
-        nudge_after_days=content.campaign.nudge_after_days,
-        clock=clock,
-    )
-    if budget is None:
-        budget = make_budget(settings.send_rate, settings.allow_paid_broadcast)
-    service.dispatcher = Dispatcher.sized(
-        data.db,
-        bot,
-        service,
-        budget,
-        clock=service.clock,
-        paid_broadcast=settings.allow_paid_broadcast,
-    )
-    data.services.extensions["alerts"] = service
-    data.background.append(service.dispatcher.run)
-    data.alerts = service
-    return service

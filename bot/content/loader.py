@@ -12,9 +12,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bot.alerts import parse_offsets
-from bot.interview import END, Interview, Question, Route, normalise
-from bot.plan import Flag, Source, Step, find_cycle
+from bot.alerts.planner import parse_offsets
+from bot.domain.interview import END, Interview, Question, Route, normalise
+from bot.domain.plan import Flag, Source, Step, find_cycle
 
 DEFAULT_LOCALE = "en"
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,39}$"  # short: step ids travel in callback data

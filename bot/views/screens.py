@@ -9,11 +9,11 @@ from typing import Any
 
 from markupsafe import Markup
 
-from bot import callbacks
-from bot.content import Content
-from bot.interview import Answer, Interview, State, active_path, effective_answers
-from bot.plan import Progress, Step, reasons
-from bot.render import Renderer
+from bot.content.loader import Content
+from bot.content.render import Renderer
+from bot.domain import callbacks
+from bot.domain.interview import Answer, Interview, State, active_path, effective_answers
+from bot.domain.plan import Progress, Step, reasons
 
 PLAN_PAGE_SIZE = 8
 

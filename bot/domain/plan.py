@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
-from bot.interview import Answer, Conditions, matches
+from bot.domain.interview import Answer, Conditions, matches
 
 Scope = Literal["general", "platform", "market"]
 SCOPE_RANK: Mapping[str, int] = {"general": 0, "market": 1, "platform": 2}

@@ -1,9 +1,9 @@
-"""Alembic environment: runs on the connection that bot.db.Database hands over."""
+"""Alembic environment: runs on the connection that bot.storage.db.Database hands over."""
 
 from alembic import context
 from sqlmodel import SQLModel
 
-import bot.models  # noqa: F401 - registers the tables on SQLModel.metadata
+import bot.storage.models  # noqa: F401 - registers the tables on SQLModel.metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:

@@ -7,7 +7,7 @@ Delivery rules:
   dispatchers never claim the same row; SQLite: one ``UPDATE ... RETURNING`` under the write
   lock). A process that dies leaves leases that expire, and the rows become claimable again.
 * Each row is rendered right after it is claimed (the text says how long is left *now*), then
-  waits for the process-wide :class:`~bot.ratelimit.RateBudget` and is sent. A row whose lease
+  waits for the process-wide :class:`~bot.botapi.budget.RateBudget` and is sent. A row whose lease
   is about to run out is not sent (another dispatcher may own it soon); it is retried later.
 * Outcomes are written in small groups; a row only becomes ``sent`` when the update also
   proves the lease is still ours (``lease_owner`` matches and the row is still pending).
@@ -44,33 +44,25 @@ from telegram.error import (
 )
 from telegram.ext import ExtBot
 
-from bot.db import Database
-from bot.keyboards import markup
-from bot.models import Outbox, utcnow
-from bot.ratelimit import RateBudget
-from bot.sendlimit import OUTBOX
-from bot.views import Screen
+from bot.botapi.budget import RateBudget
+from bot.botapi.markup import markup
+from bot.botapi.ratelimiter import OUTBOX
+from bot.storage.db import Database
+from bot.storage.models import Outbox, utcnow
+from bot.views.screens import Screen
 
 if TYPE_CHECKING:
-    from bot.config import Settings
+    pass
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "FREE_GLOBAL_RATE",
     "AlertSource",
     "Claimed",
     "Dispatcher",
     "Prepared",
     "claim",
-    "main",
-    "make_budget",
 ]
-
-#: Telegram's documented free broadcast limit (messages per second across all chats).
-FREE_GLOBAL_RATE = 30.0
-#: Paid broadcast ceiling.
-PAID_GLOBAL_RATE = 1000.0
 
 _TABLE: Table = Outbox.__table__  # type: ignore[attr-defined]
 
@@ -121,14 +113,6 @@ class _Result:
     row: Claimed
     kind: Kind
     error: str | None = None
-
-
-def make_budget(send_rate: float, allow_paid_broadcast: bool) -> RateBudget:
-    """The process-wide budget: SEND_RATE, capped at 30/s unless paid broadcast is allowed."""
-    cap = PAID_GLOBAL_RATE if allow_paid_broadcast else FREE_GLOBAL_RATE
-    if send_rate > cap:
-        log.warning("SEND_RATE %.0f is above %.0f msg/s; using %.0f", send_rate, cap, cap)
-    return RateBudget(min(send_rate, cap), per_chat_interval=1.0)
 
 
 async def claim(
@@ -353,31 +337,3 @@ class Dispatcher:
                 delay = min(self.backoff_cap, self.backoff_base**attempts)
                 values = {"attempts": attempts, "due_at": now + timedelta(seconds=delay)}
             await conn.execute(update(t).where(*ours).values(error=error, **values, **free))
-
-
-# --- the worker process (python -m bot remind) --------------------------------------------
-
-
-def main(settings: Settings) -> int:
-    """``python -m bot remind``: run the dispatcher alone until SIGTERM/SIGINT."""
-    settings.token()  # fail fast
-    return asyncio.run(_remind(settings))
-
-
-async def _remind(settings: Settings) -> int:
-    from bot import lifecycle
-    from bot.app import build_application
-
-    try:
-        app = await lifecycle.open_app(settings, lambda db: build_application(settings, db=db))
-    except lifecycle.StartupError as exc:
-        lifecycle.fail(exc.message, settings)
-        return exc.code
-    stop = lifecycle.stop_on_signals()
-    log.info("sending due alerts as @%s", app.bot.username)
-    try:
-        async with lifecycle.running_loops(app, stop):
-            await stop.wait()
-    finally:
-        await lifecycle.close(app)
-    return lifecycle.EXIT_OK

@@ -8,25 +8,22 @@ platform-specific and a market-specific step.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import re
-import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from jinja2 import TemplateError, TemplateSyntaxError
 
-from bot.config import Settings
-from bot.content import Content, ContentError, Problem, load_content
-from bot.interview import Answer, Interview, effective_answers, route
-from bot.plan import Mark, Progress, Selector, Step, select
-from bot.render import Renderer
-from bot.tghtml import TelegramHTMLError, parse_html
-from bot.views import PLAN_PAGE_SIZE, Screen, Views
+from bot.botapi.tghtml import TelegramHTMLError, parse_html
+from bot.content.loader import Content, ContentError, Problem, load_content
+from bot.content.render import Renderer
+from bot.domain.interview import Answer, Interview, effective_answers, route
+from bot.domain.plan import Mark, Progress, Selector, Step, select
+from bot.views.screens import PLAN_PAGE_SIZE, Screen, Views
 
 MAX_TEXT = 4096
 # A shop name that would break careless HTML, at the longest the interview accepts.
@@ -310,7 +307,7 @@ class Checker:
 
     def fixed_screens(self) -> None:
         """Greeting, help, interview questions, hints and problems render in every locale."""
-        from bot.interview import State, begin
+        from bot.domain.interview import State, begin
 
         interview = self.content.interview
         where = (self.content.root / "locales", 1)
@@ -469,116 +466,3 @@ def check(
     except ContentError as exc:
         return None, exc.problems
     return content, Checker(content, deadline=deadline).run()
-
-
-def _parse_answers(content: Content, items: list[str]) -> dict[str, Answer]:
-    interview = content.interview
-    answers: dict[str, Answer] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or key not in interview.questions:
-            known = ", ".join(interview.questions)
-            raise SystemExit(f"error: --answer {item!r}: use KEY=VALUE with KEY one of {known}")
-        question = interview.question(key)
-        values = [v.strip() for v in value.split(",") if v.strip()]
-        if question.is_choice:
-            bad = [v for v in values if v not in question.options]
-            if bad or not values:
-                options = ", ".join(question.options)
-                raise SystemExit(f"error: --answer {item!r}: {key} takes {options}")
-            answers[key] = values if question.kind == "many" else values[0]
-        elif question.kind == "date":
-            date.fromisoformat(value)
-            answers[key] = value
-        else:
-            answers[key] = value
-    return answers
-
-
-def _fill_defaults(interview: Interview, answers: dict[str, Answer]) -> dict[str, Answer]:
-    """Answer what the preview did not say with each question's first option."""
-    filled = dict(answers)
-    qid: str | None = interview.start
-    while qid is not None:
-        question = interview.question(qid)
-        if qid not in filled:
-            if question.kind == "one":
-                filled[qid] = question.options[0]
-            elif question.kind == "many":
-                filled[qid] = [question.options[0]]
-            else:
-                filled[qid] = None
-        qid = route(interview, qid, filled)
-    return filled
-
-
-def main(args: argparse.Namespace, settings: Settings) -> int:
-    """Run one content task; print problems as ``path:line: problem``."""
-    from bot.tghtml import html_to_terminal
-
-    if args.task == "check":
-        content, problems = check(settings.content_dir, settings.deadline)
-        for problem in problems:
-            print(problem)
-        if problems:
-            print(f"{len(problems)} problem(s) found", file=sys.stderr)
-            return 1
-        assert content is not None
-        print(
-            f"content OK: {len(content.steps)} steps,"
-            f" {len(content.interview.questions)} questions,"
-            f" locales: {', '.join(content.locales)}"
-        )
-        return 0
-    try:
-        content = load_content(settings.content_dir)
-    except ContentError as exc:
-        for problem in exc.problems:
-            print(problem)
-        return 1
-    checker = Checker(content, deadline=settings.deadline)
-    if args.task == "coverage":
-        rows = checker.coverage()
-        markets = content.interview.question("market").options
-        print("steps per platform x market (P = platform-specific, M = market-specific)\n")
-        print(f"{'platform':<12}" + "".join(f"{m:>11}" for m in markets))
-        by_pair = {(r.platform, r.market): r for r in rows}
-        bad = 0
-        for platform in content.interview.question("platform").options:
-            cells = []
-            for market in markets:
-                row = by_pair[(platform, market)]
-                cell = f"{row.total} P{len(row.platform_steps)} M{len(row.market_steps)}"
-                if not row.platform_steps or not row.market_steps:
-                    cell += "!"
-                    bad += 1
-                cells.append(f"{cell:>11}")
-            print(f"{platform:<12}" + "".join(cells))
-        print("\nplatform-specific steps by platform:")
-        for platform in content.interview.question("platform").options:
-            ids = sorted({i for r in rows if r.platform == platform for i in r.platform_steps})
-            print(f"  {platform}: {', '.join(ids) or '-'}")
-        print("market-specific steps by market:")
-        for market in markets:
-            ids = sorted({i for r in rows if r.market == market for i in r.market_steps})
-            print(f"  {market}: {', '.join(ids) or '-'}")
-        return 1 if bad else 0
-    # preview
-    answers = _fill_defaults(content.interview, _parse_answers(content, args.answer))
-    effective = effective_answers(content.interview, answers)
-    plan = select(content.steps, effective)
-    progress = Progress(tuple(plan), {})
-    lang = args.lang
-    views = checker.views
-    deadline = checker.deadline
-    now = datetime.now(UTC)
-    print(html_to_terminal(views.profile(lang, answers).text))
-    print("\n" + "=" * 72 + "\n")
-    print(html_to_terminal(views.plan(lang, effective, progress, now, deadline).text))
-    for step in plan:
-        print("\n" + "-" * 72 + "\n")
-        print(html_to_terminal(views.step(lang, step, effective, progress, now, deadline).text))
-        print()
-        print(html_to_terminal(views.details(lang, step, effective).text))
-    return 0

@@ -13,7 +13,7 @@ from typing import Any
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
-from bot.ratelimit import RateBudget
+from bot.botapi.budget import RateBudget
 
 # Methods that deliver something to a chat and count against Telegram's flood limits.
 SEND_METHODS = frozenset(

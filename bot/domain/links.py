@@ -12,15 +12,12 @@ normally and says so.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
-from bot.config import ConfigError, Settings
-from bot.content import Content, ContentError, load_content
-from bot.interview import Answer, Interview
+from bot.domain.interview import Answer, Interview
 
 PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_PAYLOAD = 64
@@ -85,62 +82,35 @@ def decode(payload: str | None, interview: Interview, step_ids: set[str]) -> Dee
     return DeepLink(answers=answers)
 
 
-def _parse_answers(items: list[str], content: Content) -> dict[str, Answer]:
+def parse_answer_args(
+    interview: Interview, items: Sequence[str], *, choices_only: bool = False
+) -> dict[str, Answer]:
+    """``KEY=VALUE`` pairs from a command line (``market=uk,de``) as answers.
+
+    ValueError names the bad pair and what it may be. ``choices_only`` refuses text and date
+    questions (a deep link carries only options).
+    """
     answers: dict[str, Answer] = {}
     for item in items:
         key, sep, value = item.partition("=")
-        question = content.interview.questions.get(key.strip())
-        if not sep or question is None or not question.is_choice:
-            choices = ", ".join(q.id for q in content.interview.questions.values() if q.is_choice)
-            raise ConfigError(f"--answer {item!r}: use KEY=VALUE with KEY one of {choices}")
+        key = key.strip()
+        question = interview.questions.get(key)
+        if not sep or question is None or (choices_only and not question.is_choice):
+            keys = [q.id for q in interview.questions.values() if q.is_choice or not choices_only]
+            raise ValueError(f"--answer {item!r}: use KEY=VALUE with KEY one of {', '.join(keys)}")
         values = [v.strip() for v in value.split(",") if v.strip()]
-        bad = [v for v in values if v not in question.options]
-        if bad or not values or (question.kind == "one" and len(values) != 1):
-            options = ", ".join(question.options)
-            raise ConfigError(f"--answer {item!r}: {question.id} takes one of {options}")
-        answers[question.id] = values if question.kind == "many" else values[0]
+        if question.is_choice:
+            bad = [v for v in values if v not in question.options]
+            if bad or not values or (question.kind == "one" and len(values) != 1):
+                options = ", ".join(question.options)
+                raise ValueError(f"--answer {item!r}: {key} takes one of {options}")
+            answers[key] = values if question.kind == "many" else values[0]
+        elif question.kind == "date":
+            try:
+                date.fromisoformat(value.strip())
+            except ValueError:
+                raise ValueError(f"--answer {item!r}: {key} takes a date (YYYY-MM-DD)") from None
+            answers[key] = value.strip()
+        else:
+            answers[key] = value
     return answers
-
-
-async def _username(settings: Settings) -> str:
-    from telegram import Bot
-    from telegram.error import InvalidToken, NetworkError, TelegramError
-
-    bot = Bot(
-        settings.token(),
-        base_url=settings.telegram_base_url,
-        base_file_url=settings.telegram_base_file_url,
-    )
-    try:
-        async with bot:
-            return bot.username
-    except InvalidToken:
-        raise ConfigError(
-            f"Telegram at {settings.telegram_base_url} rejected TELEGRAM_TOKEN (unauthorized)"
-        ) from None
-    except (NetworkError, TelegramError) as exc:
-        raise ConfigError(
-            f"cannot ask Telegram at {settings.telegram_base_url} for the bot's username: {exc};"
-            " pass --bot-username"
-        ) from None
-
-
-def main(args: argparse.Namespace, settings: Settings) -> int:
-    """Print the deep link for the given answers or step."""
-    try:
-        content = load_content(settings.content_dir)
-    except ContentError as exc:
-        raise ConfigError(f"content is broken: {exc.problems[0]}") from None
-    if args.step:
-        if args.step not in content.step_index:
-            raise ConfigError(f"--step {args.step!r} is not a guidance step id")
-        payload_args: dict[str, object] = {"step": args.step}
-    else:
-        payload_args = {"answers": _parse_answers(args.answer, content)}
-    try:
-        payload = encode(**payload_args)  # type: ignore[arg-type]
-    except ValueError as exc:
-        raise ConfigError(f"cannot build the link: {exc}") from None
-    username = args.bot_username or asyncio.run(_username(settings))
-    print(f"https://t.me/{username.lstrip('@')}?start={payload}")
-    return 0

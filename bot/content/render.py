@@ -10,7 +10,7 @@ from typing import Any
 from jinja2 import BaseLoader, StrictUndefined, Template, TemplateNotFound
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from bot.content import DEFAULT_LOCALE, Content
+from bot.content.loader import DEFAULT_LOCALE, Content
 
 
 class LocaleLoader(BaseLoader):

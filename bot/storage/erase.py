@@ -12,8 +12,8 @@ from typing import Any
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.db import Database
-from bot.models import Event, Merchant, Outbox, StepProgress, utcnow
+from bot.storage.db import Database
+from bot.storage.models import Event, Merchant, Outbox, StepProgress, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -15,12 +15,20 @@ longer constrains anything.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
-__all__ = ["RateBudget"]
+__all__ = ["FREE_GLOBAL_RATE", "PAID_GLOBAL_RATE", "RateBudget", "make_budget"]
+
+log = logging.getLogger(__name__)
+
+#: Telegram's documented free broadcast limit (messages per second across all chats).
+FREE_GLOBAL_RATE = 30.0
+#: Paid broadcast ceiling.
+PAID_GLOBAL_RATE = 1000.0
 
 
 class _ChatState:
@@ -170,3 +178,11 @@ class RateBudget:
 def _resolve(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
+
+
+def make_budget(send_rate: float, allow_paid_broadcast: bool) -> RateBudget:
+    """The process-wide budget: SEND_RATE, capped at 30/s unless paid broadcast is allowed."""
+    cap = PAID_GLOBAL_RATE if allow_paid_broadcast else FREE_GLOBAL_RATE
+    if send_rate > cap:
+        log.warning("SEND_RATE %.0f is above %.0f msg/s; using %.0f", send_rate, cap, cap)
+    return RateBudget(min(send_rate, cap), per_chat_interval=1.0)

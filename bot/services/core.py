@@ -15,16 +15,17 @@ from sqlalchemy import Table, insert
 from sqlmodel import col, delete, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import callbacks, links, privacy
-from bot import interview as iv
-from bot.calendar_ics import CalendarEntry, build_calendar
-from bot.content import Content, TypedWords
-from bot.db import Database
-from bot.interview import State
-from bot.models import Event, Merchant, Outbox, StepProgress, utcnow
-from bot.plan import Mark, Progress
-from bot.plan import select as select_steps
-from bot.views import Document, Outcome, Screen, Views
+from bot.content.loader import Content, TypedWords
+from bot.domain import callbacks, links
+from bot.domain import interview as iv
+from bot.domain.interview import State
+from bot.domain.plan import Mark, Progress
+from bot.domain.plan import select as select_steps
+from bot.storage import erase as privacy
+from bot.storage.db import Database
+from bot.storage.models import Event, Merchant, Outbox, StepProgress, utcnow
+from bot.views.calendar import CalendarEntry, build_calendar
+from bot.views.screens import Document, Outcome, Screen, Views
 
 _EVENTS: Table = Event.__table__  # type: ignore[attr-defined]
 

@@ -1,0 +1,105 @@
+"""``python -m bot content check | preview | coverage``: the editors' tools."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+
+from bot.botapi.tghtml import html_to_terminal
+from bot.config import ConfigError, Settings
+from bot.content.check import Checker, check
+from bot.content.loader import ContentError, load_content
+from bot.domain.interview import Answer, Interview, effective_answers, route
+from bot.domain.links import parse_answer_args
+from bot.domain.plan import Progress, select
+
+
+def _fill_defaults(interview: Interview, answers: dict[str, Answer]) -> dict[str, Answer]:
+    """Answer what the preview did not say with each question's first option."""
+    filled = dict(answers)
+    qid: str | None = interview.start
+    while qid is not None:
+        question = interview.question(qid)
+        if qid not in filled:
+            if question.kind == "one":
+                filled[qid] = question.options[0]
+            elif question.kind == "many":
+                filled[qid] = [question.options[0]]
+            else:
+                filled[qid] = None
+        qid = route(interview, qid, filled)
+    return filled
+
+
+def main(args: argparse.Namespace, settings: Settings) -> int:
+    """Run one content task; print problems as ``path:line: problem``."""
+    if args.task == "check":
+        content, problems = check(settings.content_dir, settings.deadline)
+        for problem in problems:
+            print(problem)
+        if problems:
+            print(f"{len(problems)} problem(s) found", file=sys.stderr)
+            return 1
+        assert content is not None
+        print(
+            f"content OK: {len(content.steps)} steps,"
+            f" {len(content.interview.questions)} questions,"
+            f" locales: {', '.join(content.locales)}"
+        )
+        return 0
+    try:
+        content = load_content(settings.content_dir)
+    except ContentError as exc:
+        for problem in exc.problems:
+            print(problem)
+        return 1
+    checker = Checker(content, deadline=settings.deadline)
+    if args.task == "coverage":
+        rows = checker.coverage()
+        markets = content.interview.question("market").options
+        print("steps per platform x market (P = platform-specific, M = market-specific)\n")
+        print(f"{'platform':<12}" + "".join(f"{m:>11}" for m in markets))
+        by_pair = {(r.platform, r.market): r for r in rows}
+        bad = 0
+        for platform in content.interview.question("platform").options:
+            cells = []
+            for market in markets:
+                row = by_pair[(platform, market)]
+                cell = f"{row.total} P{len(row.platform_steps)} M{len(row.market_steps)}"
+                if not row.platform_steps or not row.market_steps:
+                    cell += "!"
+                    bad += 1
+                cells.append(f"{cell:>11}")
+            print(f"{platform:<12}" + "".join(cells))
+        print("\nplatform-specific steps by platform:")
+        for platform in content.interview.question("platform").options:
+            ids = sorted({i for r in rows if r.platform == platform for i in r.platform_steps})
+            print(f"  {platform}: {', '.join(ids) or '-'}")
+        print("market-specific steps by market:")
+        for market in markets:
+            ids = sorted({i for r in rows if r.market == market for i in r.market_steps})
+            print(f"  {market}: {', '.join(ids) or '-'}")
+        return 1 if bad else 0
+    # preview
+    try:
+        given = parse_answer_args(content.interview, args.answer)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    answers = _fill_defaults(content.interview, given)
+    effective = effective_answers(content.interview, answers)
+    plan = select(content.steps, effective)
+    progress = Progress(tuple(plan), {})
+    lang = args.lang
+    views = checker.views
+    deadline = checker.deadline
+    now = datetime.now(UTC)
+    print(html_to_terminal(views.profile(lang, answers).text))
+    print("\n" + "=" * 72 + "\n")
+    print(html_to_terminal(views.plan(lang, effective, progress, now, deadline).text))
+    for step in plan:
+        print("\n" + "-" * 72 + "\n")
+        print(html_to_terminal(views.step(lang, step, effective, progress, now, deadline).text))
+        print()
+        print(html_to_terminal(views.details(lang, step, effective).text))
+    return 0

@@ -1,0 +1,441 @@
+"""The run modes, one shape each: ``run``, ``serve``, ``remind``, ``demo``, ``db``, ``link``.
+
+Each mode opens the database (migrating it), builds the Application through :mod:`bot.app`,
+initialises it (``getMe`` proves the Bot API URL answers and accepts the token), runs until
+SIGTERM/SIGINT and closes in order. Anything that stops start-up is one line on stderr with
+an exit code, never a traceback, and never a secret.
+
+This module and :mod:`bot.app` are the only ones that import the wiring; ``__main__`` only
+parses arguments and calls one function here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web as aiohttp_web
+from pydantic import SecretStr
+from telegram import Bot
+from telegram.error import InvalidToken, NetworkError, TelegramError
+from telegram.request import BaseRequest
+
+from bot import demo as terminal
+from bot.app import ALLOWED_UPDATES, build_application
+from bot.botapi.fake import FakeRequest, FakeTelegram, SimulatedUser
+from bot.botapi.transport import AiohttpRequest
+from bot.config import ConfigError, Settings
+from bot.content.check import load_checked
+from bot.content.loader import Content, ContentError, load_content
+from bot.context import BotApp
+from bot.domain import links
+from bot.metrics import CountingRequest, Metrics
+from bot.storage.db import Database
+from bot.storage.models import utcnow
+from bot.web import SHUTDOWN_TIMEOUT, create_app, instrument, webhook_url
+
+if TYPE_CHECKING:
+    from telegram.ext import Application
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_CONFIG, EXIT_UNREACHABLE = 0, 2, 3
+
+
+class StartupError(Exception):
+    """Start-up cannot go on: ``message`` is the one line to print, ``code`` the exit code."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def fail(message: str, settings: Settings) -> None:
+    """Print ``error: <message>`` with every secret scrubbed."""
+    for secret in settings.secrets():
+        message = message.replace(secret, "<redacted>")
+    sys.stderr.write(f"error: {message}\n")
+
+
+async def open_database(settings: Settings) -> Database:
+    """The database, migrated to the current schema."""
+    db = Database(settings.database_url)
+    try:
+        await db.upgrade()
+    except OSError as exc:
+        await db.dispose()
+        where = db.url.render_as_string(hide_password=True)
+        raise StartupError(
+            f"cannot reach the database ({where}): {exc}", EXIT_UNREACHABLE
+        ) from None
+    return db
+
+
+async def initialise(app: Application[Any, Any, Any, Any, Any, Any], settings: Settings) -> None:
+    """``getMe`` and the post-init hook (the command menu), with one-line failures."""
+    where = settings.telegram_base_url
+    try:
+        try:
+            await app.initialize()
+        except BaseException:
+            await _release_transports(app)
+            raise
+    except InvalidToken:
+        raise StartupError(
+            f"Telegram at {where} rejected TELEGRAM_TOKEN (unauthorized)", EXIT_CONFIG
+        ) from None
+    except NetworkError as exc:
+        raise StartupError(f"cannot reach Telegram at {where}: {exc}", EXIT_UNREACHABLE) from None
+    except TelegramError as exc:
+        raise StartupError(f"Telegram at {where} refused getMe: {exc}", EXIT_UNREACHABLE) from None
+    if app.post_init is not None:  # run_polling would call it; we drive the app ourselves
+        await app.post_init(app)
+
+
+async def _release_transports(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Close the Bot API transports after a failed initialize.
+
+    ``Bot.initialize`` opens both transports (updates and the rest) before ``getMe``, and
+    ``Bot.shutdown`` skips a bot that never finished initializing, so they would stay open.
+    PTB has no public accessor for the getUpdates transport, hence ``_request``.
+    """
+    requests = getattr(app.bot, "_request", ())
+    await asyncio.gather(*(request.shutdown() for request in requests), return_exceptions=True)
+
+
+async def open_app(
+    settings: Settings,
+    build: Callable[[Database], Application[Any, Any, Any, Any, Any, Any]],
+) -> Application[Any, Any, Any, Any, Any, Any]:
+    """Open the database, build the Application on it and initialise it.
+
+    Raises StartupError (after releasing the database) when either step cannot go on.
+    """
+    db = await open_database(settings)
+    app = build(db)
+    try:
+        await initialise(app, settings)
+    except StartupError:
+        await db.dispose()
+        raise
+    return app
+
+
+async def close(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Stop polling, stop the Application, shut it down, then the post-shutdown hook."""
+    if app.updater is not None and app.updater.running:
+        await app.updater.stop()
+    if app.running:
+        await app.stop()
+    await app.shutdown()
+    if app.post_shutdown is not None:
+        await app.post_shutdown(app)  # disposes the database
+
+
+def stop_on_signals(stop: asyncio.Event | None = None) -> asyncio.Event:
+    """An event set by SIGTERM or SIGINT."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+@contextlib.asynccontextmanager
+async def running_loops(
+    app: Application[Any, Any, Any, Any, Any, Any], stop: asyncio.Event
+) -> AsyncIterator[None]:
+    """Run ``bot_data.background`` (alert dispatcher, retention) while the block runs."""
+    loops = [asyncio.ensure_future(loop(stop)) for loop in app.bot_data.background]
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.gather(*loops, return_exceptions=True)
+
+
+# --- db upgrade --------------------------------------------------------------------------
+
+
+def db_upgrade(settings: Settings) -> int:
+    """``python -m bot db upgrade``: apply migrations and say where the database stands."""
+    return asyncio.run(_db_upgrade(settings))
+
+
+async def _db_upgrade(settings: Settings) -> int:
+    try:
+        db = await open_database(settings)
+    except StartupError as exc:
+        fail(exc.message, settings)
+        return exc.code
+    await db.dispose()
+    print(f"database is up to date ({db.dialect})")
+    return EXIT_OK
+
+
+# --- run: long polling and alerts in one process -----------------------------------------
+
+
+def run(settings: Settings) -> int:
+    """``python -m bot run``: poll Telegram and send alerts until SIGTERM/SIGINT."""
+    settings.token()  # fail fast, before touching anything else
+    content = load_checked(settings.content_dir, settings.deadline)
+    return asyncio.run(_poll(settings, content))
+
+
+async def _poll(settings: Settings, content: Content) -> int:
+    try:
+        app = await open_app(
+            settings, lambda db: build_application(settings, content=content, db=db)
+        )
+    except StartupError as exc:
+        fail(exc.message, settings)
+        return exc.code
+    stop = stop_on_signals()
+    where = settings.telegram_base_url
+    try:
+        await app.start()
+        assert app.updater is not None
+        # Network blips while polling are retried by the updater with back-off.
+        await app.updater.start_polling(
+            allowed_updates=ALLOWED_UPDATES,
+            bootstrap_retries=-1,
+            error_callback=lambda exc: log.warning(
+                "polling %s failed (%s: %s); retrying", where, type(exc).__name__, exc
+            ),
+        )
+        log.info("polling %s as @%s", where, app.bot.username)
+        async with running_loops(app, stop):
+            await stop.wait()
+            log.info("stopping")
+    finally:
+        await close(app)
+    return EXIT_OK
+
+
+# --- serve: the webhook web process ------------------------------------------------------
+
+
+def serve(settings: Settings) -> int:
+    """``python -m bot serve``: run until SIGTERM/SIGINT; returns the exit code."""
+    secret = settings.secret()  # ConfigError: the CLI prints one line and exits 2
+    settings.token()
+    content = load_checked(settings.content_dir, settings.deadline)
+    return asyncio.run(serve_until(settings, content=content, secret=secret))
+
+
+async def serve_until(
+    settings: Settings,
+    *,
+    content: Content,
+    secret: str,
+    request: BaseRequest | None = None,
+    stop: asyncio.Event | None = None,
+) -> int:
+    """Migrate, start the Application, serve HTTP until ``stop`` (or a signal), shut down."""
+    metrics = Metrics()
+    transport = CountingRequest(request or AiohttpRequest(), metrics.count_429)
+
+    def build(db: Database) -> BotApp:
+        application = build_application(settings, content=content, db=db, request=transport)
+        instrument(application, metrics)
+        return application
+
+    try:
+        application = await open_app(settings, build)  # migrate, getMe, menu
+    except StartupError as exc:
+        fail(exc.message, settings)
+        return exc.code
+    try:
+        return await _serve_started(settings, application, metrics, secret, stop)
+    finally:
+        await close(application)
+        log.info("stopped")
+
+
+async def _serve_started(
+    settings: Settings,
+    application: BotApp,
+    metrics: Metrics,
+    secret: str,
+    stop: asyncio.Event | None,
+) -> int:
+    url = webhook_url(settings)
+    if url is not None:
+        await application.bot.set_webhook(
+            url,
+            secret_token=secret,
+            allowed_updates=ALLOWED_UPDATES,
+            drop_pending_updates=False,
+        )
+        log.info("webhook registered at %s", url)
+    await application.start()  # no updater is started: updates arrive only by webhook
+    app = create_app(application, secret=secret, metrics=metrics, path=settings.webhook_path)
+    runner = aiohttp_web.AppRunner(
+        app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT
+    )
+    await runner.setup()
+    try:
+        site = aiohttp_web.TCPSite(runner, settings.host, settings.port)
+        try:
+            await site.start()
+        except OSError as exc:
+            fail(f"cannot listen on {settings.host}:{settings.port}: {exc}", settings)
+            return EXIT_CONFIG
+        stop = stop_on_signals(stop)
+        log.info(
+            "serving webhook at %s:%d%s as @%s (database: %s)",
+            settings.host,
+            settings.port,
+            settings.webhook_path,
+            application.bot.username,
+            application.bot_data.db.dialect,
+        )
+        await stop.wait()
+        log.info("stopping: no new connections, finishing updates in flight")
+    finally:
+        await runner.cleanup()  # stops listening, waits for in-flight requests, then cleanup
+    return EXIT_OK
+
+
+# --- remind: the alert dispatcher alone (a worker process) -------------------------------
+
+
+def remind(settings: Settings) -> int:
+    """``python -m bot remind``: run the dispatcher alone until SIGTERM/SIGINT."""
+    settings.token()  # fail fast
+    return asyncio.run(_remind(settings))
+
+
+async def _remind(settings: Settings) -> int:
+    try:
+        app = await open_app(settings, lambda db: build_application(settings, db=db))
+    except StartupError as exc:
+        fail(exc.message, settings)
+        return exc.code
+    stop = stop_on_signals()
+    log.info("sending due alerts as @%s", app.bot.username)
+    try:
+        async with running_loops(app, stop):
+            await stop.wait()
+    finally:
+        await close(app)
+    return EXIT_OK
+
+
+# --- demo: the real bot in a terminal, against the fake Bot API --------------------------
+
+
+def demo(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the terminal demo; exit 0 at end of input."""
+    try:
+        return asyncio.run(_demo(args, settings))
+    except KeyboardInterrupt:
+        return 0
+
+
+async def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    now = terminal.parse_moment(args.now, "--now") if args.now else None
+    deadline = (
+        terminal.parse_moment(args.deadline, "--deadline") if args.deadline else settings.deadline
+    )
+    content = load_content(settings.content_dir)
+    temp = None
+    # A throwaway database unless the operator named one (env or .env).
+    database_url = settings.database_url if "database_url" in settings.model_fields_set else ""
+    if not database_url:
+        temp = tempfile.TemporaryDirectory(prefix="bot-demo-")
+        database_url = f"sqlite+aiosqlite:///{Path(temp.name) / 'demo.db'}"
+    demo_settings = settings.model_copy(
+        update={
+            "telegram_token": SecretStr(terminal.DEMO_TOKEN),
+            "database_url": database_url,
+            "deadline": deadline,
+        }
+    )
+    db = Database(database_url)
+    await db.upgrade()
+    fake = FakeTelegram(token=terminal.DEMO_TOKEN, bot_first_name="Storefront → Shop assistant")
+    app = build_application(
+        demo_settings,
+        request=FakeRequest(fake),
+        get_updates_request=FakeRequest(fake),
+        content=content,
+        db=db,
+        clock=(lambda: now) if now is not None else utcnow,
+    )
+    try:
+        async with app:
+            if app.post_init is not None:
+                await app.post_init(app)
+            user = SimulatedUser(
+                app,
+                fake,
+                user_id=terminal.DEMO_USER_ID,
+                first_name="Demo",
+                language_code=args.lang,
+            )
+            print(
+                "demo: type /start (or /help); a number presses a button; Ctrl-D quits.",
+                file=sys.stderr,
+            )
+            await terminal.converse(user, sys.stdin, sys.stdout)
+    finally:
+        await db.dispose()
+        if temp is not None:
+            temp.cleanup()
+    return 0
+
+
+# --- link: print a deep link -------------------------------------------------------------
+
+
+def link(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the deep link for the given answers or step."""
+    try:
+        content = load_content(settings.content_dir)
+    except ContentError as exc:
+        raise ConfigError(f"content is broken: {exc.problems[0]}") from None
+    try:
+        if args.step:
+            if args.step not in content.step_index:
+                raise ConfigError(f"--step {args.step!r} is not a guidance step id")
+            payload = links.encode(step=args.step)
+        else:
+            answers = links.parse_answer_args(content.interview, args.answer, choices_only=True)
+            payload = links.encode(answers=answers)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    username = args.bot_username or asyncio.run(_username(settings))
+    print(f"https://t.me/{username.lstrip('@')}?start={payload}")
+    return 0
+
+
+async def _username(settings: Settings) -> str:
+    bot = Bot(
+        settings.token(),
+        base_url=settings.telegram_base_url,
+        base_file_url=settings.telegram_base_file_url,
+    )
+    try:
+        async with bot:
+            return bot.username
+    except InvalidToken:
+        raise ConfigError(
+            f"Telegram at {settings.telegram_base_url} rejected TELEGRAM_TOKEN (unauthorized)"
+        ) from None
+    except (NetworkError, TelegramError) as exc:
+        raise ConfigError(
+            f"cannot ask Telegram at {settings.telegram_base_url} for the bot's username: {exc};"
+            " pass --bot-username"
+        ) from None
