@@ -21,7 +21,7 @@ from jinja2 import TemplateError, TemplateSyntaxError
 from bot.botapi.tghtml import TelegramHTMLError, parse_html
 from bot.content.loader import Content, ContentError, Problem, load_content
 from bot.content.render import Renderer
-from bot.domain.interview import Answer, Interview, effective_answers, route
+from bot.domain.interview import Answer, Interview, State, begin, effective_answers, route
 from bot.domain.plan import Mark, Progress, Selector, Step, select
 from bot.views.screens import PLAN_PAGE_SIZE, Screen, Views
 
@@ -307,8 +307,6 @@ class Checker:
 
     def fixed_screens(self) -> None:
         """Greeting, help, interview questions, hints and problems render in every locale."""
-        from bot.domain.interview import State, begin
-
         interview = self.content.interview
         where = (self.content.root / "locales", 1)
         for lang in self.content.locales:
