@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from telegram import Bot, BotCommand, LinkPreviewOptions, Update
+from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -26,7 +26,7 @@ from telegram.request import BaseRequest
 
 from bot.alerts.dispatcher import Dispatcher
 from bot.alerts.service import AlertService
-from bot.botapi.budget import RateBudget, make_budget
+from bot.botapi.budget import make_budget
 from bot.botapi.ratelimiter import BudgetRateLimiter
 from bot.botapi.transport import AiohttpRequest
 from bot.config import Settings
@@ -34,7 +34,11 @@ from bot.content.check import load_checked
 from bot.content.loader import Content
 from bot.content.render import Renderer
 from bot.context import BotApp, BotData, Context
-from bot.services.core import Services
+from bot.services.admin import AdminService
+from bot.services.core import Core
+from bot.services.interview import InterviewService
+from bot.services.plan import PlanService
+from bot.services.privacy import PrivacyService
 from bot.storage.db import Database
 from bot.storage.erase import retention_loop
 from bot.storage.models import utcnow
@@ -109,7 +113,7 @@ def build_application(
     db = db or Database(settings.database_url)
     renderer = Renderer(content)
     views = Views(content, renderer)
-    services = Services(
+    core = Core(
         db,
         content,
         views,
@@ -117,7 +121,27 @@ def build_application(
         clock=clock,
         retention_days=settings.retention_days,
     )
-    data = BotData(settings, db, content, renderer, views, services)
+    alerts = AlertService(
+        core,
+        offsets=settings.alert_offsets or content.campaign.alert_offsets,
+        quiet_default=settings.quiet_hours,
+        nudge_after_days=content.campaign.nudge_after_days,
+    )
+    core.listeners.append(alerts)  # a new go-live date moves its reminders
+    core.typed_input["alerts"] = alerts  # a typed time zone
+    data = BotData(
+        settings=settings,
+        db=db,
+        content=content,
+        renderer=renderer,
+        views=views,
+        core=core,
+        interview=InterviewService(core),
+        plan=PlanService(core),
+        privacy=PrivacyService(core),
+        admin=AdminService(core),
+        alerts=alerts,
+    )
     if settings.retention_days is not None:
         data.background.append(retention_loop(db, settings.retention_days, clock=clock))
 
@@ -146,35 +170,13 @@ def build_application(
         get_updates_request or AiohttpRequest(1)
     )
     app: BotApp = builder.build()
-    _install_alerts(data, app.bot, clock=clock, budget=budget)
+    # The outbox dispatcher sends reminders through the same bot and budget as replies.
+    alerts.dispatcher = Dispatcher.sized(
+        db, app.bot, alerts, budget, clock=clock, paid_broadcast=settings.allow_paid_broadcast
+    )
+    data.background.append(alerts.dispatcher.run)
     register(app)  # the Telegram adapter is wired here and only here
     return app
-
-
-def _install_alerts(
-    data: BotData, bot: Bot, *, clock: Callable[[], datetime], budget: RateBudget
-) -> AlertService:
-    """Wire the alerts feature: the ``alerts`` verb, typed input and the dispatcher loop."""
-    settings, content = data.settings, data.content
-    service = AlertService(
-        data.services,
-        offsets=settings.alert_offsets or content.campaign.alert_offsets,
-        quiet_default=settings.quiet_hours,
-        nudge_after_days=content.campaign.nudge_after_days,
-        clock=clock,
-    )
-    service.dispatcher = Dispatcher.sized(
-        data.db,
-        bot,
-        service,
-        budget,
-        clock=service.clock,
-        paid_broadcast=settings.allow_paid_broadcast,
-    )
-    data.services.extensions["alerts"] = service
-    data.background.append(service.dispatcher.run)
-    data.alerts = service
-    return service
 
 
 async def _post_init(app: BotApp) -> None:

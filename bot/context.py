@@ -13,26 +13,36 @@ from bot.alerts.service import AlertService
 from bot.config import Settings
 from bot.content.loader import Content
 from bot.content.render import Renderer
-from bot.services.core import Services
+from bot.services.admin import AdminService
+from bot.services.core import Core
+from bot.services.interview import InterviewService
+from bot.services.plan import PlanService
+from bot.services.privacy import PrivacyService
 from bot.storage.db import Database
 from bot.views.screens import Views
 
 
 @dataclass
 class BotData:
-    """Everything that lives as long as the Application (no per-merchant state)."""
+    """Everything that lives as long as the Application (no per-merchant state).
+
+    One service per feature; handlers call exactly one method of one of them per update.
+    """
 
     settings: Settings
     db: Database
     content: Content
     renderer: Renderer
     views: Views
-    services: Services
+    core: Core
+    interview: InterviewService
+    plan: PlanService
+    privacy: PrivacyService
+    admin: AdminService
+    alerts: AlertService
     # Long-running loops started next to polling (e.g. the alert dispatcher); each gets a
     # stop event and returns when it is set.
     background: list[Callable[[asyncio.Event], Awaitable[None]]] = field(default_factory=list)
-    # The alerts feature (installed by bot.app).
-    alerts: AlertService | None = None
 
 
 class Context(CallbackContext[ExtBot[None], dict[object, object], dict[object, object], BotData]):

@@ -1,15 +1,12 @@
-"""The Telegram adapter: one ordered registry of handlers (order matters)."""
+"""The Telegram adapter: each feature registers its own handlers; order matters.
+
+Commands first, then each feature's buttons (matched by callback-data kind), then one
+catch-all for stale or forged buttons, then typed text and everything else.
+"""
 
 from __future__ import annotations
 
-from telegram.ext import (
-    Application,
-    CallbackQueryHandler,
-    ChatMemberHandler,
-    CommandHandler,
-    MessageHandler,
-    filters,
-)
+from telegram.ext import Application, CallbackQueryHandler, filters
 
 from handlers import admin, alerts, errors, interview, plan, privacy, start
 
@@ -27,28 +24,19 @@ COMMANDS = (
     "help",
 )
 
+# Feature modules, in registration order; each has ``handlers(private) -> list[BaseHandler]``.
+FEATURES = (start, plan, privacy, admin, alerts, interview)
+
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
-    """Add every handler in its group. Order matters: commands before free text."""
+    """Add every feature's handlers, the catch-all for unknown buttons, then free text."""
     private = filters.ChatType.PRIVATE
+    for feature in FEATURES:
+        app.add_handlers(feature.handlers(private))
     app.add_handlers(
         [
-            CommandHandler("start", start.start, filters=private),
-            CommandHandler("help", start.help_command, filters=private),
-            CommandHandler("plan", plan.plan, filters=private),
-            CommandHandler("next", plan.next_step, filters=private),
-            CommandHandler("profile", plan.profile, filters=private),
-            CommandHandler("privacy", privacy.privacy, filters=private),
-            CommandHandler("export", privacy.export, filters=private),
-            CommandHandler("delete", privacy.delete, filters=private),
-            CommandHandler("calendar", privacy.calendar, filters=private),
-            CommandHandler("stats", admin.stats, filters=private),
-            CommandHandler("alerts", alerts.alerts, filters=private),
-            ChatMemberHandler(alerts.chat_member, ChatMemberHandler.MY_CHAT_MEMBER),
-            CallbackQueryHandler(interview.press),
-            # Unknown commands and plain text both go to the text handler, which explains.
-            MessageHandler(private & filters.TEXT, interview.text),
-            MessageHandler(private & ~filters.TEXT & ~filters.StatusUpdate.ALL, interview.other),
+            CallbackQueryHandler(interview.unknown_button),  # stale or forged data
+            *interview.text_handlers(private),
         ]
     )
     app.add_error_handler(errors.on_error)

@@ -1,4 +1,4 @@
-"""Adapter helpers: Telegram objects in, primitives out; Screens out as Telegram messages."""
+"""Adapter helpers: Telegram objects in, primitives out; Outcomes out as Telegram messages."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from telegram.error import BadRequest
 
 from bot.botapi.markup import markup
 from bot.context import Context
+from bot.domain import callbacks
 from bot.services.core import UserInfo
-from bot.views.screens import Outcome
+from bot.views.model import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,13 @@ def user_of(update: Update) -> UserInfo | None:
     return UserInfo(
         id=user.id, chat_id=chat.id, first_name=user.first_name, language_code=user.language_code
     )
+
+
+def button_of(update: Update) -> callbacks.Callback | None:
+    """The pressed button, parsed (None for stale or forged data)."""
+    query = update.callback_query
+    data = query.data if query is not None else None
+    return callbacks.decode(data) if isinstance(data, str) else None
 
 
 async def deliver(update: Update, context: Context, user: UserInfo, outcome: Outcome) -> None:

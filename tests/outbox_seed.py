@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import insert
 
-from bot.alerts.service import target_stamp
+from bot.alerts.keys import target_stamp
 from bot.storage.db import Database
 from bot.storage.models import Merchant, Outbox
 

@@ -12,7 +12,8 @@ import pytest
 from sqlmodel import select
 
 from bot.alerts.dispatcher import Dispatcher, claim
-from bot.alerts.service import AlertService, target_stamp
+from bot.alerts.keys import target_stamp
+from bot.alerts.service import AlertService
 from bot.botapi.budget import RateBudget
 from bot.botapi.fake import FakeTelegram, SimulatedUser
 from bot.config import Settings

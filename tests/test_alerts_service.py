@@ -8,12 +8,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
-from bot.alerts.service import AlertService, parse_key
+from bot.alerts.keys import parse_key
+from bot.alerts.service import AlertService
 from bot.botapi.fake import FakeTelegram, SimulatedUser
 from bot.config import Settings
 from bot.context import BotApp
 from bot.storage.db import Database
-from bot.storage.models import Merchant, Outbox
+from bot.storage.models import Merchant, Mode, Outbox, OutboxStatus
 from tests.conftest import NOW, Clock, make_settings
 
 DEADLINE = NOW + timedelta(days=10)  # 2026-12-07 12:00 UTC
@@ -64,7 +65,7 @@ async def finish_interview(db: Database, answers: dict[str, object] | None = Non
         found.answers = dict(answers or FULL_ANSWERS)
         found.path = []
         found.current = None
-        found.mode = "done"
+        found.mode = Mode.DONE
 
 
 async def subscribe(user: SimulatedUser) -> None:
@@ -106,7 +107,7 @@ async def test_replanning_is_idempotent_and_never_touches_sent_rows(
         row = (
             await session.exec(select(Outbox).where(Outbox.key.startswith("deadline:7d")))
         ).one()
-        row.status = "sent"
+        row.status = OutboxStatus.SENT
         sent_due = row.due_at
     await user.press("🕘 Preferred hour")
     await user.press("9:00")

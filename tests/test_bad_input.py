@@ -185,7 +185,7 @@ async def test_unknown_command_gets_a_hint(user: SimulatedUser) -> None:
 async def test_handler_failure_shows_an_apology_not_a_traceback(
     app: BotApp, user: SimulatedUser, fake: FakeTelegram, caplog: object
 ) -> None:
-    services = app.bot_data.services
+    services = app.bot_data.interview
 
     async def broken(*args: object, **kwargs: object) -> object:
         raise RuntimeError("database exploded")

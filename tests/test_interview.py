@@ -266,7 +266,7 @@ def test_validate_text(interview: iv.Interview) -> None:
 
 
 def test_long_button_labels_are_cut_at_a_word() -> None:
-    from bot.views.screens import shorten
+    from bot.views.model import shorten
 
     assert shorten("short") == "short"
     label = shorten("▫️ 4. TikTok Shop commission in Spain, Ireland, Germany, France and Italy")

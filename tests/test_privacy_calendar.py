@@ -128,7 +128,7 @@ async def test_admins_hear_about_failures(
     async def broken(*args: object, **kwargs: object) -> object:
         raise RuntimeError("boom with merchant text")
 
-    app.bot_data.services.help = broken  # type: ignore[method-assign, assignment]
+    app.bot_data.interview.help = broken  # type: ignore[method-assign, assignment]
     async with app:
         merchant = SimulatedUser(app, fake, user_id=5)
         await merchant.send("/help")

@@ -12,7 +12,8 @@ from bot.content.loader import Content, load_content
 from bot.content.render import Renderer
 from bot.domain.interview import Answer, effective_answers
 from bot.domain.plan import Mark, Progress, Selector, applies, select
-from bot.views.screens import Screen, Views
+from bot.views.model import Screen
+from bot.views.screens import Views
 from tests.conftest import REPO
 
 CONTENT = load_content(REPO / "content")

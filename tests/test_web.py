@@ -23,7 +23,7 @@ from bot.context import BotApp
 from bot.metrics import CountingRequest, Metrics
 from bot.modes import serve as serve_mode
 from bot.storage.db import Database
-from bot.storage.models import Outbox, ProcessedUpdate
+from bot.storage.models import Outbox, OutboxStatus, ProcessedUpdate
 from bot.web import MAX_BODY, SECRET_HEADER, WEBHOOK, create_app, instrument, webhook_url
 from tests.conftest import Clock, make_settings
 
@@ -329,7 +329,12 @@ async def test_metrics_names_and_counts_move(
     fake.fail_next("sendMessage", status=429, retry_after=1, times=2)
     await post(client, fake.text_update(CHAT, "/help"))
     async with db.session() as session:
-        for key, status in [("a", "pending"), ("b", "pending"), ("c", "sent"), ("d", "failed")]:
+        for key, status in [
+            ("a", OutboxStatus.PENDING),
+            ("b", OutboxStatus.PENDING),
+            ("c", OutboxStatus.SENT),
+            ("d", OutboxStatus.FAILED),
+        ]:
             session.add(Outbox(merchant_id=CHAT, key=key, due_at=clock.now, status=status))
 
     text = await scrape(client)

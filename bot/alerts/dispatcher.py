@@ -49,7 +49,7 @@ from bot.botapi.markup import markup
 from bot.botapi.ratelimiter import OUTBOX
 from bot.storage.db import Database
 from bot.storage.models import Outbox, utcnow
-from bot.views.screens import Screen
+from bot.views.model import Screen
 
 if TYPE_CHECKING:
     pass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.views.screens import Screen
+from bot.views.model import Screen
 
 
 def markup(screen: Screen) -> InlineKeyboardMarkup | None:

@@ -23,7 +23,8 @@ from bot.content.loader import Content, ContentError, Problem, load_content
 from bot.content.render import Renderer
 from bot.domain.interview import Answer, Interview, State, begin, effective_answers, route
 from bot.domain.plan import Mark, Progress, Selector, Step, select
-from bot.views.screens import PLAN_PAGE_SIZE, Screen, Views
+from bot.views.model import Screen
+from bot.views.screens import PLAN_PAGE_SIZE, Views
 
 MAX_TEXT = 4096
 # A shop name that would break careless HTML, at the longest the interview accepts.

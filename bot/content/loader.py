@@ -13,7 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.alerts.planner import parse_offsets
-from bot.domain.interview import END, Interview, Question, Route, normalise
+from bot.domain.interview import END, Interview, Question, Route, TypedWords, normalise
 from bot.domain.plan import Flag, Source, Step, find_cycle
 
 DEFAULT_LOCALE = "en"
@@ -278,15 +278,6 @@ class Locale:
                 raise KeyError(key)
             node = node[part]
         return node
-
-
-@dataclass(frozen=True)
-class TypedWords:
-    """Typed words with a meaning of their own (normalised): see content/README.md."""
-
-    negations: frozenset[str]  # a loosely typed answer holding one of these is not guessed
-    back: frozenset[str]  # typed instead of pressing « Back
-    skip: frozenset[str]  # typed instead of pressing Skip (optional questions)
 
 
 @dataclass(frozen=True)

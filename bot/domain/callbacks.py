@@ -1,96 +1,252 @@
-"""Callback data: short, versioned, parsed strictly (anything else is forged or stale).
+"""Callback data: one frozen dataclass per button kind, one codec, parsed strictly.
 
-Every button the bot sends carries ``<version><verb>:<args>``, at most 64 bytes. The
-version lets old buttons be recognised after a format change instead of misread.
+Every button the bot sends carries ``<version><code>[:<field>...]``, at most 64 bytes (e.g.
+``1q:3:market:uk``). The wire format is stable: buttons already in merchants' chats keep
+working across releases, and the version prefix lets a future format be told apart instead
+of misread. Anything :func:`decode` does not recognise exactly — another version, an
+unknown code, a wrong number of fields, a field out of its alphabet or range — is ``None``:
+stale or forged, and it changes nothing.
+
+Fields are ``str`` (``[a-z0-9_-]``, 1–40 characters), ``int`` (decimal digits, below
+:data:`MAX_INT`) or a ``Literal`` of allowed words. Services ``match`` on the types.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from functools import lru_cache
+from typing import Any, ClassVar, Literal, get_args, get_type_hints
 
 VERSION = "1"
 MAX_BYTES = 64
+#: Integers in callback data stay far below a 32-bit signed column: a forged, oversized
+#: id must be refused here, not overflow a query later.
+MAX_INT = 2**31 - 1
 
-Verb = Literal[
-    "choose",  # q: answer or tick an option
-    "confirm",  # Q: finish a several-choice question
-    "skip",  # S: skip an optional question
-    "back",  # B: previous question
-    "edit",  # E: change one answer from the profile
-    "plan",  # P: show the plan (at the page of the next open step)
-    "page",  # G: one page of the plan
-    "profile",  # F: show the answers
-    "open",  # O: open a step
-    "mark",  # M: done / skip / undo / details on a step
-    "next",  # N: the next open step
-    "alerts",  # A: alert settings (later: alert sub-actions)
-    "privacy",  # D: confirm or cancel deleting one's data
-]
-
-_CODES: dict[str, Verb] = {
-    "q": "choose",
-    "Q": "confirm",
-    "S": "skip",
-    "B": "back",
-    "E": "edit",
-    "P": "plan",
-    "G": "page",
-    "F": "profile",
-    "O": "open",
-    "M": "mark",
-    "N": "next",
-    "A": "alerts",
-    "D": "privacy",
-}
-_VERBS = {verb: code for code, verb in _CODES.items()}
-_ARG = re.compile(r"^[a-z0-9_-]{1,40}$")
-_ARITY: dict[Verb, int] = {
-    "choose": 3,
-    "confirm": 2,
-    "skip": 2,
-    "back": 1,
-    "edit": 1,
-    "plan": 0,
-    "page": 1,
-    "profile": 0,
-    "open": 1,
-    "mark": 2,
-    "next": 0,
-    "alerts": 1,
-    "privacy": 1,
-}
+_WORD = re.compile(r"^[a-z0-9_-]{1,40}$")
+_DIGITS = re.compile(r"^[0-9]{1,10}$")
 
 
 @dataclass(frozen=True)
-class Action:
-    """A parsed button press."""
+class Callback:
+    """Base of every button kind; ``CODE`` is its one-character wire code."""
 
-    verb: Verb
-    args: tuple[str, ...] = ()
+    CODE: ClassVar[str] = ""
 
 
-def encode(verb: Verb, *args: str | int) -> str:
-    """Build callback data; raises ValueError when it would break Telegram's limit."""
-    parts = [str(a) for a in args]
-    if len(parts) != _ARITY[verb] or not all(_ARG.match(p) for p in parts):
-        raise ValueError(f"bad callback arguments for {verb}: {parts}")
-    data = VERSION + _VERBS[verb] + (":" + ":".join(parts) if parts else "")
+# --- interview ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Choose(Callback):
+    """Answer (or tick) ``option`` of ``question``, shown at interview position ``seq``."""
+
+    CODE: ClassVar[str] = "q"
+    seq: int
+    question: str
+    option: str
+
+
+@dataclass(frozen=True)
+class Confirm(Callback):
+    """Finish a several-choice question."""
+
+    CODE: ClassVar[str] = "Q"
+    seq: int
+    question: str
+
+
+@dataclass(frozen=True)
+class SkipQuestion(Callback):
+    """Skip an optional question."""
+
+    CODE: ClassVar[str] = "S"
+    seq: int
+    question: str
+
+
+@dataclass(frozen=True)
+class Back(Callback):
+    """Go back to the previous question."""
+
+    CODE: ClassVar[str] = "B"
+    seq: int
+
+
+@dataclass(frozen=True)
+class EditAnswer(Callback):
+    """Change one answer (from the profile)."""
+
+    CODE: ClassVar[str] = "E"
+    question: str
+
+
+# --- plan and steps -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShowPlan(Callback):
+    """The plan, at the page of the next open step."""
+
+    CODE: ClassVar[str] = "P"
+
+
+@dataclass(frozen=True)
+class PlanPage(Callback):
+    """One page of the plan."""
+
+    CODE: ClassVar[str] = "G"
+    page: int
+
+
+@dataclass(frozen=True)
+class ShowProfile(Callback):
+    """The merchant's answers."""
+
+    CODE: ClassVar[str] = "F"
+
+
+@dataclass(frozen=True)
+class OpenStep(Callback):
+    """Open one step of the plan."""
+
+    CODE: ClassVar[str] = "O"
+    step: str
+
+
+StepMark = Literal["done", "skip", "undo", "details"]
+
+
+@dataclass(frozen=True)
+class MarkStep(Callback):
+    """Done / skip / undo / details on a step."""
+
+    CODE: ClassVar[str] = "M"
+    step: str
+    how: StepMark
+
+
+@dataclass(frozen=True)
+class NextStep(Callback):
+    """The next open step."""
+
+    CODE: ClassVar[str] = "N"
+
+
+# --- features -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Alerts(Callback):
+    """A reminder-settings button: ``action`` with an optional ``value`` after its first ``-``.
+
+    On the wire one field, ``<action>[-<value>]`` (``tz-berlin``, ``hour-9``, ``snooze-12``).
+    """
+
+    CODE: ClassVar[str] = "A"
+    action: str
+    value: str = ""
+
+    def arg(self) -> str:
+        """The wire field."""
+        return f"{self.action}-{self.value}" if self.value else self.action
+
+
+@dataclass(frozen=True)
+class DeleteData(Callback):
+    """Confirm (``yes``) or cancel (``no``) erasing one's data."""
+
+    CODE: ClassVar[str] = "D"
+    choice: Literal["yes", "no"]
+
+
+KINDS: tuple[type[Callback], ...] = (
+    Choose,
+    Confirm,
+    SkipQuestion,
+    Back,
+    EditAnswer,
+    ShowPlan,
+    PlanPage,
+    ShowProfile,
+    OpenStep,
+    MarkStep,
+    NextStep,
+    Alerts,
+    DeleteData,
+)
+_BY_CODE: dict[str, type[Callback]] = {kind.CODE: kind for kind in KINDS}
+
+
+def _fields_of(kind: type[Callback]) -> tuple[tuple[str, Any], ...]:
+    hints = get_type_hints(kind)
+    return tuple((f.name, hints[f.name]) for f in fields(kind))
+
+
+#: Each kind's fields and their types, read once.
+_SCHEMA: dict[type[Callback], tuple[tuple[str, Any], ...]] = {
+    kind: _fields_of(kind) for kind in KINDS
+}
+
+
+def _field_ok(value: str, hint: Any) -> bool:
+    if hint is int:
+        return bool(_DIGITS.match(value)) and int(value) <= MAX_INT
+    if hint is str:
+        return bool(_WORD.match(value))
+    return value in get_args(hint)  # a Literal
+
+
+def encode(button: Callback) -> str:
+    """The wire form; ValueError when a field breaks its rule or the 64-byte limit."""
+    if isinstance(button, Alerts):
+        parts = [button.arg()]
+    else:
+        parts = [str(getattr(button, name)) for name, _ in _SCHEMA[type(button)]]
+    hints = [str] if isinstance(button, Alerts) else [hint for _, hint in _SCHEMA[type(button)]]
+    for part, hint in zip(parts, hints, strict=True):
+        if not _field_ok(part, hint):
+            raise ValueError(f"bad callback field for {type(button).__name__}: {part!r}")
+    data = VERSION + button.CODE + "".join(":" + part for part in parts)
     if len(data.encode()) > MAX_BYTES:
         raise ValueError(f"callback data over {MAX_BYTES} bytes: {data}")
     return data
 
 
-def decode(data: str | None) -> Action | None:
+@lru_cache(maxsize=4096)
+def decode(data: str | None) -> Callback | None:
     """Parse callback data; None for anything this version did not produce."""
     if not data or len(data.encode()) > MAX_BYTES or not data.startswith(VERSION):
         return None
     head, _, rest = data[len(VERSION) :].partition(":")
-    verb = _CODES.get(head)
-    if verb is None:
+    kind = _BY_CODE.get(head)
+    if kind is None:
         return None
-    args = tuple(rest.split(":")) if rest else ()
-    if len(args) != _ARITY[verb] or not all(_ARG.match(a) for a in args):
+    parts = rest.split(":") if rest else []
+    if kind is Alerts:
+        if len(parts) != 1 or not _WORD.match(parts[0]):
+            return None
+        action, _, value = parts[0].partition("-")
+        return Alerts(action, value) if action else None
+    schema = _SCHEMA[kind]
+    if len(parts) != len(schema):
         return None
-    return Action(verb, args)
+    if not all(_field_ok(part, hint) for part, (_, hint) in zip(parts, schema, strict=True)):
+        return None
+    values = {
+        name: int(part) if hint is int else part
+        for part, (name, hint) in zip(parts, schema, strict=True)
+    }
+    return kind(**values)
+
+
+def kinds(wanted: Any) -> Callable[[object], bool]:
+    """A predicate for PTB's ``CallbackQueryHandler(pattern=...)``: data of these kinds
+    (a button class or a union of them)."""
+
+    def matches(data: object) -> bool:
+        return isinstance(data, str) and isinstance(decode(data), wanted)
+
+    return matches

@@ -152,6 +152,35 @@ def begin(interview: Interview, answers: Mapping[str, Answer]) -> State:
     return State(answers=dict(answers), path=tuple(walked), current=pending, mode="interview")
 
 
+def resume(
+    interview: Interview,
+    answers: Mapping[str, Any],
+    path: Sequence[str],
+    current: str | None,
+    mode: str,
+) -> State:
+    """A stored interview, read against today's content (which may have changed since).
+
+    Answers the content no longer knows are dropped; a question that no longer exists, or a
+    branch that grew a question since the merchant finished, restarts at the first
+    unanswered question; an unknown mode is read as the interview.
+    """
+    cleaned = clean_answers(interview, answers)
+    kept = tuple(q for q in path if q in interview.questions)
+    if current is not None and current not in interview.questions:
+        return begin(interview, cleaned)
+    if mode == "done":
+        walked, pending = active_path(interview, cleaned)
+        if pending is not None:  # content grew a question on this branch: ask it
+            return begin(interview, cleaned)
+        return State(answers=cleaned, path=tuple(walked), current=None, mode="done")
+    if current is None:
+        return begin(interview, cleaned)
+    return State(
+        answers=cleaned, path=kept, current=current, mode="edit" if mode == "edit" else "interview"
+    )
+
+
 def _advance(interview: Interview, state: State, qid: str, answers: dict[str, Answer]) -> State:
     path = (*state.path, qid)
     if state.mode == "edit":
@@ -438,3 +467,84 @@ def answer_text(interview: Interview, state: State, qid: str, value: str) -> Sta
     answers = dict(state.answers)
     answers[qid] = value
     return _advance(interview, state, qid, answers)
+
+
+# --- reading what a merchant typed at a question -------------------------------------------
+
+
+@dataclass(frozen=True)
+class TypedWords:
+    """Words with a meaning of their own, per locale (normalised): see content/README.md."""
+
+    negations: frozenset[str]  # a loosely typed answer holding one of these is not guessed
+    back: frozenset[str]  # typed instead of pressing « Back
+    skip: frozenset[str]  # typed instead of pressing Skip (optional questions)
+
+
+@dataclass(frozen=True)
+class Moved:
+    """The typed text answered (or navigated): the interview's new state."""
+
+    state: State
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The typed text was understood as an answer but refused; ask again, saying why."""
+
+    problem: TextProblem
+
+
+@dataclass(frozen=True)
+class NotUnderstood:
+    """Nothing in the typed text answers the question: hint at the buttons."""
+
+
+Reading = Moved | Refused | NotUnderstood
+
+#: Longest typed text looked at (a question's answer is short; the rest is noise).
+TYPED_MAX = 500
+
+
+def read_typed(
+    interview: Interview,
+    state: State,
+    typed: str,
+    *,
+    words: TypedWords,
+    labels: Mapping[str, Sequence[str]],
+    today: date,
+) -> Reading:
+    """What a merchant's typed text does at the current question (``state.current``).
+
+    "back" goes back, "skip" skips an optional question, text and date questions validate
+    the text, choice questions match option labels and synonyms (``labels``, by option id)
+    and never guess. Nothing here changes ``state``: the result says what the new one is.
+    """
+    assert state.current is not None
+    question = interview.question(state.current)
+    said = normalise(typed[:100])
+    new: State | None
+    if said in words.back:
+        new = back(state)
+    elif said in words.skip and question.optional:
+        new = skip(interview, state, question.id)
+    elif question.kind in ("text", "date"):
+        result = (
+            validate_text(question, typed)
+            if question.kind == "text"
+            else validate_date(question, typed, today)
+        )
+        if isinstance(result, TextProblem):
+            return Refused(result)
+        new = answer_text(interview, state, question.id, result)
+    else:
+        picked = match_options(question, typed[:TYPED_MAX], labels, words.negations)
+        if not picked:
+            return NotUnderstood()
+        if question.kind == "one":
+            new = choose(interview, state, question.id, picked[0])
+        else:
+            ticked = replace(state, answers={**state.answers, question.id: picked})
+            new = confirm(interview, ticked, question.id)
+    return NotUnderstood() if new is None else Moved(new)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, String, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -42,6 +43,65 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class Mode(StrEnum):
+    """Where a merchant is: answering the interview, changing one answer, or done."""
+
+    INTERVIEW = "interview"
+    EDIT = "edit"
+    DONE = "done"
+
+
+class StepStatus(StrEnum):
+    """A merchant's mark on a step."""
+
+    DONE = "done"
+    SKIPPED = "skipped"
+
+
+class OutboxStatus(StrEnum):
+    """An outbox row's life: pending until sent, failed or cancelled."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class Awaiting(StrEnum):
+    """Typed input a feature asked for (``<feature>:<what>``; the feature owns it)."""
+
+    ZONE = "alerts:tz"
+
+
+class EnumText(TypeDecorator[str]):
+    """A StrEnum stored as its text (VARCHAR, no database enum type to migrate).
+
+    A value this version does not know (written by a newer release) is read back as the
+    plain string, so the code that reads it decides, instead of the load failing.
+    """
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum_class: type[StrEnum], length: int = 16) -> None:
+        super().__init__(length)
+        self.enum_class = enum_class
+        self.length = length
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:  # noqa: ARG002
+        """Store the text."""
+        return None if value is None else str(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:  # noqa: ARG002
+        """Read back as the enum when the value is one of its members."""
+        if value is None:
+            return None
+        try:
+            return self.enum_class(value)
+        except ValueError:
+            return value
+
+
 class Merchant(SQLModel, table=True):
     """One Telegram user talking to the bot, with their interview state and preferences."""
 
@@ -59,7 +119,7 @@ class Merchant(SQLModel, table=True):
     answers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     path: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     current: str | None = Field(default=None, max_length=64)
-    mode: str = Field(default="interview", max_length=16)  # interview | edit | done
+    mode: Mode = Field(default=Mode.INTERVIEW, sa_column=Column(EnumText(Mode), nullable=False))
     interview_version: int = 0
 
     # Alerts.
@@ -68,7 +128,7 @@ class Merchant(SQLModel, table=True):
     timezone: str = Field(default="UTC", max_length=64)
     preferred_hour: int | None = None
     quiet_hours: str | None = Field(default=None, max_length=8)
-    awaiting: str | None = Field(default=None, max_length=32)  # typed input we wait for
+    awaiting: Awaiting | None = Field(default=None, sa_column=Column(EnumText(Awaiting, 32)))
 
 
 class StepProgress(SQLModel, table=True):
@@ -78,7 +138,7 @@ class StepProgress(SQLModel, table=True):
 
     merchant_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     step_id: str = Field(primary_key=True, max_length=64)
-    status: str = Field(max_length=16)  # done | skipped
+    status: StepStatus = Field(sa_column=Column(EnumText(StepStatus), nullable=False))
     step_version: int = 1
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
@@ -96,7 +156,9 @@ class Outbox(SQLModel, table=True):
     merchant_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
     key: str = Field(max_length=64)
     due_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    status: str = Field(default="pending", max_length=16)  # pending|sent|failed|cancelled
+    status: OutboxStatus = Field(
+        default=OutboxStatus.PENDING, sa_column=Column(EnumText(OutboxStatus), nullable=False)
+    )
     attempts: int = 0
     lease_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     lease_owner: str | None = Field(default=None, max_length=64)

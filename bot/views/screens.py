@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -11,58 +10,27 @@ from markupsafe import Markup
 
 from bot.content.loader import Content
 from bot.content.render import Renderer
-from bot.domain import callbacks
+from bot.domain.callbacks import (
+    Alerts,
+    Back,
+    Choose,
+    Confirm,
+    DeleteData,
+    EditAnswer,
+    MarkStep,
+    NextStep,
+    OpenStep,
+    PlanPage,
+    ShowPlan,
+    ShowProfile,
+    SkipQuestion,
+    encode,
+)
 from bot.domain.interview import Answer, Interview, State, active_path, effective_answers
 from bot.domain.plan import Progress, Step, reasons
+from bot.views.model import Button, Screen, shorten
 
 PLAN_PAGE_SIZE = 8
-
-
-@dataclass(frozen=True)
-class Button:
-    """An inline button: callback data or a URL."""
-
-    text: str
-    data: str | None = None
-    url: str | None = None
-
-
-@dataclass(frozen=True)
-class Screen:
-    """One message as the merchant sees it."""
-
-    text: str
-    keyboard: tuple[tuple[Button, ...], ...] = ()
-
-
-@dataclass(frozen=True)
-class Document:
-    """A file to send (export, calendar)."""
-
-    filename: str
-    data: bytes
-    caption: str = ""
-
-
-@dataclass
-class Outcome:
-    """What a handler should do: answer the button, edit the pressed message, send more."""
-
-    toast: str | None = None
-    edit: Screen | None = None
-    send: list[Screen] = field(default_factory=list)
-    documents: list[Document] = field(default_factory=list)
-
-
-BUTTON_LABEL_MAX = 60  # longer labels are cut on a phone anyway
-
-
-def shorten(label: str, limit: int = BUTTON_LABEL_MAX) -> str:
-    """A button label cut at a word boundary with an ellipsis when too long."""
-    if len(label) <= limit:
-        return label
-    cut = label[: limit - 1].rsplit(" ", 1)[0]
-    return cut.rstrip(" ,;:—-") + "…"
 
 
 def shop_name_of(answers: Mapping[str, Answer]) -> str | None:
@@ -189,18 +157,16 @@ class Views:
                         chosen.append(self.option_label(lang, question.id, option))
                 elif value == option:
                     label = f"{mark_chosen} {label}"
-                buttons.append(Button(label, callbacks.encode("choose", seq, question.id, option)))
+                buttons.append(Button(label, encode(Choose(seq, question.id, option))))
             per_row = 2 if len(buttons) > 4 else 1
             rows.extend(tuple(buttons[i : i + per_row]) for i in range(0, len(buttons), per_row))
         nav: list[Button] = []
         if state.path:
-            nav.append(self.button(lang, "back", callbacks.encode("back", seq)))
+            nav.append(self.button(lang, "back", encode(Back(seq))))
         if question.kind == "many":
-            nav.append(
-                self.button(lang, "done_many", callbacks.encode("confirm", seq, question.id))
-            )
+            nav.append(self.button(lang, "done_many", encode(Confirm(seq, question.id))))
         if question.optional:
-            nav.append(self.button(lang, "skip", callbacks.encode("skip", seq, question.id)))
+            nav.append(self.button(lang, "skip", encode(SkipQuestion(seq, question.id))))
         if nav:
             rows.append(tuple(nav))
         walked = len(state.path) + 1
@@ -252,11 +218,11 @@ class Views:
                 (
                     Button(
                         f"{self.r.plain(lang, 'buttons.change')}: {label}",
-                        callbacks.encode("edit", qid),
+                        encode(EditAnswer(qid)),
                     ),
                 )
             )
-        buttons.append((self.button(lang, "show_plan", callbacks.encode("plan")),))
+        buttons.append((self.button(lang, "show_plan", encode(ShowPlan())),))
         text = self.r.render(lang, "profile.html.j2", rows=rows_view)
         return Screen(text, tuple(buttons))
 
@@ -325,20 +291,20 @@ class Views:
             )
             label = self.r.plain(lang, "buttons.open_step", number=number, title=title)
             buttons.append(
-                (Button(shorten(f"{marks[status]} {label}"), callbacks.encode("open", step.id)),)
+                (Button(shorten(f"{marks[status]} {label}"), encode(OpenStep(step.id))),)
             )
         if pages > 1:
             nav: list[Button] = []
             if page > 0:
-                nav.append(self.button(lang, "page_prev", callbacks.encode("page", page - 1)))
+                nav.append(self.button(lang, "page_prev", encode(PlanPage(page - 1))))
             if page < pages - 1:
-                nav.append(self.button(lang, "page_next", callbacks.encode("page", page + 1)))
+                nav.append(self.button(lang, "page_next", encode(PlanPage(page + 1))))
             buttons.append(tuple(nav))
         footer: list[Button] = []
         if not progress.finished:
-            footer.append(self.button(lang, "next_step", callbacks.encode("next")))
-        footer.append(self.button(lang, "profile", callbacks.encode("profile")))
-        footer.append(self.button(lang, "alerts", callbacks.encode("alerts", "show")))
+            footer.append(self.button(lang, "next_step", encode(NextStep())))
+        footer.append(self.button(lang, "profile", encode(ShowProfile())))
+        footer.append(self.button(lang, "alerts", encode(Alerts("show"))))
         buttons.append(tuple(footer))
         text = self.r.render(
             lang,
@@ -389,14 +355,14 @@ class Views:
         first: tuple[Button, ...]
         if status == "open":
             first = (
-                self.button(lang, "step_done", callbacks.encode("mark", sid, "done")),
-                self.button(lang, "step_skip", callbacks.encode("mark", sid, "skip")),
+                self.button(lang, "step_done", encode(MarkStep(sid, "done"))),
+                self.button(lang, "step_skip", encode(MarkStep(sid, "skip"))),
             )
         else:
-            first = (self.button(lang, "step_undo", callbacks.encode("mark", sid, "undo")),)
+            first = (self.button(lang, "step_undo", encode(MarkStep(sid, "undo"))),)
         second = (
-            self.button(lang, "step_details", callbacks.encode("mark", sid, "details")),
-            self.button(lang, "back_to_plan", callbacks.encode("plan")),
+            self.button(lang, "step_details", encode(MarkStep(sid, "details"))),
+            self.button(lang, "back_to_plan", encode(ShowPlan())),
         )
         return Screen(text, (first, second))
 
@@ -411,7 +377,7 @@ class Views:
             sources=step.sources,
             checked=format_date(step.checked) if step.checked else "",
         )
-        keyboard = ((self.button(lang, "back_to_plan", callbacks.encode("plan")),),)
+        keyboard = ((self.button(lang, "back_to_plan", encode(ShowPlan())),),)
         return Screen(text, keyboard)
 
     def finished(
@@ -424,7 +390,7 @@ class Views:
             progress=progress,
             shop_name=shop_name_of(answers),
         )
-        keyboard = ((self.button(lang, "show_plan", callbacks.encode("plan")),),)
+        keyboard = ((self.button(lang, "show_plan", encode(ShowPlan())),),)
         return Screen(text, keyboard)
 
     def start(
@@ -450,15 +416,15 @@ class Views:
         )
         keyboard: tuple[tuple[Button, ...], ...] = ()
         if progress is not None:
-            keyboard = ((self.button(lang, "show_plan", callbacks.encode("plan")),),)
+            keyboard = ((self.button(lang, "show_plan", encode(ShowPlan())),),)
         return Screen(text, keyboard)
 
     def delete_question(self, lang: str | None) -> Screen:
         """Are you sure? Two buttons."""
         keyboard = (
             (
-                self.button(lang, "delete_yes", callbacks.encode("privacy", "yes")),
-                self.button(lang, "delete_no", callbacks.encode("privacy", "no")),
+                self.button(lang, "delete_yes", encode(DeleteData("yes"))),
+                self.button(lang, "delete_no", encode(DeleteData("no"))),
             ),
         )
         return Screen(self.r.render(lang, "delete_confirm.html.j2"), keyboard)

@@ -1,0 +1,116 @@
+"""The plan: /plan, /next, /profile and the step buttons (open, done, skip, undo, details)."""
+
+from __future__ import annotations
+
+from sqlmodel import col, delete
+
+from bot.domain.callbacks import MarkStep, NextStep, OpenStep, PlanPage, ShowPlan, ShowProfile
+from bot.services.core import Core, Turn, UserInfo
+from bot.storage.models import StepProgress, StepStatus
+from bot.views.model import Outcome
+
+PlanButton = ShowPlan | PlanPage | ShowProfile | OpenStep | MarkStep | NextStep
+
+
+class PlanService:
+    """The merchant's checklist and their progress through it."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self.views = core.views
+
+    async def plan(self, user: UserInfo) -> Outcome:
+        """/plan."""
+        async with self.core.turn(user) as turn:
+            if (asked := self.core.interview_first(turn, as_toast=False)) is not None:
+                return asked
+            return Outcome(send=[await self.core.plan_screen(turn)])
+
+    async def next(self, user: UserInfo) -> Outcome:
+        """/next."""
+        async with self.core.turn(user) as turn:
+            if (asked := self.core.interview_first(turn, as_toast=False)) is not None:
+                return asked
+            return Outcome(send=[await self.core.next_screen(turn)])
+
+    async def profile(self, user: UserInfo) -> Outcome:
+        """/profile."""
+        async with self.core.turn(user) as turn:
+            if (asked := self.core.interview_first(turn, as_toast=False)) is not None:
+                return asked
+            return Outcome(send=[self.views.profile(turn.lang, turn.state.answers)])
+
+    async def press(self, user: UserInfo, button: PlanButton) -> Outcome:
+        """A plan or step button."""
+        core = self.core
+        async with core.turn(user) as turn:
+            if (asked := core.interview_first(turn, as_toast=True)) is not None:
+                return asked
+            match button:
+                case ShowPlan():
+                    return Outcome(send=[await core.plan_screen(turn)])
+                case PlanPage(page=page):
+                    return Outcome(edit=await core.plan_screen(turn, page=page))
+                case ShowProfile():
+                    return Outcome(send=[self.views.profile(turn.lang, turn.state.answers)])
+                case NextStep():
+                    return Outcome(send=[await core.next_screen(turn)])
+                case OpenStep(step=step_id):
+                    return await self._open(turn, step_id)
+                case MarkStep(step=step_id, how=how):
+                    return await self._mark(turn, step_id, how)
+
+    async def _open(self, turn: Turn, step_id: str) -> Outcome:
+        core = self.core
+        progress = await core.progress(turn)
+        step = next((s for s in progress.steps if s.id == step_id), None)
+        if step is None:
+            return Outcome(
+                toast=core.toast(turn, "notices.no_step"), send=[await core.plan_screen(turn)]
+            )
+        screen = self.views.step(turn.lang, step, turn.answers, progress, turn.now, core.deadline)
+        return Outcome(send=[screen])
+
+    async def _mark(self, turn: Turn, step_id: str, how: str) -> Outcome:
+        core, views = self.core, self.views
+        lang, now, answers = turn.lang, turn.now, turn.answers
+        merchant_id = turn.merchant.id
+        progress = await core.progress(turn)
+        step = next((s for s in progress.steps if s.id == step_id), None)
+        if step is None:
+            return Outcome(toast=core.toast(turn, "notices.no_step"))
+        if how == "details":
+            return Outcome(send=[views.details(lang, step, answers)])
+        if how == "undo":
+            await turn.session.exec(
+                delete(StepProgress).where(
+                    col(StepProgress.merchant_id) == merchant_id,
+                    col(StepProgress.step_id) == step_id,
+                )
+            )
+            await turn.log("step_undo", step=step_id)
+            progress = await core.progress(turn)
+            screen = views.step(lang, step, answers, progress, now, core.deadline)
+            return Outcome(toast=core.toast(turn, "notices.step_reopened"), edit=screen)
+        status = StepStatus.DONE if how == "done" else StepStatus.SKIPPED
+        row = await turn.session.get(StepProgress, (merchant_id, step_id))
+        if row is None:
+            turn.session.add(
+                StepProgress(
+                    merchant_id=merchant_id,
+                    step_id=step_id,
+                    status=status,
+                    step_version=step.version,
+                    at=now,
+                )
+            )
+        else:
+            row.status, row.step_version, row.at = status, step.version, now
+        turn.merchant.last_progress = now
+        await turn.log(f"step_{status}", step=step_id)
+        await turn.session.flush()
+        progress = await core.progress(turn)
+        edited = views.step(lang, step, answers, progress, now, core.deadline)
+        follow = await core.next_screen(turn, after=step_id, intro=True)
+        toast_key = "notices.step_done" if status == StepStatus.DONE else "notices.step_skipped"
+        return Outcome(toast=core.toast(turn, toast_key), edit=edited, send=[follow])

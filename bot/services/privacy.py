@@ -1,0 +1,108 @@
+"""What is stored and the merchant's rights over it: /privacy, /export, /delete, /calendar."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlmodel import select
+
+from bot.domain.callbacks import DeleteData
+from bot.services.core import Core, UserInfo
+from bot.storage import erase
+from bot.storage.models import Outbox, OutboxStatus
+from bot.views.calendar import CalendarEntry, build_calendar
+from bot.views.model import Document, Outcome
+
+CALENDAR_UID = "storefront-migration-bot"
+
+
+class PrivacyService:
+    """Privacy notice, data export, erasure, and the calendar file."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self.views = core.views
+
+    async def privacy(self, user: UserInfo) -> Outcome:
+        """/privacy: what is stored, why, and for how long."""
+        async with self.core.turn(user) as turn:
+            screen = self.views.simple(
+                turn.lang, "privacy.html.j2", retention_days=self.core.retention_days
+            )
+            return Outcome(send=[screen])
+
+    async def export(self, user: UserInfo) -> Outcome:
+        """/export: a JSON file of everything stored about the merchant."""
+        async with self.core.turn(user) as turn:
+            await turn.session.flush()
+            data = await erase.export_rows(turn.session, turn.merchant.id)
+            lang = turn.lang
+        document = Document(
+            filename="my-data.json",
+            data=erase.export_json(data, self.core.clock()),
+            caption=self.views.r.plain(lang, "privacy.export_caption"),
+        )
+        return Outcome(documents=[document])
+
+    async def ask_delete(self, user: UserInfo) -> Outcome:
+        """/delete: ask for confirmation first."""
+        async with self.core.turn(user) as turn:
+            return Outcome(send=[self.views.delete_question(turn.lang)])
+
+    async def press(self, user: UserInfo, button: DeleteData) -> Outcome:
+        """The answer to "delete everything?"."""
+        async with self.core.turn(user) as turn:
+            lang = turn.lang
+            if button.choice != "yes":
+                return Outcome(edit=self.views.simple(lang, "delete_cancelled.html.j2"))
+            await turn.session.flush()
+            turn.session.expunge(turn.merchant)  # erased below; the ORM must not write it back
+            counts = await erase.erase(turn.session, turn.merchant.id)
+            return Outcome(edit=self.views.simple(lang, "deleted.html.j2", counts=counts))
+
+    async def calendar(self, user: UserInfo) -> Outcome:
+        """/calendar: an .ics file with the shutdown, the go-live date and scheduled alerts."""
+        r = self.views.r
+        async with self.core.turn(user) as turn:
+            merchant_id, lang, answers = turn.merchant.id, turn.lang, turn.answers
+            rows = await turn.session.exec(
+                select(Outbox).where(
+                    Outbox.merchant_id == merchant_id, Outbox.status == OutboxStatus.PENDING
+                )
+            )
+            pending = sorted(rows, key=lambda row: row.due_at)
+        go_live = answers.get("go_live")
+        entries = [
+            CalendarEntry(
+                uid=f"deadline-{merchant_id}@{CALENDAR_UID}",
+                summary=r.plain(lang, "calendar.deadline"),
+                when=self.core.deadline.date(),
+                description=r.plain(lang, "calendar.deadline_description"),
+            )
+        ]
+        if isinstance(go_live, str):
+            entries.append(
+                CalendarEntry(
+                    uid=f"golive-{merchant_id}@{CALENDAR_UID}",
+                    summary=r.plain(lang, "calendar.go_live"),
+                    when=date.fromisoformat(go_live),
+                    remind_before=timedelta(days=7),
+                )
+            )
+        entries.extend(
+            CalendarEntry(
+                uid=f"alert-{row.key.replace(':', '-')}-{merchant_id}@{CALENDAR_UID}",
+                summary=r.plain(lang, "calendar.alert"),
+                when=row.due_at,
+            )
+            for row in pending
+        )
+        data = build_calendar(
+            entries, name=r.plain(lang, "calendar.name"), stamp=self.core.clock()
+        )
+        document = Document(
+            filename="storefront-to-tiktok-shop.ics",
+            data=data,
+            caption=r.plain(lang, "calendar.caption"),
+        )
+        return Outcome(documents=[document])
