@@ -58,6 +58,7 @@ async def first_due(db: Database) -> datetime:
     return min(r.due_at for r in pending)
 
 
+@pytest.mark.slow
 async def test_alert_arrives_with_text_and_buttons(
     app: BotApp, user: SimulatedUser, db: Database, clock: Clock, fake: FakeTelegram
 ) -> None:
@@ -98,6 +99,7 @@ async def test_alert_arrives_with_text_and_buttons(
     assert await rows(db, status="pending") == []
 
 
+@pytest.mark.slow
 async def test_go_live_alert_says_tomorrow(
     app: BotApp, user: SimulatedUser, db: Database, clock: Clock
 ) -> None:
@@ -112,6 +114,7 @@ async def test_go_live_alert_says_tomorrow(
     assert any(t.startswith("⏰ Your go-live date is tomorrow (20 December 2026)") for t in texts)
 
 
+@pytest.mark.slow
 async def test_429_waits_retry_after_then_sends_once(
     app: BotApp, user: SimulatedUser, db: Database, clock: Clock, fake: FakeTelegram
 ) -> None:
@@ -128,6 +131,7 @@ async def test_429_waits_retry_after_then_sends_once(
     assert sent.attempts == 0
 
 
+@pytest.mark.slow
 async def test_5xx_backs_off_then_fails_after_max_attempts(
     app: BotApp, user: SimulatedUser, db: Database, clock: Clock, fake: FakeTelegram
 ) -> None:
@@ -153,6 +157,7 @@ async def test_5xx_backs_off_then_fails_after_max_attempts(
     assert alert_sends(fake) == []
 
 
+@pytest.mark.slow
 async def test_5xx_once_then_sent(
     app: BotApp, user: SimulatedUser, db: Database, clock: Clock, fake: FakeTelegram
 ) -> None:
@@ -289,6 +294,7 @@ async def test_two_dispatchers_on_postgres_send_10000_exactly_once(
     assert statuses == {"sent": total}
 
 
+@pytest.mark.slow
 async def test_many_chats_sqlite(
     app: BotApp, db: Database, clock: Clock, fake: FakeTelegram
 ) -> None:

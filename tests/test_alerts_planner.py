@@ -569,6 +569,7 @@ quiet_hours = st.one_of(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(
     now=instants,

@@ -36,6 +36,7 @@ def test_help_lists_the_modes(tmp_path: Path) -> None:
         assert mode in result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("env", "message"),
     [

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.content.check import Checker, check
+from bot.content.check import Checker, check, load_checked
 from bot.content.loader import Content, ContentError, load_content
 
 REPO = Path(__file__).resolve().parent.parent
@@ -60,12 +60,14 @@ checked: 2026-11-27
 """
 
 
+@pytest.mark.slow
 def test_shipped_content_passes_the_full_check() -> None:
     content, problems = check(REPO / "content")
     assert content is not None
     assert problems == []
 
 
+@pytest.mark.slow
 def test_content_check_cli_exit_codes(tree: Path) -> None:
     def check_cli() -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -140,6 +142,7 @@ def test_template_syntax_error_points_into_the_body(small_tree: Path) -> None:
     assert any(p.startswith(f"{path}:15:") and "template error" in p for p in found), found
 
 
+@pytest.mark.slow
 def test_undefined_variable_is_reported(small_tree: Path) -> None:
     tree = small_tree
     path = write_step(
@@ -149,6 +152,7 @@ def test_undefined_variable_is_reported(small_tree: Path) -> None:
     assert any(str(path) in p and "Undefined" in p for p in found), found
 
 
+@pytest.mark.slow
 def test_html_telegram_would_reject(small_tree: Path) -> None:
     tree = small_tree
     path = write_step(
@@ -158,6 +162,7 @@ def test_html_telegram_would_reject(small_tree: Path) -> None:
     assert any(str(path) in p and "reject the HTML" in p for p in found), found
 
 
+@pytest.mark.slow
 def test_message_over_4096_characters(small_tree: Path) -> None:
     tree = small_tree
     path = write_step(tree, "huge", VALID_FRONT.format(id="huge"), body="word " * 1000)
@@ -165,6 +170,7 @@ def test_message_over_4096_characters(small_tree: Path) -> None:
     assert any(str(path) in p and "over Telegram's 4096" in p for p in found), found
 
 
+@pytest.mark.slow
 def test_empty_plan_is_reported(small_tree: Path) -> None:
     tree = small_tree
     (tree / "guidance" / "what-changed.md").unlink()
@@ -184,6 +190,7 @@ def test_coverage_rule_fails_without_platform_step(tree: Path) -> None:
     assert any("platform-specific" in p or "requires unknown step" in p for p in found), found
 
 
+@pytest.mark.slow
 def test_coverage_table_has_every_pair(content: Content) -> None:
     rows = Checker(content).coverage()
     platforms = content.interview.question("platform").options
@@ -235,6 +242,7 @@ def test_every_step_names_sources_and_a_check_date(content: Content) -> None:
             assert source.url.startswith("http"), step.id
 
 
+@pytest.mark.slow
 def test_coverage_and_preview_commands() -> None:
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -256,3 +264,79 @@ def test_coverage_and_preview_commands() -> None:
     assert "**Sources** (last checked 27 November 2026)" in preview.stdout
     bad = cli("preview", "--answer", "platform=myspace")
     assert bad.returncode != 0 and "platform takes" in bad.stderr
+
+
+@pytest.mark.slow
+def test_a_broken_reminder_template_fails_the_check_at_its_own_line(small_tree: Path) -> None:
+    """Reminder screens used to be built only at send time, so the check never saw them."""
+    template = small_tree / "locales" / "en" / "templates" / "alert.html.j2"
+    source = template.read_text(encoding="utf-8")
+    lines = source.splitlines()
+    at = next(i for i, line in enumerate(lines) if "Your plan:" in line)
+    lines[at] = "<b>Your plan, unclosed: " + "x" * 5000
+    template.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    problems = problems_of(small_tree)
+    html = only(problems, "Telegram would reject the HTML")
+    assert html == [f"{template}:{at + 1}: Telegram would reject the HTML: <b> is never closed"]
+    too_long = only(problems, "over Telegram's 4096")
+    assert too_long and all(p.startswith(f"{template}:") for p in too_long)
+    assert not only(problems, "content/locales:1")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name", ["alerts.html.j2", "alert_zone.html.j2", "alert_hour.html.j2", "alert_quiet.html.j2"]
+)
+def test_every_reminder_settings_template_is_rendered_by_the_check(
+    small_tree: Path, name: str
+) -> None:
+    template = small_tree / "locales" / "en" / "templates" / name
+    template.write_text(template.read_text(encoding="utf-8") + "\n{{ no_such_variable }}\n")
+    problems = problems_of(small_tree)
+    assert any(str(template) in p and "no_such_variable" in p for p in problems), problems
+
+
+@pytest.mark.slow
+def test_start_up_refuses_what_only_the_full_walk_finds(
+    small_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A step over 4096 characters used to pass start-up (only compile + fixed screens)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path = write_step(small_tree, "huge", VALID_FRONT.format(id="huge"), body="word " * 1000)
+    with pytest.raises(ContentError) as refused:
+        load_checked(small_tree)
+    assert any(str(path) in str(p) and "4096" in str(p) for p in refused.value.problems)
+    assert not list((tmp_path / "cache").rglob("content-check-ok-*"))
+
+
+def test_a_passing_check_is_remembered_by_the_trees_hash(
+    small_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    walks: list[str] = []
+
+    def passing_walk(self: Checker) -> list[object]:
+        walks.append(self.content.hash)
+        return []
+
+    monkeypatch.setattr(Checker, "run", passing_walk)
+    first = load_checked(small_tree)
+    assert walks == [first.hash]
+    assert len(list((tmp_path / "cache").rglob("content-check-ok-*"))) == 1
+    again = load_checked(small_tree)
+    assert again.hash == first.hash and walks == [first.hash]  # remembered: no second walk
+    # Any change to any file is a new version: checked again.
+    (small_tree / "facts.yaml").write_text(
+        (small_tree / "facts.yaml").read_text(encoding="utf-8") + "\n# edited\n"
+    )
+    changed = load_checked(small_tree)
+    assert changed.hash != first.hash and walks == [first.hash, changed.hash]
+
+
+@pytest.mark.slow
+def test_the_content_hash_names_the_tree(tree: Path) -> None:
+    one, two = load_content(tree), load_content(REPO / "content")
+    assert one.hash == two.hash and len(one.hash) == 12
+    step = tree / "guidance" / "what-changed.md"
+    step.write_text(step.read_text(encoding="utf-8") + "\nOne more sentence.\n")
+    assert load_content(tree).hash != one.hash

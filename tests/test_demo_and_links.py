@@ -32,6 +32,7 @@ def run_bot(
     )
 
 
+@pytest.mark.slow
 def test_demo_walks_a_whole_interview_from_piped_input(tmp_path: Path) -> None:
     script = "\n".join(
         [
@@ -61,12 +62,14 @@ def test_demo_walks_a_whole_interview_from_piped_input(tmp_path: Path) -> None:
     assert "TELEGRAM_TOKEN" not in result.stderr
 
 
+@pytest.mark.slow
 def test_demo_without_input_exits_cleanly(tmp_path: Path) -> None:
     result = run_bot("demo", "--now", "2023-09-05", stdin="/start\n", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "closes on **12 September 2023**: 7 days left" in result.stdout
 
 
+@pytest.mark.slow
 def test_demo_deadline_option(tmp_path: Path) -> None:
     result = run_bot(
         "demo", "--now", "2027-01-01", "--deadline", "2027-01-31", stdin="/start\n", cwd=tmp_path
@@ -75,6 +78,7 @@ def test_demo_deadline_option(tmp_path: Path) -> None:
     assert "31 January 2027**: 30 days left" in result.stdout
 
 
+@pytest.mark.slow
 def test_link_command_prints_a_deep_link(tmp_path: Path) -> None:
     result = run_bot(
         "link",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -83,7 +84,12 @@ def _modules() -> dict[str, Path]:
 MODULES = _modules()
 
 
-def _imports(path: Path, name: str) -> Iterator[tuple[str, int, bool]]:
+@cache
+def _imports(path: Path, name: str) -> tuple[tuple[str, int, bool], ...]:
+    return tuple(_read_imports(path, name))
+
+
+def _read_imports(path: Path, name: str) -> Iterator[tuple[str, int, bool]]:
     """(imported module, line, inside a function) for every import in the file."""
     tree = ast.parse(path.read_text(), str(path))
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]

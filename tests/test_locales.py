@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from bot.app import build_application
 from bot.botapi.fake import FakeRequest, FakeTelegram, SimulatedUser
 from bot.content.check import check
@@ -35,6 +37,7 @@ def spanish_tree(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_translated_tree_passes_the_check(tmp_path: Path) -> None:
     content, problems = check(spanish_tree(tmp_path))
     assert content is not None and "es" in content.locales

@@ -295,6 +295,7 @@ def check_logs(server: ServeProcess) -> list[dict[str, Any]]:
     return lines
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
 async def test_two_instances_on_one_postgres_act_as_one(
     db_url: str, postgres_server: PostgresServer, tmp_path: Path
@@ -356,6 +357,7 @@ async def test_two_instances_on_one_postgres_act_as_one(
     assert two_transcript == one_transcript
 
 
+@pytest.mark.slow
 async def test_sigterm_finishes_the_update_in_flight(tmp_path: Path) -> None:
     db_url = f"sqlite+aiosqlite:///{tmp_path}/bot.db"
     async with fake_api() as (fake, fake_server), aiohttp.ClientSession() as http:
@@ -394,6 +396,7 @@ async def test_sigterm_finishes_the_update_in_flight(tmp_path: Path) -> None:
     assert lines[-1].endswith("stopped")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("secret", "needle"), [(None, "WEBHOOK_SECRET is not set"), ("bad secret", "malformed")]
 )

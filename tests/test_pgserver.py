@@ -60,6 +60,7 @@ def test_rejects_unsafe_names(postgres_server: PostgresServer) -> None:
         postgres_server.create_database('x"; DROP DATABASE postgres; --')
 
 
+@pytest.mark.slow
 def test_standalone_server_start_stop_cleans_up(postgres_server: PostgresServer) -> None:
     from tests.pgserver import PostgresServer, PostgresServerError
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -48,6 +49,7 @@ def fits(screen: Screen) -> None:
             assert len(button.text) <= 64, button.text
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(raw=answers_strategy(CONTENT), done=st.integers(min_value=0, max_value=60))
 def test_any_answers_make_a_plan_that_telegram_accepts(raw: dict[str, Answer], done: int) -> None:

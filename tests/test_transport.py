@@ -74,6 +74,7 @@ async def test_a_merchant_talks_to_the_bot_over_http(
         await db.dispose()
 
 
+@pytest.mark.slow
 async def test_a_slow_answer_is_timed_out(transport: AiohttpRequest) -> None:
     async def slow(_request: web.Request) -> web.StreamResponse:
         await asyncio.sleep(2)

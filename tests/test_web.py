@@ -300,6 +300,7 @@ async def test_healthz_503_when_the_database_is_gone(
         await broken.dispose()
 
 
+@pytest.mark.slow
 async def test_metrics_names_and_counts_move(
     client: TestClient[Any, Any], fake: FakeTelegram, db: Database, clock: Clock
 ) -> None:

@@ -23,6 +23,10 @@ import urllib.request
 from typing import Any
 
 import aiohttp
+
+# PTB's BaseRequest.do_request signature is typed with these and defaults its timeouts to
+# a DefaultValue sentinel; PTB exports neither publicly, and telling "not given" apart from
+# an explicit None needs the sentinel's class. Pinned by python-telegram-bot==22.*.
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut

@@ -8,7 +8,9 @@ platform-specific and a market-specific step.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -18,6 +20,8 @@ from typing import Any
 
 from jinja2 import TemplateError, TemplateSyntaxError
 
+from bot.alerts.planner import QuietHours, parse_offsets
+from bot.alerts.screens import AlertScreens, ReminderView, Scheduled, SettingsView
 from bot.botapi.tghtml import TelegramHTMLError, parse_html
 from bot.content.loader import Content, ContentError, Problem, load_content
 from bot.content.render import Renderer
@@ -86,6 +90,44 @@ def answer_combinations(interview: Interview) -> Iterator[dict[str, Answer]]:
     yield from walk(interview.start, {})
 
 
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)[^<>]*?(/?)>")
+_JINJA_COMMENT = re.compile(r"\{#.*?#\}", re.DOTALL)
+
+
+def unbalanced_tag(source: str) -> tuple[int, str] | None:
+    """The first HTML tag a template opens and never closes (or closes out of order),
+    with its line: where an editor must look when Telegram would reject the message."""
+    text = _JINJA_COMMENT.sub(lambda m: "\n" * m.group().count("\n"), source)
+    stack: list[tuple[str, int]] = []
+    for match in _TAG.finditer(text):
+        closing, tag, self_closing = match.group(1), match.group(2).lower(), match.group(3)
+        line = text.count("\n", 0, match.start()) + 1
+        if self_closing:
+            continue
+        if not closing:
+            stack.append((tag, line))
+        elif stack and stack[-1][0] == tag:
+            stack.pop()
+        else:
+            opened = f" (<{stack[-1][0]}> opened on line {stack[-1][1]})" if stack else ""
+            return line, f"</{tag}> closes a tag that is not open here{opened}"
+    if stack:
+        tag, line = stack[-1]
+        return line, f"<{tag}> is never closed"
+    return None
+
+
+class _TracingRenderer(Renderer):
+    """The renderer, noting which template file produced the last message (for the check)."""
+
+    last_file: Path | None = None
+
+    def render(self, code: str | None, name: str, **context: Any) -> str:
+        template = self.template(code, name)
+        self.last_file = Path(template.filename) if template.filename else None
+        return super().render(code, name, **context)
+
+
 def _location(exc: BaseException, fallback: tuple[Path, int]) -> tuple[Path, int]:
     """The content file and line a template error points at."""
     if isinstance(exc, TemplateSyntaxError) and exc.filename:
@@ -105,7 +147,7 @@ class Checker:
 
     def __init__(self, content: Content, *, deadline: datetime | None = None) -> None:
         self.content = content
-        self.renderer = Renderer(content)
+        self.renderer = _TracingRenderer(content)
         self.views = Views(content, self.renderer)
         self.deadline = deadline or content.campaign.deadline
         self.problems: list[Problem] = []
@@ -151,7 +193,12 @@ class Checker:
                         )
 
     def screen(self, screen_fn: Any, where: tuple[Path, int], what: str) -> Screen | None:
-        """Render one screen; report undefined variables, bad HTML and excess length."""
+        """Render one screen; report undefined variables, bad HTML and excess length.
+
+        A message template's problem is reported at that template's file (and, for HTML,
+        at the line of the tag at fault); a guidance step's at its own file.
+        """
+        self.renderer.last_file = None
         try:
             screen: Screen = screen_fn()
         except (TemplateError, KeyError, AttributeError, TypeError, ValueError) as exc:
@@ -160,10 +207,16 @@ class Checker:
                 line = where[1] + line - 1
             self.report(path, line, f"{what}: {type(exc).__name__}: {exc}")
             return None
+        if where[0].suffix != ".md" and self.renderer.last_file is not None:
+            where = (self.renderer.last_file, 1)
         try:
             length = len(parse_html(screen.text).text)
         except TelegramHTMLError as exc:
-            self.report(where[0], where[1], f"{what}: Telegram would reject the HTML: {exc}")
+            found = unbalanced_tag(where[0].read_text(encoding="utf-8"))
+            if found is not None:
+                self.report(where[0], found[0], f"Telegram would reject the HTML: {found[1]}")
+            else:
+                self.report(where[0], where[1], f"{what}: Telegram would reject the HTML: {exc}")
             length = len(screen.text)
         if length > MAX_TEXT:
             self.report(
@@ -375,6 +428,84 @@ class Checker:
                 "media hint",
             )
             self.screen(lambda lang=lang: self.views.hint(lang, None), where, "plain hint")
+        self.alert_screens()
+
+    def alert_screens(self) -> None:
+        """Every reminder screen renders and fits, in every locale, with sample data."""
+        screens = AlertScreens(self.views)
+        where = (self.content.root / "locales", 1)
+        offsets = parse_offsets("30d,7d,1d,0d")
+        local = SAMPLE_NOW + timedelta(days=3)
+        scheduled = (
+            Scheduled("deadline", "7d", False, local),
+            Scheduled("golive", "1d", True, local),
+            Scheduled("nudge", "", False, local),
+        )
+        progress = Progress(tuple(self.content.steps[:3]), {})
+        done = Progress(
+            tuple(self.content.steps[:2]),
+            {s.id: Mark("done", s.version) for s in self.content.steps[:2]},
+        )
+        for lang in self.content.locales:
+            for on, quiet, go_live, deadline in itertools.product(
+                (True, False),
+                (QuietHours(21, 8), None),
+                (None, SAMPLE_NOW.date() + timedelta(days=40)),
+                (SAMPLE_NOW + timedelta(days=10), SAMPLE_NOW - timedelta(days=1000)),
+            ):
+                view = SettingsView(
+                    on=on,
+                    tz="America/Los_Angeles",
+                    hour=9 if on else None,
+                    quiet=quiet,
+                    nudge_on=on,
+                    nudge_days=7,
+                    go_live=go_live,
+                    deadline=deadline,
+                    now=SAMPLE_NOW,
+                    offsets=offsets,
+                    scheduled=scheduled if on else (),
+                )
+                self.screen(
+                    lambda lang=lang, view=view: screens.settings(lang, view, notice="Saved."),
+                    where,
+                    "reminder settings",
+                )
+            for problem in (None, "Narnia <b>"):
+                self.screen(
+                    lambda lang=lang, p=problem: screens.zone_prompt(lang, "UTC", problem=p),
+                    where,
+                    "time zone prompt",
+                )
+            self.screen(lambda lang=lang: screens.zones(lang, "Europe/Berlin"), where, "zones")
+            for hour in (None, 9):
+                self.screen(lambda lang=lang, h=hour: screens.hours(lang, h, "UTC"), where, "hour")
+            for quiet in (None, QuietHours(22, 7)):
+                self.screen(
+                    lambda lang=lang, q=quiet: screens.quiet_hours(lang, q, "UTC"),
+                    where,
+                    "quiet hours",
+                )
+            self.screen(lambda lang=lang: screens.resume(lang), where, "reminders resume")
+            lefts = (("today", 0), ("tomorrow", 1), ("in_hours", 5), ("in_days", 12))
+            for kind, left, prog, step in itertools.product(
+                ("deadline", "golive", "nudge"), lefts, (progress, done), (True, False)
+            ):
+                reminder = ReminderView(
+                    kind=kind,
+                    left=left,
+                    when=SAMPLE_NOW.date(),
+                    progress=prog,
+                    step_title="A step title that is rather long, as some are" if step else None,
+                    step_minutes=45 if step else None,
+                    shop_name=TRICKY_SHOP_NAME,
+                    row_id=2**31 - 1,
+                )
+                self.screen(
+                    lambda lang=lang, view=reminder: screens.reminder(lang, view),
+                    where,
+                    f"{kind} reminder",
+                )
 
     # --- coverage ----------------------------------------------------------------------------
 
@@ -440,19 +571,53 @@ class Checker:
         return self.problems
 
 
-def load_checked(content_dir: Path, deadline: datetime | None = None) -> Content:
-    """Load the tree for start-up: structure, every template compiles, fixed screens render.
+def _code_hash() -> str:
+    """A hash of the code that decides what passes the check (checker, renderer, screens)."""
+    here = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for folder in ("content", "views", "domain", "alerts"):
+        for path in sorted((here / folder).glob("*.py")):
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
 
-    The exhaustive walk over every interview path is for ``content check`` (editors, CI);
-    start-up stays fast. Raises ContentError naming each file and line.
+
+def cache_dir() -> Path:
+    """Where passing checks are remembered (``$XDG_CACHE_HOME`` or ``~/.cache``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "storefront-migration-bot"
+
+
+def _passed_marker(content: Content, deadline: datetime | None) -> Path:
+    moment = deadline.isoformat() if deadline is not None else "campaign"
+    key = hashlib.sha256(f"{content.hash}|{moment}|{_code_hash()}".encode()).hexdigest()[:16]
+    return cache_dir() / f"content-check-ok-{key}"
+
+
+def remember_pass(content: Content, deadline: datetime | None) -> None:
+    """Note that this content (with this deadline, checked by this code) passed."""
+    marker = _passed_marker(content, deadline)
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(f"{content.hash}\n", encoding="utf-8")
+    except OSError:  # a read-only home only costs the next start the full check
+        pass
+
+
+def load_checked(content_dir: Path, deadline: datetime | None = None) -> Content:
+    """Load the tree for start-up and refuse anything ``content check`` would reject.
+
+    The full check walks every interview path (seconds); a pass is remembered by the tree's
+    hash, the deadline and the checking code's hash, so a start with content that already
+    passed (e.g. in CI, or at the previous start) only loads it. Raises ContentError naming
+    each file and line.
     """
     content = load_content(content_dir)
-    checker = Checker(content, deadline=deadline)
-    checker.compile_all()
-    if not checker.problems:
-        checker.fixed_screens()
-    if checker.problems:
-        raise ContentError(checker.problems)
+    if _passed_marker(content, deadline).exists():
+        return content
+    problems = Checker(content, deadline=deadline).run()
+    if problems:
+        raise ContentError(problems)
+    remember_pass(content, deadline)
     return content
 
 
@@ -464,4 +629,7 @@ def check(
         content = load_content(content_dir)
     except ContentError as exc:
         return None, exc.problems
-    return content, Checker(content, deadline=deadline).run()
+    problems = Checker(content, deadline=deadline).run()
+    if not problems:
+        remember_pass(content, deadline)
+    return content, problems

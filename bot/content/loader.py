@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -291,6 +292,8 @@ class Content:
     steps: tuple[Step, ...]
     locales: Mapping[str, Locale]
     step_index: Mapping[str, Step] = field(default_factory=dict)
+    #: The content's identity: a hash of every file of the tree (see :func:`tree_hash`).
+    hash: str = ""
 
     def locale(self, code: str | None) -> Locale:
         """The locale for a Telegram language code, falling back to English."""
@@ -610,7 +613,25 @@ def load_content(root: Path) -> Content:
         steps=tuple(steps),
         locales=locales,
         step_index={s.id: s for s in steps},
+        hash=tree_hash(root),
     )
+
+
+def tree_hash(root: Path) -> str:
+    """A short, stable hash of every file under ``root`` (relative path and bytes).
+
+    The same tree gives the same hash on every machine, so operators can tell which content
+    is live, and a full check can be cached by it.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        relative = path.relative_to(root).as_posix()
+        if "__pycache__" in relative or relative.endswith((".pyc", "~", ".swp")):
+            continue
+        data = path.read_bytes()
+        digest.update(f"{relative}\0{len(data)}\0".encode())
+        digest.update(data)
+    return digest.hexdigest()[:12]
 
 
 def _build_interview(

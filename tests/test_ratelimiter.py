@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from bot.botapi.budget import RateBudget
 from bot.botapi.fake import FakeTelegram, SimulatedUser
 from tests.conftest import AppFactory
 
 
+@pytest.mark.slow
 async def test_reply_meeting_a_429_waits_and_is_delivered(
     user: SimulatedUser, fake: FakeTelegram
 ) -> None:

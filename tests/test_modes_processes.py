@@ -55,6 +55,7 @@ async def wait_for(predicate: object, limit: float = 30.0) -> None:
         await asyncio.sleep(0.05)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
 async def test_run_replies_to_start(db_url: str, tmp_path: Path) -> None:
     fake = FakeTelegram(token=TOKEN)
@@ -87,6 +88,7 @@ async def test_run_replies_to_start(db_url: str, tmp_path: Path) -> None:
         assert "polling" in log
 
 
+@pytest.mark.slow
 async def test_run_says_when_telegram_is_unreachable(tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{free_port()}/bot"
     db = f"sqlite+aiosqlite:///{tmp_path}/x.db"
@@ -99,6 +101,7 @@ async def test_run_says_when_telegram_is_unreachable(tmp_path: Path) -> None:
     assert "Unclosed" not in text, "the Bot API transports are closed after a failed start"
 
 
+@pytest.mark.slow
 async def test_run_says_when_the_token_is_rejected(tmp_path: Path) -> None:
     fake = FakeTelegram(token="987654321:" + "B" * 35)  # accepts another token only
     async with await serve(fake) as server:
@@ -115,6 +118,7 @@ async def test_run_says_when_the_token_is_rejected(tmp_path: Path) -> None:
     assert TOKEN not in text
 
 
+@pytest.mark.slow
 async def test_db_upgrade_command(tmp_path: Path) -> None:
     proc = await start_bot(
         "db",
@@ -128,6 +132,7 @@ async def test_db_upgrade_command(tmp_path: Path) -> None:
     assert (tmp_path / "data" / "x.db").exists()
 
 
+@pytest.mark.slow
 async def test_run_refuses_broken_content_naming_the_file(tmp_path: Path) -> None:
     import shutil
 
@@ -152,6 +157,7 @@ async def test_run_refuses_broken_content_naming_the_file(tmp_path: Path) -> Non
     assert "Traceback" not in text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
 async def test_remind_worker_sends_due_alerts_and_stops_cleanly(
     db_url: str, tmp_path: Path
@@ -182,6 +188,7 @@ async def test_remind_worker_sends_due_alerts_and_stops_cleanly(
         assert "Stop alerts" in " ".join(fake.messages(chat)[0].button_labels)
 
 
+@pytest.mark.slow
 async def test_run_survives_a_network_blip_while_polling(tmp_path: Path) -> None:
     fake = FakeTelegram(token=TOKEN)
     async with await serve(fake) as server:
