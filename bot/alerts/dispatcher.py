@@ -12,9 +12,13 @@ Delivery rules:
 * Outcomes are written in small groups; a row only becomes ``sent`` when the update also
   proves the lease is still ours (``lease_owner`` matches and the row is still pending).
 * 429: the whole budget pauses for ``retry_after`` and the send is retried (no attempt is
-  counted). 5xx and network errors: exponential back-off, at most ``max_attempts`` tries,
-  then ``failed`` with the error. 403 (or "chat not found"): the merchant's alerts are
-  switched off and their pending rows cancelled (by the :class:`AlertSource`).
+  counted). 5xx, network errors and timeouts: retried with exponential back-off capped at
+  ``backoff_cap``, for as long as the reminder is useful (:meth:`AlertSource.useful_until`,
+  e.g. until its deadline); the last try is at least ``last_try_before`` ahead of that
+  horizon, and a failure after it marks the row ``expired`` with the reason in ``error``.
+  Other 400s: ``failed`` at once (the message itself is wrong). 403 (or "chat not found"):
+  the merchant's alerts are switched off and their pending rows cancelled (by the
+  :class:`AlertSource`).
 """
 
 from __future__ import annotations
@@ -100,6 +104,10 @@ class AlertSource(Protocol):
         """The merchant blocked the bot: switch alerts off and cancel pending rows."""
         ...
 
+    def useful_until(self, row: Claimed) -> datetime | None:
+        """Until when a row is worth retrying; ``None``: do not retry it."""
+        ...
+
     async def sent(self, session: AsyncSession, rows: Sequence[Claimed]) -> None:
         """Follow-ups after rows were marked sent (e.g. schedule the next nudge)."""
         ...
@@ -164,13 +172,14 @@ class Dispatcher:
     max_in_flight: int = 200
     lease: timedelta = timedelta(seconds=120)
     lease_margin: timedelta = timedelta(seconds=5)
-    max_attempts: int = 5
     backoff_base: float = 2.0
-    backoff_cap: float = 600.0
+    backoff_cap: float = 120.0
+    last_try_before: timedelta = timedelta(minutes=1)
     idle_seconds: float = 1.0
     paid_broadcast: bool = False
     sent_count: int = 0
     failed_count: int = 0
+    expired_count: int = 0
     _results: list[_Result] = field(default_factory=list, init=False, repr=False)
 
     @classmethod
@@ -326,14 +335,35 @@ class Dispatcher:
             )
         elif result.kind == "blocked":
             await self.source.blocked(session, row.merchant_id)
-        elif result.kind in ("retry", "failed"):
-            attempts = row.attempts + 1
+        elif result.kind == "failed":
+            self.failed_count += 1
             error = (result.error or "")[:500]
-            if result.kind == "failed" or attempts >= self.max_attempts:
-                self.failed_count += 1
-                log.warning("alert %s failed after %d attempts: %s", row.key, attempts, error)
-                values: dict[str, Any] = {"status": "failed", "attempts": attempts}
+            log.warning("alert %s failed: %s", row.key, error)
+            await conn.execute(
+                update(t)
+                .where(*ours)
+                .values(status="failed", attempts=row.attempts + 1, error=error, **free)
+            )
+        elif result.kind == "retry":
+            attempts = row.attempts + 1
+            error = result.error or ""
+            horizon = self.source.useful_until(row)
+            retry_at = self._retry_at(attempts, now, horizon)
+            values: dict[str, Any] = {"attempts": attempts}
+            if retry_at is None:
+                self.expired_count += 1
+                until = f"{horizon:%Y-%m-%d %H:%M} UTC" if horizon else "unknown (key)"
+                error = f"expired: useful until {until}; {attempts} attempts; last error: {error}"
+                log.warning("alert %s %s", row.key, error)
+                values["status"] = "expired"
             else:
-                delay = min(self.backoff_cap, self.backoff_base**attempts)
-                values = {"attempts": attempts, "due_at": now + timedelta(seconds=delay)}
-            await conn.execute(update(t).where(*ours).values(error=error, **values, **free))
+                values["due_at"] = retry_at
+            await conn.execute(update(t).where(*ours).values(error=error[:500], **values, **free))
+
+    def _retry_at(self, attempts: int, now: datetime, horizon: datetime | None) -> datetime | None:
+        """When to try again after ``attempts`` transient failures; ``None``: give up."""
+        if horizon is None:
+            return None
+        delay = min(self.backoff_cap, self.backoff_base ** min(attempts, 64))
+        retry_at = min(now + timedelta(seconds=delay), horizon - self.last_try_before)
+        return retry_at if retry_at > now else None

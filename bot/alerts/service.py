@@ -54,6 +54,7 @@ __all__ = [
     "KeyInfo",
     "parse_key",
     "target_stamp",
+    "useful_until",
 ]
 
 #: ``merchant.awaiting`` while we wait for a typed time zone.
@@ -109,6 +110,27 @@ def parse_key(key: str) -> KeyInfo | None:
     if kind not in ("deadline", "golive") or not offset or not target:
         return None
     return KeyInfo(kind, offset, target, snoozed)
+
+
+def useful_until(key: str) -> datetime | None:
+    """Until when a reminder is worth sending (retries stop there); ``None`` for unknown keys.
+
+    A deadline reminder until the deadline; a go-live reminder until its day has ended
+    everywhere (rendering cancels it earlier, at the end of the day in the merchant's zone); a
+    snooze as long as the reminder it repeats; a nudge until the end of the day after its own.
+    """
+    info = parse_key(key)
+    try:
+        if info is None:
+            return None
+        if info.kind == "deadline":
+            return datetime.strptime(info.target, "%Y%m%dT%H%M").replace(tzinfo=UTC)
+        day = datetime.strptime(info.target, "%Y%m%d").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    if info.kind == "golive":
+        return day + timedelta(days=1, hours=12)  # midnight at UTC-12
+    return day + timedelta(days=2)
 
 
 def target_stamp(kind: str, target: datetime | date) -> str:
@@ -398,6 +420,10 @@ class AlertService:
             .where(col(Outbox.merchant_id) == merchant_id, col(Outbox.status) == "pending")
             .values(status="cancelled", error="blocked", lease_owner=None, lease_until=None)
         )
+
+    def useful_until(self, row: Claimed) -> datetime | None:
+        """Until when a failing row is retried (see :func:`useful_until`)."""
+        return useful_until(row.key)
 
     async def sent(self, session: AsyncSession, rows: Sequence[Claimed]) -> None:
         """After a nudge went out, plan the next one."""
