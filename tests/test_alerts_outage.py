@@ -2,26 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import itertools
+import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from aiohttp import web
 from sqlmodel import select
+from telegram.error import NetworkError, TimedOut
 
-from bot.alerts.dispatcher import Dispatcher
+from bot.alerts.dispatcher import Dispatcher, unanswered
 from bot.alerts.service import target_stamp, useful_until
 from bot.botapi.budget import RateBudget
 from bot.botapi.fake import FakeNetworkFailure, FakeTelegram
+from bot.botapi.transport import AiohttpRequest
 from bot.config import Settings
 from bot.context import BotApp
 from bot.storage.db import Database
 from bot.storage.models import Outbox
-from tests.conftest import NOW, Clock, make_settings
+from tests.conftest import NOW, TOKEN, Clock, make_settings
 from tests.outbox_seed import seed_due_alerts
+from tests.pgserver import free_port
 from tests.test_alerts_dispatch import per_chat, service_of
+from tests.test_transport import start_server
 
 DEADLINE = NOW + timedelta(days=10)
 
@@ -193,3 +200,108 @@ def test_useful_until_per_key_kind() -> None:
     assert useful_until("nudge@20261204") == datetime(2026, 12, 6, tzinfo=UTC)
     assert useful_until("mystery:1d@x") is None
     assert useful_until("deadline:7d@garbage") is None
+
+
+# --- unanswered (ambiguous) sends -------------------------------------------------------
+
+
+def copies(fake: FakeTelegram) -> list[int]:
+    """Chat of every reminder the merchant got (whether or not we heard Telegram's answer)."""
+    return [10_000 for m in fake.messages(10_000) if "Snooze a day" in str(m.buttons)]
+
+
+async def one_row(db: Database) -> Outbox:
+    async with db.session() as session:
+        return (await session.exec(select(Outbox))).one()
+
+
+async def test_an_unanswered_send_is_sent_once_more_and_logged(
+    app: BotApp,
+    db: Database,
+    clock: Clock,
+    fake: FakeTelegram,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await seed_due_alerts(db, 1, NOW, deadline=DEADLINE)
+    # Telegram sends the message, but its answer comes after our read timeout.
+    fake.fail_next_network("sendMessage", timed_out=True, delivered=True)
+    d = dispatcher(app, db, clock)
+    with caplog.at_level(logging.WARNING, logger="bot.alerts.dispatcher"):
+        assert await d.drain() == 0
+    row = await one_row(db)
+    [line] = [r.getMessage() for r in caplog.records if "unanswered" in r.getMessage()]
+    assert f"outbox row {row.id}" in line and row.key in line and "sending it once more" in line
+    assert row.status == "pending" and row.unanswered == 1
+    assert row.due_at == NOW + d.unanswered_delay  # Telegram gets time to recover first
+    assert d.unanswered_count == 1
+    clock.now = row.due_at
+    assert await d.drain() == 1
+    # The documented exception: this reminder reached the merchant twice.
+    assert copies(fake) == [10_000, 10_000]
+    row = await one_row(db)
+    assert row.status == "sent" and row.unanswered == 1
+
+
+async def test_a_second_unanswered_send_is_not_repeated(
+    app: BotApp,
+    db: Database,
+    clock: Clock,
+    fake: FakeTelegram,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await seed_due_alerts(db, 1, NOW, deadline=DEADLINE)
+    fake.fail_next_network("sendMessage", timed_out=True, delivered=True, times=2)
+    d = dispatcher(app, db, clock)
+    with caplog.at_level(logging.WARNING, logger="bot.alerts.dispatcher"):
+        for _ in range(3):
+            await d.drain()
+            clock.now += timedelta(minutes=5)
+    row = await one_row(db)
+    assert row.status == "unconfirmed" and row.unanswered == 2
+    assert (row.error or "").startswith("unconfirmed: 2 sends unanswered")
+    assert copies(fake) == [10_000, 10_000]  # never a third copy
+    lines = [r.getMessage() for r in caplog.records if "unanswered" in r.getMessage()]
+    assert len(lines) == 2 and "not sending it again" in lines[1]
+
+
+async def test_a_refused_connection_is_not_ambiguous(
+    app: BotApp,
+    db: Database,
+    clock: Clock,
+    fake: FakeTelegram,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await seed_due_alerts(db, 1, NOW, deadline=DEADLINE)
+    fake.fail_next_network("sendMessage", timed_out=False)
+    d = dispatcher(app, db, clock)
+    with caplog.at_level(logging.INFO):
+        assert await d.drain() == 0
+        row = await one_row(db)
+        assert row.unanswered == 0 and row.due_at == NOW + timedelta(seconds=2)
+        clock.now = row.due_at
+        assert await d.drain() == 1
+    assert not [r for r in caplog.records if "unanswered" in r.getMessage()]
+    assert copies(fake) == [10_000]
+
+
+async def test_real_transport_errors_are_classified() -> None:
+    """A read timeout is ambiguous (the request went out); a refused connection is not."""
+    transport = AiohttpRequest(read_timeout=0.05, connect_timeout=1)
+    await transport.initialize()
+
+    async def slow(_request: web.Request) -> web.StreamResponse:
+        await asyncio.sleep(1)
+        return web.json_response({"ok": True, "result": True})
+
+    root, runner = await start_server(slow)
+    try:
+        with pytest.raises(TimedOut) as timed_out:
+            await transport.post(f"{root}/bot{TOKEN}/getMe")
+        with pytest.raises(NetworkError) as refused:
+            await transport.post(f"http://127.0.0.1:{free_port()}/bot{TOKEN}/getMe")
+    finally:
+        await runner.cleanup()
+        await transport.shutdown()
+    assert unanswered(timed_out.value)
+    assert not unanswered(refused.value)
+    assert not unanswered(NetworkError("Bad Gateway"))  # a 502: Telegram answered

@@ -278,6 +278,7 @@ class AlertService:
             elif row.status != "sent":
                 if row.status != "pending":
                     row.status, row.attempts, row.error = "pending", 0, None
+                    row.unanswered = 0
                 row.due_at = due
         for key, row in rows.items():
             if key in planned or row.status != "pending":
@@ -694,5 +695,6 @@ class AlertService:
             session.add(Outbox(merchant_id=merchant.id, key=key, due_at=due))
         else:  # snoozed again: the one snooze row goes out once more
             snooze.status, snooze.due_at, snooze.attempts = "pending", due, 0
+            snooze.unanswered = 0
             snooze.sent_at = snooze.error = snooze.lease_owner = snooze.lease_until = None
         return Outcome(toast=self.r.plain(lang, "alerts.notices.snoozed"))

@@ -96,8 +96,11 @@ class Outbox(SQLModel, table=True):
     merchant_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
     key: str = Field(max_length=64)
     due_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    status: str = Field(default="pending", max_length=16)  # pending|sent|failed|cancelled
+    # pending | sent | failed | cancelled | expired | unconfirmed (see bot/alerts/dispatcher.py)
+    status: str = Field(default="pending", max_length=16)
     attempts: int = 0
+    # Sends Telegram may have delivered although we never got its answer (read timeouts).
+    unanswered: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     lease_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     lease_owner: str | None = Field(default=None, max_length=64)
     sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
