@@ -25,10 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import update
 from telegram.request import BaseRequest, RequestData
 
-from bot.alerts.dispatcher import Dispatcher, claim, make_budget
+from bot.alerts.dispatcher import Dispatcher, claim
 from bot.alerts.service import AlertService
 from bot.app import build_application
-from bot.botapi.budget import RateBudget
+from bot.botapi.budget import RateBudget, make_budget
 from bot.botapi.fake import FakeRequest, FakeTelegram
 from bot.config import Settings
 from bot.context import BotApp

@@ -132,29 +132,31 @@ async def test_429_waits_retry_after_then_sends_once(
 
 
 @pytest.mark.slow
-async def test_5xx_backs_off_then_fails_after_max_attempts(
+async def test_5xx_backs_off_and_keeps_the_row_pending(
     app: BotApp, user: SimulatedUser, db: Database, clock: Clock, fake: FakeTelegram
 ) -> None:
     await subscribe(user)
     clock.now = await first_due(db)
     dispatcher = dispatcher_of(app)
-    fake.fail_next("sendMessage", status=500, times=dispatcher.max_attempts)
+    tries = 8
+    fake.fail_next("sendMessage", status=500, times=tries)
     row_key = (await rows(db, status="pending"))[0].key
     due_times = []
-    for attempt in range(1, dispatcher.max_attempts + 1):
+    for attempt in range(1, tries + 1):
         assert await dispatcher.drain() == 0
         [row] = [r for r in await rows(db) if r.key == row_key]
         assert row.attempts == attempt
+        assert row.status == "pending" and row.due_at > clock.now
+        assert "Internal Server Error" in (row.error or "")
         due_times.append(row.due_at)
-        if attempt < dispatcher.max_attempts:
-            assert row.status == "pending" and row.due_at > clock.now
-            clock.now = row.due_at
-    assert row.status == "failed"
-    assert "Internal Server Error" in (row.error or "")
-    # Back-off grows.
-    gaps = [b - a for a, b in itertools.pairwise(due_times[:-1])]
-    assert all(g2 > g1 for g1, g2 in itertools.pairwise(gaps))
+        clock.now = row.due_at
+    # Back-off grows, up to its cap; the row is still waiting (see tests/test_alerts_outage.py).
+    gaps = [b - a for a, b in itertools.pairwise(due_times)]
+    assert all(g2 > g1 for g1, g2 in itertools.pairwise(gaps[:-1]))
+    assert gaps[-1] == gaps[-2] == timedelta(seconds=dispatcher.backoff_cap)
     assert alert_sends(fake) == []
+    assert await dispatcher.drain() == 1
+    assert len(alert_sends(fake)) == 1
 
 
 @pytest.mark.slow

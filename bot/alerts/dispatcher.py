@@ -12,9 +12,18 @@ Delivery rules:
 * Outcomes are written in small groups; a row only becomes ``sent`` when the update also
   proves the lease is still ours (``lease_owner`` matches and the row is still pending).
 * 429: the whole budget pauses for ``retry_after`` and the send is retried (no attempt is
-  counted). 5xx and network errors: exponential back-off, at most ``max_attempts`` tries,
-  then ``failed`` with the error. 403 (or "chat not found"): the merchant's alerts are
-  switched off and their pending rows cancelled (by the :class:`AlertSource`).
+  counted). 5xx, network errors and timeouts: retried with exponential back-off capped at
+  ``backoff_cap``, for as long as the reminder is useful (:meth:`AlertSource.useful_until`,
+  e.g. until its deadline); the last try is at least ``last_try_before`` ahead of that
+  horizon, and a failure after it marks the row ``expired`` with the reason in ``error``.
+  A send whose answer never came (:func:`unanswered`: a read timeout or a connection lost
+  after the request went out) may have been delivered: Telegram has no idempotency key. It
+  is logged with its outbox row and key and sent once more, after ``unanswered_delay`` (so
+  it may arrive twice); a second unanswered send makes the row ``unconfirmed`` and it is not
+  sent again. A refused connection, a connect timeout or a 5xx is not ambiguous.
+  Other 400s: ``failed`` at once (the message itself is wrong). 403 (or "chat not found"):
+  the merchant's alerts are switched off and their pending rows cancelled (by the
+  :class:`AlertSource`).
 """
 
 from __future__ import annotations
@@ -30,6 +39,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+import aiohttp
+import httpx
 from sqlalchemy import Table, or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Bot
@@ -41,6 +52,7 @@ from telegram.error import (
     NetworkError,
     RetryAfter,
     TelegramError,
+    TimedOut,
 )
 from telegram.ext import ExtBot
 
@@ -48,7 +60,7 @@ from bot.botapi.budget import RateBudget
 from bot.botapi.markup import markup
 from bot.botapi.ratelimiter import OUTBOX
 from bot.storage.db import Database
-from bot.storage.models import Outbox, utcnow
+from bot.storage.models import Outbox, OutboxStatus, utcnow
 from bot.views.model import Screen
 
 if TYPE_CHECKING:
@@ -62,6 +74,7 @@ __all__ = [
     "Dispatcher",
     "Prepared",
     "claim",
+    "unanswered",
 ]
 
 _TABLE: Table = Outbox.__table__  # type: ignore[attr-defined]
@@ -77,6 +90,7 @@ class Claimed:
     due_at: datetime
     attempts: int
     lease_until: datetime
+    unanswered: int = 0
 
 
 @dataclass(frozen=True)
@@ -100,12 +114,52 @@ class AlertSource(Protocol):
         """The merchant blocked the bot: switch alerts off and cancel pending rows."""
         ...
 
+    def useful_until(self, row: Claimed) -> datetime | None:
+        """Until when a row is worth retrying; ``None``: do not retry it."""
+        ...
+
     async def sent(self, session: AsyncSession, rows: Sequence[Claimed]) -> None:
         """Follow-ups after rows were marked sent (e.g. schedule the next nudge)."""
         ...
 
 
-Kind = Literal["sent", "retry", "failed", "blocked", "cancelled", "released"]
+Kind = Literal["sent", "retry", "unanswered", "failed", "blocked", "cancelled", "released"]
+
+# Failures that prove the request never reached Telegram: nothing can have been sent.
+_NOT_SENT: tuple[type[BaseException], ...] = (
+    aiohttp.ClientConnectorError,  # refused, DNS, TLS handshake
+    aiohttp.ConnectionTimeoutError,  # no pooled or new connection in time
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+)
+# Failures after the request was (maybe) written: Telegram may have acted on it.
+_ANSWER_LOST: tuple[type[BaseException], ...] = (
+    aiohttp.ServerDisconnectedError,
+    aiohttp.ClientPayloadError,
+    httpx.ReadError,
+    httpx.WriteError,
+    httpx.RemoteProtocolError,
+)
+
+
+def unanswered(exc: BaseException) -> bool:
+    """Whether a failed call may still have been carried out by Telegram (ambiguous).
+
+    A timeout is, unless it happened while connecting; a network error is when the
+    connection broke after the request went out. Answers from Telegram (any status code)
+    and refused connections are not.
+    """
+    causes: list[BaseException] = []
+    cause: BaseException | None = exc
+    while cause is not None and len(causes) < 10:
+        causes.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    if any(isinstance(c, _NOT_SENT) for c in causes):
+        return False
+    if isinstance(exc, TimedOut):
+        return True
+    return any(isinstance(c, _ANSWER_LOST) for c in causes)
 
 
 @dataclass
@@ -124,7 +178,7 @@ async def claim(
     due = (
         select(t.c.id)
         .where(
-            t.c.status == "pending",
+            t.c.status == OutboxStatus.PENDING,
             t.c.due_at <= now,
             or_(t.c.lease_until.is_(None), t.c.lease_until < now),
         )
@@ -137,13 +191,13 @@ async def claim(
         update(t)
         .where(t.c.id.in_(due.scalar_subquery()))
         .values(lease_owner=owner, lease_until=until)
-        .returning(t.c.id, t.c.merchant_id, t.c.key, t.c.due_at, t.c.attempts)
+        .returning(t.c.id, t.c.merchant_id, t.c.key, t.c.due_at, t.c.attempts, t.c.unanswered)
     )
     async with db.session() as session:
         conn = await session.connection()
         result = await conn.execute(stmt)
         rows = result.all()
-    claimed = [Claimed(r[0], r[1], r[2], r[3], r[4], until) for r in rows]
+    claimed = [Claimed(r[0], r[1], r[2], r[3], r[4], until, r[5]) for r in rows]
     claimed.sort(key=lambda c: (c.due_at, c.id))
     return claimed
 
@@ -164,13 +218,17 @@ class Dispatcher:
     max_in_flight: int = 200
     lease: timedelta = timedelta(seconds=120)
     lease_margin: timedelta = timedelta(seconds=5)
-    max_attempts: int = 5
     backoff_base: float = 2.0
-    backoff_cap: float = 600.0
+    backoff_cap: float = 120.0
+    last_try_before: timedelta = timedelta(minutes=1)
+    unanswered_delay: timedelta = timedelta(minutes=1)
+    max_unanswered: int = 2
     idle_seconds: float = 1.0
     paid_broadcast: bool = False
     sent_count: int = 0
     failed_count: int = 0
+    expired_count: int = 0
+    unanswered_count: int = 0
     _results: list[_Result] = field(default_factory=list, init=False, repr=False)
 
     @classmethod
@@ -277,7 +335,8 @@ class Dispatcher:
             except InvalidToken:
                 raise
             except (NetworkError, TelegramError) as exc:
-                self._results.append(_Result(row, "retry", str(exc) or type(exc).__name__))
+                kind: Kind = "unanswered" if unanswered(exc) else "retry"
+                self._results.append(_Result(row, kind, str(exc) or type(exc).__name__))
             else:
                 self._results.append(_Result(row, "sent"))
             return
@@ -287,7 +346,7 @@ class Dispatcher:
         results, self._results = self._results, []
         now = self.clock()
         t = _TABLE
-        ours = (t.c.lease_owner == self.owner, t.c.status == "pending")
+        ours = (t.c.lease_owner == self.owner, t.c.status == OutboxStatus.PENDING)
         sent = [r.row for r in results if r.kind == "sent"]
         try:
             async with self.db.session() as session:
@@ -296,7 +355,7 @@ class Dispatcher:
                     done = await conn.execute(
                         update(t)
                         .where(t.c.id.in_([r.id for r in sent]), *ours)
-                        .values(status="sent", sent_at=now, lease_owner=None, lease_until=None)
+                        .values(status=OutboxStatus.SENT, sent_at=now, lease_owner=None, lease_until=None)
                     )
                     if done.rowcount != len(sent):
                         log.warning(
@@ -315,25 +374,69 @@ class Dispatcher:
     async def _record(self, session: AsyncSession, result: _Result, now: datetime) -> None:
         t = _TABLE
         row = result.row
-        ours = (t.c.id == row.id, t.c.lease_owner == self.owner, t.c.status == "pending")
+        ours = (t.c.id == row.id, t.c.lease_owner == self.owner, t.c.status == OutboxStatus.PENDING)
         conn = await session.connection()
         free = {"lease_owner": None, "lease_until": None}
         if result.kind == "released":
             await conn.execute(update(t).where(*ours).values(**free))
         elif result.kind == "cancelled":
             await conn.execute(
-                update(t).where(*ours).values(status="cancelled", error=result.error, **free)
+                update(t).where(*ours).values(status=OutboxStatus.CANCELLED, error=result.error, **free)
             )
         elif result.kind == "blocked":
             await self.source.blocked(session, row.merchant_id)
-        elif result.kind in ("retry", "failed"):
-            attempts = row.attempts + 1
+        elif result.kind == "failed":
+            self.failed_count += 1
             error = (result.error or "")[:500]
-            if result.kind == "failed" or attempts >= self.max_attempts:
-                self.failed_count += 1
-                log.warning("alert %s failed after %d attempts: %s", row.key, attempts, error)
-                values: dict[str, Any] = {"status": "failed", "attempts": attempts}
+            log.warning("alert %s failed: %s", row.key, error)
+            await conn.execute(
+                update(t)
+                .where(*ours)
+                .values(status=OutboxStatus.FAILED, attempts=row.attempts + 1, error=error, **free)
+            )
+        elif result.kind in ("retry", "unanswered"):
+            attempts = row.attempts + 1
+            error = result.error or ""
+            horizon = self.source.useful_until(row)
+            values: dict[str, Any] = {"attempts": attempts}
+            if result.kind == "retry":
+                retry_at = self._retry_at(attempts, now, horizon)
             else:
-                delay = min(self.backoff_cap, self.backoff_base**attempts)
-                values = {"attempts": attempts, "due_at": now + timedelta(seconds=delay)}
-            await conn.execute(update(t).where(*ours).values(error=error, **values, **free))
+                self.unanswered_count += 1
+                values["unanswered"] = count = row.unanswered + 1
+                retry_at = self._retry_at(attempts, now, horizon, self.unanswered_delay)
+                again = count < self.max_unanswered and retry_at is not None
+                log.warning(
+                    "alert outbox row %d (%s): send unanswered (%s), it may have arrived; %s",
+                    row.id,
+                    row.key,
+                    error,
+                    "sending it once more" if again else "not sending it again",
+                )
+                error = f"unanswered: {error}"
+                if count >= self.max_unanswered:
+                    values["status"] = OutboxStatus.UNCONFIRMED
+                    error = f"unconfirmed: {count} sends unanswered; last error: {result.error}"
+            if "status" not in values and retry_at is None:
+                self.expired_count += 1
+                until = f"{horizon:%Y-%m-%d %H:%M} UTC" if horizon else "unknown (key)"
+                error = f"expired: useful until {until}; {attempts} attempts; last error: {error}"
+                log.warning("alert %s %s", row.key, error)
+                values["status"] = OutboxStatus.EXPIRED
+            elif "status" not in values:
+                values["due_at"] = retry_at
+            await conn.execute(update(t).where(*ours).values(error=error[:500], **values, **free))
+
+    def _retry_at(
+        self,
+        attempts: int,
+        now: datetime,
+        horizon: datetime | None,
+        at_least: timedelta = timedelta(0),
+    ) -> datetime | None:
+        """When to try again after ``attempts`` transient failures; ``None``: give up."""
+        if horizon is None:
+            return None
+        delay = timedelta(seconds=min(self.backoff_cap, self.backoff_base ** min(attempts, 64)))
+        retry_at = min(now + max(delay, at_least), horizon - self.last_try_before)
+        return retry_at if retry_at > now else None

@@ -47,6 +47,27 @@ def parse_key(key: str) -> KeyInfo | None:
     return KeyInfo(kind, offset, target, snoozed)
 
 
+def useful_until(key: str) -> datetime | None:
+    """Until when a reminder is worth sending (retries stop there); ``None`` for unknown keys.
+
+    A deadline reminder until the deadline; a go-live reminder until its day has ended
+    everywhere (rendering cancels it earlier, at the end of the day in the merchant's zone); a
+    snooze as long as the reminder it repeats; a nudge until the end of the day after its own.
+    """
+    info = parse_key(key)
+    try:
+        if info is None:
+            return None
+        if info.kind == "deadline":
+            return datetime.strptime(info.target, "%Y%m%dT%H%M").replace(tzinfo=UTC)
+        day = datetime.strptime(info.target, "%Y%m%d").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    if info.kind == "golive":
+        return day + timedelta(days=1, hours=12)  # midnight at UTC-12
+    return day + timedelta(days=2)
+
+
 def target_stamp(kind: str, target: datetime | date) -> str:
     """The target part of an outbox key (UTC minute for the deadline, date for go-live)."""
     if kind == "golive":

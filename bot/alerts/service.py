@@ -144,6 +144,7 @@ class AlertService:
                 assert item.due_at is not None
                 if row.status != OutboxStatus.PENDING:
                     row.status, row.attempts, row.error = OutboxStatus.PENDING, 0, None
+                    row.unanswered = 0
                 row.due_at = item.due_at
             elif row is not None:
                 row.status = OutboxStatus.CANCELLED
@@ -279,6 +280,10 @@ class AlertService:
                 status=OutboxStatus.CANCELLED, error="blocked", lease_owner=None, lease_until=None
             )
         )
+
+    def useful_until(self, row: Claimed) -> datetime | None:
+        """Until when a failing row is retried (see :func:`bot.alerts.keys.useful_until`)."""
+        return keys.useful_until(row.key)
 
     async def sent(self, session: AsyncSession, rows: Sequence[Claimed]) -> None:
         """After a nudge went out, plan the next one."""
@@ -452,5 +457,6 @@ class AlertService:
             session.add(Outbox(merchant_id=merchant.id, key=key, due_at=due))
         else:  # snoozed again: the one snooze row goes out once more
             snooze.status, snooze.due_at, snooze.attempts = OutboxStatus.PENDING, due, 0
+            snooze.unanswered = 0
             snooze.sent_at = snooze.error = snooze.lease_owner = snooze.lease_until = None
         return Outcome(toast=self.core.toast(turn, "alerts.notices.snoozed"))

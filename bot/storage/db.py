@@ -1,8 +1,17 @@
-"""The database: one engine, the one async session factory, and migrations at start."""
+"""The database: one engine, the one async session factory, and migrations at start.
+
+SQLite data at rest: a database file the bot creates is ``0600`` and folders it creates for
+it ``0700`` (SQLite gives the WAL and shared-memory files the database file's mode);
+``secure_delete`` is on, so deleted rows are overwritten with zeros; and a transaction that
+erased personal data (:func:`request_checkpoint`) is followed by ``wal_checkpoint(TRUNCATE)``,
+so the erased rows' old page images do not stay behind in the WAL.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,7 +28,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.config import ConfigError
 from bot.storage import sqlite_inline
 
+log = logging.getLogger(__name__)
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+_CHECKPOINT = "wal_checkpoint_after_commit"
 # Arbitrary constant key for the advisory lock that serialises migrations across instances.
 MIGRATION_LOCK_KEY = 7_320_112_023
 
@@ -54,7 +66,7 @@ class Database:
         if self.dialect == "sqlite":
             database = parsed.database or ""
             if database and database != ":memory:" and not database.startswith("file:"):
-                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                _create_private(Path(database).expanduser())
             # sqlite3 in the event loop instead of a thread hop per statement (see module).
             uri = parsed.query.get("uri") in ("true", "1")
             kwargs["async_creator"] = sqlite_inline.connector(database or ":memory:", uri=uri)
@@ -101,6 +113,22 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
+            if session.info.get(_CHECKPOINT) and self.dialect == "sqlite":
+                await self._checkpoint()
+
+    async def _checkpoint(self) -> None:
+        """Move the WAL into the database file and truncate it (under the write lock)."""
+        async with self.engine.connect() as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            assert raw is not None
+            cursor = raw.cursor()  # autocommit: outside any transaction
+            await cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy, _frames, _done = await cursor.fetchone()
+        if busy:
+            log.warning(
+                "SQLite checkpoint after erasing was blocked by a reader; erased rows "
+                "stay in the WAL until the next checkpoint"
+            )
 
     async def ping(self) -> bool:
         """True when the database answers a trivial query.
@@ -133,6 +161,29 @@ class Database:
         await self.engine.dispose()
 
 
+def request_checkpoint(session: AsyncSession) -> None:
+    """Ask for a WAL checkpoint once this session commits (SQLite; after erasing data)."""
+    session.info[_CHECKPOINT] = True
+
+
+def _create_private(path: Path) -> None:
+    """Create missing folders 0700 and a missing database file 0600 (existing ones stay)."""
+    missing = []
+    folder = path.parent
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+        folder.chmod(0o700)  # whatever the umask
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)  # an empty file is an empty SQLite database
+    path.chmod(0o600)
+
+
 def alembic_config() -> Config:
     """The alembic configuration for the migrations shipped in bot/migrations."""
     cfg = Config()
@@ -154,6 +205,7 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute(f"PRAGMA busy_timeout={sqlite_inline.BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA secure_delete=ON")  # deleted rows are overwritten, not just freed
     cursor.close()
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.storage.db import Database
+from bot.storage.db import Database, request_checkpoint
 from bot.storage.models import Event, Merchant, Outbox, StepProgress, utcnow
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,12 @@ def export_json(data: dict[str, Any], exported_at: datetime) -> bytes:
 
 
 async def erase(session: AsyncSession, merchant_id: int) -> dict[str, int]:
-    """Delete every row about the merchant; return how many rows of each kind went."""
+    """Delete every row about the merchant; return how many rows of each kind went.
+
+    On SQLite the deleted rows are overwritten (``secure_delete``) and the WAL is
+    checkpointed and truncated once the session commits, so nothing erased stays on disk.
+    """
+    request_checkpoint(session)
     counts: dict[str, int] = {}
     for table, column in PERSONAL_TABLES:
         result = await session.exec(delete(table).where(col(column) == merchant_id))

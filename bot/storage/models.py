@@ -65,6 +65,8 @@ class OutboxStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    EXPIRED = "expired"  # transient failures until it was no longer useful
+    UNCONFIRMED = "unconfirmed"  # sent twice without an answer; never sent again
 
 
 class Awaiting(StrEnum):
@@ -160,6 +162,8 @@ class Outbox(SQLModel, table=True):
         default=OutboxStatus.PENDING, sa_column=Column(EnumText(OutboxStatus), nullable=False)
     )
     attempts: int = 0
+    # Sends Telegram may have delivered although we never got its answer (read timeouts).
+    unanswered: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     lease_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     lease_owner: str | None = Field(default=None, max_length=64)
     sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
