@@ -355,7 +355,12 @@ class Dispatcher:
                     done = await conn.execute(
                         update(t)
                         .where(t.c.id.in_([r.id for r in sent]), *ours)
-                        .values(status=OutboxStatus.SENT, sent_at=now, lease_owner=None, lease_until=None)
+                        .values(
+                            status=OutboxStatus.SENT,
+                            sent_at=now,
+                            lease_owner=None,
+                            lease_until=None,
+                        )
                     )
                     if done.rowcount != len(sent):
                         log.warning(
@@ -374,14 +379,20 @@ class Dispatcher:
     async def _record(self, session: AsyncSession, result: _Result, now: datetime) -> None:
         t = _TABLE
         row = result.row
-        ours = (t.c.id == row.id, t.c.lease_owner == self.owner, t.c.status == OutboxStatus.PENDING)
+        ours = (
+            t.c.id == row.id,
+            t.c.lease_owner == self.owner,
+            t.c.status == OutboxStatus.PENDING,
+        )
         conn = await session.connection()
         free = {"lease_owner": None, "lease_until": None}
         if result.kind == "released":
             await conn.execute(update(t).where(*ours).values(**free))
         elif result.kind == "cancelled":
             await conn.execute(
-                update(t).where(*ours).values(status=OutboxStatus.CANCELLED, error=result.error, **free)
+                update(t)
+                .where(*ours)
+                .values(status=OutboxStatus.CANCELLED, error=result.error, **free)
             )
         elif result.kind == "blocked":
             await self.source.blocked(session, row.merchant_id)
