@@ -1,0 +1,242 @@
+"""Issue 16: the December 2026 corrections are visible in the plan of the merchants they affect.
+
+Each profile's plan is rendered the way ``python -m bot content preview`` renders it (every
+step and its details, through the same Views the bot uses), and a few end-to-end checks go
+through the real Application like tests/test_guidance_facts.py.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from bot.checker import Checker, _fill_defaults, _parse_answers
+from bot.content import Content, load_content
+from bot.fakeapi import SimulatedUser
+from bot.interview import effective_answers
+from bot.plan import Progress, select
+from bot.tghtml import html_to_terminal
+from tests.chat import Profile, interview
+from tests.test_guidance_facts import read_whole_plan
+
+CONTENT = Path(__file__).resolve().parent.parent / "content"
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+@cache
+def _content() -> Content:
+    return load_content(CONTENT)
+
+
+def plan_text(*answers: str) -> str:
+    """Every step and its details for these answers, as `content preview` prints them."""
+    content = _content()
+    checker = Checker(content)
+    filled = _fill_defaults(content.interview, _parse_answers(content, list(answers)))
+    effective = effective_answers(content.interview, filled)
+    plan = select(content.steps, effective)
+    progress = Progress(tuple(plan), {})
+    parts = [
+        html_to_terminal(checker.views.plan("en", effective, progress, NOW, checker.deadline).text)
+    ]
+    for step in plan:
+        parts.append(
+            html_to_terminal(
+                checker.views.step("en", step, effective, progress, NOW, checker.deadline).text
+            )
+        )
+        parts.append(html_to_terminal(checker.views.details("en", step, effective).text))
+    return "\n".join(parts)
+
+
+def step_ids(*answers: str) -> list[str]:
+    content = _content()
+    filled = _fill_defaults(content.interview, _parse_answers(content, list(answers)))
+    return [s.id for s in select(content.steps, effective_answers(content.interview, filled))]
+
+
+# --- 1. corrections -----------------------------------------------------------------------
+
+
+def test_returns_clocks_are_indonesias_not_everyones() -> None:
+    uk = plan_text("platform=shopify", "market=uk")
+    # the old universal clocks (Indonesia's) are gone for a UK merchant
+    assert "Answer each request within" not in uk
+    assert "the buyer has 5 days to send the item back" not in uk
+    assert "within 8 days" not in uk
+    assert "check the deadline Seller Center shows" in uk
+    sea = plan_text("platform=shopify", "market=sea")
+    assert "Vietnam and Thailand" in sea and "1 working day" in sea
+    assert "Indonesia" in sea and "48 hours" in sea
+    assert "7 days (15 days for Mall shops)" in sea
+
+
+def test_go_live_checklist_no_longer_promises_48_hours() -> None:
+    text = plan_text("platform=shopify", "market=us")
+    assert "answers return requests within 48 hours" not in text
+    assert "return requests every day" in text
+
+
+def test_uk_self_shipped_orders_carry_the_50p_charge() -> None:
+    text = plan_text("platform=shopify", "market=uk", "fulfilment=own")
+    assert "£0.50 service charge" in text
+    assert "15 July 2025" in text
+    assert "9%" in text
+
+
+def test_us_fbt_does_not_quote_the_previous_rate_card() -> None:
+    text = plan_text("platform=shopify", "market=us", "fulfilment=fbt")
+    assert "$3.58" not in text
+    assert "[PREVIOUS]" in text
+    assert "16 June 2025" in text
+    assert "29 May 2025" in text  # co-funded free shipping ended
+    assert "Buyers get free shipping on orders over" not in text
+
+
+def test_us_deposit_only_for_cross_border_shops() -> None:
+    local = plan_text("platform=shopify", "market=us", "origin=local")
+    assert "$1,500" not in local
+    abroad = plan_text("platform=shopify", "market=us", "origin=cross_border")
+    assert "$1,500" in abroad and "15 December 2025" in abroad
+    assert "cross-border (POP) shops" in abroad
+
+
+def test_english_product_names_only_for_the_us() -> None:
+    jp = plan_text("platform=woocommerce", "market=jp")
+    assert "English title" not in jp
+    assert "must be in **English**" not in jp
+    assert "need **Japanese** titles" in jp
+    us = plan_text("platform=woocommerce", "market=us")
+    assert "must be in **English**" in us
+
+
+@pytest.mark.parametrize("platform", ["wix", "bigcommerce"])
+@pytest.mark.parametrize("market", ["de", "fr", "it", "ie", "be", "mx", "jp", "br"])
+def test_aftership_feed_is_not_offered_where_it_does_not_work(platform: str, market: str) -> None:
+    text = plan_text(f"platform={platform}", f"market={market}")
+    assert "AfterShip Feed does not list" in text
+    assert "do not say which countries Silk and AfterShip Feed" not in text
+    assert "do not say which TikTok Shop countries these apps cover" not in text
+
+
+def test_aftership_feed_lists_its_markets_for_the_uk() -> None:
+    text = plan_text("platform=wix", "market=uk")
+    assert "US, UK and South-East Asia" in text
+    assert "AfterShip Feed does not list" not in text
+
+
+@pytest.mark.parametrize(
+    ("market", "name"), [("nl", "Netherlands"), ("at", "Austria"), ("pl", "Poland")]
+)
+def test_new_markets_are_options_flagged_unverified(market: str, name: str) -> None:
+    content = _content()
+    assert market in content.interview.question("market").options
+    ids = step_ids("platform=shopify", f"market={market}")
+    assert "market-nl-at-pl" in ids
+    assert "shopify-connector-other-markets" in ids
+    assert "eu-product-compliance" in ids
+    text = plan_text("platform=shopify", f"market={market}")
+    assert "15 June 2026" in text
+    assert "Not confirmed" in text
+    assert name in text
+    assert "no launch date has been published" not in text
+
+
+def test_elsewhere_no_longer_says_no_netherlands_date_exists() -> None:
+    text = plan_text("platform=none", "market=elsewhere", "shop_status=selling")
+    assert "no launch date has been published" not in text
+    assert "15 June 2026" in text
+
+
+# --- 2. new steps -------------------------------------------------------------------------
+
+
+def test_eu_compliance_step_for_germany_and_france() -> None:
+    text = plan_text("platform=shopify", "market=de,fr")
+    assert "Responsible Person" in text and "13 December 2024" in text
+    assert "14 days" in text
+    assert "LUCID" in text and "Impressum" in text and "unit prices" in text
+    assert "IDU" in text and "1 January 2022" in text
+    es = plan_text("platform=shopify", "market=es")
+    assert "Responsible Person" in es
+    assert "LUCID" not in es and "unique identifier (IDU)** from ADEME" not in es
+
+
+def test_eu_compliance_step_is_not_shown_outside_the_eu() -> None:
+    assert "eu-product-compliance" not in step_ids("platform=shopify", "market=us")
+    assert "eu-product-compliance" not in step_ids("platform=shopify", "market=uk")
+
+
+def test_cross_border_blockers() -> None:
+    eu = plan_text("platform=shopify", "market=de", "origin=cross_border")
+    assert "€3" in eu and "1 July 2026" in eu
+    assert "eu-import-duty" not in step_ids("platform=shopify", "market=de", "origin=local")
+    us = plan_text("platform=shopify", "market=us", "origin=cross_border")
+    assert "de minimis" in us and "29 August 2025" in us
+    uk = plan_text("platform=shopify", "market=uk", "origin=cross_border")
+    assert "Stock in the UK" in uk and "15 April 2023" in uk
+    assert "Not confirmed" in uk
+    jp = plan_text("platform=shopify", "market=jp", "origin=cross_border")
+    assert "¥150,000" in jp and "15 March 2026" in jp
+    assert "jp-cross-border" not in step_ids("platform=shopify", "market=jp", "origin=local")
+
+
+def test_us_tax_forms() -> None:
+    local = plan_text("platform=shopify", "market=us", "origin=local")
+    assert "marketplace facilitator" in local
+    assert "W-9" in local and "1099-K" in local
+    assert "file **Form W-8BEN**" not in local
+    abroad = plan_text("platform=shopify", "market=us", "origin=cross_border")
+    assert "file **Form W-8BEN**" in abroad
+
+
+def test_us_seller_shipping_episode_warning() -> None:
+    text = plan_text("platform=shopify", "market=us", "fulfilment=own")
+    assert "17 February 2026" in text
+    assert "Seller Shipping remains unchanged" in text
+    assert "us-seller-shipping-warning" not in step_ids(
+        "platform=shopify", "market=us", "fulfilment=fbt"
+    )
+
+
+def test_new_and_changed_steps_are_checked_in_december_2026() -> None:
+    content = _content()
+    for step_id in (
+        "returns-setup",
+        "fbt-us",
+        "us-fees",
+        "us-cross-border",
+        "market-uk",
+        "woocommerce-plugin",
+        "wix-third-party",
+        "bigcommerce-middleware",
+        "eu-product-compliance",
+        "eu-import-duty",
+        "jp-cross-border",
+        "us-tax-forms",
+        "us-seller-shipping-warning",
+        "market-nl-at-pl",
+    ):
+        step = next(s for s in content.steps if s.id == step_id)
+        assert str(step.checked) == "2026-12-01", step_id
+        assert step.sources, step_id
+
+
+# --- through the real Application ---------------------------------------------------------
+
+
+async def test_typed_netherlands_is_understood(user: SimulatedUser) -> None:
+    await interview(user, Profile("p", "Shopify", ("Netherlands",), type_instead=True))
+    text = await read_whole_plan(user)
+    assert "TikTok Shop in the Netherlands, Austria and Poland (not confirmed)" in text
+    assert "15 June 2026" in text
+
+
+async def test_uk_merchant_sees_the_50p_charge_in_the_bot(user: SimulatedUser) -> None:
+    await interview(user, Profile("p", "Shopify", ("United Kingdom",)))
+    text = await read_whole_plan(user)
+    assert "£0.50" in text
+    assert "Answer each request within" not in text
