@@ -13,12 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.checker import Checker, _fill_defaults, _parse_answers
-from bot.content import Content, load_content
-from bot.fakeapi import SimulatedUser
-from bot.interview import effective_answers
-from bot.plan import Progress, select
-from bot.tghtml import html_to_terminal
+from bot.botapi.fake import SimulatedUser
+from bot.botapi.tghtml import html_to_terminal
+from bot.content.check import Checker
+from bot.content.loader import Content, load_content
+from bot.content.preview import Preview, preview
 from tests.chat import Profile, interview
 from tests.test_guidance_facts import read_whole_plan
 
@@ -33,29 +32,18 @@ def _content() -> Content:
 
 def plan_text(*answers: str) -> str:
     """Every step and its details for these answers, as `content preview` prints them."""
-    content = _content()
-    checker = Checker(content)
-    filled = _fill_defaults(content.interview, _parse_answers(content, list(answers)))
-    effective = effective_answers(content.interview, filled)
-    plan = select(content.steps, effective)
-    progress = Progress(tuple(plan), {})
-    parts = [
-        html_to_terminal(checker.views.plan("en", effective, progress, NOW, checker.deadline).text)
-    ]
-    for step in plan:
-        parts.append(
-            html_to_terminal(
-                checker.views.step("en", step, effective, progress, NOW, checker.deadline).text
-            )
-        )
-        parts.append(html_to_terminal(checker.views.details("en", step, effective).text))
-    return "\n".join(parts)
+    return "\n".join(html_to_terminal(screen.text) for screen in _preview(*answers).screens())
 
 
 def step_ids(*answers: str) -> list[str]:
-    content = _content()
-    filled = _fill_defaults(content.interview, _parse_answers(content, list(answers)))
-    return [s.id for s in select(content.steps, effective_answers(content.interview, filled))]
+    return [step.id for step in _preview(*answers).plan]
+
+
+def _preview(*answers: str) -> Preview:
+    checker = Checker(_content())
+    return preview(
+        checker.content, checker.views, answers, lang="en", now=NOW, deadline=checker.deadline
+    )
 
 
 # --- 1. corrections -----------------------------------------------------------------------

@@ -10,26 +10,7 @@ from bot.botapi.tghtml import html_to_terminal
 from bot.config import ConfigError, Settings
 from bot.content.check import Checker, check
 from bot.content.loader import ContentError, load_content
-from bot.domain.interview import Answer, Interview, effective_answers, route
-from bot.domain.links import parse_answer_args
-from bot.domain.plan import Progress, select
-
-
-def _fill_defaults(interview: Interview, answers: dict[str, Answer]) -> dict[str, Answer]:
-    """Answer what the preview did not say with each question's first option."""
-    filled = dict(answers)
-    qid: str | None = interview.start
-    while qid is not None:
-        question = interview.question(qid)
-        if qid not in filled:
-            if question.kind == "one":
-                filled[qid] = question.options[0]
-            elif question.kind == "many":
-                filled[qid] = [question.options[0]]
-            else:
-                filled[qid] = None
-        qid = route(interview, qid, filled)
-    return filled
+from bot.content.preview import preview
 
 
 def main(args: argparse.Namespace, settings: Settings) -> int:
@@ -83,23 +64,25 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         return 1 if bad else 0
     # preview
     try:
-        given = parse_answer_args(content.interview, args.answer)
+        shown = preview(
+            content,
+            checker.views,
+            args.answer,
+            lang=args.lang,
+            now=datetime.now(UTC),
+            deadline=checker.deadline,
+        )
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    answers = _fill_defaults(content.interview, given)
-    effective = effective_answers(content.interview, answers)
-    plan = select(content.steps, effective)
-    progress = Progress(tuple(plan), {})
-    lang = args.lang
-    views = checker.views
-    deadline = checker.deadline
-    now = datetime.now(UTC)
-    print(html_to_terminal(views.profile(lang, answers).text))
+    if shown.assumed:
+        assumed = ", ".join(f"{q}={shown.answers[q]}" for q in shown.assumed)
+        print(f"(assumed, not given: {assumed})\n")
+    print(html_to_terminal(shown.profile.text))
     print("\n" + "=" * 72 + "\n")
-    print(html_to_terminal(views.plan(lang, effective, progress, now, deadline).text))
-    for step in plan:
+    print(html_to_terminal(shown.overview.text))
+    for step, details in shown.steps:
         print("\n" + "-" * 72 + "\n")
-        print(html_to_terminal(views.step(lang, step, effective, progress, now, deadline).text))
+        print(html_to_terminal(step.text))
         print()
-        print(html_to_terminal(views.details(lang, step, effective).text))
+        print(html_to_terminal(details.text))
     return 0
