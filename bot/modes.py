@@ -66,17 +66,66 @@ def fail(message: str, settings: Settings) -> None:
     sys.stderr.write(f"error: {message}\n")
 
 
+# SQLSTATEs that mean DATABASE_URL itself is wrong (a bad value, like a rejected token).
+_LOGIN_REFUSED = "28"  # class 28: invalid authorization (wrong password, unknown role)
+_NO_DATABASE = "3D000"  # invalid_catalog_name
+
+
+def _sqlstate(exc: BaseException) -> tuple[str, BaseException] | None:
+    """The PostgreSQL SQLSTATE anywhere in ``exc``'s chain (SQLAlchemy wraps asyncpg's)."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        state = getattr(current, "sqlstate", None)
+        if isinstance(state, str) and state:
+            return state, current
+        orig = getattr(current, "orig", None)
+        todo += [current.__cause__, current.__context__]
+        if isinstance(orig, BaseException):
+            todo.append(orig)
+    return None
+
+
+def describe_database_error(exc: BaseException, where: str = "") -> tuple[str, int] | None:
+    """One line and an exit code for a failure to open the database, or None if unknown."""
+    at = f" ({where})" if where else ""
+    found = _sqlstate(exc)
+    if found is not None:
+        state, error = found
+        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+        if state.startswith(_LOGIN_REFUSED):
+            return (
+                f"the database refused the login{at}: {detail};"
+                " check the user name and password in DATABASE_URL",
+                EXIT_CONFIG,
+            )
+        if state == _NO_DATABASE:
+            return (
+                f"{detail.rstrip('.')}{at}: create it (createdb) or fix the name in DATABASE_URL",
+                EXIT_CONFIG,
+            )
+        return f"the database failed at start{at}: {detail}", EXIT_UNREACHABLE
+    if isinstance(exc, OSError):
+        return f"cannot reach the database{at}: {exc}", EXIT_UNREACHABLE
+    return None
+
+
 async def open_database(settings: Settings) -> Database:
     """The database, migrated to the current schema."""
     db = Database(settings.database_url)
     try:
         await db.upgrade()
-    except OSError as exc:
+    except Exception as exc:
         await db.dispose()
         where = db.url.render_as_string(hide_password=True)
-        raise StartupError(
-            f"cannot reach the database ({where}): {exc}", EXIT_UNREACHABLE
-        ) from None
+        described = describe_database_error(exc, where)
+        if described is None:
+            raise
+        raise StartupError(*described) from None
     return db
 
 
