@@ -13,6 +13,7 @@ from bot.alerts.service import AlertService
 from bot.config import Settings
 from bot.content.loader import Content
 from bot.content.render import Renderer
+from bot.logs import NoticeLimiter
 from bot.services.core import Services
 from bot.storage.db import Database
 from bot.views.screens import Views
@@ -33,6 +34,8 @@ class BotData:
     background: list[Callable[[asyncio.Event], Awaitable[None]]] = field(default_factory=list)
     # The alerts feature (installed by bot.app).
     alerts: AlertService | None = None
+    # Operator failure notices: one per error kind per minute, with a count.
+    notices: NoticeLimiter = field(default_factory=NoticeLimiter)
 
 
 class Context(CallbackContext[ExtBot[None], dict[object, object], dict[object, object], BotData]):
