@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     webhook_path: str = "/telegram"
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
+    # /metrics, /livez and /readyz on their own port (serve: instead of the public one; remind
+    # and run: only when set).
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # serve: seconds /readyz answers 503 after SIGTERM before the listener closes (a second
+    # SIGTERM ends the wait early).
+    shutdown_grace: float = Field(default=0.0, ge=0, le=600)
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -77,6 +83,7 @@ class Settings(BaseSettings):
         "webhook_url",
         "webhook_secret",
         "telegram_token",
+        "metrics_port",
         mode="before",
     )
     @classmethod

@@ -174,6 +174,7 @@ class Dispatcher:
     paid_broadcast: bool = False
     sent_count: int = 0
     failed_count: int = 0
+    expired_count: int = 0  # cancelled at send time: no longer applied (metrics)
     _results: list[_Result] = field(default_factory=list, init=False, repr=False)
 
     @classmethod
@@ -347,6 +348,7 @@ class Dispatcher:
         if result.kind == "released":
             await conn.execute(update(t).where(*ours).values(**free))
         elif result.kind == "cancelled":
+            self.expired_count += 1
             await conn.execute(
                 update(t).where(*ours).values(status="cancelled", error=result.error, **free)
             )

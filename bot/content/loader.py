@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -300,6 +301,7 @@ class Content:
     steps: tuple[Step, ...]
     locales: Mapping[str, Locale]
     step_index: Mapping[str, Step] = field(default_factory=dict)
+    hash: str = ""  # sha256 over the content files' paths and bytes (build info, doctor)
 
     def locale(self, code: str | None) -> Locale:
         """The locale for a Telegram language code, falling back to English."""
@@ -619,7 +621,17 @@ def load_content(root: Path) -> Content:
         steps=tuple(steps),
         locales=locales,
         step_index={s.id: s for s in steps},
+        hash=content_hash(root),
     )
+
+
+def content_hash(root: Path) -> str:
+    """sha256 over every file under ``root`` (relative path and bytes), in path order."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def _build_interview(
