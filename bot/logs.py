@@ -118,6 +118,34 @@ class Redact(logging.Filter):
         return True
 
 
+class Throttle(logging.Filter):
+    """Let a message starting with ``prefix`` through once per ``every`` seconds, with a count.
+
+    For asyncio's "socket.accept() out of system resource", logged on every loop turn while
+    the process is out of file descriptors (hundreds of MB a minute otherwise).
+    """
+
+    def __init__(
+        self, prefix: str, every: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        super().__init__()
+        self.prefix = prefix
+        self.limiter = NoticeLimiter(every, clock)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Drop repeats within ``every`` seconds; say how many were dropped."""
+        if not str(record.msg).startswith(self.prefix):
+            return True
+        count = self.limiter.allow(self.prefix)
+        if count is None:
+            return False
+        if count > 1:
+            record.msg = f"{record.msg} ({count} times since the last such line)"
+        record.exc_info = record.exc_info if count == 1 else None
+        return True
+
+
+ACCEPT_FLOOD = "socket.accept() out of system resource"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s%(update_suffix)s"
 
 
@@ -172,3 +200,7 @@ def setup_logging(level: str, fmt: str, secrets: Iterable[str]) -> None:
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # Out of file descriptors, asyncio logs the failed accept() on every loop turn.
+    asyncio_log = logging.getLogger("asyncio")
+    asyncio_log.filters[:] = [f for f in asyncio_log.filters if not isinstance(f, Throttle)]
+    asyncio_log.addFilter(Throttle(ACCEPT_FLOOD))

@@ -30,7 +30,7 @@ from bot import version
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 UPDATE_KINDS = ("message", "callback_query", "my_chat_member", "other")
-REJECTION_REASONS = ("secret", "json", "size", "duplicate")
+REJECTION_REASONS = ("secret", "json", "size", "duplicate", "slow")
 ALERT_STATUSES = ("sent", "failed", "pending")
 API_OUTCOMES = ("ok", "rate_limited", "client_error", "server_error", "timeout", "network_error")
 # Handler latency buckets (seconds): a database round trip to a slow Bot API call.

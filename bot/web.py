@@ -59,6 +59,7 @@ KEEP_UPDATE_IDS = timedelta(days=7)
 PRUNE_EVERY = 3600.0  # seconds between prunes of old update ids
 HEALTH_TIMEOUT = 3.0  # seconds the database gets to answer /healthz
 SCRAPE_TIMEOUT = 2.0  # seconds the outbox count gets at /metrics scrape time
+BODY_TIMEOUT = 10.0  # seconds a client gets to send the body (Telegram sends it at once)
 SHUTDOWN_TIMEOUT = 30.0  # seconds in-flight updates get to finish after SIGTERM
 
 
@@ -185,9 +186,11 @@ class Webhook:
         if request.content_length is not None and request.content_length > MAX_BODY:
             return self._refuse("size", 413, request)
         try:
-            body = await request.read()
+            body = await asyncio.wait_for(request.read(), BODY_TIMEOUT)
         except web.HTTPRequestEntityTooLarge:
             return self._refuse("size", 413, request)
+        except TimeoutError:
+            return self._refuse("slow", 408, request)
         update = self._parse(body)
         if update is None:
             return self._refuse("json", 400, request)
