@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from bot import version
 from bot.config import ConfigError, load_settings
 from bot.content.loader import ContentError
 from bot.logs import setup_logging
@@ -21,6 +22,7 @@ def _parser() -> argparse.ArgumentParser:
             "Telegram assistant for merchants moving from TikTok Storefront to TikTok Shop."
         ),
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     modes = parser.add_subparsers(dest="mode", metavar="MODE", required=True)
     modes.add_parser(
         "run", help="long-poll Telegram, serve merchants and send alerts (one process)"
@@ -36,9 +38,14 @@ def _parser() -> argparse.ArgumentParser:
     link.add_argument("--answer", action="append", default=[], metavar="KEY=VALUE")
     link.add_argument("--step", help="open this guidance step")
 
+    modes.add_parser(
+        "doctor",
+        help="check configuration, database, migrations and Telegram; say what to fix",
+    )
     db = modes.add_parser("db", help="database tasks")
     db_tasks = db.add_subparsers(dest="task", metavar="TASK", required=True)
     db_tasks.add_parser("upgrade", help="apply migrations (also done automatically at start)")
+    db_tasks.add_parser("current", help="the database's migration revision and the newest one")
 
     content = modes.add_parser("content", help="tools for content editors")
     tasks = content.add_subparsers(dest="task", metavar="TASK", required=True)
@@ -71,6 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Imported here so that `content` tasks never load the Telegram stack.
         from bot import modes
 
+        if args.mode == "doctor":
+            return modes.doctor(settings)
+        if args.mode == "db" and args.task == "current":
+            return modes.db_current(settings)
         if args.mode == "db":
             return modes.db_upgrade(settings)
         if args.mode == "run":

@@ -8,8 +8,9 @@ It builds the content, database, renderer, views and services, installs the aler
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
+    Application,
     ApplicationBuilder,
     BaseUpdateProcessor,
     ContextTypes,
@@ -34,6 +36,7 @@ from bot.content.check import load_checked
 from bot.content.loader import Content
 from bot.content.render import Renderer
 from bot.context import BotApp, BotData, Context
+from bot.logs import current_update, update_context
 from bot.services.admin import AdminService
 from bot.services.core import Core
 from bot.services.interview import InterviewService
@@ -81,6 +84,19 @@ class PerChatProcessor(BaseUpdateProcessor):
 
     async def shutdown(self) -> None:
         """Nothing to tear down."""
+
+
+class TaggedApplication(Application[Any, Any, Any, Any, Any, Any]):
+    """PTB's Application, with every log line about an update tagged with it (bot.logs)."""
+
+    async def process_update(self, update: object) -> None:
+        """Handle the update inside its log context (update id, chat id, then handler)."""
+        if not isinstance(update, Update):
+            await super().process_update(update)
+            return
+        chat = update.effective_chat
+        with update_context(update.update_id, chat.id if chat is not None else None):
+            await super().process_update(update)
 
 
 def _factory(data: BotData) -> type[BotData]:
@@ -147,6 +163,7 @@ def build_application(
 
     builder = (
         ApplicationBuilder()
+        .application_class(TaggedApplication)
         .token(settings.token())
         .base_url(settings.telegram_base_url)
         .base_file_url(settings.telegram_base_file_url)
@@ -176,7 +193,29 @@ def build_application(
     )
     data.background.append(alerts.dispatcher.run)
     register(app)  # the Telegram adapter is wired here and only here
+    _name_handlers(app)
     return app
+
+
+def _name_handlers(app: BotApp) -> None:
+    """Make each handler callback name itself in the log context of the update it handles."""
+    for handlers in app.handlers.values():
+        for handler in handlers:
+            handler.callback = _named(handler.callback)
+
+
+def _named(
+    callback: Callable[[Any, Context], Coroutine[Any, Any, Any]],
+) -> Callable[[Any, Context], Coroutine[Any, Any, Any]]:
+    module = getattr(callback, "__module__", "") or ""
+    name = f"{module.rsplit('.', 1)[-1]}.{getattr(callback, '__qualname__', 'handler')}"
+
+    @functools.wraps(callback)
+    async def named(update: object, context: Context) -> Any:
+        current_update().handler = name  # kept for the error handler's log line and notice
+        return await callback(update, context)
+
+    return named
 
 
 async def _post_init(app: BotApp) -> None:

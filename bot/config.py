@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -36,7 +37,7 @@ class Settings(BaseSettings):
     telegram_token: SecretStr | None = None
     telegram_base_url: str = "https://api.telegram.org/bot"
     telegram_base_file_url: str = "https://api.telegram.org/file/bot"
-    database_url: str = DEFAULT_DATABASE_URL
+    database_url: str = Field(default=DEFAULT_DATABASE_URL, repr=False)  # shown masked
     admin_ids: Annotated[tuple[int, ...], NoDecode] = ()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["text", "json"] = "text"
@@ -58,6 +59,12 @@ class Settings(BaseSettings):
     webhook_path: str = "/telegram"
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
+    # /metrics, /livez and /readyz on their own port (serve: instead of the public one; remind
+    # and run: only when set).
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # serve: seconds /readyz answers 503 after SIGTERM before the listener closes (a second
+    # SIGTERM ends the wait early).
+    shutdown_grace: float = Field(default=0.0, ge=0, le=600)
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -76,6 +83,7 @@ class Settings(BaseSettings):
         "webhook_url",
         "webhook_secret",
         "telegram_token",
+        "metrics_port",
         mode="before",
     )
     @classmethod
@@ -115,6 +123,14 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value
 
+    @field_validator("webhook_url")
+    @classmethod
+    def _https(cls, value: str | None) -> str | None:
+        # Telegram only delivers webhooks over TLS; setWebhook would refuse anything else.
+        if value is not None and not value.startswith("https://"):
+            raise ValueError("must start with https:// (Telegram delivers webhooks over TLS only)")
+        return value
+
     @field_validator("webhook_path")
     @classmethod
     def _path(cls, value: str) -> str:
@@ -150,9 +166,43 @@ class Settings(BaseSettings):
         return secret
 
     def secrets(self) -> tuple[str, ...]:
-        """Every secret value that must never reach a log line."""
+        """Every secret value that must never reach a log line (the database password too)."""
         values = [self.telegram_token, self.webhook_secret]
-        return tuple(v.get_secret_value() for v in values if v and v.get_secret_value())
+        found = [v.get_secret_value() for v in values if v and v.get_secret_value()]
+        password = database_password(self.database_url)
+        if password:
+            found += [password, unquote(password)]
+        return tuple(dict.fromkeys(found))
+
+    def masked_database_url(self) -> str:
+        """DATABASE_URL with its password replaced by ``***``."""
+        return mask_url(self.database_url)
+
+    def __repr_args__(self) -> Any:
+        """The fields for repr(): DATABASE_URL with its password masked."""
+        for name, value in super().__repr_args__():
+            yield name, value
+            if name == "telegram_base_file_url":
+                yield "database_url", self.masked_database_url()
+
+
+def database_password(url: str) -> str | None:
+    """The password inside a database URL, as written (percent-encoded), or None."""
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
+
+
+def mask_url(url: str) -> str:
+    """``url`` with the password (if any) replaced by ``***``."""
+    password = database_password(url)
+    if not password:
+        return url
+    scheme, rest = url.split("://", 1) if "://" in url else ("", url)
+    userinfo, at, host = rest.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}://{user}:***{at}{host}" if scheme else f"{user}:***{at}{host}"
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -13,6 +13,7 @@ from bot.alerts.service import AlertService
 from bot.config import Settings
 from bot.content.loader import Content
 from bot.content.render import Renderer
+from bot.logs import NoticeLimiter
 from bot.services.admin import AdminService
 from bot.services.core import Core
 from bot.services.interview import InterviewService
@@ -43,6 +44,8 @@ class BotData:
     # Long-running loops started next to polling (e.g. the alert dispatcher); each gets a
     # stop event and returns when it is set.
     background: list[Callable[[asyncio.Event], Awaitable[None]]] = field(default_factory=list)
+    # Operator failure notices: one per error kind per minute, with a count.
+    notices: NoticeLimiter = field(default_factory=NoticeLimiter)
 
 
 class Context(CallbackContext[ExtBot[None], dict[object, object], dict[object, object], BotData]):

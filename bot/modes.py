@@ -29,6 +29,7 @@ from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.request import BaseRequest
 
 from bot import demo as terminal
+from bot import version as __version__
 from bot.app import ALLOWED_UPDATES, build_application
 from bot.botapi.fake import FakeRequest, FakeTelegram, SimulatedUser
 from bot.botapi.transport import AiohttpRequest
@@ -40,7 +41,15 @@ from bot.domain import links
 from bot.metrics import CountingRequest, Metrics
 from bot.storage.db import Database
 from bot.storage.models import utcnow
-from bot.web import SHUTDOWN_TIMEOUT, create_app, instrument, webhook_url
+from bot.web import (
+    SHUTDOWN_TIMEOUT,
+    WEBHOOK,
+    Health,
+    create_app,
+    create_ops_app,
+    instrument,
+    webhook_url,
+)
 
 if TYPE_CHECKING:
     from telegram.ext import Application
@@ -66,17 +75,66 @@ def fail(message: str, settings: Settings) -> None:
     sys.stderr.write(f"error: {message}\n")
 
 
+# SQLSTATEs that mean DATABASE_URL itself is wrong (a bad value, like a rejected token).
+_LOGIN_REFUSED = "28"  # class 28: invalid authorization (wrong password, unknown role)
+_NO_DATABASE = "3D000"  # invalid_catalog_name
+
+
+def _sqlstate(exc: BaseException) -> tuple[str, BaseException] | None:
+    """The PostgreSQL SQLSTATE anywhere in ``exc``'s chain (SQLAlchemy wraps asyncpg's)."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        state = getattr(current, "sqlstate", None)
+        if isinstance(state, str) and state:
+            return state, current
+        orig = getattr(current, "orig", None)
+        todo += [current.__cause__, current.__context__]
+        if isinstance(orig, BaseException):
+            todo.append(orig)
+    return None
+
+
+def describe_database_error(exc: BaseException, where: str = "") -> tuple[str, int] | None:
+    """One line and an exit code for a failure to open the database, or None if unknown."""
+    at = f" ({where})" if where else ""
+    found = _sqlstate(exc)
+    if found is not None:
+        state, error = found
+        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+        if state.startswith(_LOGIN_REFUSED):
+            return (
+                f"the database refused the login{at}: {detail};"
+                " check the user name and password in DATABASE_URL",
+                EXIT_CONFIG,
+            )
+        if state == _NO_DATABASE:
+            return (
+                f"{detail.rstrip('.')}{at}: create it (createdb) or fix the name in DATABASE_URL",
+                EXIT_CONFIG,
+            )
+        return f"the database failed at start{at}: {detail}", EXIT_UNREACHABLE
+    if isinstance(exc, OSError):
+        return f"cannot reach the database{at}: {exc}", EXIT_UNREACHABLE
+    return None
+
+
 async def open_database(settings: Settings) -> Database:
     """The database, migrated to the current schema."""
     db = Database(settings.database_url)
     try:
         await db.upgrade()
-    except OSError as exc:
+    except Exception as exc:
         await db.dispose()
         where = db.url.render_as_string(hide_password=True)
-        raise StartupError(
-            f"cannot reach the database ({where}): {exc}", EXIT_UNREACHABLE
-        ) from None
+        described = describe_database_error(exc, where)
+        if described is None:
+            raise
+        raise StartupError(*described) from None
     return db
 
 
@@ -164,6 +222,49 @@ async def running_loops(
         await asyncio.gather(*loops, return_exceptions=True)
 
 
+def instrument_worker(app: BotApp, metrics: Metrics) -> None:
+    """Point the reminder counters and bot_database_up at the app's alert dispatcher."""
+    alerts = app.bot_data.alerts
+    dispatcher = alerts.dispatcher if alerts is not None else None
+    if dispatcher is not None:
+        metrics.watch_reminders(dispatcher)
+        dispatcher.on_database = lambda up: metrics.database_up.set(1 if up else 0)
+
+
+@contextlib.asynccontextmanager
+async def ops_server(settings: Settings, health: Health) -> AsyncIterator[None]:
+    """/metrics, /livez, /readyz on METRICS_PORT while the block runs (when it is set)."""
+    if settings.metrics_port is None:
+        yield
+        return
+    runner = aiohttp_web.AppRunner(
+        create_ops_app(health), access_log=None, handle_signals=False, shutdown_timeout=1.0
+    )
+    await runner.setup()
+    try:
+        try:
+            await aiohttp_web.TCPSite(runner, settings.host, settings.metrics_port).start()
+        except OSError as exc:
+            raise StartupError(
+                f"cannot listen on {settings.host}:{settings.metrics_port} (METRICS_PORT): {exc}",
+                EXIT_CONFIG,
+            ) from None
+        log.info("metrics and probes at %s:%d", settings.host, settings.metrics_port)
+        yield
+    finally:
+        await runner.cleanup()
+
+
+async def grace(seconds: float) -> None:
+    """Wait ``seconds`` (readiness already says 503), or until a second SIGTERM/SIGINT."""
+    if seconds <= 0:
+        return
+    log.info("not ready any more; stopping in %g s (signal again to stop now)", seconds)
+    again = stop_on_signals()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(again.wait(), seconds)
+
+
 # --- db upgrade --------------------------------------------------------------------------
 
 
@@ -183,6 +284,185 @@ async def _db_upgrade(settings: Settings) -> int:
     return EXIT_OK
 
 
+def db_current(settings: Settings) -> int:
+    """``python -m bot db current``: the database's migration revision and the newest one."""
+    return asyncio.run(_db_current(settings))
+
+
+async def _db_current(settings: Settings) -> int:
+    db = Database(settings.database_url)
+    try:
+        current, head = await db.migration_state()
+    except Exception as exc:
+        described = describe_database_error(exc, db.url.render_as_string(hide_password=True))
+        if described is None:
+            raise
+        fail(described[0], settings)
+        return described[1]
+    finally:
+        await db.dispose()
+    state = "up to date" if current == head else "behind: run `python -m bot db upgrade`"
+    print(f"current {current or '(empty database)'}, head {head} ({state})")
+    return EXIT_OK
+
+
+# --- doctor: what is wrong and how to fix it ---------------------------------------------
+
+
+class Report:
+    """Plain lines for an operator: ``ok``, ``warn`` or ``FAIL`` with a ``fix:`` line."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.problems = 0
+
+    def line(self, status: str, what: str, fix: str | None = None) -> None:
+        """Print one finding (secrets scrubbed)."""
+        text = f"{status:<4} {what}"
+        if fix:
+            text += f"\n     fix: {fix}"
+        for secret in self.settings.secrets():
+            text = text.replace(secret, "<redacted>")
+        print(text)
+
+    def ok(self, what: str) -> None:
+        """Something checked and fine."""
+        self.line("ok", what)
+
+    def warn(self, what: str, fix: str | None = None) -> None:
+        """Worth knowing, not a failure."""
+        self.line("warn", what, fix)
+
+    def fail(self, what: str, fix: str) -> None:
+        """A problem: counted, with how to fix it."""
+        self.problems += 1
+        self.line("FAIL", what, fix)
+
+
+def doctor(settings: Settings) -> int:
+    """``python -m bot doctor``: check everything start-up needs; exit 1 on any problem."""
+    return asyncio.run(_doctor(settings))
+
+
+async def _doctor(settings: Settings) -> int:
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    report = Report(settings)
+    print(f"storefront-migration-bot {__version__()}")
+    report.ok(f"configuration loaded (DATABASE_URL {settings.masked_database_url()})")
+    try:
+        content = load_checked(settings.content_dir, settings.deadline)
+        report.ok(f"content {settings.content_dir}: {len(content.steps)} steps")
+    except ContentError as exc:
+        report.fail(
+            f"content {settings.content_dir} is broken: {exc.problems[0]}",
+            "run `python -m bot content check` and fix every line it prints",
+        )
+    await _doctor_database(settings, report)
+    await _doctor_telegram(settings, report)
+    if report.problems:
+        print(f"{report.problems} problem(s) found")
+        return 1
+    print("no problems found")
+    return EXIT_OK
+
+
+async def _doctor_database(settings: Settings, report: Report) -> None:
+    try:
+        db = Database(settings.database_url)
+    except ConfigError as exc:
+        report.fail(str(exc), "fix DATABASE_URL (see README, Configuration)")
+        return
+    where = db.url.render_as_string(hide_password=True)
+    try:
+        current, head = await db.migration_state()
+    except Exception as exc:
+        described = describe_database_error(exc, where)
+        message = described[0] if described else f"database {where}: {exc}"
+        report.fail(message, "check DATABASE_URL and that the database server is running")
+        return
+    finally:
+        await db.dispose()
+    report.ok(f"database {where} answers ({db.dialect})")
+    if current == head:
+        report.ok(f"migrations up to date (revision {head})")
+    elif current is None:
+        report.warn(
+            f"database is empty (head is {head})",
+            "run `python -m bot db upgrade` (every mode also migrates at start)",
+        )
+    else:
+        report.warn(
+            f"database at revision {current}, this version ships {head}",
+            "run `python -m bot db upgrade` (or start any mode: it migrates under a lock);"
+            " if the database is newer, this is an older release than the one that wrote it",
+        )
+
+
+async def _doctor_telegram(settings: Settings, report: Report) -> None:
+    try:
+        token = settings.token()
+    except ConfigError as exc:
+        report.fail(str(exc), "set TELEGRAM_TOKEN to the token @BotFather gave you")
+        return
+    where = settings.telegram_base_url
+    bot = Bot(
+        token,
+        base_url=where,
+        base_file_url=settings.telegram_base_file_url,
+        request=AiohttpRequest(),
+        get_updates_request=AiohttpRequest(1),
+    )
+    try:
+        async with bot:
+            report.ok(f"Telegram at {where} accepts the token: @{bot.username}")
+            info = await bot.get_webhook_info()
+    except InvalidToken:
+        report.fail(
+            f"Telegram at {where} rejected TELEGRAM_TOKEN (unauthorized)",
+            "copy the token again from @BotFather (/mybots → API Token)",
+        )
+        return
+    except (NetworkError, TelegramError) as exc:
+        report.fail(
+            f"cannot reach Telegram at {where}: {exc}",
+            "check the network / proxy (HTTPS_PROXY) and TELEGRAM_BASE_URL",
+        )
+        return
+    wanted = webhook_url(settings)
+    if info.url:
+        report.ok(f"webhook set to {info.url}, {info.pending_update_count} pending update(s)")
+        if wanted is None:
+            report.warn(
+                "a webhook is set but WEBHOOK_URL is not: `run` removes it when it starts polling",
+                "set WEBHOOK_URL for `serve`, or ignore this if you use `run`",
+            )
+        elif wanted != info.url:
+            report.fail(
+                f"the webhook points at {info.url}, WEBHOOK_URL says {wanted}",
+                "start `serve` once (it registers WEBHOOK_URL) or fix WEBHOOK_URL",
+            )
+    else:
+        pending = info.pending_update_count
+        report.ok(f"no webhook set (long polling), {pending} pending update(s)")
+        if wanted is not None:
+            report.warn(
+                f"WEBHOOK_URL is {wanted} but no webhook is registered",
+                "start `serve` (it registers the webhook at start)",
+            )
+    if info.last_error_date is not None:
+        report.fail(
+            f"Telegram's last webhook delivery failed at {info.last_error_date.isoformat()}:"
+            f" {info.last_error_message}",
+            "make sure WEBHOOK_URL reaches `serve` over https with a valid certificate,"
+            " WEBHOOK_SECRET matches, and /readyz answers 200",
+        )
+    if settings.webhook_url is not None:
+        try:
+            settings.secret()
+        except ConfigError as exc:
+            report.fail(str(exc), "set WEBHOOK_SECRET (serve refuses to start without it)")
+
+
 # --- run: long polling and alerts in one process -----------------------------------------
 
 
@@ -194,32 +474,46 @@ def run(settings: Settings) -> int:
 
 
 async def _poll(settings: Settings, content: Content) -> int:
+    metrics = Metrics(content_hash=content.hash)
+    transport = CountingRequest(AiohttpRequest(), metrics.count_429, metrics)
     try:
         app = await open_app(
-            settings, lambda db: build_application(settings, content=content, db=db)
+            settings,
+            lambda db: build_application(settings, content=content, db=db, request=transport),
         )
     except StartupError as exc:
         fail(exc.message, settings)
         return exc.code
-    stop = stop_on_signals()
-    where = settings.telegram_base_url
+    instrument_worker(app, metrics)
+    health = Health(app.bot_data.db, content, metrics)
     try:
-        await app.start()
-        assert app.updater is not None
-        # Network blips while polling are retried by the updater with back-off.
-        await app.updater.start_polling(
-            allowed_updates=ALLOWED_UPDATES,
-            bootstrap_retries=-1,
-            error_callback=lambda exc: log.warning(
-                "polling %s failed (%s: %s); retrying", where, type(exc).__name__, exc
-            ),
-        )
-        log.info("polling %s as @%s", where, app.bot.username)
-        async with running_loops(app, stop):
-            await stop.wait()
-            log.info("stopping")
+        async with ops_server(settings, health):
+            return await _polling(settings, app, health)
+    except StartupError as exc:
+        fail(exc.message, settings)
+        return exc.code
     finally:
         await close(app)
+
+
+async def _polling(settings: Settings, app: BotApp, health: Health) -> int:
+    stop = stop_on_signals()
+    where = settings.telegram_base_url
+    await app.start()
+    assert app.updater is not None
+    # Network blips while polling are retried by the updater with back-off.
+    await app.updater.start_polling(
+        allowed_updates=ALLOWED_UPDATES,
+        bootstrap_retries=-1,
+        error_callback=lambda exc: log.warning(
+            "polling %s failed (%s: %s); retrying", where, type(exc).__name__, exc
+        ),
+    )
+    log.info("polling %s as @%s", where, app.bot.username)
+    async with running_loops(app, stop):
+        await stop.wait()
+        health.stopping = True
+        log.info("stopping")
     return EXIT_OK
 
 
@@ -243,8 +537,8 @@ async def serve_until(
     stop: asyncio.Event | None = None,
 ) -> int:
     """Migrate, start the Application, serve HTTP until ``stop`` (or a signal), shut down."""
-    metrics = Metrics()
-    transport = CountingRequest(request or AiohttpRequest(), metrics.count_429)
+    metrics = Metrics(content_hash=content.hash)
+    transport = CountingRequest(request or AiohttpRequest(), metrics.count_429, metrics)
 
     def build(db: Database) -> BotApp:
         application = build_application(settings, content=content, db=db, request=transport)
@@ -258,6 +552,9 @@ async def serve_until(
         return exc.code
     try:
         return await _serve_started(settings, application, metrics, secret, stop)
+    except StartupError as exc:
+        fail(exc.message, settings)
+        return exc.code
     finally:
         await close(application)
         log.info("stopped")
@@ -280,7 +577,14 @@ async def _serve_started(
         )
         log.info("webhook registered at %s", url)
     await application.start()  # no updater is started: updates arrive only by webhook
-    app = create_app(application, secret=secret, metrics=metrics, path=settings.webhook_path)
+    app = create_app(
+        application,
+        secret=secret,
+        metrics=metrics,
+        path=settings.webhook_path,
+        public_metrics=settings.metrics_port is None,
+    )
+    health = app[WEBHOOK].health
     runner = aiohttp_web.AppRunner(
         app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT
     )
@@ -292,17 +596,20 @@ async def _serve_started(
         except OSError as exc:
             fail(f"cannot listen on {settings.host}:{settings.port}: {exc}", settings)
             return EXIT_CONFIG
-        stop = stop_on_signals(stop)
-        log.info(
-            "serving webhook at %s:%d%s as @%s (database: %s)",
-            settings.host,
-            settings.port,
-            settings.webhook_path,
-            application.bot.username,
-            application.bot_data.db.dialect,
-        )
-        await stop.wait()
-        log.info("stopping: no new connections, finishing updates in flight")
+        async with ops_server(settings, health):
+            stop = stop_on_signals(stop)
+            log.info(
+                "serving webhook at %s:%d%s as @%s (database: %s)",
+                settings.host,
+                settings.port,
+                settings.webhook_path,
+                application.bot.username,
+                application.bot_data.db.dialect,
+            )
+            await stop.wait()
+            health.stopping = True  # /readyz: 503 from now on, before draining
+            await grace(settings.shutdown_grace)
+            log.info("stopping: no new connections, finishing updates in flight")
     finally:
         await runner.cleanup()  # stops listening, waits for in-flight requests, then cleanup
     return EXIT_OK
@@ -318,16 +625,28 @@ def remind(settings: Settings) -> int:
 
 
 async def _remind(settings: Settings) -> int:
+    metrics = Metrics()
+    transport = CountingRequest(AiohttpRequest(), metrics.count_429, metrics)
     try:
-        app = await open_app(settings, lambda db: build_application(settings, db=db))
+        app = await open_app(
+            settings, lambda db: build_application(settings, db=db, request=transport)
+        )
     except StartupError as exc:
         fail(exc.message, settings)
         return exc.code
+    metrics.set_content_hash(app.bot_data.content.hash)
+    instrument_worker(app, metrics)
+    health = Health(app.bot_data.db, app.bot_data.content, metrics)
     stop = stop_on_signals()
-    log.info("sending due alerts as @%s", app.bot.username)
     try:
-        async with running_loops(app, stop):
-            await stop.wait()
+        async with ops_server(settings, health):
+            log.info("sending due alerts as @%s", app.bot.username)
+            async with running_loops(app, stop):
+                await stop.wait()
+                health.stopping = True
+    except StartupError as exc:
+        fail(exc.message, settings)
+        return exc.code
     finally:
         await close(app)
     return EXIT_OK

@@ -1,4 +1,11 @@
-"""Serve mode: the aiohttp web process (Telegram webhook, /healthz, /metrics).
+"""Serve mode: the aiohttp web process (Telegram webhook, probes, /metrics).
+
+Probes: ``/livez`` answers 200 while the event loop runs (it never touches the database);
+``/readyz`` answers 200 when the database answers and the content is loaded, and 503 from
+the moment SIGTERM arrives (before in-flight updates are drained); ``/healthz`` is the older
+combined check (database and content, with details). The worker (``remind``) and, with
+``METRICS_PORT``, ``serve`` answer ``/metrics``, ``/livez`` and ``/readyz`` on that port
+(:func:`create_ops_app`).
 
 De-duplication trade-off: an update id is recorded in ``processed_update`` *before* the
 update is processed, inside the webhook request, and the record is deleted again when
@@ -28,6 +35,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -51,7 +59,93 @@ KEEP_UPDATE_IDS = timedelta(days=7)
 PRUNE_EVERY = 3600.0  # seconds between prunes of old update ids
 HEALTH_TIMEOUT = 3.0  # seconds the database gets to answer /healthz
 SCRAPE_TIMEOUT = 2.0  # seconds the outbox count gets at /metrics scrape time
+BODY_TIMEOUT = 10.0  # seconds a client gets to send the body (Telegram sends it at once)
 SHUTDOWN_TIMEOUT = 30.0  # seconds in-flight updates get to finish after SIGTERM
+
+
+class Health:
+    """Liveness, readiness and /metrics for one process (web or worker)."""
+
+    def __init__(
+        self,
+        db: Database,
+        content: Content | None,
+        metrics: Metrics,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.content = content
+        self.metrics = metrics
+        self.clock = clock
+        self.stopping = False  # set on SIGTERM: /readyz answers 503 from then on
+        self.started = time.monotonic()
+
+    async def database_ok(self) -> bool:
+        """Ping the database (bounded) and record the answer in bot_database_up."""
+        try:
+            up = await asyncio.wait_for(self.db.ping(), HEALTH_TIMEOUT)
+        except TimeoutError:
+            up = False
+        self.metrics.database_up.set(1 if up else 0)
+        return up
+
+    async def livez(self, _request: web.Request) -> web.Response:
+        """200 while the process serves HTTP; never touches the database."""
+        uptime = round(time.monotonic() - self.started)
+        return web.json_response({"status": "alive", "uptime_seconds": uptime})
+
+    async def readyz(self, _request: web.Request) -> web.Response:
+        """200 when the database answers and the content is loaded; 503 once stopping."""
+        if self.stopping:
+            return web.json_response({"status": "stopping"}, status=503)
+        database = await self.database_ok()
+        loaded = self.content is not None and bool(self.content.steps)
+        body = {
+            "status": "ready" if database and loaded else "unavailable",
+            "database": "ok" if database else "unreachable",
+            "content": "loaded" if loaded else "missing",
+        }
+        return web.json_response(body, status=200 if database and loaded else 503)
+
+    async def metrics_view(self, _request: web.Request) -> web.Response:
+        """Prometheus text; the outbox gauges and bot_database_up are read now."""
+        try:
+            await asyncio.wait_for(self.refresh_outbox(), SCRAPE_TIMEOUT)
+        except Exception as exc:  # a slow or broken database must not break the scrape
+            self.metrics.database_up.set(0)
+            log.warning("could not count the outbox for /metrics: %s", type(exc).__name__)
+        return web.Response(body=self.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+
+    async def refresh_outbox(self) -> None:
+        """Alerts by status, reminders due now and the oldest one's age (two queries)."""
+        now = self.clock()
+        async with self.db.session() as session:
+            rows = await session.exec(
+                select(Outbox.status, func.count()).group_by(col(Outbox.status))
+            )
+            self.metrics.set_alerts((str(status), int(count)) for status, count in rows)
+            due = await session.exec(
+                select(func.count(), func.min(Outbox.due_at)).where(
+                    col(Outbox.status) == "pending", col(Outbox.due_at) <= now
+                )
+            )
+            count, oldest = due.one()
+        self.metrics.database_up.set(1)
+        self.metrics.reminders_due.set(int(count or 0))
+        if oldest is not None and oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=now.tzinfo)
+        age = (now - oldest).total_seconds() if oldest is not None else 0.0
+        self.metrics.reminders_oldest_due.set(max(0.0, age))
+
+
+def create_ops_app(health: Health) -> web.Application:
+    """/metrics, /livez and /readyz alone: the worker's port, or serve's METRICS_PORT."""
+    app = web.Application()
+    app.router.add_get("/metrics", health.metrics_view)
+    app.router.add_get("/livez", health.livez)
+    app.router.add_get("/readyz", health.readyz)
+    return app
 
 
 class Webhook:
@@ -71,6 +165,9 @@ class Webhook:
         self.clock = clock
         self._secret = secret.encode()
         self.started = time.monotonic()
+        self.health = Health(
+            application.bot_data.db, application.bot_data.content, metrics, clock=clock
+        )
 
     @property
     def db(self) -> Database:
@@ -89,9 +186,11 @@ class Webhook:
         if request.content_length is not None and request.content_length > MAX_BODY:
             return self._refuse("size", 413, request)
         try:
-            body = await request.read()
+            body = await asyncio.wait_for(request.read(), BODY_TIMEOUT)
         except web.HTTPRequestEntityTooLarge:
             return self._refuse("size", 413, request)
+        except TimeoutError:
+            return self._refuse("slow", 408, request)
         update = self._parse(body)
         if update is None:
             return self._refuse("json", 400, request)
@@ -201,21 +300,13 @@ class Webhook:
         }
         return web.json_response(body, status=200 if database and loaded else 503)
 
-    async def metrics_view(self, _request: web.Request) -> web.Response:
-        """Prometheus text; the outbox gauges are read from the database now."""
-        try:
-            await asyncio.wait_for(self.refresh_alerts(), SCRAPE_TIMEOUT)
-        except Exception:  # a slow or broken database must not break the scrape
-            log.warning("could not count the outbox for /metrics", exc_info=True)
-        return web.Response(body=self.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+    async def metrics_view(self, request: web.Request) -> web.Response:
+        """Prometheus text (see :class:`Health`)."""
+        return await self.health.metrics_view(request)
 
     async def refresh_alerts(self) -> None:
-        """Set the alert gauges from one grouped COUNT over the outbox."""
-        async with self.db.session() as session:
-            rows = await session.exec(
-                select(Outbox.status, func.count()).group_by(col(Outbox.status))
-            )
-            self.metrics.set_alerts((str(status), int(count)) for status, count in rows)
+        """Set the outbox gauges from the database now."""
+        await self.health.refresh_outbox()
 
 
 WEBHOOK = web.AppKey("webhook", Webhook)
@@ -238,14 +329,37 @@ def create_app(
     path: str = "/telegram",
     clock: Callable[[], datetime] = utcnow,
     prune_every: float | None = PRUNE_EVERY,
+    public_metrics: bool = True,
 ) -> web.Application:
-    """The aiohttp app around an initialised, started Application (which it does not own)."""
+    """The aiohttp app around an initialised, started Application (which it does not own).
+
+    ``public_metrics=False`` leaves /metrics off this app (serve it with create_ops_app).
+    """
     hook = Webhook(application, secret=secret, metrics=metrics, clock=clock)
-    app = web.Application(client_max_size=MAX_BODY)
+
+    @web.middleware
+    async def count_responses(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path != path:
+            return await handler(request)
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        finally:
+            metrics.webhook_responses.labels(str(status)).inc()
+
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[count_responses])
     app[WEBHOOK] = hook
     app.router.add_post(path, hook.handle)
     app.router.add_get("/healthz", hook.healthz)
-    app.router.add_get("/metrics", hook.metrics_view)
+    app.router.add_get("/livez", hook.health.livez)
+    app.router.add_get("/readyz", hook.health.readyz)
+    if public_metrics:
+        app.router.add_get("/metrics", hook.metrics_view)
     if prune_every is not None:
         interval = prune_every
 

@@ -8,6 +8,7 @@ from telegram import Update
 from telegram.error import TelegramError
 
 from bot.context import Context
+from bot.logs import current_update
 
 log = logging.getLogger("bot.errors")
 
@@ -18,11 +19,14 @@ async def on_error(update: object, context: Context) -> None:
     if not isinstance(update, Update) or update.effective_chat is None:
         return
     data = context.bot_data
-    # Operators hear about failures (one line, never the merchant's text).
-    for admin in data.settings.admin_ids:
+    # Operators hear about failures (one line, never the merchant's text), at most once
+    # per error kind per minute, with the update's id, chat and handler and a count.
+    kind = type(context.error).__name__
+    count = data.notices.allow(kind)
+    for admin in data.settings.admin_ids if count is not None else ():
         try:
             notice = data.renderer.plain(
-                None, "admin.error_notice", error=type(context.error).__name__
+                None, "admin.error_notice", error=kind, count=count, **current_update().fields()
             )
             await context.bot.send_message(admin, notice, parse_mode=None)
         except TelegramError:

@@ -311,7 +311,7 @@ async def test_metrics_names_and_counts_move(
         "bot_handler_seconds_count",
         "bot_errors_total",
         "bot_webhook_rejections_total",
-        "telegram_429_total",
+        "bot_telegram_429_total",
         "bot_alerts",
     ):
         assert re.search(rf"^{name}[{{ ]", text, re.M), name
@@ -345,7 +345,7 @@ async def test_metrics_names_and_counts_move(
     assert sample(text, "bot_handler_seconds_count") == 4
     assert sample(text, "bot_webhook_rejections_total", reason="secret") == 1
     assert sample(text, "bot_webhook_rejections_total", reason="json") == 1
-    assert sample(text, "telegram_429_total") == 2
+    assert sample(text, "bot_telegram_429_total") == 2
     assert sample(text, "bot_errors_total") == 1
     assert sample(text, "bot_alerts", status="pending") == 2
     assert sample(text, "bot_alerts", status="sent") == 1

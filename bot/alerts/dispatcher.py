@@ -224,11 +224,15 @@ class Dispatcher:
     unanswered_delay: timedelta = timedelta(minutes=1)
     max_unanswered: int = 2
     idle_seconds: float = 1.0
+    db_retry_seconds: float = 5.0
+    # Told after every round whether the database answered (the database-up gauge).
+    on_database: Callable[[bool], None] | None = None
     paid_broadcast: bool = False
     sent_count: int = 0
     failed_count: int = 0
-    expired_count: int = 0
+    expired_count: int = 0  # given up: no longer useful after transient failures
     unanswered_count: int = 0
+    cancelled_count: int = 0  # dropped at send time: no longer applied
     _results: list[_Result] = field(default_factory=list, init=False, repr=False)
 
     @classmethod
@@ -244,17 +248,40 @@ class Dispatcher:
         return cls(db, bot, source, budget, **kwargs)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Send due alerts until ``stop`` is set; errors are logged and the loop goes on."""
+        """Send due alerts until ``stop`` is set; errors are logged and the loop goes on.
+
+        While the database is unreachable the loop retries every ``db_retry_seconds`` and
+        logs one line when it goes away and one when it is back (no traceback per try).
+        """
         log.info("alert dispatcher %s started", self.owner)
+        down_since: float | None = None
+        loop = asyncio.get_running_loop()
         while not stop.is_set():
+            wait, up = self.idle_seconds, True
             try:
                 await self._pump(stop)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("alert dispatcher failed; retrying shortly")
+            except Exception as exc:
+                up = await self.db.ping()
+                if up:
+                    log.exception("alert dispatcher failed; retrying shortly")
+                else:
+                    wait = self.db_retry_seconds
+                    if down_since is None:
+                        down_since = loop.time()
+                        log.warning(
+                            "database unreachable (%s), retrying every %g s",
+                            type(exc).__name__,
+                            wait,
+                        )
+            if up and down_since is not None:
+                log.warning("database back after %.0f s", loop.time() - down_since)
+                down_since = None
+            if self.on_database is not None:
+                self.on_database(up)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.idle_seconds)
+                await asyncio.wait_for(stop.wait(), wait)
         log.info("alert dispatcher %s stopped", self.owner)
 
     async def drain(self) -> int:
@@ -389,6 +416,7 @@ class Dispatcher:
         if result.kind == "released":
             await conn.execute(update(t).where(*ours).values(**free))
         elif result.kind == "cancelled":
+            self.cancelled_count += 1
             await conn.execute(
                 update(t)
                 .where(*ours)

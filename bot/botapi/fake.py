@@ -1103,6 +1103,9 @@ class FakeTelegram:
         }
         if self.webhook and self.webhook.get("allowed_updates"):
             info["allowed_updates"] = self.webhook["allowed_updates"]
+        for key in ("last_error_date", "last_error_message"):  # set by tests
+            if self.webhook and self.webhook.get(key) is not None:
+                info[key] = self.webhook[key]
         return info
 
 

@@ -19,8 +19,10 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -34,6 +36,8 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _CHECKPOINT = "wal_checkpoint_after_commit"
 # Arbitrary constant key for the advisory lock that serialises migrations across instances.
 MIGRATION_LOCK_KEY = 7_320_112_023
+# libpq's sslmode values; asyncpg takes the same names as its ``ssl=`` argument.
+SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
 
 def _normalise_url(url: str) -> str:
@@ -45,6 +49,16 @@ def _normalise_url(url: str) -> str:
     if url.startswith("sqlite://"):
         url = "sqlite+aiosqlite://" + url.removeprefix("sqlite://")
     return url
+
+
+def _asyncpg_ssl(url: URL) -> tuple[URL, dict[str, Any]]:
+    """Move libpq's ``?sslmode=`` (what hosted PostgreSQL hands out) to asyncpg's ``ssl=``."""
+    mode = url.query.get("sslmode")
+    if mode is None:
+        return url, {}
+    if isinstance(mode, tuple) or mode not in SSLMODES:
+        raise ConfigError(f"DATABASE_URL is invalid: sslmode must be one of {', '.join(SSLMODES)}")
+    return url.difference_update_query(["sslmode"]), {"ssl": mode}
 
 
 class Database:
@@ -63,6 +77,7 @@ class Database:
         if self.dialect not in {"sqlite", "postgresql"}:
             raise ConfigError(f"DATABASE_URL is invalid: unsupported database {self.dialect!r}")
         kwargs: dict[str, Any] = {"echo": echo}
+        self.connect_args: dict[str, Any] = {}
         if self.dialect == "sqlite":
             database = parsed.database or ""
             if database and database != ":memory:" and not database.startswith("file:"):
@@ -71,7 +86,10 @@ class Database:
             uri = parsed.query.get("uri") in ("true", "1")
             kwargs["async_creator"] = sqlite_inline.connector(database or ":memory:", uri=uri)
         else:
-            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+            parsed, self.connect_args = _asyncpg_ssl(parsed)
+            kwargs.update(
+                pool_size=10, max_overflow=20, pool_pre_ping=True, connect_args=self.connect_args
+            )
         self.url = parsed
         self.engine: AsyncEngine = create_async_engine(parsed, **kwargs)
         # SQLite takes one writer at a time: one lock per process keeps writers in line,
@@ -155,6 +173,15 @@ class Database:
                 if self.is_postgres:
                     await conn.execute(text(f"SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))
                     await conn.commit()
+
+    async def migration_state(self) -> tuple[str | None, str | None]:
+        """(the database's alembic revision, the newest shipped one)."""
+        head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+        async with self.engine.connect() as conn:
+            current = await conn.run_sync(
+                lambda sync: MigrationContext.configure(sync).get_current_revision()
+            )
+        return current, head
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
