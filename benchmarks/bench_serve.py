@@ -131,7 +131,7 @@ async def run(db_name: str, db_url: str, args: argparse.Namespace) -> Result:
     result = Result(db_name)
     async with application:
         await application.start()
-        app = create_app(application, secret=SECRET, metrics=metrics, prune_every=None)
+        app = create_app(application, secret=SECRET, metrics=metrics, sweep_every=None)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)

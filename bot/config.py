@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     # serve: seconds /readyz answers 503 after SIGTERM before the listener closes (a second
     # SIGTERM ends the wait early).
     shutdown_grace: float = Field(default=0.0, ge=0, le=600)
+    # Seconds an update being handled stays leased to its process; after a crash, the
+    # update is handled again once the lease has run out (serve: by any instance).
+    inbox_lease: float = Field(default=60.0, ge=1, le=3600)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -19,6 +19,7 @@ import signal
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,7 @@ from bot.domain import links
 from bot.metrics import CountingRequest, Metrics
 from bot.storage.db import Database
 from bot.storage.models import utcnow
+from bot.updates import UpdateRunner
 from bot.web import (
     SHUTDOWN_TIMEOUT,
     WEBHOOK,
@@ -500,20 +502,22 @@ async def _polling(settings: Settings, app: BotApp, health: Health) -> int:
     stop = stop_on_signals()
     where = settings.telegram_base_url
     await app.start()
-    assert app.updater is not None
-    # Network blips while polling are retried by the updater with back-off.
-    await app.updater.start_polling(
-        allowed_updates=ALLOWED_UPDATES,
-        bootstrap_retries=-1,
-        error_callback=lambda exc: log.warning(
-            "polling %s failed (%s: %s); retrying", where, type(exc).__name__, exc
-        ),
-    )
+    # Updates go through the durable inbox: each fetched batch is written before the next
+    # getUpdates moves the offset past it; what a previous run left unhandled goes first.
+    runner = UpdateRunner(app, lease=timedelta(seconds=settings.inbox_lease))
+    if left := await runner.sweep(recover=True):
+        log.info("handling %d update(s) left from the previous run", left)
     log.info("polling %s as @%s", where, app.bot.username)
     async with running_loops(app, stop):
-        await stop.wait()
-        health.stopping = True
-        log.info("stopping")
+        sweeper = asyncio.ensure_future(runner.sweep_forever(stop))
+        try:
+            await runner.poll(stop, ALLOWED_UPDATES)
+        finally:
+            stop.set()
+            await sweeper
+            health.stopping = True
+            log.info("stopping")
+            await runner.drain()
     return EXIT_OK
 
 
@@ -583,6 +587,7 @@ async def _serve_started(
         metrics=metrics,
         path=settings.webhook_path,
         public_metrics=settings.metrics_port is None,
+        lease=timedelta(seconds=settings.inbox_lease),
     )
     health = app[WEBHOOK].health
     runner = aiohttp_web.AppRunner(

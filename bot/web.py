@@ -7,45 +7,40 @@ combined check (database and content, with details). The worker (``remind``) and
 ``METRICS_PORT``, ``serve`` answer ``/metrics``, ``/livez`` and ``/readyz`` on that port
 (:func:`create_ops_app`).
 
-De-duplication trade-off: an update id is recorded in ``processed_update`` *before* the
-update is processed, inside the webhook request, and the record is deleted again when
-processing raises (the request then fails with 500, so Telegram re-delivers it). Recording
-first means a re-delivery that arrives while the first delivery is still being processed (a
-Telegram timeout) is acknowledged and ignored instead of handled twice. The cost: if the
-process dies mid-update (SIGKILL, power loss) the record stays and that one update is lost;
-the merchant simply presses the button again. Recording in the same transaction as the
-handler's work would close that gap, but one update spans several short transactions (and
-Bot API calls that cannot be rolled back), so there is no single transaction to join.
+Updates go through the durable inbox (:mod:`bot.updates`): the webhook writes the update
+to the ``inbox`` table (insert-if-absent: a re-delivery of a known id is acknowledged and
+ignored, across instances), handles it inside the request, and answers 200. An update is
+acknowledged only once it is in the inbox, so a process that dies mid-update loses nothing:
+its lease runs out and any instance's sweeper handles it. A handler failure is retried by
+the sweeper; the last failure apologises to the merchant.
 
-Serve mode runs no background loops from ``bot_data.background`` (the alert dispatcher runs
-in the ``remind`` worker process); its only loop prunes update ids older than a week.
+Serve mode runs no loops from ``bot_data.background`` (the alert dispatcher runs in the
+``remind`` worker process); its one loop is the inbox sweeper (retries, leftovers, pruning).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from sqlalchemy import func
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import col, delete, select
+from sqlmodel import col, select
 from telegram import Update
 
 from bot.config import Settings
 from bot.content.loader import Content
 from bot.metrics import CONTENT_TYPE, Metrics
-from bot.storage.models import Outbox, ProcessedUpdate, utcnow
+from bot.storage.models import Outbox, utcnow
+from bot.updates import UpdateRunner
 
 if TYPE_CHECKING:
     from bot.context import BotApp, Context
@@ -55,8 +50,7 @@ log = logging.getLogger("bot.web")
 
 MAX_BODY = 1024 * 1024  # Telegram updates are far smaller; anything bigger is not Telegram.
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-KEEP_UPDATE_IDS = timedelta(days=7)
-PRUNE_EVERY = 3600.0  # seconds between prunes of old update ids
+SWEEP_EVERY = 2.0  # seconds between inbox sweeps (retries, leftovers of dead processes)
 HEALTH_TIMEOUT = 3.0  # seconds the database gets to answer /healthz
 SCRAPE_TIMEOUT = 2.0  # seconds the outbox count gets at /metrics scrape time
 BODY_TIMEOUT = 10.0  # seconds a client gets to send the body (Telegram sends it at once)
@@ -158,6 +152,7 @@ class Webhook:
         secret: str,
         metrics: Metrics,
         clock: Callable[[], datetime] = utcnow,
+        lease: timedelta = timedelta(seconds=60),
     ) -> None:
         """Bind to an initialised Application (its bot_data holds the database and content)."""
         self.application = application
@@ -168,6 +163,7 @@ class Webhook:
         self.health = Health(
             application.bot_data.db, application.bot_data.content, metrics, clock=clock
         )
+        self.runner = UpdateRunner(application, clock=clock, lease=lease)
 
     @property
     def db(self) -> Database:
@@ -191,20 +187,20 @@ class Webhook:
             return self._refuse("size", 413, request)
         except TimeoutError:
             return self._refuse("slow", 408, request)
-        update = self._parse(body)
-        if update is None:
+        payload = self._parse(body)
+        if payload is None:
             return self._refuse("json", 400, request)
-        if not await self.record(update.update_id):
+        fresh = await self.runner.accept([payload])  # durable before it is acknowledged
+        if not fresh:
             self.metrics.reject("duplicate")
-            log.info("update %d seen before: ignored", update.update_id)
+            log.info("update %d seen before: ignored", payload["update_id"])
             return web.Response(text="ok")
+        started = time.perf_counter()
         try:
-            await self.process(update)
-        except BaseException:
-            # Let Telegram re-deliver it: forget the id (also when cancelled mid-way).
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self.forget(update.update_id))
-            raise
+            await self.runner.handle(payload)
+        finally:
+            self.metrics.handler_seconds.observe(time.perf_counter() - started)
+        self.metrics.count_update(Update.de_json(payload, self.application.bot))
         return web.Response(text="ok")
 
     def _refuse(self, reason: str, status: int, request: web.Request) -> web.Response:
@@ -212,7 +208,8 @@ class Webhook:
         log.warning("webhook request refused: %s (%d) from %s", reason, status, request.remote)
         return web.Response(status=status, text=reason)
 
-    def _parse(self, body: bytes) -> Update | None:
+    def _parse(self, body: bytes) -> dict[str, Any] | None:
+        """The update as JSON, or None when the body is not one we can handle."""
         try:
             data = json.loads(body)
         except ValueError:
@@ -223,63 +220,10 @@ class Webhook:
         if not isinstance(update_id, int) or isinstance(update_id, bool) or update_id < 0:
             return None
         try:
-            return Update.de_json(data, self.application.bot)
+            Update.de_json(data, self.application.bot)
         except Exception:  # a malformed object anywhere inside: not an update we can handle
             return None
-
-    async def process(self, update: Update) -> None:
-        """Run the handlers through the per-chat update processor and time them."""
-        app = self.application
-
-        async def timed() -> None:
-            started = time.perf_counter()
-            try:
-                await app.process_update(update)
-            finally:
-                self.metrics.handler_seconds.observe(time.perf_counter() - started)
-
-        await app.update_processor.process_update(update, timed())
-        self.metrics.count_update(update)
-
-    async def record(self, update_id: int) -> bool:
-        """Record an update id; False when it was recorded before (a re-delivery)."""
-        table = ProcessedUpdate.__table__  # type: ignore[attr-defined]
-        insert = pg_insert if self.db.is_postgres else sqlite_insert
-        statement = (
-            insert(table)
-            .values(update_id=update_id, at=self.clock())
-            .on_conflict_do_nothing(index_elements=["update_id"])
-            .returning(table.c.update_id)
-        )
-        async with self.db.session() as session:
-            result = await session.exec(statement)
-            return result.first() is not None
-
-    async def forget(self, update_id: int) -> None:
-        """Drop an update id so a re-delivery is processed."""
-        async with self.db.session() as session:
-            await session.exec(
-                delete(ProcessedUpdate).where(col(ProcessedUpdate.update_id) == update_id)
-            )
-
-    async def prune(self) -> int:
-        """Delete update ids older than KEEP_UPDATE_IDS; returns how many went."""
-        cutoff = self.clock() - KEEP_UPDATE_IDS
-        async with self.db.session() as session:
-            result = await session.exec(
-                delete(ProcessedUpdate).where(col(ProcessedUpdate.at) < cutoff)
-            )
-            return int(result.rowcount or 0)
-
-    async def prune_forever(self, every: float) -> None:
-        """Prune now and then every ``every`` seconds until cancelled."""
-        while True:
-            try:
-                if gone := await self.prune():
-                    log.info("pruned %d old update ids", gone)
-            except Exception:
-                log.warning("could not prune old update ids", exc_info=True)
-            await asyncio.sleep(every)
+        return data
 
     # --- health and metrics --------------------------------------------------------------
 
@@ -328,14 +272,16 @@ def create_app(
     metrics: Metrics,
     path: str = "/telegram",
     clock: Callable[[], datetime] = utcnow,
-    prune_every: float | None = PRUNE_EVERY,
+    sweep_every: float | None = SWEEP_EVERY,
     public_metrics: bool = True,
+    lease: timedelta = timedelta(seconds=60),
 ) -> web.Application:
     """The aiohttp app around an initialised, started Application (which it does not own).
 
-    ``public_metrics=False`` leaves /metrics off this app (serve it with create_ops_app).
+    ``public_metrics=False`` leaves /metrics off this app (serve it with create_ops_app);
+    ``sweep_every=None`` runs no inbox sweeper (tests drive it).
     """
-    hook = Webhook(application, secret=secret, metrics=metrics, clock=clock)
+    hook = Webhook(application, secret=secret, metrics=metrics, clock=clock, lease=lease)
 
     @web.middleware
     async def count_responses(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -360,17 +306,18 @@ def create_app(
     app.router.add_get("/readyz", hook.health.readyz)
     if public_metrics:
         app.router.add_get("/metrics", hook.metrics_view)
-    if prune_every is not None:
-        interval = prune_every
+    if sweep_every is not None:
+        hook.runner.sweep_every = sweep_every
 
-        async def pruner(_app: web.Application) -> AsyncIterator[None]:
-            task = asyncio.ensure_future(hook.prune_forever(interval))
+        async def sweeper(_app: web.Application) -> AsyncIterator[None]:
+            stop = asyncio.Event()
+            task = asyncio.ensure_future(hook.runner.sweep_forever(stop))
             yield
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            stop.set()
+            await task
+            await hook.runner.drain()
 
-        app.cleanup_ctx.append(pruner)
+        app.cleanup_ctx.append(sweeper)
     return app
 
 

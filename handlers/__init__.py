@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from telegram.ext import Application, CallbackQueryHandler, filters
 
-from handlers import admin, alerts, errors, interview, plan, privacy, start
+from handlers import admin, alerts, errors, groups, interview, plan, privacy, start
 
 # The commands merchants see in Telegram's menu; their descriptions live in content.
 COMMANDS = (
@@ -31,6 +31,7 @@ FEATURES = (start, plan, privacy, admin, alerts, interview)
 def register(app: Application) -> None:  # type: ignore[type-arg]
     """Add every feature's handlers, the catch-all for unknown buttons, then free text."""
     private = filters.ChatType.PRIVATE
+    app.add_handlers(groups.handlers(), group=-1)  # groups and channels stop here
     for feature in FEATURES:
         app.add_handlers(feature.handlers(private))
     app.add_handlers(

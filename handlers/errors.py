@@ -7,14 +7,24 @@ import logging
 from telegram import Update
 from telegram.error import TelegramError
 
-from bot.context import Context
+from bot.context import Context, current_delivery
 from bot.logs import current_update
 
 log = logging.getLogger("bot.errors")
 
 
 async def on_error(update: object, context: Context) -> None:
-    """Log the failure with its traceback; send the apology template to the chat if any."""
+    """Log the failure; on the update's last attempt, apologise and tell operators.
+
+    The durable inbox (bot.updates) tries a failed update again a few times; only the last
+    failure reaches the merchant (an apology, never a raw error) and operators (one line).
+    """
+    delivery = current_delivery()
+    delivery.failed = True
+    delivery.error = f"{type(context.error).__name__}: {context.error}"[:500]
+    if not delivery.final:
+        log.warning("update failed (attempt %d), will retry: %s", delivery.attempt, delivery.error)
+        return
     log.error("update failed", exc_info=context.error)
     if not isinstance(update, Update) or update.effective_chat is None:
         return
@@ -32,9 +42,12 @@ async def on_error(update: object, context: Context) -> None:
         except TelegramError:
             log.warning("could not notify admin %s", admin)
     lang = update.effective_user.language_code if update.effective_user else None
-    try:
-        if update.callback_query is not None:
+    if update.callback_query is not None:
+        try:  # stops the spinner; Telegram refuses it when the press was answered already
             await update.callback_query.answer()
+        except TelegramError as exc:
+            log.info("could not answer the button before apologising: %s", exc)
+    try:
         screen = data.views.simple(lang, "error.html.j2")
         await context.bot.send_message(update.effective_chat.id, screen.text)
     except TelegramError:

@@ -57,7 +57,7 @@ async def client(
     async with application:
         await application.start()
         app = create_app(
-            application, secret=SECRET, metrics=metrics, clock=clock, prune_every=None
+            application, secret=SECRET, metrics=metrics, clock=clock, sweep_every=None
         )
         async with TestClient(TestServer(app)) as test_client:
             yield test_client

@@ -22,8 +22,10 @@ from bot.content.loader import Content
 from bot.context import BotApp
 from bot.metrics import CountingRequest, Metrics
 from bot.modes import serve as serve_mode
+from bot.storage import inbox
 from bot.storage.db import Database
-from bot.storage.models import Outbox, OutboxStatus, ProcessedUpdate
+from bot.storage.models import Inbox, Outbox, OutboxStatus
+from bot.updates import KEEP
 from bot.web import MAX_BODY, SECRET_HEADER, WEBHOOK, create_app, instrument, webhook_url
 from tests.conftest import Clock, make_settings
 
@@ -63,7 +65,7 @@ async def bot_app(
 
 @pytest.fixture
 def web_app(bot_app: BotApp, metrics: Metrics, clock: Clock) -> web.Application:
-    return create_app(bot_app, secret=SECRET, metrics=metrics, clock=clock, prune_every=None)
+    return create_app(bot_app, secret=SECRET, metrics=metrics, clock=clock, sweep_every=None)
 
 
 @pytest.fixture
@@ -85,7 +87,7 @@ async def post(
 
 async def recorded_ids(db: Database) -> list[int]:
     async with db.session() as session:
-        rows = await session.exec(select(ProcessedUpdate.update_id))
+        rows = await session.exec(select(Inbox.update_id))
         return sorted(rows)
 
 
@@ -219,22 +221,40 @@ async def test_concurrent_redeliveries_are_processed_once(
     assert len(starts) == 1
 
 
-async def test_an_update_that_fails_to_process_is_forgotten_for_redelivery(
-    client: TestClient[Any, Any], web_app: web.Application, fake: FakeTelegram, db: Database
+async def test_a_failed_update_is_acknowledged_kept_and_retried(
+    client: TestClient[Any, Any],
+    web_app: web.Application,
+    bot_app: BotApp,
+    fake: FakeTelegram,
+    db: Database,
+    clock: Clock,
 ) -> None:
-    hook = web_app[WEBHOOK]
-    real = hook.process
+    """The update is in the inbox before the 200; a failure is retried, not dropped."""
+    service = bot_app.bot_data.interview
+    real = service.start
+    failures = 0
 
-    async def explode(update: Any) -> None:
+    async def explode(*args: Any, **kwargs: Any) -> Any:
+        nonlocal failures
+        failures += 1
         raise RuntimeError("database went away")
 
-    hook.process = explode  # type: ignore[method-assign]
+    service.start = explode  # type: ignore[method-assign]
     update = fake.text_update(CHAT, "/start")
-    assert (await post(client, update))[0] == 500
-    assert await recorded_ids(db) == []
-    hook.process = real  # type: ignore[method-assign]
-    assert await post(client, update) == (200, "ok")  # Telegram's re-delivery is handled
-    assert fake.messages(CHAT)
+    assert await post(client, update) == (200, "ok")
+    assert failures == 1 and fake.messages(CHAT) == []  # no apology before the last attempt
+    assert await post(client, update) == (200, "ok")  # Telegram's re-delivery: ignored
+    assert failures == 1
+    service.start = real  # type: ignore[method-assign]
+    runner = web_app[WEBHOOK].runner
+    assert await runner.sweep() == 0  # not before its retry time
+    clock.now += timedelta(seconds=3)
+    assert await runner.sweep() == 1
+    await runner.drain()
+    assert "Which platform" in (fake.messages(CHAT)[-1].text or "")
+    async with db.session() as session:
+        row = await session.get(Inbox, update["update_id"])
+        assert row is not None and row.status == "done" and row.payload is None
 
 
 async def test_old_update_ids_are_pruned(
@@ -251,7 +271,7 @@ async def test_old_update_ids_are_pruned(
     assert (await post(client, old))[0] == 200
     clock.now = start
     assert (await post(client, new))[0] == 200
-    assert await web_app[WEBHOOK].prune() == 1
+    assert await inbox.prune(db, start - KEEP) == 1
     assert await recorded_ids(db) == [new["update_id"]]
 
 

@@ -282,6 +282,8 @@ class FakeTelegram:
         """Create an empty fake."""
         self.token = token
         self.clock = clock
+        #: Seconds every call but getUpdates takes (a slow Bot API; 0 = instant).
+        self.latency = 0.0
         bot_id = 123456789
         if token and token.split(":", 1)[0].isdigit():
             bot_id = int(token.split(":", 1)[0])
@@ -651,6 +653,8 @@ class FakeTelegram:
     ) -> Any:
         if key == "getupdates":
             return await self._get_updates(params)
+        if self.latency:  # a slow Bot API: keeps updates in flight (crash tests)
+            await asyncio.sleep(self.latency)
         return handler(params)
 
     def _record(

@@ -363,20 +363,38 @@ class Checker:
         """Greeting, help, interview questions, hints and problems render in every locale."""
         interview = self.content.interview
         where = (self.content.root / "locales", 1)
+        # Countdowns read differently before and after the deadline: both, whatever DEADLINE.
+        deadlines = (
+            self.deadline,
+            SAMPLE_NOW + timedelta(days=45),
+            SAMPLE_NOW - timedelta(days=1),
+        )
+        sample = self.combos()[0][1]
+        sample_plan = Progress(tuple(select(self.content.steps, sample)), {})
         for lang in self.content.locales:
-            for returning, resuming in itertools.product((False, True), repeat=2):
+            for returning, resuming, deadline in itertools.product(
+                (False, True), (False, True), deadlines
+            ):
                 self.screen(
-                    lambda lang=lang, r=returning, s=resuming: self.views.start(
+                    lambda lang=lang, r=returning, s=resuming, d=deadline: self.views.start(
                         lang,
                         first_name="<Ann & Co>",
                         returning=r,
                         resuming=s,
                         progress=None,
                         now=SAMPLE_NOW,
-                        deadline=self.deadline,
+                        deadline=d,
                     ),
                     where,
                     "start",
+                )
+            for deadline in deadlines:
+                self.screen(
+                    lambda lang=lang, d=deadline: self.views.plan(
+                        lang, sample, sample_plan, SAMPLE_NOW, d
+                    ),
+                    where,
+                    "plan",
                 )
             for template, context in (
                 ("help.html.j2", {}),
@@ -587,15 +605,18 @@ def cache_dir() -> Path:
     return Path(base) / "storefront-migration-bot"
 
 
-def _passed_marker(content: Content, deadline: datetime | None) -> Path:
-    moment = deadline.isoformat() if deadline is not None else "campaign"
-    key = hashlib.sha256(f"{content.hash}|{moment}|{_code_hash()}".encode()).hexdigest()[:16]
+def _passed_marker(content: Content) -> Path:
+    key = hashlib.sha256(f"{content.hash}|{_code_hash()}".encode()).hexdigest()[:16]
     return cache_dir() / f"content-check-ok-{key}"
 
 
-def remember_pass(content: Content, deadline: datetime | None) -> None:
-    """Note that this content (with this deadline, checked by this code) passed."""
-    marker = _passed_marker(content, deadline)
+def remember_pass(content: Content) -> None:
+    """Note that this content (checked by this code) passed.
+
+    The deadline is not part of the key: it only changes the numbers in countdowns, and
+    the check renders the countdown screens with a deadline ahead and one past anyway.
+    """
+    marker = _passed_marker(content)
     try:
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.write_text(f"{content.hash}\n", encoding="utf-8")
@@ -607,17 +628,17 @@ def load_checked(content_dir: Path, deadline: datetime | None = None) -> Content
     """Load the tree for start-up and refuse anything ``content check`` would reject.
 
     The full check walks every interview path (seconds); a pass is remembered by the tree's
-    hash, the deadline and the checking code's hash, so a start with content that already
+    hash and the checking code's hash, so a start with content that already
     passed (e.g. in CI, or at the previous start) only loads it. Raises ContentError naming
     each file and line.
     """
     content = load_content(content_dir)
-    if _passed_marker(content, deadline).exists():
+    if _passed_marker(content).exists():
         return content
     problems = Checker(content, deadline=deadline).run()
     if problems:
         raise ContentError(problems)
-    remember_pass(content, deadline)
+    remember_pass(content)
     return content
 
 
@@ -631,5 +652,5 @@ def check(
         return None, exc.problems
     problems = Checker(content, deadline=deadline).run()
     if not problems:
-        remember_pass(content, deadline)
+        remember_pass(content)
     return content, problems

@@ -117,6 +117,8 @@ class InterviewService:
         async with core.turn(user) as turn:
             state = turn.state
             if state.current is None or button.seq != len(state.path):
+                if self._already_done(state, button):  # a repeated tap: nothing new
+                    return Outcome(toast=core.toast(turn, "notices.already_answered"))
                 if state.current is None:
                     screen = await core.where_am_i(turn)
                     return Outcome(toast=core.toast(turn, "notices.stale_button"), send=[screen])
@@ -140,6 +142,20 @@ class InterviewService:
             if new is None:
                 return core.stale(turn)
             return await self._moved(turn, new, edit_in_place=True)
+
+    def _already_done(self, state: State, button: InterviewButton) -> bool:
+        """Whether an out-of-date button asks for what the merchant's answers already say."""
+        match button:
+            case Choose(question=qid, option=option):
+                question = self.interview.questions.get(qid)
+                return (
+                    question is not None
+                    and question.kind == "one"
+                    and state.answers.get(qid) == option
+                )
+            case Confirm(question=qid):
+                return qid in state.answers and qid != state.current
+        return False
 
     async def edit(self, user: UserInfo, button: EditAnswer) -> Outcome:
         """Change one answer (a Change button on the profile)."""

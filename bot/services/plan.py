@@ -94,6 +94,10 @@ class PlanService:
             return Outcome(toast=core.toast(turn, "notices.step_reopened"), edit=screen)
         status = StepStatus.DONE if how == "done" else StepStatus.SKIPPED
         row = await turn.session.get(StepProgress, (merchant_id, step_id))
+        if row is not None and row.status == status and row.step_version == step.version:
+            # A repeated tap (or a re-delivered press): the step is marked already.
+            key = "step_already_done" if status == StepStatus.DONE else "step_already_skipped"
+            return Outcome(toast=core.toast(turn, f"notices.{key}"))
         if row is None:
             turn.session.add(
                 StepProgress(

@@ -170,13 +170,34 @@ class Outbox(SQLModel, table=True):
     error: str | None = Field(default=None, max_length=500)
 
 
-class ProcessedUpdate(SQLModel, table=True):
-    """Update ids already handled, so a webhook re-delivery is acknowledged and ignored."""
+class InboxStatus(StrEnum):
+    """An update's life in the inbox."""
 
-    __tablename__ = "processed_update"
+    PENDING = "pending"  # acknowledged to Telegram, not yet handled (or being handled)
+    DONE = "done"  # handled; the row stays (without its payload) to ignore re-deliveries
+    FAILED = "failed"  # failed every attempt; the merchant got an apology
+
+
+class Inbox(SQLModel, table=True):
+    """Every update Telegram delivered, written before it is acknowledged (durable inbox).
+
+    A pending row is handled by whichever process holds its lease; a process that dies
+    leaves a lease that runs out, and the row is handled again. Done rows keep only their
+    id (the payload is dropped) until they are pruned, so re-deliveries are recognised.
+    """
+
+    __tablename__ = "inbox"
+    __table_args__ = (Index("ix_inbox_due", "status", "lease_until"),)
 
     update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
-    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    payload: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    status: InboxStatus = Field(
+        default=InboxStatus.PENDING, sa_column=Column(EnumText(InboxStatus), nullable=False)
+    )
+    attempts: int = 0
+    lease_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    error: str | None = Field(default=None, max_length=500)
 
 
 class Event(SQLModel, table=True):

@@ -1,0 +1,154 @@
+"""The durable inbox's storage: accept updates, lease the ones to handle, record outcomes.
+
+Every statement is one short transaction. Leasing mirrors the outbox: a pending row whose
+lease ran out is claimable (PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so two processes never
+take the same row); a process that dies simply lets its leases run out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Table, delete, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from bot.storage.db import Database
+from bot.storage.models import Inbox, InboxStatus
+
+_TABLE: Table = Inbox.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Leased:
+    """An update this process holds a lease on: its payload and how often it was tried."""
+
+    update_id: int
+    payload: dict[str, Any]
+    attempts: int
+
+
+async def accept(
+    db: Database, payloads: Sequence[dict[str, Any]], now: datetime, lease: timedelta
+) -> list[dict[str, Any]]:
+    """Write updates before they are acknowledged; return those not seen before.
+
+    The new rows are leased to the caller (it handles them right away); a re-delivered id
+    changes nothing and is not returned.
+    """
+    if not payloads:
+        return []
+    insert = pg_insert if db.is_postgres else sqlite_insert
+    statement = (
+        insert(_TABLE)
+        .values(
+            [
+                {
+                    "update_id": payload["update_id"],
+                    "payload": payload,
+                    "received_at": now,
+                    "status": InboxStatus.PENDING,
+                    "attempts": 0,
+                    "lease_until": now + lease,
+                }
+                for payload in payloads
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["update_id"])
+        .returning(_TABLE.c.update_id)
+    )
+    async with db.session() as session:
+        conn = await session.connection()
+        fresh = {row[0] for row in (await conn.execute(statement)).all()}
+    return [payload for payload in payloads if payload["update_id"] in fresh]
+
+
+async def claim(db: Database, now: datetime, lease: timedelta, limit: int) -> list[Leased]:
+    """Lease up to ``limit`` pending updates whose lease ran out (oldest first)."""
+    t = _TABLE
+    due = (
+        select(t.c.update_id)
+        .where(
+            t.c.status == InboxStatus.PENDING,
+            or_(t.c.lease_until.is_(None), t.c.lease_until <= now),
+        )
+        .order_by(t.c.update_id)
+        .limit(limit)
+    )
+    if db.is_postgres:
+        due = due.with_for_update(skip_locked=True)
+    statement = (
+        update(t)
+        .where(t.c.update_id.in_(due.scalar_subquery()))
+        .values(lease_until=now + lease)
+        .returning(t.c.update_id, t.c.payload, t.c.attempts)
+    )
+    async with db.session() as session:
+        conn = await session.connection()
+        rows = (await conn.execute(statement)).all()
+    leased = [Leased(row[0], row[1] or {}, row[2]) for row in rows]
+    return sorted(leased, key=lambda item: item.update_id)
+
+
+async def done(db: Database, update_id: int) -> None:
+    """The update was handled: keep its id (to ignore re-deliveries), drop its payload."""
+    async with db.session() as session:
+        conn = await session.connection()
+        await conn.execute(
+            update(_TABLE)
+            .where(_TABLE.c.update_id == update_id)
+            .values(status=InboxStatus.DONE, payload=None, lease_until=None, error=None)
+        )
+
+
+async def retry(db: Database, update_id: int, attempts: int, error: str, at: datetime) -> None:
+    """A failed attempt: try again at ``at`` (another process may, if this one dies)."""
+    async with db.session() as session:
+        conn = await session.connection()
+        await conn.execute(
+            update(_TABLE)
+            .where(_TABLE.c.update_id == update_id)
+            .values(attempts=attempts, error=error[:500], lease_until=at)
+        )
+
+
+async def give_up(db: Database, update_id: int, attempts: int, error: str) -> None:
+    """Every attempt failed: the update is not tried again (its payload is dropped)."""
+    async with db.session() as session:
+        conn = await session.connection()
+        await conn.execute(
+            update(_TABLE)
+            .where(_TABLE.c.update_id == update_id)
+            .values(
+                status=InboxStatus.FAILED,
+                attempts=attempts,
+                error=error[:500],
+                payload=None,
+                lease_until=None,
+            )
+        )
+
+
+async def prune(db: Database, older_than: datetime) -> int:
+    """Forget handled (or failed) updates received before ``older_than``."""
+    async with db.session() as session:
+        conn = await session.connection()
+        result = await conn.execute(
+            delete(_TABLE).where(
+                _TABLE.c.received_at < older_than, _TABLE.c.status != InboxStatus.PENDING
+            )
+        )
+    return int(result.rowcount or 0)
+
+
+async def pending(db: Database) -> int:
+    """How many updates wait to be handled (for metrics and tests)."""
+    async with db.session() as session:
+        conn = await session.connection()
+        result = await conn.execute(
+            select(_TABLE.c.update_id).where(_TABLE.c.status == InboxStatus.PENDING)
+        )
+        return len(result.all())

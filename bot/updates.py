@@ -1,0 +1,180 @@
+"""The durable inbox between Telegram and the handlers: nothing acknowledged is lost.
+
+The contract: an update acknowledged to Telegram — answered 200 by ``serve``, or passed by
+the polling offset in ``run`` — was written to the ``inbox`` table first, in one short
+transaction. It is then handled; if the process dies first, it is handled when its lease
+runs out (by any ``serve`` instance, or by ``run`` at its next start). A failed update is
+tried :attr:`UpdateRunner.max_attempts` times; after the last failure the merchant gets the
+apology and operators one line (``handlers.errors``). Handling is at least once: an update
+handled again after a crash may send its screen again; state changes are guarded by the
+services (a press whose effect already happened only gets a toast).
+
+Handled ids stay in the inbox (without their payload) for :data:`KEEP` so that Telegram's
+re-deliveries are recognised and ignored, across instances.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from telegram import Update
+from telegram.error import TelegramError
+
+from bot.context import DELIVERY, BotApp, Delivery
+from bot.storage import inbox
+from bot.storage.models import utcnow
+
+log = logging.getLogger(__name__)
+
+#: How long handled update ids are kept to recognise re-deliveries.
+KEEP = timedelta(days=7)
+#: Long-poll timeout (seconds) for ``getUpdates``.
+POLL_TIMEOUT = 10
+
+
+class UpdateRunner:
+    """Accepts updates into the inbox and handles them through the Application."""
+
+    def __init__(
+        self,
+        app: BotApp,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        lease: timedelta = timedelta(seconds=60),
+        max_attempts: int = 3,
+        retry_delays: Sequence[float] = (2.0, 10.0),
+        sweep_every: float = 2.0,
+    ) -> None:
+        self.app = app
+        self.db = app.bot_data.db
+        self.clock = clock
+        self.lease = lease
+        self.max_attempts = max_attempts
+        self.retry_delays = tuple(retry_delays)
+        self.sweep_every = sweep_every
+        self._tasks: set[asyncio.Task[bool]] = set()
+
+    # --- accepting ------------------------------------------------------------------------
+
+    async def accept(self, payloads: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Write updates to the inbox; return the ones not seen before (leased to us)."""
+        return await inbox.accept(self.db, payloads, self.clock(), self.lease)
+
+    def spawn(self, payloads: Sequence[dict[str, Any]], attempts: int = 0) -> None:
+        """Handle accepted updates concurrently (one chat's in order: the update processor)."""
+        for payload in payloads:
+            task = asyncio.ensure_future(self.handle(payload, attempts))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        """Wait for the updates being handled (shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # --- handling -------------------------------------------------------------------------
+
+    async def handle(self, payload: dict[str, Any], attempts: int = 0) -> bool:
+        """Handle one accepted update and record the outcome; True when it succeeded."""
+        update_id = int(payload["update_id"])
+        attempt = attempts + 1
+        delivery = Delivery(attempt=attempt, final=attempt >= self.max_attempts)
+        token = DELIVERY.set(delivery)
+        try:
+            update = Update.de_json(payload, self.app.bot)
+            app = self.app
+            await app.update_processor.process_update(update, app.process_update(update))
+        except Exception as exc:  # not a handler failure (those go to the error handler)
+            delivery.failed = True
+            delivery.error = f"{type(exc).__name__}: {exc}"[:500]
+            log.exception("update %d could not be handled", update_id)
+        finally:
+            DELIVERY.reset(token)
+        try:
+            if not delivery.failed:
+                await inbox.done(self.db, update_id)
+            elif delivery.final:
+                await inbox.give_up(self.db, update_id, attempt, delivery.error or "failed")
+                log.error("update %d failed %d times: given up", update_id, attempt)
+            else:
+                delay = self.retry_delays[min(attempt - 1, len(self.retry_delays) - 1)]
+                at = self.clock() + timedelta(seconds=delay)
+                await inbox.retry(self.db, update_id, attempt, delivery.error or "failed", at)
+        except Exception:
+            # The outcome could not be written (database down): the lease runs out and the
+            # update is handled again; replies are at least once.
+            log.warning("could not record the outcome of update %d", update_id, exc_info=True)
+        return not delivery.failed
+
+    async def sweep(self, *, recover: bool = False) -> int:
+        """Handle pending updates whose lease ran out: retries due, and those a dead process
+        left behind. ``recover`` treats every lease as run out (one process per database, at
+        start). Returns how many were taken."""
+        now = self.clock()
+        leased = await inbox.claim(self.db, now + self.lease if recover else now, self.lease, 50)
+        for item in leased:
+            self.spawn([item.payload], attempts=item.attempts)
+        return len(leased)
+
+    async def sweep_forever(self, stop: asyncio.Event) -> None:
+        """Sweep every few seconds, and prune old ids hourly, until ``stop``."""
+        last_prune: datetime | None = None
+        while not stop.is_set():
+            try:
+                await self.sweep()
+                now = self.clock()
+                if last_prune is None or now - last_prune > timedelta(hours=1):
+                    last_prune = now
+                    if gone := await inbox.prune(self.db, now - KEEP):
+                        log.info("pruned %d old update ids", gone)
+            except Exception as exc:  # the database may be down: try again later
+                log.warning("inbox sweep failed (%s)", type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.sweep_every)
+
+    # --- long polling (run) ---------------------------------------------------------------
+
+    async def poll(self, stop: asyncio.Event, allowed_updates: Sequence[str]) -> None:
+        """``getUpdates`` until ``stop``: each batch is written to the inbox before the next
+        call moves the offset past it (that call is what acknowledges it to Telegram)."""
+        bot = self.app.bot
+        where = bot.base_url
+        offset: int | None = None
+        pause = 1.0
+        await bot.delete_webhook(drop_pending_updates=False)
+        while not stop.is_set():
+            fetch = asyncio.ensure_future(
+                bot.get_updates(
+                    offset=offset,
+                    timeout=POLL_TIMEOUT,
+                    read_timeout=POLL_TIMEOUT + 5,
+                    allowed_updates=list(allowed_updates),
+                )
+            )
+            stopped = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({fetch, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            if not fetch.done():  # stopping: whatever this call returns is not acknowledged
+                fetch.cancel()
+                with contextlib.suppress(asyncio.CancelledError, TelegramError):
+                    await fetch
+                break
+            try:
+                updates = fetch.result()
+                payloads = [update.to_dict() for update in updates]
+                fresh = await self.accept(payloads)
+            except Exception as exc:  # network blip or database down: same offset again
+                log.warning("polling %s failed (%s: %s); retrying", where, type(exc).__name__, exc)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), pause)
+                pause = min(pause * 2, 30.0)
+                continue
+            pause = 1.0
+            if updates:
+                offset = updates[-1].update_id + 1
+            self.spawn(fresh)

@@ -1,0 +1,198 @@
+"""The durable inbox: an update acknowledged to Telegram is handled, even across kill -9.
+
+In process: a failed update is retried quietly and then handled; one that fails every time
+ends with one apology and one operator line. As processes: `run` and `serve` killed with -9
+under load lose no update (SQLite and PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.botapi.fake import FakeTelegram, serve
+from bot.context import BotApp
+from bot.storage import inbox
+from bot.storage.db import Database
+from bot.storage.models import Inbox
+from bot.updates import UpdateRunner
+from tests.conftest import Clock
+from tests.pgserver import free_port
+from tests.test_modes_processes import env_for, start_bot, wait_for
+
+HELP = "How I can help"
+
+
+async def row(db: Database, update_id: int) -> Inbox | None:
+    async with db.session() as session:
+        return await session.get(Inbox, update_id)
+
+
+async def test_a_failed_update_is_retried_quietly_then_handled(
+    app: BotApp, fake: FakeTelegram, db: Database, clock: Clock
+) -> None:
+    runner = UpdateRunner(app, clock=clock)
+    service = app.bot_data.interview
+    real = service.help
+    calls = 0
+
+    async def flaky(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("database went away")
+        return await real(*args, **kwargs)
+
+    service.help = flaky  # type: ignore[method-assign]
+    update = fake.text_update(5, "/help")
+    [fresh] = await runner.accept([update])
+    assert await runner.accept([update]) == []  # a re-delivery is recognised
+    assert not await runner.handle(fresh)
+    assert fake.messages(5) == []  # no apology before the last attempt
+    stored = await row(db, update["update_id"])
+    assert stored is not None and stored.status == "pending" and stored.attempts == 1
+    clock.now += timedelta(seconds=5)
+    assert await runner.sweep() == 1
+    await runner.drain()
+    assert HELP in (fake.messages(5)[-1].text or "")
+    stored = await row(db, update["update_id"])
+    assert stored is not None and stored.status == "done" and stored.payload is None
+
+
+async def test_an_update_failing_every_attempt_gets_one_apology_and_one_notice(
+    make_app: Any, fake: FakeTelegram, db: Database, clock: Clock, settings: Any
+) -> None:
+    app = make_app()
+    app.bot_data.settings = settings.model_copy(update={"admin_ids": (999,)})
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("boom")
+
+    app.bot_data.interview.help = broken
+    async with app:
+        runner = UpdateRunner(app, clock=clock, max_attempts=3)
+        update = fake.text_update(6, "/help")
+        await runner.accept([update])
+        await runner.handle(update)
+        for _ in range(2):
+            clock.now += timedelta(seconds=30)
+            assert await runner.sweep() == 1
+            await runner.drain()
+        clock.now += timedelta(seconds=30)
+        assert await runner.sweep() == 0  # given up: never tried again
+    apologies = [m for m in fake.messages(6) if "Sorry, something went wrong" in (m.text or "")]
+    assert len(apologies) == 1
+    assert len(fake.messages(999)) == 1
+    stored = await row(db, update["update_id"])
+    assert stored is not None and stored.status == "failed" and stored.attempts == 3
+    assert stored.payload is None and "boom" in (stored.error or "")
+
+
+def help_replies(fake: FakeTelegram, users: range) -> Counter[int]:
+    return Counter(chat for chat in users for m in fake.messages(chat) if HELP in (m.text or ""))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
+async def test_run_killed_under_load_loses_no_update(db_url: str, tmp_path: Path) -> None:
+    users, per_user = range(2000, 2030), 10
+    fake = FakeTelegram(token=env_for("", "")["TELEGRAM_TOKEN"])
+    fake.latency = 0.01
+    for _ in range(per_user):
+        for chat in users:
+            fake.push_update(fake.text_update(chat, "/help"))
+    async with await serve(fake) as server:
+        env = env_for(server.base_url, db_url)
+        first = await start_bot("run", env=env, cwd=tmp_path)
+        try:
+            # Kill it while most updates are fetched (and acknowledged) but not yet handled.
+            await wait_for(lambda: sum(help_replies(fake, users).values()) >= 20, 60)
+        finally:
+            first.send_signal(signal.SIGKILL)
+            await first.wait()
+        assert fake.pending_updates() == [] or len(fake.pending_updates()) < 300
+        handled_before = sum(help_replies(fake, users).values())
+        assert handled_before < len(users) * per_user, "killed too late to prove anything"
+        second = await start_bot("run", env=env, cwd=tmp_path)
+        try:
+            await wait_for(
+                lambda: (
+                    all(n >= per_user for n in help_replies(fake, users).values())
+                    and len(help_replies(fake, users)) == len(users)
+                ),
+                90,
+            )
+        finally:
+            second.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(second.communicate(), 30)
+    assert second.returncode == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
+async def test_serve_killed_with_updates_in_flight_loses_none(db_url: str, tmp_path: Path) -> None:
+    users = range(3000, 3040)
+    secret = "s3cret_Webhook"
+    fake = FakeTelegram(token=env_for("", "")["TELEGRAM_TOKEN"])
+    fake.latency = 0.3  # each reply takes a while: updates pile up in flight
+    updates = [fake.text_update(chat, "/help") for chat in users]
+    port = free_port()
+    async with await serve(fake) as server:
+        env = env_for(
+            server.base_url,
+            db_url,
+            WEBHOOK_SECRET=secret,
+            HOST="127.0.0.1",
+            PORT=str(port),
+            INBOX_LEASE="2",
+        )
+        url = f"http://127.0.0.1:{port}/telegram"
+        headers = {"X-Telegram-Bot-Api-Secret-Token": secret}
+
+        async def deliver(session: aiohttp.ClientSession, update: dict[str, Any]) -> int:
+            try:
+                async with session.post(url, json=update, headers=headers) as response:
+                    return response.status
+            except aiohttp.ClientError:
+                return 0  # killed before it answered: Telegram would deliver it again
+
+        first = await start_bot("serve", env=env, cwd=tmp_path)
+        async with aiohttp.ClientSession() as session:
+            for _ in range(200):
+                try:
+                    async with session.get(f"http://127.0.0.1:{port}/livez"):
+                        break
+                except aiohttp.ClientError:
+                    await asyncio.sleep(0.1)
+            posts = [asyncio.ensure_future(deliver(session, u)) for u in updates]
+            await wait_for(lambda: len(help_replies(fake, users)) >= 3, 60)
+            first.send_signal(signal.SIGKILL)
+            await first.wait()
+            statuses = await asyncio.gather(*posts)
+        assert len(help_replies(fake, users)) < len(users), "killed too late to prove anything"
+        second = await start_bot("serve", env=env, cwd=tmp_path)
+        async with aiohttp.ClientSession() as session:
+            for _ in range(200):
+                try:
+                    async with session.get(f"http://127.0.0.1:{port}/livez"):
+                        break
+                except aiohttp.ClientError:
+                    await asyncio.sleep(0.1)
+            # Telegram re-delivers what was never answered 200.
+            again = [u for u, status in zip(updates, statuses, strict=True) if status != 200]
+            await asyncio.gather(*(deliver(session, u) for u in again))
+            await wait_for(lambda: len(help_replies(fake, users)) == len(users), 90)
+        second.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(second.communicate(), 30)
+    db = Database(db_url)
+    try:
+        assert await inbox.pending(db) == 0
+    finally:
+        await db.dispose()
