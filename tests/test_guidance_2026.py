@@ -213,6 +213,44 @@ def test_new_and_changed_steps_are_checked_in_december_2026() -> None:
         assert step.sources, step_id
 
 
+# --- 3. re-verification (December 2026) -------------------------------------------------
+
+
+def test_shopify_discounts_follow_the_march_2026_guide() -> None:
+    text = plan_text("platform=shopify", "market=us")
+    assert "only one discount can be active at a time" not in text
+    assert "• codes with usage limits" not in text
+    assert "per-order usage limit" in text
+    assert "only one applies to it" in text
+
+
+def test_thai_new_shop_limits_are_not_per_day_products() -> None:
+    text = plan_text("platform=shopify", "market=sea", "shop_status=not_started")
+    assert "1,000 products a day" not in text
+    assert "100 orders a day, 1,000 products" in text
+
+
+def test_mexico_categories_and_cross_border_follow_the_sources() -> None:
+    text = plan_text("platform=shopify", "market=mx")
+    assert "such as food and jewellery" not in text
+    assert "sellers from outside Mexico have been admitted" not in text
+    assert "mainland China or Hong Kong" in text
+    assert "maternity and baby products" in text
+
+
+def test_france_fbt_report_is_shown_as_unconfirmed() -> None:
+    text = plan_text("platform=shopify", "market=fr")
+    assert "We found no information on Fulfilled by TikTok in France" not in text
+    assert "16 January 2026" in text
+    assert "not confirmed" in text
+
+
+def test_germany_probation_is_attributed_to_t3n() -> None:
+    text = plan_text("platform=shopify", "market=de")
+    assert "New shops go through a 60-day probation." not in text
+    assert "t3n reported" in text
+
+
 # --- through the real Application ---------------------------------------------------------
 
 
