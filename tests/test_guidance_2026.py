@@ -251,6 +251,42 @@ def test_germany_probation_is_attributed_to_t3n() -> None:
     assert "t3n reported" in text
 
 
+def test_ecwid_30_days_rule_is_on_the_current_page() -> None:
+    text = plan_text("platform=ecwid", "market=us")
+    assert "An older version of Ecwid's page" not in text
+    assert 'Selling with TikTok Shop" page also asks for 30 days' in text
+
+
+def test_affiliate_rules_are_tiktoks_checked_daily() -> None:
+    text = plan_text("platform=shopify", "market=us")
+    assert "a third-party guide says your shop needs" not in text
+    assert "TikTok checks every day" in text
+    assert "no counterfeit violations" in text
+
+
+def test_unconfirmed_aftership_reviews_and_order_hold_wording() -> None:
+    text = plan_text("platform=shopify", "market=us")
+    assert "AfterShip offers review syndication" not in text
+    assert "we could not re-check this in December 2026" in text
+    assert "TikTok holds most new orders" in text
+
+
+def test_off_platform_rules_name_their_markets() -> None:
+    text = plan_text("platform=shopify", "market=uk")
+    assert "Thai and Vietnamese seller pages" in text
+
+
+def test_belgium_launch_confirmed_by_a_second_report() -> None:
+    text = plan_text("platform=shopify", "market=be")
+    assert "Our only source is a news report" not in text
+    assert "went live on 15 June 2026" in text
+
+
+def test_every_step_was_rechecked_in_december_2026() -> None:
+    for step in _content().steps:
+        assert str(step.checked) >= "2026-12-01", step.id
+
+
 # --- through the real Application ---------------------------------------------------------
 
 
