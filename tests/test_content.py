@@ -261,7 +261,7 @@ def test_coverage_and_preview_commands() -> None:
     preview = cli("preview", "--answer", "platform=shopify", "--answer", "market=uk")
     assert preview.returncode == 0, preview.stderr
     assert "Connect Shopify with the TikTok app" in preview.stdout
-    assert "**Sources** (last checked 27 November 2026)" in preview.stdout
+    assert "**Sources** (last checked 1 December 2026)" in preview.stdout
     bad = cli("preview", "--answer", "platform=myspace")
     assert bad.returncode != 0 and "platform takes" in bad.stderr
 

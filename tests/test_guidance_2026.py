@@ -213,6 +213,80 @@ def test_new_and_changed_steps_are_checked_in_december_2026() -> None:
         assert step.sources, step_id
 
 
+# --- 3. re-verification (December 2026) -------------------------------------------------
+
+
+def test_shopify_discounts_follow_the_march_2026_guide() -> None:
+    text = plan_text("platform=shopify", "market=us")
+    assert "only one discount can be active at a time" not in text
+    assert "• codes with usage limits" not in text
+    assert "per-order usage limit" in text
+    assert "only one applies to it" in text
+
+
+def test_thai_new_shop_limits_are_not_per_day_products() -> None:
+    text = plan_text("platform=shopify", "market=sea", "shop_status=not_started")
+    assert "1,000 products a day" not in text
+    assert "100 orders a day, 1,000 products" in text
+
+
+def test_mexico_categories_and_cross_border_follow_the_sources() -> None:
+    text = plan_text("platform=shopify", "market=mx")
+    assert "such as food and jewellery" not in text
+    assert "sellers from outside Mexico have been admitted" not in text
+    assert "mainland China or Hong Kong" in text
+    assert "maternity and baby products" in text
+
+
+def test_france_fbt_report_is_shown_as_unconfirmed() -> None:
+    text = plan_text("platform=shopify", "market=fr")
+    assert "We found no information on Fulfilled by TikTok in France" not in text
+    assert "16 January 2026" in text
+    assert "not confirmed" in text
+
+
+def test_germany_probation_is_attributed_to_t3n() -> None:
+    text = plan_text("platform=shopify", "market=de")
+    assert "New shops go through a 60-day probation." not in text
+    assert "t3n reported" in text
+
+
+def test_ecwid_30_days_rule_is_on_the_current_page() -> None:
+    text = plan_text("platform=ecwid", "market=us")
+    assert "An older version of Ecwid's page" not in text
+    assert 'Selling with TikTok Shop" page also asks for 30 days' in text
+
+
+def test_affiliate_rules_are_tiktoks_checked_daily() -> None:
+    text = plan_text("platform=shopify", "market=us")
+    assert "a third-party guide says your shop needs" not in text
+    assert "TikTok checks every day" in text
+    assert "no counterfeit violations" in text
+
+
+def test_unconfirmed_aftership_reviews_and_order_hold_wording() -> None:
+    text = plan_text("platform=shopify", "market=us")
+    assert "AfterShip offers review syndication" not in text
+    assert "we could not re-check this in December 2026" in text
+    assert "TikTok holds most new orders" in text
+
+
+def test_off_platform_rules_name_their_markets() -> None:
+    text = plan_text("platform=shopify", "market=uk")
+    assert "Thai and Vietnamese seller pages" in text
+
+
+def test_belgium_launch_confirmed_by_a_second_report() -> None:
+    text = plan_text("platform=shopify", "market=be")
+    assert "Our only source is a news report" not in text
+    assert "went live on 15 June 2026" in text
+
+
+def test_every_step_was_rechecked_in_december_2026() -> None:
+    for step in _content().steps:
+        assert str(step.checked) >= "2026-12-01", step.id
+
+
 # --- through the real Application ---------------------------------------------------------
 
 

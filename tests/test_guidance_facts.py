@@ -70,4 +70,4 @@ async def test_market_without_tiktok_shop_gets_no_launch_promise(user: Simulated
 async def test_every_step_shows_sources_with_dates(user: SimulatedUser) -> None:
     await interview(user, Profile("p", "BigCommerce", ("Mexico",)))
     text = await read_whole_plan(user)
-    assert text.count("Sources (last checked 27 November 2026)") >= 5
+    assert text.count("Sources (last checked 1 December 2026)") >= 5
