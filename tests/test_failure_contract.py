@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
 from sqlmodel import select
 
 from bot.botapi.fake import FakeTelegram, SimulatedUser
@@ -192,6 +193,7 @@ async def test_oversized_and_forged_ids_in_callback_data_change_nothing(
         assert "Sorry, something went wrong" not in (user.last_text() or "")
 
 
+@pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
 async def test_a_long_language_code_and_first_name_get_the_normal_greeting(
     app: BotApp, fake: FakeTelegram, db: Database
 ) -> None:
@@ -202,3 +204,13 @@ async def test_a_long_language_code_and_first_name_get_the_normal_greeting(
     assert not any("Sorry, something went wrong" in t for t in texts)
     row = await merchant_row(db, 5151)
     assert row is not None and (row.language_code is None or len(row.language_code) <= 16)
+
+
+async def test_a_date_with_a_huge_number_is_asked_again(user: SimulatedUser) -> None:
+    replies = await interview(
+        user,
+        Profile("huge", "Shopify", ("United Kingdom",), go_live="99999999999999999999 1 2030"),
+    )
+    text = replies[-1].text or ""
+    assert "Sorry, something went wrong" not in text
+    assert "date" in text.lower()

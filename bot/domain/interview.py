@@ -443,7 +443,7 @@ def parse_date(typed: str, today: date) -> date | None:
             return guess if guess >= today else date(today.year + 1, month, day)
         assert day is not None and month is not None
         return date(year, month, day)
-    except (ValueError, AssertionError):
+    except (ValueError, OverflowError, AssertionError):  # e.g. day 99999999999999999999
         return None
 
 
