@@ -146,16 +146,23 @@ class UpdateRunner:
         where = bot.base_url
         offset: int | None = None
         pause = 1.0
-        await bot.delete_webhook(drop_pending_updates=False)
-        while not stop.is_set():
-            fetch = asyncio.ensure_future(
-                bot.get_updates(
-                    offset=offset,
-                    timeout=POLL_TIMEOUT,
-                    read_timeout=POLL_TIMEOUT + 5,
-                    allowed_updates=list(allowed_updates),
-                )
+        webhook_cleared = False  # getUpdates is refused while a webhook is set
+
+        async def fetch_batch() -> tuple[Update, ...]:
+            nonlocal webhook_cleared
+            if not webhook_cleared:
+                await bot.delete_webhook(drop_pending_updates=False)
+                webhook_cleared = True
+            batch: tuple[Update, ...] = await bot.get_updates(
+                offset=offset,
+                timeout=POLL_TIMEOUT,
+                read_timeout=POLL_TIMEOUT + 5,
+                allowed_updates=list(allowed_updates),
             )
+            return batch
+
+        while not stop.is_set():
+            fetch = asyncio.ensure_future(fetch_batch())
             stopped = asyncio.ensure_future(stop.wait())
             await asyncio.wait({fetch, stopped}, return_when=asyncio.FIRST_COMPLETED)
             stopped.cancel()
