@@ -135,6 +135,16 @@ async def test_run_killed_under_load_loses_no_update(db_url: str, tmp_path: Path
     assert second.returncode == 0
 
 
+async def until_live(session: aiohttp.ClientSession, port: int) -> None:
+    for _ in range(300):
+        try:
+            async with session.get(f"http://127.0.0.1:{port}/livez"):
+                return
+        except aiohttp.ClientError:
+            await asyncio.sleep(0.1)
+    raise AssertionError("serve did not start")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
 async def test_serve_killed_with_updates_in_flight_loses_none(db_url: str, tmp_path: Path) -> None:
@@ -165,12 +175,7 @@ async def test_serve_killed_with_updates_in_flight_loses_none(db_url: str, tmp_p
 
         first = await start_bot("serve", env=env, cwd=tmp_path)
         async with aiohttp.ClientSession() as session:
-            for _ in range(200):
-                try:
-                    async with session.get(f"http://127.0.0.1:{port}/livez"):
-                        break
-                except aiohttp.ClientError:
-                    await asyncio.sleep(0.1)
+            await until_live(session, port)
             posts = [asyncio.ensure_future(deliver(session, u)) for u in updates]
             await wait_for(lambda: len(help_replies(fake, users)) >= 3, 60)
             first.send_signal(signal.SIGKILL)
@@ -179,12 +184,7 @@ async def test_serve_killed_with_updates_in_flight_loses_none(db_url: str, tmp_p
         assert len(help_replies(fake, users)) < len(users), "killed too late to prove anything"
         second = await start_bot("serve", env=env, cwd=tmp_path)
         async with aiohttp.ClientSession() as session:
-            for _ in range(200):
-                try:
-                    async with session.get(f"http://127.0.0.1:{port}/livez"):
-                        break
-                except aiohttp.ClientError:
-                    await asyncio.sleep(0.1)
+            await until_live(session, port)
             # Telegram re-delivers what was never answered 200.
             again = [u for u, status in zip(updates, statuses, strict=True) if status != 200]
             await asyncio.gather(*(deliver(session, u) for u in again))
