@@ -9,13 +9,15 @@ Planning rules (see :func:`plan_alerts`):
 1. One alert per offset and target. Whole-day offsets (``7d``) are calendar days in the
    merchant's time zone, so an alert keeps its wall-clock time across DST changes; other
    offsets (``12h``, ``90m``) are exact durations.
-2. ``preferred_hour`` moves an alert to that hour on the same local day. If that is after the
-   target, it moves to the latest preferred-hour moment at or before the target instead
-   (usually the previous day).
+2. ``preferred_hour`` moves an alert to that hour on the same local day, never to another
+   day: if that hour is after the target (a deadline earlier that day), the alert keeps its
+   own time. So each whole-day offset keeps its own day and its own label.
+   A go-live date is a whole local day: its alerts may go out until that day ends, so
+   "on the day" arrives at the preferred hour of the go-live day itself.
 3. An alert falling inside quiet hours moves to the end of the quiet period. If that is after
-   the target, it moves to the last minute before the quiet period started; if that is
-   already in the past, it stays where it is (inside quiet hours: the only way to still
-   deliver it).
+   the target (for a go-live date: after its day), it moves to the last minute before the
+   quiet period started; if that is already in the past, it stays where it is (inside quiet
+   hours: the only way to still deliver it).
 4. Alerts due before ``now`` and targets already passed are not planned (the caller keeps
    rows it already sent). Two alerts of one kind landing on the same instant collapse into
    the one with the smaller offset.
@@ -432,17 +434,6 @@ class AlertSpec:
     due_at: datetime
 
 
-def _latest_at_hour(target_local: datetime, hour: int) -> datetime:
-    """Return the latest moment at or before ``target_local`` when the clock reads ``hour:00``."""
-    wall = target_local.replace(tzinfo=None, fold=0)
-    candidate = wall.replace(hour=hour, minute=0, second=0, microsecond=0)
-    tz = _tz_of(target_local)
-    moved = _attach(candidate, tz)
-    if moved > target_local:
-        moved = _attach(candidate - _DAY, tz)
-    return moved
-
-
 def _due_for(
     *,
     now: datetime,
@@ -450,8 +441,13 @@ def _due_for(
     offset: timedelta,
     preferred_hour: int | None,
     quiet: QuietHours | None,
+    limit: datetime,
 ) -> datetime:
-    """Apply the planning rules to one alert; returns an aware local datetime."""
+    """Apply the planning rules to one alert; returns an aware local datetime.
+
+    ``limit`` is the last moment the alert is still useful: the target itself, or the end of
+    the go-live day.
+    """
     tz = _tz_of(target_local)
     if offset % _DAY == timedelta(0):
         due = normalise_local(target_local - offset)  # calendar days: wall-clock arithmetic
@@ -462,10 +458,11 @@ def _due_for(
             due.replace(tzinfo=None, hour=preferred_hour, minute=0, second=0, microsecond=0),
             tz,
         )
-        due = moved if moved <= target_local else _latest_at_hour(target_local, preferred_hour)
+        if moved <= limit:  # same day only: never onto another offset's day
+            due = moved
     if quiet is not None and quiet.contains(due):
         after = quiet.next_end(due)
-        if after <= target_local:
+        if after <= limit:
             due = after
         else:
             before = _attach(quiet.previous_start(due).replace(tzinfo=None) - _MINUTE, tz)
@@ -520,7 +517,13 @@ def plan_alerts(
     labelled = sorted({(offset, format_offset(offset)) for offset in offsets})
     planned: list[AlertSpec] = []
     for kind, target_local in _targets(deadline, go_live, tzinfo_):
-        if target_local < now:
+        # A go-live date is a whole day: its alerts are useful until that day ends.
+        limit = (
+            _attach(target_local.replace(tzinfo=None) + _DAY, tzinfo_) - _MINUTE
+            if kind == "golive"
+            else target_local
+        )
+        if limit < now:
             continue
         by_due: dict[datetime, AlertSpec] = {}
         for offset, label in labelled:  # smallest offset first wins a shared due time
@@ -530,6 +533,7 @@ def plan_alerts(
                 offset=offset,
                 preferred_hour=preferred_hour,
                 quiet=quiet,
+                limit=limit,
             ).astimezone(UTC)
             if due < now or due in by_due:
                 continue

@@ -74,6 +74,7 @@ class SettingsView:
     now: datetime  # in the merchant's time zone
     offsets: tuple[timedelta, ...]
     scheduled: tuple[Scheduled, ...] = ()
+    golive_offered: bool = True  # the go-live question is on the merchant's path
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,7 @@ class AlertScreens:
             nudge=view.nudge_on,
             nudge_days=view.nudge_days,
             scheduled=scheduled,
+            golive_offered=view.golive_offered,
         )
         toggle = (
             self._button(lang, "turn_off", "off")

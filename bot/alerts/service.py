@@ -24,6 +24,7 @@ from bot.alerts.planner import QuietHours, humanize_left, parse_quiet_hours, par
 from bot.alerts.screens import QUIET_OFF, ZONES, AlertScreens, ReminderView, Scheduled
 from bot.alerts.screens import SettingsView as SettingsScreen
 from bot.domain.callbacks import MAX_INT, Alerts
+from bot.domain.interview import likely_path
 from bot.domain.plan import Mark
 from bot.services.core import Core, Turn, UserInfo, marks_of
 from bot.storage.models import Awaiting, Merchant, Outbox, OutboxStatus, StepProgress
@@ -417,6 +418,8 @@ class AlertService:
             now=self.core.clock().astimezone(tzinfo),
             offsets=self.offsets,
             scheduled=scheduled,
+            golive_offered="go_live"
+            in likely_path(self.core.content.interview, turn.state.answers),
         )
         return self.screens.settings(turn.lang, view, notice=notice)
 

@@ -110,6 +110,20 @@ def active_path(
     return walked, None
 
 
+def likely_path(interview: Interview, answers: Mapping[str, Answer]) -> list[str]:
+    """Every question on the merchant's branch from the start to the end, answered or not.
+
+    Unanswered questions route as if their answers matched no branch condition (the default
+    branch), so this is the path the merchant will most likely walk: "Question 3 of 10".
+    """
+    walked: list[str] = []
+    qid: str | None = interview.start
+    while qid is not None and qid not in walked:
+        walked.append(qid)
+        qid = route(interview, qid, answers)
+    return walked
+
+
 def effective_answers(interview: Interview, answers: Mapping[str, Answer]) -> dict[str, Answer]:
     """The answers on the merchant's current branch; every question key is present."""
     walked, _ = active_path(interview, answers)

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Table, insert
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.content.loader import Content
@@ -104,6 +104,17 @@ class Turn:
         await conn.execute(
             insert(_EVENTS).values(merchant_id=self.merchant.id, kind=kind, at=self.now, data=data)
         )
+
+    async def last_event(self, *kinds: str) -> Event | None:
+        """The merchant's latest logged event of one of these kinds."""
+        await self.session.flush()
+        found = await self.session.exec(
+            select(Event)
+            .where(Event.merchant_id == self.merchant.id, col(Event.kind).in_(kinds))
+            .order_by(col(Event.id).desc())
+            .limit(1)
+        )
+        return found.first()
 
     async def marks(self) -> dict[str, Mark]:
         """The merchant's step marks."""
@@ -225,15 +236,22 @@ class Core:
         )
 
     async def next_screen(
-        self, turn: Turn, *, after: str | None = None, intro: bool = False
+        self, turn: Turn, *, after: str | None = None, intro: bool = False, marked: str = "done"
     ) -> Screen:
-        """The next open step (or the finished screen)."""
+        """The next open step (or the finished screen); ``marked`` says how ``after`` was."""
         progress = await self.progress(turn)
         step = progress.next_open(after)
         if step is None:
             return self.views.finished(turn.lang, turn.answers, progress)
         return self.views.step(
-            turn.lang, step, turn.answers, progress, turn.now, self.deadline, intro=intro
+            turn.lang,
+            step,
+            turn.answers,
+            progress,
+            turn.now,
+            self.deadline,
+            intro=intro,
+            marked=marked,
         )
 
     async def where_am_i(self, turn: Turn) -> Screen:

@@ -111,6 +111,6 @@ class PlanService:
         await turn.session.flush()
         progress = await core.progress(turn)
         edited = views.step(lang, step, answers, progress, now, core.deadline)
-        follow = await core.next_screen(turn, after=step_id, intro=True)
+        follow = await core.next_screen(turn, after=step_id, intro=True, marked=status.value)
         toast_key = "notices.step_done" if status == StepStatus.DONE else "notices.step_skipped"
         return Outcome(toast=core.toast(turn, toast_key), edit=edited, send=[follow])

@@ -328,12 +328,18 @@ class Views:
         deadline: datetime,
         *,
         intro: bool = False,
+        marked: str = "done",
     ) -> Screen:
-        """One step as its own message, with Done / Skip / Details / Back to plan."""
+        """One step as its own message, with Done / Skip / Details / Back to plan.
+
+        ``intro`` opens it with a word on the step just marked (``marked``: done or skipped).
+        """
         status = progress.status(step.id)
         shop = shop_name_of(answers)
         intro_text = (
-            self.r.render(lang, "next_intro.html.j2", progress=progress, shop_name=shop)
+            self.r.render(
+                lang, "next_intro.html.j2", progress=progress, shop_name=shop, marked=marked
+            )
             if intro
             else ""
         )

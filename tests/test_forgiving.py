@@ -1,0 +1,204 @@
+"""Issue 15: a forgiving conversation, through the real Application and the fake Bot API.
+
+Each test here failed before the fix it covers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from icalendar import Calendar
+from sqlmodel import select
+
+from bot.alerts.keys import parse_key
+from bot.app import build_application
+from bot.botapi.fake import FakeRequest, FakeTelegram, SimulatedUser
+from bot.content.loader import Content
+from bot.storage.db import Database
+from bot.storage.models import Merchant, Outbox, OutboxStatus
+from tests.chat import Profile, interview
+from tests.conftest import NOW, Clock, make_settings
+
+NEAR_DEADLINE = NOW + timedelta(days=10)  # 2026-12-07 12:00 UTC
+
+
+async def merchant_of(db: Database, user_id: int = 1001) -> Merchant:
+    async with db.session() as session:
+        found = await session.get(Merchant, user_id)
+        assert found is not None
+        return found
+
+
+async def pending(db: Database, user_id: int = 1001) -> list[Outbox]:
+    async with db.session() as session:
+        query = select(Outbox).where(
+            Outbox.merchant_id == user_id, Outbox.status == OutboxStatus.PENDING
+        )
+        return sorted((await session.exec(query)).all(), key=lambda row: row.due_at)
+
+
+# --- 2. bugs new merchants hit -----------------------------------------------------------
+
+
+async def test_preferred_hour_keeps_the_day_before_go_live_alert(
+    user: SimulatedUser, db: Database
+) -> None:
+    # Go-live 10 days ahead (27 Nov → 7 Dec 2026); the shutdown is long past.
+    await interview(user, Profile("p", "Shopify", ("United Kingdom",), go_live="2026-12-07"))
+    await user.send("/alerts")
+    await user.press("🔔 Turn alerts on")
+    await user.press("🕘 Preferred hour")
+    await user.press("9:00")
+    rows = await pending(db)
+    offsets = [parse_key(row.key).offset for row in rows]  # type: ignore[union-attr]
+    assert offsets == ["7d", "3d", "1d", "0d"]
+    london = ZoneInfo("Europe/London")
+    days = [row.due_at.astimezone(london).date().isoformat() for row in rows]
+    assert days == ["2026-11-30", "2026-12-04", "2026-12-06", "2026-12-07"]
+    assert all(row.due_at.astimezone(london).hour == 9 for row in rows)
+    text = user.last_text()
+    assert "6 December 2026, 09:00: 1 day before your go-live date" in text
+    assert "7 December 2026, 09:00: the day of your go-live date" in text
+
+
+async def test_step_deep_link_opens_after_the_interview_for_a_new_merchant(
+    user: SimulatedUser,
+) -> None:
+    replies = await user.send("/start s__what-changed")
+    assert "it opens once your answers are in" in " ".join(m.text or "" for m in replies)
+    last = await interview(user, Profile("p", "Shopify", ("United Kingdom",)))
+    assert (last[-1].text or "").startswith("Step ")
+    assert "What changed when TikTok Storefront was switched off" in (last[-1].text or "")
+    assert "✅ Done" in last[-1].button_labels
+    # Only once: changing an answer later does not open it again.
+    await user.send("/profile")
+    await user.press("Change: Catalogue size")
+    replies = await user.press("More than 500 products")
+    assert not any((m.text or "").startswith("Step ") for m in replies)
+
+
+@pytest.fixture
+async def near(
+    fake: FakeTelegram, db: Database, db_url: str, content: Content, clock: Clock
+) -> AsyncIterator[SimulatedUser]:
+    """A merchant of a deployment whose shutdown is 10 days ahead."""
+    app = build_application(
+        make_settings(db_url, deadline=NEAR_DEADLINE),
+        request=FakeRequest(fake),
+        content=content,
+        db=db,
+        clock=clock,
+    )
+    async with app:
+        yield SimulatedUser(app, fake, user_id=3001)
+
+
+async def test_alerts_do_not_offer_a_go_live_date_to_a_selling_merchant(
+    user: SimulatedUser,
+) -> None:
+    await interview(user, Profile("p", "Shopify", ("United Kingdom",), status="Already selling"))
+    text = (await user.send("/alerts"))[-1].text or ""
+    assert "go-live date" not in text
+    other = SimulatedUser(user.app, user.fake, user_id=1002)
+    await interview(other, Profile("p", "Shopify", ("United Kingdom",)))
+    text = (await other.send("/alerts"))[-1].text or ""
+    assert "Add your go-live date" in text
+
+
+async def test_alerts_text_reads_well(near: SimulatedUser) -> None:
+    text = (await near.send("/alerts"))[-1].text or ""
+    assert (
+        "I'll message you 30 days, 14 days, 7 days, 3 days and 1 day before TikTok Storefront"
+        " closes on 7 December 2026, and on the day itself." in text
+    )
+    assert "on the day before" not in text
+
+
+@pytest.mark.parametrize("first", ["hello", "Hi there!"])
+async def test_a_first_message_starts_the_interview(user: SimulatedUser, first: str) -> None:
+    replies = await user.send(first)
+    texts = [m.text or "" for m in replies]
+    assert not any("buttons on the question above" in t for t in texts), texts
+    assert "I help merchants move" in texts[0]
+    assert "Which platform did your TikTok Storefront run on?" in texts[-1]
+    assert "Shopify" in replies[-1].button_labels
+    # Now a question is on screen: typed nonsense gets the hint.
+    again = (await user.send("hello"))[-1].text or ""
+    assert "buttons on the question above" in again
+
+
+async def test_the_first_message_after_delete_starts_the_interview(user: SimulatedUser) -> None:
+    await user.send("/start")
+    await user.press("Shopify")
+    await user.send("/delete")
+    await user.press("Yes, delete everything")
+    replies = await user.send("hello")
+    assert "Which platform did your TikTok Storefront run on?" in (replies[-1].text or "")
+    assert not any("buttons on the question above" in (m.text or "") for m in replies)
+
+
+async def test_skip_is_not_praised_and_finishing_with_skips_reads_well(
+    user: SimulatedUser,
+) -> None:
+    await interview(user, Profile("p", "Wix", ("Belgium",), shop_name="Ann & Co"))
+    await user.press("▶️ Next step")
+    replies = await user.press("⏭ Skip")
+    following = replies[-1].text or ""
+    assert "Nice work" not in following and "Skipped for now. 0 of" in following
+    replies = await user.press("✅ Done")
+    assert "Nice work on Ann & Co! 1 of" in (replies[-1].text or "")
+    for _ in range(80):
+        text = user.last_text()
+        if "every step of your plan" in text:
+            break
+        await user.press("⏭ Skip")
+    text = user.last_text()
+    assert "Every step done or skipped" not in text and "done or skipped (" not in text
+    assert "Ann & Co: you have been through every step of your plan: 1 done," in text
+    assert "skipped steps stay in /plan" in text
+
+
+async def test_finishing_without_skips_does_not_mention_skipped_steps(
+    user: SimulatedUser,
+) -> None:
+    from tests.chat import finish_plan
+
+    await interview(user, Profile("p", "Wix", ("Belgium",)))
+    titles = await finish_plan(user)
+    text = user.last_text()
+    assert f"Every step of your plan is done ({len(titles)} of {len(titles)})" in text
+    assert "skipped" not in text.lower()
+
+
+async def test_uk_returns_read_as_english(user: SimulatedUser) -> None:
+    await interview(user, Profile("p", "Shopify", ("United Kingdom",)))
+    await user.send("/start s__market-uk")
+    text = user.last_text()
+    assert "a legal right to cancel within 14 days" in text
+    assert "a 14 days" not in text and "a 30 days" not in text
+
+
+async def test_calendar_without_anything_ahead_says_so(user: SimulatedUser) -> None:
+    await interview(user, Profile("p", "Shopify", ("United Kingdom",)))
+    replies = await user.send("/calendar")
+    assert replies[-1].document is None
+    assert "nothing ahead to put in a calendar yet" in (replies[-1].text or "")
+    assert "Add your go-live date" in (replies[-1].text or "")
+
+
+async def test_calendar_alert_events_say_what_they_are(near: SimulatedUser) -> None:
+    await interview(near, Profile("p", "Shopify", ("United Kingdom",), go_live="2026-12-20"))
+    await near.send("/alerts")
+    await near.press("🔔 Turn alerts on")
+    document = (await near.send("/calendar"))[-1]
+    calendar = Calendar.from_ical(document.document_bytes or b"")
+    summaries = [str(e.get("summary")) for e in calendar.walk("VEVENT")]
+    assert "Migration reminder" not in summaries
+    assert "🔔 Reminder: 7 days before the Storefront shutdown" in summaries
+    assert "🔔 Reminder: 1 day before your go-live date" in summaries
+    assert "🔔 Reminder: the day of your go-live date" in summaries
+    for event in calendar.walk("VEVENT"):
+        assert str(event.get("description") or ""), event.get("summary")
