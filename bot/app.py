@@ -145,6 +145,8 @@ def build_application(
     )
     core.listeners.append(alerts)  # a new go-live date moves its reminders
     core.typed_input["alerts"] = alerts  # a typed time zone
+    plan = PlanService(core)
+    core.after_interview = plan  # "done", "skip", "next" typed on a step
     data = BotData(
         settings=settings,
         db=db,
@@ -153,7 +155,7 @@ def build_application(
         views=views,
         core=core,
         interview=InterviewService(core),
-        plan=PlanService(core),
+        plan=plan,
         privacy=PrivacyService(core),
         admin=AdminService(core),
         alerts=alerts,

@@ -130,6 +130,10 @@ def test_format_offset_rejects(offset: timedelta) -> None:
         (" 22 - 7 ", QuietHours(22, 7)),
         ("0-6", QuietHours(0, 6)),
         ("13-14", QuietHours(13, 14)),
+        ("21:00-08:00", QuietHours(21, 8)),  # typed on the quiet-hours screen
+        ("10pm-7am", QuietHours(22, 7)),
+        ("22 to 7", QuietHours(22, 7)),
+        ("22–7", QuietHours(22, 7)),
     ],
 )
 def test_parse_quiet_hours_valid(spec: str, expected: QuietHours | None) -> None:
@@ -143,7 +147,7 @@ def test_parse_quiet_hours_valid(spec: str, expected: QuietHours | None) -> None
         ("24-6", "start 24 is not an hour"),
         ("21-25", "end 25 is not an hour"),
         ("21", "not START-END"),
-        ("21:00-08:00", "not START-END"),
+        ("21:30-08:00", "not START-END"),
         ("night", "not START-END"),
         ("-3-4", "not START-END"),
     ],
@@ -725,3 +729,21 @@ def test_fixed_offset_zone_is_stable() -> None:
     tz = zone(parse_timezone("GMT-3"))
     assert isinstance(tz, timezone)
     assert datetime(2025, 1, 1, tzinfo=tz).utcoffset() == timedelta(hours=-3)
+
+
+@pytest.mark.parametrize(
+    ("typed", "hour"),
+    [("9", 9), ("9am", 9), ("9 AM", 9), ("12am", 0), ("12pm", 12), ("9pm", 21), ("21:00", 21)],
+)
+def test_parse_hour(typed: str, hour: int) -> None:
+    from bot.alerts.planner import parse_hour
+
+    assert parse_hour(typed) == hour
+
+
+@pytest.mark.parametrize("typed", ["", "noonish", "24", "13pm", "9:30", "99999999999999999999"])
+def test_parse_hour_refuses(typed: str) -> None:
+    from bot.alerts.planner import parse_hour
+
+    with pytest.raises(ValueError):
+        parse_hour(typed)

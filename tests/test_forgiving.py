@@ -202,3 +202,139 @@ async def test_calendar_alert_events_say_what_they_are(near: SimulatedUser) -> N
     assert "🔔 Reminder: the day of your go-live date" in summaries
     for event in calendar.walk("VEVENT"):
         assert str(event.get("description") or ""), event.get("summary")
+
+
+# --- 1. typing wherever a screen invites it ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "zone"),
+    [
+        ("Lisbon", "Europe/Lisbon"),
+        ("america/new_york", "America/New_York"),
+        ("GMT+1", "UTC+01:00"),
+        ("+5:30", "UTC+05:30"),
+    ],
+)
+async def test_time_zone_typed_on_the_time_zone_screen(
+    user: SimulatedUser, db: Database, typed: str, zone: str
+) -> None:
+    await user.send("/alerts")
+    await user.press("🌍 Time zone")
+    replies = await user.send(typed)  # no "Type my city" press first
+    assert f"Time zone set: {zone}" in (replies[-1].text or "")
+    assert (await merchant_of(db)).timezone == zone
+
+
+async def test_hour_and_quiet_hours_typed_on_their_screens(
+    user: SimulatedUser, db: Database
+) -> None:
+    await user.send("/alerts")
+    await user.press("🕘 Preferred hour")
+    assert "9am" in user.last_text()
+    reply = (await user.send("half past nine"))[-1].text or ""
+    assert "couldn't read “half past nine” as an hour" in reply
+    await user.send("9pm")
+    assert (await merchant_of(db)).preferred_hour == 21
+    assert "Preferred hour: 21:00" in user.last_text()
+    await user.send("/alerts")
+    await user.press("🕘 Preferred hour")
+    await user.send("07:00")
+    assert (await merchant_of(db)).preferred_hour == 7
+    await user.press("🌙 Quiet hours")
+    await user.send("22-7")
+    assert (await merchant_of(db)).quiet_hours == "22-7"
+    assert "Quiet hours: 22:00–7:00" in user.last_text()
+    # Once saved, typing is no longer read as a setting.
+    await user.send("23-6")
+    assert (await merchant_of(db)).quiet_hours == "22-7"
+
+
+async def test_a_picker_left_for_the_interview_hands_typing_on(user: SimulatedUser) -> None:
+    await user.send("/start")
+    await user.send("/alerts")
+    await user.press("🌍 Time zone")
+    await user.send("/start")
+    replies = await user.send("Shopify")
+    assert "Which markets do you sell to?" in (replies[-1].text or "")
+
+
+async def test_done_skip_next_back_typed_on_a_step(user: SimulatedUser) -> None:
+    await interview(user, Profile("p", "Wix", ("Belgium",)))
+    first = (await user.press("▶️ Next step"))[-1].text or ""
+    assert first.startswith("Step 1 of")
+    reply = (await user.send("done"))[-1].text or ""
+    assert reply.startswith("Step 2 of") and "Nice work! 1 of" in reply
+    reply = (await user.send("Skip"))[-1].text or ""
+    assert reply.startswith("Step 3 of") and "Skipped for now. 1 of" in reply
+    plan = (await user.send("back"))[-1].text or ""
+    assert "1 of" in plan and "1 skipped" in plan and "Your migration plan" in plan
+    nxt = (await user.send("next"))[-1].text or ""
+    assert nxt.startswith("Step 3 of")
+    # Opening an earlier step from the plan: "done" applies to that one.
+    await user.send("/plan")
+    await user.press(next(b for b in user.buttons() if b.startswith("⏭ 2.")))
+    await user.send("done")
+    plan = (await user.send("/plan"))[-1].text or ""
+    assert "2 of" in plan and "done" in plan and "skipped" not in plan
+
+
+async def test_markets_typed_known_and_unknown(user: SimulatedUser, db: Database) -> None:
+    await user.send("/start")
+    await user.press("Shopify")
+    reply = (await user.send("uk, germany, narnia"))[-1].text or ""
+    assert "Which markets do you sell to?" in reply
+    assert "Ticked: United Kingdom, Germany" in reply
+    assert "I don't know “narnia”" in reply
+    await user.press("Done ✓")
+    answers = (await merchant_of(db)).answers
+    assert answers["market"] == ["uk", "de"]
+
+
+async def test_typing_in_a_multi_select_adds_to_the_ticks(
+    user: SimulatedUser, db: Database
+) -> None:
+    await user.send("/start")
+    await user.press("Shopify")
+    await user.press("⬜ United Kingdom")
+    reply = (await user.send("germany"))[-1].text or ""
+    assert "Is your business a registered company" in reply
+    assert (await merchant_of(db)).answers["market"] == ["uk", "de"]
+
+
+async def test_flag_emoji_name_markets(user: SimulatedUser, db: Database) -> None:
+    await user.send("/start")
+    await user.press("Shopify")
+    await user.send("🇬🇧🇩🇪 and 🇫🇷")
+    assert (await merchant_of(db)).answers["market"] == ["uk", "de", "fr"]
+
+
+async def go_live_question(user: SimulatedUser) -> None:
+    await user.send("/start")
+    for answer in ("Shopify", "UK", "company", "local", "1-50", "own", "ads", "applied"):
+        await user.send(answer)
+    await user.press("Skip")
+    assert "When do you want to be selling" in user.last_text()
+
+
+async def test_go_live_dates_typed_as_people_write_them(user: SimulatedUser, db: Database) -> None:
+    await go_live_question(user)
+    reply = (await user.send("01/02/2027"))[-1].text or ""
+    assert "01/02/2027: 1 February 2027 or 2 January 2027?" in reply
+    assert "go_live" not in (await merchant_of(db)).answers
+    reply = (await user.send("99999999999999999999 1 2030"))[-1].text or ""
+    assert "could not read that as a date" in reply  # not an apology for an OverflowError
+    await user.send("next friday")
+    assert (await merchant_of(db)).answers["go_live"] == "2026-12-04"
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [("tomorrow", "2026-11-28"), ("March 2027", "2027-03-01"), ("15 Jan", "2027-01-15")],
+)
+async def test_relative_and_named_dates(
+    user: SimulatedUser, db: Database, typed: str, stored: str
+) -> None:
+    await go_live_question(user)
+    await user.send(typed)
+    assert (await merchant_of(db)).answers["go_live"] == stored

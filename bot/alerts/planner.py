@@ -42,6 +42,7 @@ __all__ = [
     "format_offset",
     "humanize_left",
     "normalise_local",
+    "parse_hour",
     "parse_offsets",
     "parse_quiet_hours",
     "parse_timezone",
@@ -56,7 +57,11 @@ _DAY = timedelta(days=1)
 _MINUTE = timedelta(minutes=1)
 _UNITS = {"d": timedelta(days=1), "h": timedelta(hours=1), "m": timedelta(minutes=1)}
 _OFFSET_RE = re.compile(r"^([+-]?)\s*(\d+)\s*([a-z]*)$", re.IGNORECASE)
-_QUIET_RE = re.compile(r"^(\d{1,2})\s*-\s*(\d{1,2})$")
+_QUIET_RE = re.compile(r"^(.+?)\s*(?:-|–|—|\bto\b|\buntil\b|\btill\b)\s*(.+)$", re.IGNORECASE)
+_HOUR_RE = re.compile(
+    r"^(?:at\s+)?(\d{1,2})(?:\s*[:.h]\s*(\d{2}))?\s*(am|a\.m\.|pm|p\.m\.|h|o'?clock)?$",
+    re.IGNORECASE,
+)
 _UTC_OFFSET_RE = re.compile(
     r"^(?:(?:utc|gmt)\s*)?([+-])\s*(\d{1,2})(?:(?::|h)?\s*(\d{2}))?$", re.IGNORECASE
 )
@@ -269,8 +274,32 @@ class QuietHours:
         return f"{self.start}-{self.end}"
 
 
+def parse_hour(text: str) -> int:
+    """A whole local hour as people type it: ``9``, ``9am``, ``9 pm``, ``21:00``, ``07.00h``.
+
+    Raises:
+        ValueError: For anything else, minutes other than ``00`` included.
+    """
+    match = _HOUR_RE.match(" ".join(text.split()))
+    if match is None:
+        raise ValueError(f"{text!r} is not an hour, e.g. '9am' or '21:00'")
+    hour, minutes, suffix = int(match.group(1)), match.group(2), (match.group(3) or "").lower()
+    if minutes not in (None, "00"):
+        raise ValueError(f"{text!r} is not a whole hour")
+    if suffix.startswith(("a", "p")):
+        if not 1 <= hour <= 12:
+            raise ValueError(f"{text!r}: {hour} is not an hour of a 12-hour clock")
+        hour = hour % 12 + (12 if suffix.startswith("p") else 0)
+    if not 0 <= hour <= 23:
+        raise ValueError(f"{text!r}: {hour} is not an hour between 0 and 23")
+    return hour
+
+
 def parse_quiet_hours(spec: str) -> QuietHours | None:
     """Parse ``QUIET_HOURS`` such as ``"21-8"`` (local hours, may wrap midnight).
+
+    Each side is an hour as :func:`parse_hour` reads it, so ``22:00-07:00``, ``10pm-7am``
+    and ``22 to 7`` work too.
 
     Returns:
         The quiet hours, or ``None`` for an empty setting.
@@ -282,10 +311,19 @@ def parse_quiet_hours(spec: str) -> QuietHours | None:
     if not text:
         return None
     match = _QUIET_RE.match(text)
-    if match is None:
-        raise ValueError(f"QUIET_HOURS {spec!r} is not START-END in local hours, e.g. '21-8'")
     try:
-        return QuietHours(int(match.group(1)), int(match.group(2)))
+        if match is None:
+            raise ValueError("no START-END")
+        start, end = (
+            int(side) if side.isdigit() and len(side) <= 2 else parse_hour(side)
+            for side in (match.group(1), match.group(2))
+        )
+    except ValueError:
+        raise ValueError(
+            f"QUIET_HOURS {spec!r} is not START-END in local hours, e.g. '21-8'"
+        ) from None
+    try:
+        return QuietHours(start, end)
     except ValueError as exc:
         raise ValueError(f"QUIET_HOURS {spec!r}: {exc}") from None
 

@@ -30,6 +30,8 @@ from bot.views.model import Outcome, Screen
 from bot.views.screens import Views
 
 _EVENTS: Table = Event.__table__  # type: ignore[attr-defined]
+#: Activity-log kind: a step was shown on its own (what typed "done" or "skip" applies to).
+STEP_SHOWN = "step_shown"
 
 
 @dataclass(frozen=True)
@@ -135,8 +137,8 @@ class AnswersListener(Protocol):
 class TypedInput(Protocol):
     """A feature that asked the merchant to type something (``merchant.awaiting``)."""
 
-    async def typed(self, turn: Turn, text: str) -> Outcome:
-        """Handle the typed text."""
+    async def typed(self, turn: Turn, text: str) -> Outcome | None:
+        """Handle the typed text; ``None`` hands it on (the feature stopped waiting)."""
         ...
 
 
@@ -163,6 +165,8 @@ class Core:
         # while ``merchant.awaiting`` starts with ``<name>:``.
         self.listeners: list[AnswersListener] = []
         self.typed_input: dict[str, TypedInput] = {}
+        # Set by the wiring: typed text once the interview is finished (done, skip, next...).
+        self.after_interview: TypedInput | None = None
         self._typed_words: dict[str, TypedWords] = {}  # by locale shipped
 
     @asynccontextmanager
@@ -243,6 +247,7 @@ class Core:
         step = progress.next_open(after)
         if step is None:
             return self.views.finished(turn.lang, turn.answers, progress)
+        await turn.log(STEP_SHOWN, step=step.id)
         return self.views.step(
             turn.lang,
             step,

@@ -99,13 +99,19 @@ class InterviewService:
         async with core.turn(user) as turn:
             feature = (turn.merchant.awaiting or "").partition(":")[0]
             if feature in core.typed_input:  # e.g. "alerts:tz": a typed time zone
-                return await core.typed_input[feature].typed(turn, typed)
+                handled = await core.typed_input[feature].typed(turn, typed)
+                if handled is not None:
+                    return handled
             state, lang = turn.state, turn.lang
             if turn.merchant.current is None and turn.merchant.mode != Mode.DONE:
                 # No question was ever shown (a first message, or the first after /delete):
                 # a greeting and the first question, not a hint about buttons not on screen.
                 return await self._start(turn, user, None)
             if state.current is None:
+                if core.after_interview is not None:
+                    handled = await core.after_interview.typed(turn, typed)
+                    if handled is not None:
+                        return handled
                 return Outcome(send=[views.hint(lang, None)])
             reading = iv.read_typed(
                 self.interview,
@@ -114,10 +120,12 @@ class InterviewService:
                 words=core.typed_words(lang),
                 labels=core.content.option_labels(lang, state.current),
                 today=turn.now.date(),
+                languages=tuple(dict.fromkeys((core.content.locale(lang).code, "en"))),
             )
             match reading:
-                case iv.Moved(state=new):
-                    return await self._moved(turn, new, edit_in_place=False)
+                case iv.Moved(state=new, note=note):
+                    problem = views.problem(lang, note.key, note.values) if note else None
+                    return await self._moved(turn, new, edit_in_place=False, problem=problem)
                 case iv.Refused(problem=problem):
                     shown = views.problem(lang, problem.key, problem.values)
                     return Outcome(send=[views.question(lang, state, problem=shown)])
@@ -170,7 +178,9 @@ class InterviewService:
             turn.save(new)
             return Outcome(edit=self.views.question(turn.lang, new))
 
-    async def _moved(self, turn: Turn, new: State, *, edit_in_place: bool) -> Outcome:
+    async def _moved(
+        self, turn: Turn, new: State, *, edit_in_place: bool, problem: str | None = None
+    ) -> Outcome:
         """Save the new interview state and show what follows."""
         old = turn.state
         lang = turn.lang
@@ -186,7 +196,7 @@ class InterviewService:
             for listener in self.core.listeners:
                 await listener.answers_changed(turn, changed)
         if new.current is not None:
-            screen = self.views.question(lang, new)
+            screen = self.views.question(lang, new, problem=problem)
             return Outcome(edit=screen) if edit_in_place else Outcome(send=[screen])
         # Finished (or finished an edit): the answers become the profile, the plan follows,
         # and the step a deep link pointed to while the questions were open.

@@ -198,8 +198,9 @@ class Views:
         return Screen(text)
 
     def problem(self, lang: str | None, key: str, values: Mapping[str, Any]) -> str:
-        """A kind re-ask for a typed answer we could not use."""
-        return self.r.plain(lang, f"problems.{key}", **values)
+        """A kind re-ask for a typed answer we could not use (dates written out in full)."""
+        shown = {k: format_date(v) if isinstance(v, date) else v for k, v in values.items()}
+        return self.r.plain(lang, f"problems.{key}", **shown)
 
     # --- profile, plan, steps -------------------------------------------------------------
 
