@@ -256,7 +256,7 @@ async def test_forged_alert_argument_changes_nothing(
     await user.press_data(replies[-1].message_id, "1A:tz-atlantis")
     await user.press_data(replies[-1].message_id, "1A:snooze-999")
     found = await merchant(db)
-    assert found.preferred_hour is None and found.timezone == "UTC"
+    assert found.preferred_hour == 10 and found.timezone == "UTC"  # the defaults
     assert await rows(db) == []
 
 

@@ -338,3 +338,64 @@ async def test_relative_and_named_dates(
     await go_live_question(user)
     await user.send(typed)
     assert (await merchant_of(db)).answers["go_live"] == stored
+
+
+# --- 3. navigation -------------------------------------------------------------------------
+
+
+async def test_details_keep_done_and_skip(user: SimulatedUser) -> None:
+    await interview(user, Profile("p", "Wix", ("Belgium",)))
+    await user.press("▶️ Next step")
+    details = (await user.press("ℹ️ Details"))[-1]
+    assert details.button_labels[:2] == ["✅ Done", "⏭ Skip"]
+    replies = await user.press("✅ Done")
+    assert (replies[-1].text or "").startswith("Step 2 of")
+
+
+async def test_back_to_plan_returns_to_the_steps_page(user: SimulatedUser) -> None:
+    await interview(user, Profile("p", "Shopify", ("United Kingdom",)))
+    await user.press("Later steps ▶")
+    ninth = next(b for b in user.buttons() if b.startswith("▫️ 9."))
+    await user.press(ninth)
+    plan = (await user.press("« Back to plan"))[-1].text or ""
+    assert "page 2 of" in plan and "9. " in plan
+
+
+async def test_welcome_back_offers_the_next_step(user: SimulatedUser) -> None:
+    await interview(user, Profile("p", "Wix", ("Belgium",)))
+    greeting = (await user.send("/start"))[-1]
+    assert "Welcome back" in (greeting.text or "")
+    assert "▶️ Next step" in greeting.button_labels
+    step = (await user.press("▶️ Next step"))[-1].text or ""
+    assert step.startswith("Step 1 of")
+
+
+async def test_question_header_counts_the_likely_path(user: SimulatedUser) -> None:
+    first = (await user.send("/start"))[-1].text or ""
+    assert first.startswith("Question 1 of 10")
+    await user.press("I had no web store")  # skips the Storefront question
+    second = user.last_text()
+    assert second.startswith("Question 2 of 9")
+
+
+# --- 4. reminder defaults ------------------------------------------------------------------
+
+
+async def test_reminder_defaults_make_sense(near: SimulatedUser, db: Database) -> None:
+    await interview(near, Profile("p", "Shopify", ("Germany", "United Kingdom")))
+    text = (await near.send("/alerts"))[-1].text or ""
+    assert "Time zone: Europe/Berlin" in text  # proposed from the first one-zone market
+    assert "Preferred hour: 10:00" in text
+    assert "Quiet hours: 21:00–8:00" in text
+    await near.press("🔔 Turn alerts on")
+    berlin = ZoneInfo("Europe/Berlin")
+    rows = await pending(db, near.user_id)
+    assert rows and all(row.due_at.astimezone(berlin).hour == 10 for row in rows)
+    # All changeable: an explicit choice is kept when the markets change.
+    await near.press("🌍 Time zone")
+    await near.press("Lisbon")
+    await near.send("/profile")
+    await near.press("Change: Markets")
+    await near.press("⬜ France")
+    await near.press("Done ✓")
+    assert (await merchant_of(db, near.user_id)).timezone == "Europe/Lisbon"

@@ -164,6 +164,32 @@ _ALIASES = {
 }
 
 
+#: The time zone proposed to a merchant from their market answer (option ids of the
+#: ``market`` question in content/interview.yaml), for markets that (practically) use one.
+MARKET_ZONES: dict[str, str] = {
+    "uk": "Europe/London",
+    "ie": "Europe/Dublin",
+    "es": "Europe/Madrid",
+    "de": "Europe/Berlin",
+    "fr": "Europe/Paris",
+    "it": "Europe/Rome",
+    "be": "Europe/Brussels",
+    "nl": "Europe/Amsterdam",
+    "at": "Europe/Vienna",
+    "pl": "Europe/Warsaw",
+    "mx": "America/Mexico_City",
+    "br": "America/Sao_Paulo",
+    "jp": "Asia/Tokyo",
+}
+#: The hour alerts arrive at until the merchant picks another (local time).
+DEFAULT_HOUR = 10
+
+
+def zone_for_markets(markets: Iterable[str]) -> str | None:
+    """The time zone of the merchant's first one-zone market, if any."""
+    return next((MARKET_ZONES[m] for m in markets if m in MARKET_ZONES), None)
+
+
 # -- operator settings ---------------------------------------------------------------------
 
 

@@ -27,6 +27,7 @@ from bot.alerts.planner import (
     parse_quiet_hours,
     parse_timezone,
     zone,
+    zone_for_markets,
 )
 from bot.alerts.screens import QUIET_OFF, ZONES, AlertScreens, ReminderView, Scheduled
 from bot.alerts.screens import SettingsView as SettingsScreen
@@ -129,9 +130,17 @@ class AlertService:
     # --- re-planning ------------------------------------------------------------------------
 
     async def answers_changed(self, turn: Turn, changed: set[str]) -> None:
-        """A new go-live date moves the go-live alerts."""
-        if "go_live" in changed:
-            await self.replan(turn.session, turn.merchant)
+        """A new go-live date moves the go-live alerts; a market answer proposes a time zone
+        while the merchant has not chosen one (still UTC)."""
+        merchant = turn.merchant
+        markets = turn.state.answers.get("market")
+        if "market" in changed and merchant.timezone == "UTC" and isinstance(markets, list):
+            proposed = zone_for_markets(markets)
+            if proposed is not None:
+                merchant.timezone = proposed
+                changed = {*changed, "timezone"}
+        if changed & {"go_live", "timezone"}:
+            await self.replan(turn.session, merchant)
 
     async def replan(self, session: AsyncSession, merchant: Merchant) -> None:
         """Bring the merchant's outbox rows in line with their settings (idempotent)."""

@@ -161,6 +161,8 @@ class Core:
         self.deadline = deadline
         self.clock = clock
         self.retention_days = retention_days
+        # The hour new merchants' alerts arrive at (set by the wiring; None: any time).
+        self.default_hour: int | None = None
         # Set by the wiring: features hearing about changed answers / owning typed input
         # while ``merchant.awaiting`` starts with ``<name>:``.
         self.listeners: list[AnswersListener] = []
@@ -184,6 +186,7 @@ class Core:
                     first_seen=now,
                     last_seen=now,
                     interview_version=self.content.interview.version,
+                    preferred_hour=self.default_hour,
                 )
                 session.add(merchant)
             else:

@@ -26,7 +26,14 @@ from bot.domain.callbacks import (
     SkipQuestion,
     encode,
 )
-from bot.domain.interview import Answer, Interview, State, active_path, effective_answers
+from bot.domain.interview import (
+    Answer,
+    Interview,
+    State,
+    active_path,
+    effective_answers,
+    likely_path,
+)
 from bot.domain.plan import Progress, Step, reasons
 from bot.views.model import Button, Screen, shorten
 
@@ -174,6 +181,7 @@ class Views:
             lang,
             "question.html.j2",
             number=walked,
+            total=max(walked, len(likely_path(self.interview, state.answers))),
             text=self.content.string(lang, f"questions.{question.id}.text"),
             chosen=chosen,
             problem=problem,
@@ -358,23 +366,20 @@ class Views:
             status=status,
             when=countdown(deadline, now),
         )
-        sid = step.id
-        first: tuple[Button, ...]
-        if status == "open":
-            first = (
-                self.button(lang, "step_done", encode(MarkStep(sid, "done"))),
-                self.button(lang, "step_skip", encode(MarkStep(sid, "skip"))),
-            )
-        else:
-            first = (self.button(lang, "step_undo", encode(MarkStep(sid, "undo"))),)
         second = (
-            self.button(lang, "step_details", encode(MarkStep(sid, "details"))),
-            self.button(lang, "back_to_plan", encode(ShowPlan())),
+            self.button(lang, "step_details", encode(MarkStep(step.id, "details"))),
+            self.button(lang, "back_to_plan", encode(self._plan_at(progress, step))),
         )
-        return Screen(text, (first, second))
+        return Screen(text, (self._marks_row(lang, step, status), second))
 
-    def details(self, lang: str | None, step: Step, answers: Mapping[str, Answer]) -> Screen:
-        """A step's background, uncertainty flags and sources."""
+    def details(
+        self,
+        lang: str | None,
+        step: Step,
+        answers: Mapping[str, Answer],
+        progress: Progress | None = None,
+    ) -> Screen:
+        """A step's background, uncertainty flags and sources, with the step's own buttons."""
         text = self.r.render(
             lang,
             "step_details.html.j2",
@@ -384,8 +389,25 @@ class Views:
             sources=step.sources,
             checked=format_date(step.checked) if step.checked else "",
         )
-        keyboard = ((self.button(lang, "back_to_plan", encode(ShowPlan())),),)
-        return Screen(text, keyboard)
+        back = self.button(lang, "back_to_plan", encode(self._plan_at(progress, step)))
+        if progress is None:
+            return Screen(text, ((back,),))
+        return Screen(text, (self._marks_row(lang, step, progress.status(step.id)), (back,)))
+
+    def _marks_row(self, lang: str | None, step: Step, status: str) -> tuple[Button, ...]:
+        """Done and Skip on an open step; Undo on a marked one."""
+        if status == "open":
+            return (
+                self.button(lang, "step_done", encode(MarkStep(step.id, "done"))),
+                self.button(lang, "step_skip", encode(MarkStep(step.id, "skip"))),
+            )
+        return (self.button(lang, "step_undo", encode(MarkStep(step.id, "undo"))),)
+
+    def _plan_at(self, progress: Progress | None, step: Step) -> ShowPlan | PlanPage:
+        """Back to the plan page that holds ``step``."""
+        if progress is None or not any(s.id == step.id for s in progress.steps):
+            return ShowPlan()
+        return PlanPage((progress.position(step.id) - 1) // PLAN_PAGE_SIZE)
 
     def finished(
         self, lang: str | None, answers: Mapping[str, Answer], progress: Progress
@@ -423,7 +445,10 @@ class Views:
         )
         keyboard: tuple[tuple[Button, ...], ...] = ()
         if progress is not None:
-            keyboard = ((self.button(lang, "show_plan", encode(ShowPlan())),),)
+            row = [self.button(lang, "show_plan", encode(ShowPlan()))]
+            if not progress.finished:
+                row.insert(0, self.button(lang, "next_step", encode(NextStep())))
+            keyboard = (tuple(row),)
         return Screen(text, keyboard)
 
     def delete_question(self, lang: str | None) -> Screen:
