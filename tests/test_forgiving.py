@@ -399,3 +399,19 @@ async def test_reminder_defaults_make_sense(near: SimulatedUser, db: Database) -
     await near.press("⬜ France")
     await near.press("Done ✓")
     assert (await merchant_of(db, near.user_id)).timezone == "Europe/Lisbon"
+
+
+# --- 5. demo and README ----------------------------------------------------------------------
+
+
+def test_env_example_placeholder_token_is_refused() -> None:
+    from bot.config import ConfigError, Settings
+    from tests.conftest import REPO
+
+    lines = (REPO / ".env.example").read_text(encoding="utf-8").splitlines()
+    token = next(line.split("=", 1)[1] for line in lines if line.startswith("TELEGRAM_TOKEN="))
+    with pytest.raises(ConfigError, match="TELEGRAM_TOKEN is malformed"):
+        Settings.model_validate({"telegram_token": token}).token()
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert "TELEGRAM_TOKEN=<" not in readme  # bash reads "<" as a redirection
+    assert "about 7 minutes" in readme
