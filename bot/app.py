@@ -27,6 +27,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.alerts.dispatcher import Dispatcher
+from bot.alerts.planner import DEFAULT_HOUR
 from bot.alerts.service import AlertService
 from bot.botapi.budget import make_budget
 from bot.botapi.ratelimiter import BudgetRateLimiter
@@ -143,8 +144,11 @@ def build_application(
         quiet_default=settings.quiet_hours,
         nudge_after_days=content.campaign.nudge_after_days,
     )
+    core.default_hour = DEFAULT_HOUR  # new merchants' alerts arrive in the daytime
     core.listeners.append(alerts)  # a new go-live date moves its reminders
     core.typed_input["alerts"] = alerts  # a typed time zone
+    plan = PlanService(core)
+    core.after_interview = plan  # "done", "skip", "next" typed on a step
     data = BotData(
         settings=settings,
         db=db,
@@ -153,7 +157,7 @@ def build_application(
         views=views,
         core=core,
         interview=InterviewService(core),
-        plan=PlanService(core),
+        plan=plan,
         privacy=PrivacyService(core),
         admin=AdminService(core),
         alerts=alerts,

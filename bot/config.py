@@ -46,7 +46,8 @@ class Settings(BaseSettings):
     # Alerts (operator overrides of content/campaign.yaml).
     deadline: datetime | None = None
     alert_offsets: Annotated[tuple[timedelta, ...] | None, NoDecode] = None
-    quiet_hours: Annotated[QuietHours | None, NoDecode] = None
+    # No alerts at night unless the operator says otherwise (QUIET_HOURS= empty: none).
+    quiet_hours: Annotated[QuietHours | None, NoDecode] = QuietHours(21, 8)
     send_rate: float = Field(default=25.0, gt=0, le=1000)
     allow_paid_broadcast: bool = False
 

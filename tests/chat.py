@@ -62,7 +62,7 @@ async def finish_plan(user: SimulatedUser, *, limit: int = 80) -> list[str]:
         message = messages[-1]
         text = message.text or ""
         first_line = text.splitlines()[0]
-        if "very step of your plan is done or skipped" in first_line:
+        if "very step of your plan is done" in first_line:
             return titles
         titles.append(first_line)
         messages = await user.press("✅ Done")

@@ -15,7 +15,8 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 from bot.app import build_application
 from bot.botapi.fake import FakeRequest, FakeTelegram, SimulatedUser
 from bot.config import Settings
-from bot.content.loader import Content, load_content
+from bot.content.check import load_checked
+from bot.content.loader import Content
 from bot.context import BotApp
 from bot.storage.db import Database
 
@@ -36,9 +37,14 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def content() -> Content:
-    return load_content(REPO / "content")
+    """The shipped content, fully checked once per session (as every start-up does).
+
+    The pass is remembered by content and code hash (bot.content.check), so the bot
+    processes the tests start load it in a second instead of walking it again.
+    """
+    return load_checked(REPO / "content")
 
 
 @pytest.fixture

@@ -130,6 +130,10 @@ def test_format_offset_rejects(offset: timedelta) -> None:
         (" 22 - 7 ", QuietHours(22, 7)),
         ("0-6", QuietHours(0, 6)),
         ("13-14", QuietHours(13, 14)),
+        ("21:00-08:00", QuietHours(21, 8)),  # typed on the quiet-hours screen
+        ("10pm-7am", QuietHours(22, 7)),
+        ("22 to 7", QuietHours(22, 7)),
+        ("22–7", QuietHours(22, 7)),
     ],
 )
 def test_parse_quiet_hours_valid(spec: str, expected: QuietHours | None) -> None:
@@ -143,7 +147,7 @@ def test_parse_quiet_hours_valid(spec: str, expected: QuietHours | None) -> None
         ("24-6", "start 24 is not an hour"),
         ("21-25", "end 25 is not an hour"),
         ("21", "not START-END"),
-        ("21:00-08:00", "not START-END"),
+        ("21:30-08:00", "not START-END"),
         ("night", "not START-END"),
         ("-3-4", "not START-END"),
     ],
@@ -337,10 +341,38 @@ DEADLINE_LON = local(LON, 2025, 6, 30, 23, 59)  # 22:59 UTC
                 "offsets": "1d,0d",
                 "preferred_hour": 9,
             },
-            # 09:00 on the deadline day is too late: 0d takes 09:00 the day before and
-            # 1d (same instant) collapses into it.
-            [("deadline:0d", utc(2025, 6, 29, 8))],
-            id="preferred-after-target-collapses",
+            # 09:00 on the deadline day is too late: 0d keeps its own time on its own day
+            # (it never moves onto 1d's day, so neither is lost or mislabelled).
+            [("deadline:1d", utc(2025, 6, 29, 8)), ("deadline:0d", utc(2025, 6, 30, 5))],
+            id="preferred-after-target-keeps-its-day",
+        ),
+        pytest.param(
+            {
+                "now": utc(2025, 6, 1),
+                "go_live": date(2025, 6, 10),
+                "tz": "Europe/London",
+                "offsets": "3d,1d,0d",
+                "preferred_hour": 9,
+            },
+            # A go-live date is a whole day: "on the day" comes at 09:00 that day, and
+            # "1 day before" stays on the day before (it was dropped, and 0d mislabelled).
+            [
+                ("golive:3d", utc(2025, 6, 7, 8)),
+                ("golive:1d", utc(2025, 6, 9, 8)),
+                ("golive:0d", utc(2025, 6, 10, 8)),
+            ],
+            id="golive-preferred-hour-keeps-every-offset",
+        ),
+        pytest.param(
+            {
+                "now": utc(2025, 6, 9, 11),  # go-live tomorrow, 12:00 in London
+                "go_live": date(2025, 6, 10),
+                "tz": "Europe/London",
+                "offsets": "3d,1d,0d",
+                "preferred_hour": 17,
+            },
+            [("golive:1d", utc(2025, 6, 9, 16)), ("golive:0d", utc(2025, 6, 10, 16))],
+            id="golive-near-preferred-hour-later-today",
         ),
         pytest.param(
             {"now": utc(2025, 7, 1), "deadline": DEADLINE_LON},
@@ -611,7 +643,10 @@ def test_plan_alerts_properties(
         assert spec.key == f"{spec.kind}:{format_offset(spec.offset)}"
         assert format_offset(spec.offset) in labels
         assert spec.due_at.tzinfo is UTC
-        assert now <= spec.due_at <= spec.target
+        if spec.kind == "deadline":
+            assert now <= spec.due_at <= spec.target
+        else:  # a go-live date counts until its local day ends
+            assert now <= spec.due_at < spec.target + timedelta(days=1, hours=2)
         if spec.kind == "deadline":
             assert deadline is not None and spec.target == deadline
         else:
@@ -619,16 +654,25 @@ def test_plan_alerts_properties(
             midnight = spec.target.astimezone(tzinfo)
             assert midnight.date() == go_live or midnight.hour != 0  # gap-shifted midnight
         local_due = spec.due_at.astimezone(tzinfo)
-        if preferred_hour is not None and not (quiet and quiet.contains(time(preferred_hour))):
-            # Moved to the preferred hour unless a DST gap swallowed that hour.
+        if (
+            preferred_hour is not None
+            and not (quiet and quiet.contains(time(preferred_hour)))
+            and spec.offset % timedelta(days=1) == timedelta(0)
+            and spec.offset >= timedelta(days=1)
+        ):
+            # Moved to the preferred hour (its own day, which is wholly before the target)
+            # unless that moment is already past or a DST gap swallowed that hour.
             assert (
-                local_due.minute == 0
+                spec.due_at - now < timedelta(days=1)
+                or local_due.minute == 0
                 or local_due.utcoffset() != (local_due - timedelta(hours=2)).utcoffset()
             )
         if quiet is not None and quiet.contains(local_due):
             # Only allowed when both escapes fail: after the quiet period is too late and
             # the minute before it started is already past.
             target_local = spec.target.astimezone(tzinfo)
+            if spec.kind == "golive":
+                target_local = normalise_local(target_local + timedelta(days=1)) - M
             assert quiet.next_end(local_due) > target_local
             before = normalise_local(quiet.previous_start(local_due) - M)
             assert before < now
@@ -685,3 +729,21 @@ def test_fixed_offset_zone_is_stable() -> None:
     tz = zone(parse_timezone("GMT-3"))
     assert isinstance(tz, timezone)
     assert datetime(2025, 1, 1, tzinfo=tz).utcoffset() == timedelta(hours=-3)
+
+
+@pytest.mark.parametrize(
+    ("typed", "hour"),
+    [("9", 9), ("9am", 9), ("9 AM", 9), ("12am", 0), ("12pm", 12), ("9pm", 21), ("21:00", 21)],
+)
+def test_parse_hour(typed: str, hour: int) -> None:
+    from bot.alerts.planner import parse_hour
+
+    assert parse_hour(typed) == hour
+
+
+@pytest.mark.parametrize("typed", ["", "noonish", "24", "13pm", "9:30", "99999999999999999999"])
+def test_parse_hour_refuses(typed: str) -> None:
+    from bot.alerts.planner import parse_hour
+
+    with pytest.raises(ValueError):
+        parse_hour(typed)

@@ -88,7 +88,8 @@ async def test_subscribe_shows_schedule_and_plans_rows(
     # 10 days before the deadline: 7d, 3d, 1d and the day itself are still ahead.
     keys = sorted(parse_key(r.key).offset for r in await rows(db, status="pending"))  # type: ignore[union-attr]
     assert keys == ["0d", "1d", "3d", "7d"]
-    assert "30 days, 14 days, 7 days, 3 days and 1 day before, and on the day" in text
+    assert "30 days, 14 days, 7 days, 3 days and 1 day before TikTok Storefront closes on" in text
+    assert "and on the day itself" in text and "on the day before" not in text
     assert "🔕 Turn alerts off" in user.buttons()
     assert (await merchant(db)).alerts_on
 
@@ -255,7 +256,7 @@ async def test_forged_alert_argument_changes_nothing(
     await user.press_data(replies[-1].message_id, "1A:tz-atlantis")
     await user.press_data(replies[-1].message_id, "1A:snooze-999")
     found = await merchant(db)
-    assert found.preferred_hour is None and found.timezone == "UTC"
+    assert found.preferred_hour == 10 and found.timezone == "UTC"  # the defaults
     assert await rows(db) == []
 
 

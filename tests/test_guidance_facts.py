@@ -13,7 +13,7 @@ async def read_whole_plan(user: SimulatedUser) -> str:
     for _ in range(80):
         step = messages[-1]
         text = step.text or ""
-        if "very step of your plan is done or skipped" in text:
+        if "very step of your plan is done" in text:
             return "\n".join(seen)
         seen.append(text)
         details = await user.press("ℹ️ Details")

@@ -238,12 +238,39 @@ TODAY = date(2026, 11, 27)
         ("1 Dec", date(2026, 12, 1)),
         ("1 Jan", date(2027, 1, 1)),
         ("31.02.2027", None),
-        ("next tuesday", None),
+        ("next tuesday", date(2026, 12, 1)),
+        ("tomorrow", date(2026, 11, 28)),
+        ("next friday", date(2026, 12, 4)),
+        ("March 2027", date(2027, 3, 1)),
+        ("15 Jan", date(2027, 1, 15)),
+        ("27 Nov", TODAY),
+        ("03/15/2027", date(2027, 3, 15)),
+        ("15/03/2027", date(2027, 3, 15)),
+        ("02/02/2027", date(2027, 2, 2)),
+        ("99999999999999999999 1 2030", None),  # raised OverflowError
+        ("99999999999999999999.1.2030", None),
+        ("5", None),
+        ("2027", None),
+        ("hello", None),
         ("", None),
     ],
 )
 def test_parse_date(typed: str, expected: date | None) -> None:
     assert iv.parse_date(typed, TODAY) == expected
+
+
+@pytest.mark.parametrize(
+    ("typed", "day_first", "month_first"),
+    [
+        ("01/02/2027", date(2027, 2, 1), date(2027, 1, 2)),
+        ("1.2.27", date(2027, 2, 1), date(2027, 1, 2)),
+        ("03/04", date(2027, 4, 3), date(2027, 3, 4)),
+    ],
+)
+def test_numeric_dates_that_read_both_ways_are_asked_back(
+    typed: str, day_first: date, month_first: date
+) -> None:
+    assert iv.parse_date(typed, TODAY) == iv.AmbiguousDate(day_first, month_first)
 
 
 def test_validate_date_refuses_past_and_far(interview: iv.Interview) -> None:

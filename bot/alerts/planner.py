@@ -9,13 +9,15 @@ Planning rules (see :func:`plan_alerts`):
 1. One alert per offset and target. Whole-day offsets (``7d``) are calendar days in the
    merchant's time zone, so an alert keeps its wall-clock time across DST changes; other
    offsets (``12h``, ``90m``) are exact durations.
-2. ``preferred_hour`` moves an alert to that hour on the same local day. If that is after the
-   target, it moves to the latest preferred-hour moment at or before the target instead
-   (usually the previous day).
+2. ``preferred_hour`` moves an alert to that hour on the same local day, never to another
+   day: if that hour is after the target (a deadline earlier that day), the alert keeps its
+   own time. So each whole-day offset keeps its own day and its own label.
+   A go-live date is a whole local day: its alerts may go out until that day ends, so
+   "on the day" arrives at the preferred hour of the go-live day itself.
 3. An alert falling inside quiet hours moves to the end of the quiet period. If that is after
-   the target, it moves to the last minute before the quiet period started; if that is
-   already in the past, it stays where it is (inside quiet hours: the only way to still
-   deliver it).
+   the target (for a go-live date: after its day), it moves to the last minute before the
+   quiet period started; if that is already in the past, it stays where it is (inside quiet
+   hours: the only way to still deliver it).
 4. Alerts due before ``now`` and targets already passed are not planned (the caller keeps
    rows it already sent). Two alerts of one kind landing on the same instant collapse into
    the one with the smaller offset.
@@ -40,6 +42,7 @@ __all__ = [
     "format_offset",
     "humanize_left",
     "normalise_local",
+    "parse_hour",
     "parse_offsets",
     "parse_quiet_hours",
     "parse_timezone",
@@ -54,7 +57,11 @@ _DAY = timedelta(days=1)
 _MINUTE = timedelta(minutes=1)
 _UNITS = {"d": timedelta(days=1), "h": timedelta(hours=1), "m": timedelta(minutes=1)}
 _OFFSET_RE = re.compile(r"^([+-]?)\s*(\d+)\s*([a-z]*)$", re.IGNORECASE)
-_QUIET_RE = re.compile(r"^(\d{1,2})\s*-\s*(\d{1,2})$")
+_QUIET_RE = re.compile(r"^(.+?)\s*(?:-|–|—|\bto\b|\buntil\b|\btill\b)\s*(.+)$", re.IGNORECASE)
+_HOUR_RE = re.compile(
+    r"^(?:at\s+)?(\d{1,2})(?:\s*[:.h]\s*(\d{2}))?\s*(am|a\.m\.|pm|p\.m\.|h|o'?clock)?$",
+    re.IGNORECASE,
+)
 _UTC_OFFSET_RE = re.compile(
     r"^(?:(?:utc|gmt)\s*)?([+-])\s*(\d{1,2})(?:(?::|h)?\s*(\d{2}))?$", re.IGNORECASE
 )
@@ -155,6 +162,32 @@ _ALIASES = {
     "cest": "Europe/Paris",
     "jst": "Asia/Tokyo",
 }
+
+
+#: The time zone proposed to a merchant from their market answer (option ids of the
+#: ``market`` question in content/interview.yaml), for markets that (practically) use one.
+MARKET_ZONES: dict[str, str] = {
+    "uk": "Europe/London",
+    "ie": "Europe/Dublin",
+    "es": "Europe/Madrid",
+    "de": "Europe/Berlin",
+    "fr": "Europe/Paris",
+    "it": "Europe/Rome",
+    "be": "Europe/Brussels",
+    "nl": "Europe/Amsterdam",
+    "at": "Europe/Vienna",
+    "pl": "Europe/Warsaw",
+    "mx": "America/Mexico_City",
+    "br": "America/Sao_Paulo",
+    "jp": "Asia/Tokyo",
+}
+#: The hour alerts arrive at until the merchant picks another (local time).
+DEFAULT_HOUR = 10
+
+
+def zone_for_markets(markets: Iterable[str]) -> str | None:
+    """The time zone of the merchant's first one-zone market, if any."""
+    return next((MARKET_ZONES[m] for m in markets if m in MARKET_ZONES), None)
 
 
 # -- operator settings ---------------------------------------------------------------------
@@ -267,8 +300,32 @@ class QuietHours:
         return f"{self.start}-{self.end}"
 
 
+def parse_hour(text: str) -> int:
+    """A whole local hour as people type it: ``9``, ``9am``, ``9 pm``, ``21:00``, ``07.00h``.
+
+    Raises:
+        ValueError: For anything else, minutes other than ``00`` included.
+    """
+    match = _HOUR_RE.match(" ".join(text.split()))
+    if match is None:
+        raise ValueError(f"{text!r} is not an hour, e.g. '9am' or '21:00'")
+    hour, minutes, suffix = int(match.group(1)), match.group(2), (match.group(3) or "").lower()
+    if minutes not in (None, "00"):
+        raise ValueError(f"{text!r} is not a whole hour")
+    if suffix.startswith(("a", "p")):
+        if not 1 <= hour <= 12:
+            raise ValueError(f"{text!r}: {hour} is not an hour of a 12-hour clock")
+        hour = hour % 12 + (12 if suffix.startswith("p") else 0)
+    if not 0 <= hour <= 23:
+        raise ValueError(f"{text!r}: {hour} is not an hour between 0 and 23")
+    return hour
+
+
 def parse_quiet_hours(spec: str) -> QuietHours | None:
     """Parse ``QUIET_HOURS`` such as ``"21-8"`` (local hours, may wrap midnight).
+
+    Each side is an hour as :func:`parse_hour` reads it, so ``22:00-07:00``, ``10pm-7am``
+    and ``22 to 7`` work too.
 
     Returns:
         The quiet hours, or ``None`` for an empty setting.
@@ -280,10 +337,19 @@ def parse_quiet_hours(spec: str) -> QuietHours | None:
     if not text:
         return None
     match = _QUIET_RE.match(text)
-    if match is None:
-        raise ValueError(f"QUIET_HOURS {spec!r} is not START-END in local hours, e.g. '21-8'")
     try:
-        return QuietHours(int(match.group(1)), int(match.group(2)))
+        if match is None:
+            raise ValueError("no START-END")
+        start, end = (
+            int(side) if side.isdigit() and len(side) <= 2 else parse_hour(side)
+            for side in (match.group(1), match.group(2))
+        )
+    except ValueError:
+        raise ValueError(
+            f"QUIET_HOURS {spec!r} is not START-END in local hours, e.g. '21-8'"
+        ) from None
+    try:
+        return QuietHours(start, end)
     except ValueError as exc:
         raise ValueError(f"QUIET_HOURS {spec!r}: {exc}") from None
 
@@ -432,17 +498,6 @@ class AlertSpec:
     due_at: datetime
 
 
-def _latest_at_hour(target_local: datetime, hour: int) -> datetime:
-    """Return the latest moment at or before ``target_local`` when the clock reads ``hour:00``."""
-    wall = target_local.replace(tzinfo=None, fold=0)
-    candidate = wall.replace(hour=hour, minute=0, second=0, microsecond=0)
-    tz = _tz_of(target_local)
-    moved = _attach(candidate, tz)
-    if moved > target_local:
-        moved = _attach(candidate - _DAY, tz)
-    return moved
-
-
 def _due_for(
     *,
     now: datetime,
@@ -450,8 +505,13 @@ def _due_for(
     offset: timedelta,
     preferred_hour: int | None,
     quiet: QuietHours | None,
+    limit: datetime,
 ) -> datetime:
-    """Apply the planning rules to one alert; returns an aware local datetime."""
+    """Apply the planning rules to one alert; returns an aware local datetime.
+
+    ``limit`` is the last moment the alert is still useful: the target itself, or the end of
+    the go-live day.
+    """
     tz = _tz_of(target_local)
     if offset % _DAY == timedelta(0):
         due = normalise_local(target_local - offset)  # calendar days: wall-clock arithmetic
@@ -462,10 +522,11 @@ def _due_for(
             due.replace(tzinfo=None, hour=preferred_hour, minute=0, second=0, microsecond=0),
             tz,
         )
-        due = moved if moved <= target_local else _latest_at_hour(target_local, preferred_hour)
+        if moved <= limit:  # same day only: never onto another offset's day
+            due = moved
     if quiet is not None and quiet.contains(due):
         after = quiet.next_end(due)
-        if after <= target_local:
+        if after <= limit:
             due = after
         else:
             before = _attach(quiet.previous_start(due).replace(tzinfo=None) - _MINUTE, tz)
@@ -520,7 +581,13 @@ def plan_alerts(
     labelled = sorted({(offset, format_offset(offset)) for offset in offsets})
     planned: list[AlertSpec] = []
     for kind, target_local in _targets(deadline, go_live, tzinfo_):
-        if target_local < now:
+        # A go-live date is a whole day: its alerts are useful until that day ends.
+        limit = (
+            _attach(target_local.replace(tzinfo=None) + _DAY, tzinfo_) - _MINUTE
+            if kind == "golive"
+            else target_local
+        )
+        if limit < now:
             continue
         by_due: dict[datetime, AlertSpec] = {}
         for offset, label in labelled:  # smallest offset first wins a shared due time
@@ -530,6 +597,7 @@ def plan_alerts(
                 offset=offset,
                 preferred_hour=preferred_hour,
                 quiet=quiet,
+                limit=limit,
             ).astimezone(UTC)
             if due < now or due in by_due:
                 continue

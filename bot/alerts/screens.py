@@ -74,6 +74,7 @@ class SettingsView:
     now: datetime  # in the merchant's time zone
     offsets: tuple[timedelta, ...]
     scheduled: tuple[Scheduled, ...] = ()
+    golive_offered: bool = True  # the go-live question is on the merchant's path
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,7 @@ class AlertScreens:
             nudge=view.nudge_on,
             nudge_days=view.nudge_days,
             scheduled=scheduled,
+            golive_offered=view.golive_offered,
         )
         toggle = (
             self._button(lang, "turn_off", "off")
@@ -151,9 +153,9 @@ class AlertScreens:
         )
         return Screen(text, keyboard)
 
-    def zones(self, lang: str | None, tz: str) -> Screen:
+    def zones(self, lang: str | None, tz: str, *, problem: str | None = None) -> Screen:
         """Pick a time zone (or type one)."""
-        text = self.r.render(lang, "alert_zone.html.j2", zone=tz, problem=None, typing=False)
+        text = self.r.render(lang, "alert_zone.html.j2", zone=tz, problem=problem, typing=False)
         buttons = [
             Button(self.r.plain(lang, f"alerts.zones.{zid}"), encode(Alerts("tz", zid)))
             for zid in ZONES
@@ -168,22 +170,27 @@ class AlertScreens:
         text = self.r.render(lang, "alert_zone.html.j2", zone=tz, problem=problem, typing=True)
         return Screen(text, ((self._button(lang, "cancel", "tz", "cancel"),),))
 
-    def hours(self, lang: str | None, hour: int | None, tz: str) -> Screen:
-        """Pick the preferred hour."""
-        text = self.r.render(lang, "alert_hour.html.j2", hour=hour, zone=tz)
+    def hours(
+        self, lang: str | None, hour: int | None, tz: str, *, problem: str | None = None
+    ) -> Screen:
+        """Pick the preferred hour (or type one)."""
+        text = self.r.render(lang, "alert_hour.html.j2", hour=hour, zone=tz, problem=problem)
         buttons = [self._button(lang, "hour_label", "hour", str(h), hour=h) for h in HOURS]
         rows = [tuple(buttons[i : i + 4]) for i in range(0, len(buttons), 4)]
         rows.append((self._button(lang, "any_hour", "hour", "any"),))
         rows.append((self._button(lang, "back", "show", "edit"),))
         return Screen(text, tuple(rows))
 
-    def quiet_hours(self, lang: str | None, quiet: QuietHours | None, tz: str) -> Screen:
-        """Pick quiet hours (or none)."""
+    def quiet_hours(
+        self, lang: str | None, quiet: QuietHours | None, tz: str, *, problem: str | None = None
+    ) -> Screen:
+        """Pick quiet hours, none, or type them."""
         text = self.r.render(
             lang,
             "alert_quiet.html.j2",
             quiet={"start": quiet.start, "end": quiet.end} if quiet else None,
             zone=tz,
+            problem=problem,
         )
         buttons = [
             self._button(lang, "quiet_label", "quiet", f"{s}-{e}", start=s, end=e)

@@ -20,10 +20,19 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.alerts import keys
 from bot.alerts.dispatcher import Claimed, Dispatcher, Prepared
 from bot.alerts.keys import Change, Stored, parse_key, target_stamp
-from bot.alerts.planner import QuietHours, humanize_left, parse_quiet_hours, parse_timezone, zone
+from bot.alerts.planner import (
+    QuietHours,
+    humanize_left,
+    parse_hour,
+    parse_quiet_hours,
+    parse_timezone,
+    zone,
+    zone_for_markets,
+)
 from bot.alerts.screens import QUIET_OFF, ZONES, AlertScreens, ReminderView, Scheduled
 from bot.alerts.screens import SettingsView as SettingsScreen
 from bot.domain.callbacks import MAX_INT, Alerts
+from bot.domain.interview import likely_path
 from bot.domain.plan import Mark
 from bot.services.core import Core, Turn, UserInfo, marks_of
 from bot.storage.models import Awaiting, Merchant, Outbox, OutboxStatus, StepProgress
@@ -121,9 +130,17 @@ class AlertService:
     # --- re-planning ------------------------------------------------------------------------
 
     async def answers_changed(self, turn: Turn, changed: set[str]) -> None:
-        """A new go-live date moves the go-live alerts."""
-        if "go_live" in changed:
-            await self.replan(turn.session, turn.merchant)
+        """A new go-live date moves the go-live alerts; a market answer proposes a time zone
+        while the merchant has not chosen one (still UTC)."""
+        merchant = turn.merchant
+        markets = turn.state.answers.get("market")
+        if "market" in changed and merchant.timezone == "UTC" and isinstance(markets, list):
+            proposed = zone_for_markets(markets)
+            if proposed is not None:
+                merchant.timezone = proposed
+                changed = {*changed, "timezone"}
+        if changed & {"go_live", "timezone"}:
+            await self.replan(turn.session, merchant)
 
     async def replan(self, session: AsyncSession, merchant: Merchant) -> None:
         """Bring the merchant's outbox rows in line with their settings (idempotent)."""
@@ -163,8 +180,7 @@ class AlertService:
         async with self.core.turn(user) as turn:
             merchant, lang = turn.merchant, turn.lang
             action, value = button.action, button.value
-            if (action, value) != ("tz", "type"):
-                merchant.awaiting = None
+            merchant.awaiting = None  # a picker that takes typing sets it again below
             match action:
                 case "show":
                     screen = await self.screen(turn)
@@ -192,6 +208,7 @@ class AlertService:
                     return await self._zone_press(turn, value)
                 case "hour":
                     if not value:
+                        merchant.awaiting = Awaiting.HOUR
                         return Outcome(
                             edit=self.screens.hours(
                                 lang, merchant.preferred_hour, self.zone_of(merchant)
@@ -203,6 +220,7 @@ class AlertService:
                         return await self._saved(turn)
                 case "quiet":
                     if not value:
+                        merchant.awaiting = Awaiting.QUIET
                         return Outcome(
                             edit=self.screens.quiet_hours(
                                 lang, self.quiet_of(merchant), self.zone_of(merchant)
@@ -221,21 +239,53 @@ class AlertService:
                     return await self._snooze(turn, int(value))
             return self._unknown(turn)
 
-    async def typed(self, turn: Turn, text: str) -> Outcome:
-        """Typed text while ``merchant.awaiting`` is ours: a time zone."""
-        merchant = turn.merchant
-        try:
-            key = parse_timezone(text[:64])
-        except ValueError:
-            prompt = self.screens.zone_prompt(
-                turn.lang, self.zone_of(merchant), problem=text.strip()[:40]
-            )
-            return Outcome(send=[prompt])
-        merchant.timezone = key
+    async def typed(self, turn: Turn, text: str) -> Outcome | None:
+        """Typed text while ``merchant.awaiting`` is ours: a time zone, an hour, quiet hours.
+
+        After "Type my city" only a time zone is expected; on a picker screen text that is
+        not understood is handed on to the interview when a question is open (the merchant
+        left the screen), and otherwise the picker is shown again, saying what went wrong.
+        """
+        merchant, lang = turn.merchant, turn.lang
+        awaiting, raw = merchant.awaiting, text.strip()[:64]
+        tz = self.zone_of(merchant)
+        if awaiting == Awaiting.HOUR:
+            try:
+                merchant.preferred_hour = parse_hour(raw)
+            except ValueError:
+                screen = self.screens.hours(lang, merchant.preferred_hour, tz, problem=raw)
+                return self._not_typed(turn, screen)
+        elif awaiting == Awaiting.QUIET:
+            try:
+                quiet = parse_quiet_hours(raw)
+            except ValueError:
+                quiet = None
+            if quiet is None:
+                screen = self.screens.quiet_hours(lang, self.quiet_of(merchant), tz, problem=raw)
+                return self._not_typed(turn, screen)
+            merchant.quiet_hours = str(quiet)
+        else:
+            try:
+                merchant.timezone = parse_timezone(raw)
+            except ValueError:
+                if awaiting == Awaiting.ZONES:
+                    return self._not_typed(turn, self.screens.zones(lang, tz, problem=raw))
+                return Outcome(send=[self.screens.zone_prompt(lang, tz, problem=raw[:40])])
         merchant.awaiting = None
         await self.replan(turn.session, merchant)
-        notice = self.r.text(turn.lang, "alerts.notices.zone_set", zone=key)
+        if awaiting in (Awaiting.HOUR, Awaiting.QUIET):
+            notice = self.r.text(lang, "alerts.notices.saved")
+        else:
+            notice = self.r.text(lang, "alerts.notices.zone_set", zone=merchant.timezone)
         return Outcome(send=[await self.screen(turn, notice=notice)])
+
+    @staticmethod
+    def _not_typed(turn: Turn, screen: Screen) -> Outcome | None:
+        """Typed text a picker did not understand: the picker again, or on to the interview."""
+        if turn.merchant.current is not None:  # a question is on screen
+            turn.merchant.awaiting = None
+            return None
+        return Outcome(send=[screen])
 
     async def chat_member(self, user: UserInfo, status: str) -> Outcome:
         """The bot was blocked (``kicked``/``left``) or allowed again (``member``)."""
@@ -417,12 +467,15 @@ class AlertService:
             now=self.core.clock().astimezone(tzinfo),
             offsets=self.offsets,
             scheduled=scheduled,
+            golive_offered="go_live"
+            in likely_path(self.core.content.interview, turn.state.answers),
         )
         return self.screens.settings(turn.lang, view, notice=notice)
 
     async def _zone_press(self, turn: Turn, value: str) -> Outcome:
         merchant, lang = turn.merchant, turn.lang
         if not value:
+            merchant.awaiting = Awaiting.ZONES
             return Outcome(edit=self.screens.zones(lang, self.zone_of(merchant)))
         if value == "type":
             merchant.awaiting = Awaiting.ZONE

@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -432,6 +432,15 @@ class Checker:
                         ("date_unclear", {}),
                         ("date_past", {"date": "2020-01-01"}),
                         ("date_far", {"date": "2040-01-01"}),
+                        ("unknown_options", {"names": ["Narnia <b>", "🇹🇭"]}),
+                        (
+                            "date_ambiguous",
+                            {
+                                "typed": "01/02/2027",
+                                "day_first": date(2027, 2, 1),
+                                "month_first": date(2027, 1, 2),
+                            },
+                        ),
                     ):
                         self.screen(
                             lambda lang=lang, s=s, k=key, v=values: self.views.question(

@@ -344,7 +344,9 @@ class Content:
         return TypedWords(
             negations=words("negations"),
             back=words("back", "buttons.back"),
-            skip=words("skip", "buttons.skip"),
+            skip=words("skip", "buttons.skip", "buttons.step_skip"),
+            done=words("done", "buttons.step_done"),
+            next=words("next", "buttons.next_step"),
         )
 
 

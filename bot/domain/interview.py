@@ -9,7 +9,7 @@ import re
 import unicodedata
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
 Kind = Literal["one", "many", "text", "date"]
@@ -108,6 +108,20 @@ def active_path(
         walked.append(qid)
         qid = route(interview, qid, answers)
     return walked, None
+
+
+def likely_path(interview: Interview, answers: Mapping[str, Answer]) -> list[str]:
+    """Every question on the merchant's branch from the start to the end, answered or not.
+
+    Unanswered questions route as if their answers matched no branch condition (the default
+    branch), so this is the path the merchant will most likely walk: "Question 3 of 10".
+    """
+    walked: list[str] = []
+    qid: str | None = interview.start
+    while qid is not None and qid not in walked:
+        walked.append(qid)
+        qid = route(interview, qid, answers)
+    return walked
 
 
 def effective_answers(interview: Interview, answers: Mapping[str, Answer]) -> dict[str, Answer]:
@@ -285,29 +299,44 @@ def normalise(text: str) -> str:
 _LIST_SEPARATORS = re.compile(r"[,;/&+]| and | und | et | y | e ", re.IGNORECASE)
 
 
-def match_options(
+def _deflag(text: str) -> str:
+    """Flag emoji as their two-letter region codes, each its own list item: 🇩🇪 → ",de,"."""
+    out: list[str] = []
+    pending = ""
+    for ch in text:
+        if 0x1F1E6 <= ord(ch) <= 0x1F1FF:
+            pending += chr(ord(ch) - 0x1F1E6 + ord("a"))
+            if len(pending) == 2:
+                out.append(f",{pending},")
+                pending = ""
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def match_parts(
     question: Question,
     typed: str,
     labels: Mapping[str, Sequence[str]],
     negations: Collection[str] = (),
-) -> list[str]:
-    """Options a merchant meant by typing (labels and synonyms per option id).
+) -> tuple[list[str], list[str]]:
+    """Options a merchant meant by typing, and the parts of a list that named nothing.
 
     A one-choice question yields exactly one option or none; a several-choice question
-    takes a list ("UK, Germany", "UK and Germany") where every part must name something.
-    Each part is matched exactly first ("woo", "uk"); failing that, option names are looked
-    for as whole words inside it ("I use Shopify", "we sell in the UK"), longest name
-    first. That second, looser reading never guesses: it is refused when the text names
-    two options of a one-choice question or contains a negation ("not on Shopify").
-    Option ids count only as exact answers ("it" is Italy alone, not inside a sentence).
-    Unrecognised text yields an empty list.
+    takes a list ("UK, Germany", "UK and Germany", "🇬🇧 🇩🇪"). Each part is matched exactly
+    first ("woo", "uk", a flag's region code); failing that, option names are looked for as
+    whole words inside it ("I use Shopify", "we sell in the UK"), longest name first. That
+    second, looser reading never guesses: it is refused when the text names two options of
+    a one-choice question or contains a negation ("not on Shopify"). Option ids count only
+    as exact answers ("it" is Italy alone, not inside a sentence).
     """
     names = {
         option: {normalise(n) for n in labels.get(option, ())} - {""}
         for option in question.options
     }
-    pieces = [typed] if question.kind == "one" else _LIST_SEPARATORS.split(typed)
+    pieces = [typed] if question.kind == "one" else _LIST_SEPARATORS.split(_deflag(typed))
     found: list[str] = []
+    unknown: list[str] = []
     for piece in pieces:
         wanted = normalise(piece)
         if not wanted:
@@ -315,11 +344,23 @@ def match_options(
         exact = [o for o in question.options if wanted == normalise(o) or wanted in names[o]]
         hits = exact[:1] or _mentioned(wanted, names, negations)
         if not hits:
-            return []
+            unknown.append(" ".join(piece.split()))
         found.extend(hit for hit in hits if hit not in found)
-    if question.kind == "one" and len(found) != 1:
-        return []
-    return [o for o in question.options if o in found]
+    if question.kind == "one" and (len(found) != 1 or unknown):
+        return [], unknown
+    return [o for o in question.options if o in found], unknown
+
+
+def match_options(
+    question: Question,
+    typed: str,
+    labels: Mapping[str, Sequence[str]],
+    negations: Collection[str] = (),
+) -> list[str]:
+    """Options a merchant meant by typing (see :func:`match_parts`); every part of a list
+    must name something, and unrecognised text yields an empty list."""
+    found, unknown = match_parts(question, typed, labels, negations)
+    return [] if unknown else found
 
 
 def _mentioned(text: str, names: Mapping[str, set[str]], negations: Collection[str]) -> list[str]:
@@ -378,84 +419,95 @@ def validate_text(question: Question, typed: str) -> str | TextProblem:
     return value
 
 
-_MONTHS = {
-    name: index
-    for index, names in enumerate(
-        [
-            ("jan", "january"),
-            ("feb", "february"),
-            ("mar", "march"),
-            ("apr", "april"),
-            ("may",),
-            ("jun", "june"),
-            ("jul", "july"),
-            ("aug", "august"),
-            ("sep", "sept", "september"),
-            ("oct", "october"),
-            ("nov", "november"),
-            ("dec", "december"),
-        ],
-        start=1,
-    )
-    for name in names
-}
+#: Numeric dates whose day and month could be either way round: 01/02/2027, 1.2.27, 01/02.
+_NUMERIC_DATE = re.compile(r"^\s*(\d{1,2})\s*[./-]\s*(\d{1,2})(?:\s*[./-]\s*(\d{2}|\d{4}))?\s*$")
 
 
-def parse_date(typed: str, today: date) -> date | None:
-    """Understand a typed date: 2026-12-31, 31.12.2026, 31/12/2026, 31 Dec 2026, Dec 31.
+@dataclass(frozen=True)
+class AmbiguousDate:
+    """A numeric date that reads both ways (01/02/2027): the merchant is asked which."""
 
-    Numeric day/month orders are read day first (as most of our markets write them); a
-    year left out means the next such date from today.
-    """
-    text = normalise(typed.replace("-", " ").replace(".", " ").replace("/", " "))
-    parts = text.split()
-    day = month = year = None
+    day_first: date
+    month_first: date
+
+
+def _parse_with(text: str, today: date, prefer: str, languages: Sequence[str]) -> date | None:
+    import dateparser  # a large import: only when a date is typed
+
+    settings: dict[str, Any] = {
+        "PREFER_DATES_FROM": prefer,
+        "RELATIVE_BASE": datetime.combine(today, time(12)),
+        "DATE_ORDER": "DMY",
+        "PREFER_DAY_OF_MONTH": "first",
+        "RETURN_AS_TIMEZONE_AWARE": False,
+    }
     try:
-        if len(parts) == 3 and all(p.isdigit() for p in parts):
-            a, b, c = (int(p) for p in parts)
-            if len(parts[0]) == 4:
-                year, month, day = a, b, c
-            else:
-                day, month, year = a, b, c
-        elif len(parts) in (2, 3):
-            words = [p for p in parts if not p.isdigit()]
-            numbers = [int(p.rstrip("stndrh")) for p in parts if p not in words]
-            if len(words) != 1 or (words[0][:3] not in _MONTHS and words[0] not in _MONTHS):
-                return None
-            month = _MONTHS.get(words[0], _MONTHS.get(words[0][:3]))
-            if len(numbers) == 1:
-                day = numbers[0]
-            elif len(numbers) == 2:
-                day, year = (
-                    (numbers[0], numbers[1]) if numbers[0] <= 31 else (numbers[1], numbers[0])
-                )
-            else:
-                return None
-        elif len(parts) == 2 and all(p.isdigit() for p in parts):
-            day, month = int(parts[0]), int(parts[1])
-        else:
-            return None
-        if year is not None and year < 100:
-            year += 2000
-        if year is None:
-            assert day is not None and month is not None
-            guess = date(today.year, month, day)
-            return guess if guess >= today else date(today.year + 1, month, day)
-        assert day is not None and month is not None
-        return date(year, month, day)
-    except (ValueError, OverflowError, AssertionError):  # e.g. day 99999999999999999999
+        found = dateparser.parse(text, languages=list(languages), settings=settings)
+    except (ValueError, OverflowError, TypeError):
+        return None
+    return found.date() if found is not None else None
+
+
+def parse_date(
+    typed: str, today: date, languages: Sequence[str] = ("en",)
+) -> date | AmbiguousDate | None:
+    """Understand a typed date with a maintained parser (dateparser).
+
+    Takes "2027-03-31", "31.03.2027", "03/15/2027", "31 Dec 2026", "15 Jan", "March 2027",
+    "tomorrow", "next friday", "in 3 weeks". A year left out means the next such date from
+    today. A numeric day and month that could be either way round ("01/02/2027") is
+    :class:`AmbiguousDate`, never a silent guess; a bare number ("5", "2027") is not a date.
+    """
+    text = " ".join(typed.split())[:100]
+    if not text or text.isdigit():
+        return None
+    numeric = _NUMERIC_DATE.match(text)
+    if numeric is not None:
+        a, b = int(numeric.group(1)), int(numeric.group(2))
+        year = numeric.group(3)
+        if a <= 12 and b <= 12 and a != b:
+            day_first, month_first = _on(a, b, year, today), _on(b, a, year, today)
+            if day_first is not None and month_first is not None:
+                return AmbiguousDate(day_first, month_first)
+        elif b > 12 >= a:  # 03/15/2027: only month first makes sense
+            return _on(b, a, year, today)
+    found = _parse_with(text, today, "current_period", languages)
+    if found is not None and found >= today:
+        return found
+    return _parse_with(text, today, "future", languages)
+
+
+def _on(day: int, month: int, year: str | None, today: date) -> date | None:
+    """The date with this day and month (a missing year: the next one from today)."""
+    try:
+        if year is not None:
+            return date(int(year) + (2000 if len(year) == 2 else 0), month, day)
+        found = date(today.year, month, day)
+        return found if found >= today else date(today.year + 1, month, day)
+    except ValueError:
         return None
 
 
-def validate_date(question: Question, typed: str, today: date) -> str | TextProblem:
-    """A go-live style date: understood, not in the past, not absurdly far away."""
-    parsed = parse_date(typed, today)
+def validate_date(
+    question: Question, typed: str, today: date, languages: Sequence[str] = ("en",)
+) -> str | TextProblem:
+    """A go-live style date: understood, not ambiguous, not in the past, not too far away."""
+    parsed = parse_date(typed, today, languages)
     if parsed is None:
         return TextProblem("date_unclear")
+    if isinstance(parsed, AmbiguousDate):
+        return TextProblem(
+            "date_ambiguous",
+            {
+                "typed": " ".join(typed.split())[:20],
+                "day_first": parsed.day_first,
+                "month_first": parsed.month_first,
+            },
+        )
     if parsed < today + timedelta(days=question.min_days_ahead):
-        return TextProblem("date_past", {"date": parsed.isoformat()})
+        return TextProblem("date_past", {"date": parsed})
     if parsed > today + timedelta(days=question.max_days_ahead):
-        return TextProblem("date_far", {"date": parsed.isoformat()})
+        return TextProblem("date_far", {"date": parsed})
     return parsed.isoformat()
 
 
@@ -479,13 +531,19 @@ class TypedWords:
     negations: frozenset[str]  # a loosely typed answer holding one of these is not guessed
     back: frozenset[str]  # typed instead of pressing « Back
     skip: frozenset[str]  # typed instead of pressing Skip (optional questions)
+    done: frozenset[str] = frozenset()  # typed on a step instead of pressing Done
+    next: frozenset[str] = frozenset()  # typed instead of pressing Next step
 
 
 @dataclass(frozen=True)
 class Moved:
-    """The typed text answered (or navigated): the interview's new state."""
+    """The typed text answered (or navigated): the interview's new state.
+
+    ``note`` is set when only part of it was understood (ticks added, the rest named).
+    """
 
     state: State
+    note: TextProblem | None = None
 
 
 @dataclass(frozen=True)
@@ -514,6 +572,7 @@ def read_typed(
     words: TypedWords,
     labels: Mapping[str, Sequence[str]],
     today: date,
+    languages: Sequence[str] = ("en",),
 ) -> Reading:
     """What a merchant's typed text does at the current question (``state.current``).
 
@@ -533,18 +592,25 @@ def read_typed(
         result = (
             validate_text(question, typed)
             if question.kind == "text"
-            else validate_date(question, typed, today)
+            else validate_date(question, typed, today, languages)
         )
         if isinstance(result, TextProblem):
             return Refused(result)
         new = answer_text(interview, state, question.id, result)
     else:
-        picked = match_options(question, typed[:TYPED_MAX], labels, words.negations)
+        picked, unknown = match_parts(question, typed[:TYPED_MAX], labels, words.negations)
         if not picked:
             return NotUnderstood()
         if question.kind == "one":
             new = choose(interview, state, question.id, picked[0])
         else:
-            ticked = replace(state, answers={**state.answers, question.id: picked})
+            # Typing adds to what is ticked already; a list that named something unknown
+            # ticks the known part and stays, naming the rest ("uk, germany, narnia").
+            before = state.answers.get(question.id)
+            had = set(before) if isinstance(before, list) else set()
+            both = [o for o in question.options if o in had or o in picked]
+            ticked = replace(state, answers={**state.answers, question.id: both})
+            if unknown:
+                return Moved(ticked, TextProblem("unknown_options", {"names": unknown}))
             new = confirm(interview, ticked, question.id)
     return NotUnderstood() if new is None else Moved(new)

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Table, insert
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.content.loader import Content
@@ -30,6 +30,8 @@ from bot.views.model import Outcome, Screen
 from bot.views.screens import Views
 
 _EVENTS: Table = Event.__table__  # type: ignore[attr-defined]
+#: Activity-log kind: a step was shown on its own (what typed "done" or "skip" applies to).
+STEP_SHOWN = "step_shown"
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,17 @@ class Turn:
             insert(_EVENTS).values(merchant_id=self.merchant.id, kind=kind, at=self.now, data=data)
         )
 
+    async def last_event(self, *kinds: str) -> Event | None:
+        """The merchant's latest logged event of one of these kinds."""
+        await self.session.flush()
+        found = await self.session.exec(
+            select(Event)
+            .where(Event.merchant_id == self.merchant.id, col(Event.kind).in_(kinds))
+            .order_by(col(Event.id).desc())
+            .limit(1)
+        )
+        return found.first()
+
     async def marks(self) -> dict[str, Mark]:
         """The merchant's step marks."""
         rows = await self.session.exec(
@@ -124,8 +137,8 @@ class AnswersListener(Protocol):
 class TypedInput(Protocol):
     """A feature that asked the merchant to type something (``merchant.awaiting``)."""
 
-    async def typed(self, turn: Turn, text: str) -> Outcome:
-        """Handle the typed text."""
+    async def typed(self, turn: Turn, text: str) -> Outcome | None:
+        """Handle the typed text; ``None`` hands it on (the feature stopped waiting)."""
         ...
 
 
@@ -148,10 +161,14 @@ class Core:
         self.deadline = deadline
         self.clock = clock
         self.retention_days = retention_days
+        # The hour new merchants' alerts arrive at (set by the wiring; None: any time).
+        self.default_hour: int | None = None
         # Set by the wiring: features hearing about changed answers / owning typed input
         # while ``merchant.awaiting`` starts with ``<name>:``.
         self.listeners: list[AnswersListener] = []
         self.typed_input: dict[str, TypedInput] = {}
+        # Set by the wiring: typed text once the interview is finished (done, skip, next...).
+        self.after_interview: TypedInput | None = None
         self._typed_words: dict[str, TypedWords] = {}  # by locale shipped
 
     @asynccontextmanager
@@ -169,6 +186,7 @@ class Core:
                     first_seen=now,
                     last_seen=now,
                     interview_version=self.content.interview.version,
+                    preferred_hour=self.default_hour,
                 )
                 session.add(merchant)
             else:
@@ -225,15 +243,23 @@ class Core:
         )
 
     async def next_screen(
-        self, turn: Turn, *, after: str | None = None, intro: bool = False
+        self, turn: Turn, *, after: str | None = None, intro: bool = False, marked: str = "done"
     ) -> Screen:
-        """The next open step (or the finished screen)."""
+        """The next open step (or the finished screen); ``marked`` says how ``after`` was."""
         progress = await self.progress(turn)
         step = progress.next_open(after)
         if step is None:
             return self.views.finished(turn.lang, turn.answers, progress)
+        await turn.log(STEP_SHOWN, step=step.id)
         return self.views.step(
-            turn.lang, step, turn.answers, progress, turn.now, self.deadline, intro=intro
+            turn.lang,
+            step,
+            turn.answers,
+            progress,
+            turn.now,
+            self.deadline,
+            intro=intro,
+            marked=marked,
         )
 
     async def where_am_i(self, turn: Turn) -> Screen:

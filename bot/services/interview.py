@@ -7,9 +7,13 @@ from bot.domain import links
 from bot.domain.callbacks import Back, Choose, Confirm, EditAnswer, SkipQuestion
 from bot.domain.interview import State
 from bot.services.core import Core, Turn, UserInfo
+from bot.storage.models import Mode
 from bot.views.model import Outcome, Screen
 
 InterviewButton = Choose | Confirm | SkipQuestion | Back
+# Activity-log kinds: a step deep link followed before the answers were in, and its opening.
+STEP_LINK = "step_link"
+STEP_LINK_OPENED = "step_link_opened"
 
 
 class InterviewService:
@@ -22,54 +26,62 @@ class InterviewService:
 
     async def start(self, user: UserInfo, payload: str | None = None) -> Outcome:
         """/start (optionally from a deep link): greet; resume the interview or show the plan."""
+        async with self.core.turn(user) as turn:
+            return await self._start(turn, user, payload)
+
+    async def _start(self, turn: Turn, user: UserInfo, payload: str | None) -> Outcome:
         core, views = self.core, self.views
         link = (
             links.decode(payload, self.interview, set(core.content.step_index))
             if payload
             else None
         )
-        async with core.turn(user) as turn:
-            lang = turn.lang
-            state = turn.state
-            notes: list[Screen] = []
-            if payload and link is None:
-                notes.append(Screen(views.r.text(lang, "notices.link_invalid")))
-            if link is not None and link.answers:
-                # A link fills in what the merchant has not answered; it never overwrites.
-                fresh = {k: v for k, v in link.answers.items() if k not in state.answers}
-                if fresh:
-                    state = iv.begin(self.interview, {**state.answers, **fresh})
-                    labels = ", ".join(views.answer_label(lang, k, v) for k, v in fresh.items())
-                    notes.append(
-                        Screen(views.r.text(lang, "notices.link_prefilled", values=labels))
-                    )
-                    await turn.log("deep_link", keys=sorted(fresh))
-            if state.mode == "edit":
-                state = iv.begin(self.interview, state.answers)
-            turn.save(state)
-            progress = await core.progress(turn) if state.current is None else None
-            greeting = views.start(
-                lang,
-                first_name=user.first_name,
-                returning=not turn.created,
-                resuming=bool(state.answers) and state.current is not None and not turn.created,
-                progress=progress,
-                now=turn.now,
-                deadline=core.deadline,
-            )
-            if state.current is not None:
-                if link is not None and link.step is not None:
-                    notes.append(Screen(views.r.text(lang, "notices.link_step_later")))
-                return Outcome(send=[greeting, *notes, views.question(lang, state)])
-            assert progress is not None
+        lang = turn.lang
+        state = turn.state
+        notes: list[Screen] = []
+        if payload and link is None:
+            notes.append(Screen(views.r.text(lang, "notices.link_invalid")))
+        if link is not None and link.answers:
+            # A link fills in what the merchant has not answered; it never overwrites.
+            fresh = {k: v for k, v in link.answers.items() if k not in state.answers}
+            if fresh:
+                state = iv.begin(self.interview, {**state.answers, **fresh})
+                labels = ", ".join(views.answer_label(lang, k, v) for k, v in fresh.items())
+                notes.append(Screen(views.r.text(lang, "notices.link_prefilled", values=labels)))
+                await turn.log("deep_link", keys=sorted(fresh))
+        if state.mode == "edit":
+            state = iv.begin(self.interview, state.answers)
+        turn.save(state)
+        progress = await core.progress(turn) if state.current is None else None
+        greeting = views.start(
+            lang,
+            first_name=user.first_name,
+            returning=not turn.created,
+            resuming=bool(state.answers) and state.current is not None and not turn.created,
+            progress=progress,
+            now=turn.now,
+            deadline=core.deadline,
+        )
+        if state.current is not None:
             if link is not None and link.step is not None:
-                step = next((s for s in progress.steps if s.id == link.step), None)
-                if step is None:
-                    notes.append(Screen(views.r.text(lang, "notices.no_step")))
-                else:
-                    shown = views.step(lang, step, turn.answers, progress, turn.now, core.deadline)
-                    return Outcome(send=[*notes, shown])
-            return Outcome(send=[greeting, *notes])
+                # Remembered in the activity log; opened when the answers are in.
+                await turn.log(STEP_LINK, step=link.step)
+                notes.append(Screen(views.r.text(lang, "notices.link_step_later")))
+            return Outcome(send=[greeting, *notes, views.question(lang, state)])
+        assert progress is not None
+        if link is not None and link.step is not None:
+            shown = await self._linked_step(turn, link.step)
+            return Outcome(send=[*notes, shown])
+        return Outcome(send=[greeting, *notes])
+
+    async def _linked_step(self, turn: Turn, step_id: str) -> Screen:
+        """The step a deep link pointed to, or a note that it is not in the plan."""
+        core = self.core
+        progress = await core.progress(turn)
+        step = next((s for s in progress.steps if s.id == step_id), None)
+        if step is None:
+            return Screen(self.views.r.text(turn.lang, "notices.no_step"))
+        return self.views.step(turn.lang, step, turn.answers, progress, turn.now, core.deadline)
 
     async def help(self, user: UserInfo) -> Outcome:
         """/help."""
@@ -87,9 +99,19 @@ class InterviewService:
         async with core.turn(user) as turn:
             feature = (turn.merchant.awaiting or "").partition(":")[0]
             if feature in core.typed_input:  # e.g. "alerts:tz": a typed time zone
-                return await core.typed_input[feature].typed(turn, typed)
+                handled = await core.typed_input[feature].typed(turn, typed)
+                if handled is not None:
+                    return handled
             state, lang = turn.state, turn.lang
+            if turn.merchant.current is None and turn.merchant.mode != Mode.DONE:
+                # No question was ever shown (a first message, or the first after /delete):
+                # a greeting and the first question, not a hint about buttons not on screen.
+                return await self._start(turn, user, None)
             if state.current is None:
+                if core.after_interview is not None:
+                    handled = await core.after_interview.typed(turn, typed)
+                    if handled is not None:
+                        return handled
                 return Outcome(send=[views.hint(lang, None)])
             reading = iv.read_typed(
                 self.interview,
@@ -98,10 +120,12 @@ class InterviewService:
                 words=core.typed_words(lang),
                 labels=core.content.option_labels(lang, state.current),
                 today=turn.now.date(),
+                languages=tuple(dict.fromkeys((core.content.locale(lang).code, "en"))),
             )
             match reading:
-                case iv.Moved(state=new):
-                    return await self._moved(turn, new, edit_in_place=False)
+                case iv.Moved(state=new, note=note):
+                    problem = views.problem(lang, note.key, note.values) if note else None
+                    return await self._moved(turn, new, edit_in_place=False, problem=problem)
                 case iv.Refused(problem=problem):
                     shown = views.problem(lang, problem.key, problem.values)
                     return Outcome(send=[views.question(lang, state, problem=shown)])
@@ -170,7 +194,9 @@ class InterviewService:
             turn.save(new)
             return Outcome(edit=self.views.question(turn.lang, new))
 
-    async def _moved(self, turn: Turn, new: State, *, edit_in_place: bool) -> Outcome:
+    async def _moved(
+        self, turn: Turn, new: State, *, edit_in_place: bool, problem: str | None = None
+    ) -> Outcome:
         """Save the new interview state and show what follows."""
         old = turn.state
         lang = turn.lang
@@ -186,12 +212,18 @@ class InterviewService:
             for listener in self.core.listeners:
                 await listener.answers_changed(turn, changed)
         if new.current is not None:
-            screen = self.views.question(lang, new)
+            screen = self.views.question(lang, new, problem=problem)
             return Outcome(edit=screen) if edit_in_place else Outcome(send=[screen])
-        # Finished (or finished an edit): the answers become the profile, the plan follows.
+        # Finished (or finished an edit): the answers become the profile, the plan follows,
+        # and the step a deep link pointed to while the questions were open.
         await turn.log("interview_done")
         profile = self.views.profile(lang, new.answers)
-        plan = await self.core.plan_screen(turn)
+        follow = [await self.core.plan_screen(turn)]
+        linked = await turn.last_event(STEP_LINK, STEP_LINK_OPENED)
+        if linked is not None and linked.kind == STEP_LINK:
+            step_id = str(linked.data.get("step", ""))
+            await turn.log(STEP_LINK_OPENED, step=step_id)
+            follow.append(await self._linked_step(turn, step_id))
         if edit_in_place:
-            return Outcome(edit=profile, send=[plan])
-        return Outcome(send=[profile, plan])
+            return Outcome(edit=profile, send=follow)
+        return Outcome(send=[profile, *follow])

@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlmodel import col, delete
 
 from bot.domain.callbacks import MarkStep, NextStep, OpenStep, PlanPage, ShowPlan, ShowProfile
-from bot.services.core import Core, Turn, UserInfo
+from bot.domain.interview import normalise
+from bot.services.core import STEP_SHOWN, Core, Turn, UserInfo
 from bot.storage.models import StepProgress, StepStatus
 from bot.views.model import Outcome
 
@@ -60,6 +61,32 @@ class PlanService:
                 case MarkStep(step=step_id, how=how):
                     return await self._mark(turn, step_id, how)
 
+    async def typed(self, turn: Turn, text: str) -> Outcome | None:
+        """Typed once the plan is built: ``done`` / ``skip`` on the step last shown, ``next``,
+        ``back`` (to the plan); ``None`` for anything else."""
+        words = self.core.typed_words(turn.lang)
+        said = normalise(text[:100])
+        if said in words.next:
+            return Outcome(send=[await self.core.next_screen(turn)])
+        if said in words.back:
+            return Outcome(send=[await self.core.plan_screen(turn)])
+        if said not in words.done and said not in words.skip:
+            return None
+        shown = await turn.last_event(STEP_SHOWN)
+        step_id = str(shown.data.get("step", "")) if shown is not None else ""
+        progress = await self.core.progress(turn)
+        how = "done" if said in words.done else "skip"
+        in_plan = any(step.id == step_id for step in progress.steps)
+        status = progress.status(step_id) if in_plan else None
+        if status not in ("open", "skipped" if how == "done" else "open"):
+            step = progress.next_open()
+            if step is None:
+                return None
+            step_id = step.id
+        outcome = await self._mark(turn, step_id, how)
+        # The next step opens with a word on the one just marked; nothing to edit in place.
+        return Outcome(send=outcome.send)
+
     async def _open(self, turn: Turn, step_id: str) -> Outcome:
         core = self.core
         progress = await core.progress(turn)
@@ -69,6 +96,7 @@ class PlanService:
                 toast=core.toast(turn, "notices.no_step"), send=[await core.plan_screen(turn)]
             )
         screen = self.views.step(turn.lang, step, turn.answers, progress, turn.now, core.deadline)
+        await turn.log(STEP_SHOWN, step=step_id)
         return Outcome(send=[screen])
 
     async def _mark(self, turn: Turn, step_id: str, how: str) -> Outcome:
@@ -80,7 +108,7 @@ class PlanService:
         if step is None:
             return Outcome(toast=core.toast(turn, "notices.no_step"))
         if how == "details":
-            return Outcome(send=[views.details(lang, step, answers)])
+            return Outcome(send=[views.details(lang, step, answers, progress)])
         if how == "undo":
             await turn.session.exec(
                 delete(StepProgress).where(
@@ -115,6 +143,6 @@ class PlanService:
         await turn.session.flush()
         progress = await core.progress(turn)
         edited = views.step(lang, step, answers, progress, now, core.deadline)
-        follow = await core.next_screen(turn, after=step_id, intro=True)
+        follow = await core.next_screen(turn, after=step_id, intro=True, marked=status.value)
         toast_key = "notices.step_done" if status == StepStatus.DONE else "notices.step_skipped"
         return Outcome(toast=core.toast(turn, toast_key), edit=edited, send=[follow])

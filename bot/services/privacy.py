@@ -6,12 +6,16 @@ from datetime import date, timedelta
 
 from sqlmodel import select
 
+from bot.alerts.keys import parse_key
+from bot.alerts.screens import offset_view
 from bot.domain.callbacks import DeleteData
+from bot.domain.interview import likely_path
 from bot.services.core import Core, UserInfo
 from bot.storage import erase
 from bot.storage.models import Outbox, OutboxStatus
 from bot.views.calendar import CalendarEntry, build_calendar
-from bot.views.model import Document, Outcome
+from bot.views.model import Document, Outcome, Screen
+from bot.views.screens import format_date
 
 CALENDAR_UID = "storefront-migration-bot"
 
@@ -72,11 +76,21 @@ class PrivacyService:
             )
             pending = sorted(rows, key=lambda row: row.due_at)
         go_live = answers.get("go_live")
+        deadline = self.core.deadline
+        if deadline < self.core.clock() and not isinstance(go_live, str) and not pending:
+            # Only the long-past shutdown would be in the file: say what would fill it.
+            text = r.text(
+                lang,
+                "calendar.nothing_ahead",
+                deadline=format_date(deadline.date()),
+                golive_offered="go_live" in likely_path(self.core.content.interview, answers),
+            )
+            return Outcome(send=[Screen(text)])
         entries = [
             CalendarEntry(
                 uid=f"deadline-{merchant_id}@{CALENDAR_UID}",
                 summary=r.plain(lang, "calendar.deadline"),
-                when=self.core.deadline.date(),
+                when=deadline.date(),
                 description=r.plain(lang, "calendar.deadline_description"),
             )
         ]
@@ -86,17 +100,30 @@ class PrivacyService:
                     uid=f"golive-{merchant_id}@{CALENDAR_UID}",
                     summary=r.plain(lang, "calendar.go_live"),
                     when=date.fromisoformat(go_live),
+                    description=r.plain(lang, "calendar.go_live_description"),
                     remind_before=timedelta(days=7),
                 )
             )
-        entries.extend(
-            CalendarEntry(
-                uid=f"alert-{row.key.replace(':', '-')}-{merchant_id}@{CALENDAR_UID}",
-                summary=r.plain(lang, "calendar.alert"),
-                when=row.due_at,
+        for row in pending:
+            info = parse_key(row.key)
+            if info is None:
+                continue
+            offset = offset_view(info.offset or "0d")
+            entries.append(
+                CalendarEntry(
+                    uid=f"alert-{row.key.replace(':', '-')}-{merchant_id}@{CALENDAR_UID}",
+                    summary=r.plain(
+                        lang,
+                        "calendar.alert",
+                        kind=info.kind,
+                        snoozed=info.snoozed,
+                        n=offset["n"],
+                        unit=offset["unit"],
+                    ),
+                    when=row.due_at,
+                    description=r.plain(lang, "calendar.alert_description"),
+                )
             )
-            for row in pending
-        )
         data = build_calendar(
             entries, name=r.plain(lang, "calendar.name"), stamp=self.core.clock()
         )

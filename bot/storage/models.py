@@ -72,7 +72,11 @@ class OutboxStatus(StrEnum):
 class Awaiting(StrEnum):
     """Typed input a feature asked for (``<feature>:<what>``; the feature owns it)."""
 
-    ZONE = "alerts:tz"
+    ZONE = "alerts:tz"  # after "Type my city": only a time zone is expected
+    # A picker on screen that also takes typing; other text falls through to the interview.
+    ZONES = "alerts:zones"
+    HOUR = "alerts:hour"
+    QUIET = "alerts:quiet"
 
 
 class EnumText(TypeDecorator[str]):

@@ -26,7 +26,14 @@ from bot.domain.callbacks import (
     SkipQuestion,
     encode,
 )
-from bot.domain.interview import Answer, Interview, State, active_path, effective_answers
+from bot.domain.interview import (
+    Answer,
+    Interview,
+    State,
+    active_path,
+    effective_answers,
+    likely_path,
+)
 from bot.domain.plan import Progress, Step, reasons
 from bot.views.model import Button, Screen, shorten
 
@@ -174,6 +181,7 @@ class Views:
             lang,
             "question.html.j2",
             number=walked,
+            total=max(walked, len(likely_path(self.interview, state.answers))),
             text=self.content.string(lang, f"questions.{question.id}.text"),
             chosen=chosen,
             problem=problem,
@@ -198,8 +206,9 @@ class Views:
         return Screen(text)
 
     def problem(self, lang: str | None, key: str, values: Mapping[str, Any]) -> str:
-        """A kind re-ask for a typed answer we could not use."""
-        return self.r.plain(lang, f"problems.{key}", **values)
+        """A kind re-ask for a typed answer we could not use (dates written out in full)."""
+        shown = {k: format_date(v) if isinstance(v, date) else v for k, v in values.items()}
+        return self.r.plain(lang, f"problems.{key}", **shown)
 
     # --- profile, plan, steps -------------------------------------------------------------
 
@@ -328,12 +337,18 @@ class Views:
         deadline: datetime,
         *,
         intro: bool = False,
+        marked: str = "done",
     ) -> Screen:
-        """One step as its own message, with Done / Skip / Details / Back to plan."""
+        """One step as its own message, with Done / Skip / Details / Back to plan.
+
+        ``intro`` opens it with a word on the step just marked (``marked``: done or skipped).
+        """
         status = progress.status(step.id)
         shop = shop_name_of(answers)
         intro_text = (
-            self.r.render(lang, "next_intro.html.j2", progress=progress, shop_name=shop)
+            self.r.render(
+                lang, "next_intro.html.j2", progress=progress, shop_name=shop, marked=marked
+            )
             if intro
             else ""
         )
@@ -351,23 +366,20 @@ class Views:
             status=status,
             when=countdown(deadline, now),
         )
-        sid = step.id
-        first: tuple[Button, ...]
-        if status == "open":
-            first = (
-                self.button(lang, "step_done", encode(MarkStep(sid, "done"))),
-                self.button(lang, "step_skip", encode(MarkStep(sid, "skip"))),
-            )
-        else:
-            first = (self.button(lang, "step_undo", encode(MarkStep(sid, "undo"))),)
         second = (
-            self.button(lang, "step_details", encode(MarkStep(sid, "details"))),
-            self.button(lang, "back_to_plan", encode(ShowPlan())),
+            self.button(lang, "step_details", encode(MarkStep(step.id, "details"))),
+            self.button(lang, "back_to_plan", encode(self._plan_at(progress, step))),
         )
-        return Screen(text, (first, second))
+        return Screen(text, (self._marks_row(lang, step, status), second))
 
-    def details(self, lang: str | None, step: Step, answers: Mapping[str, Answer]) -> Screen:
-        """A step's background, uncertainty flags and sources."""
+    def details(
+        self,
+        lang: str | None,
+        step: Step,
+        answers: Mapping[str, Answer],
+        progress: Progress | None = None,
+    ) -> Screen:
+        """A step's background, uncertainty flags and sources, with the step's own buttons."""
         text = self.r.render(
             lang,
             "step_details.html.j2",
@@ -377,8 +389,25 @@ class Views:
             sources=step.sources,
             checked=format_date(step.checked) if step.checked else "",
         )
-        keyboard = ((self.button(lang, "back_to_plan", encode(ShowPlan())),),)
-        return Screen(text, keyboard)
+        back = self.button(lang, "back_to_plan", encode(self._plan_at(progress, step)))
+        if progress is None:
+            return Screen(text, ((back,),))
+        return Screen(text, (self._marks_row(lang, step, progress.status(step.id)), (back,)))
+
+    def _marks_row(self, lang: str | None, step: Step, status: str) -> tuple[Button, ...]:
+        """Done and Skip on an open step; Undo on a marked one."""
+        if status == "open":
+            return (
+                self.button(lang, "step_done", encode(MarkStep(step.id, "done"))),
+                self.button(lang, "step_skip", encode(MarkStep(step.id, "skip"))),
+            )
+        return (self.button(lang, "step_undo", encode(MarkStep(step.id, "undo"))),)
+
+    def _plan_at(self, progress: Progress | None, step: Step) -> ShowPlan | PlanPage:
+        """Back to the plan page that holds ``step``."""
+        if progress is None or not any(s.id == step.id for s in progress.steps):
+            return ShowPlan()
+        return PlanPage((progress.position(step.id) - 1) // PLAN_PAGE_SIZE)
 
     def finished(
         self, lang: str | None, answers: Mapping[str, Answer], progress: Progress
@@ -416,7 +445,10 @@ class Views:
         )
         keyboard: tuple[tuple[Button, ...], ...] = ()
         if progress is not None:
-            keyboard = ((self.button(lang, "show_plan", encode(ShowPlan())),),)
+            row = [self.button(lang, "show_plan", encode(ShowPlan()))]
+            if not progress.finished:
+                row.insert(0, self.button(lang, "next_step", encode(NextStep())))
+            keyboard = (tuple(row),)
         return Screen(text, keyboard)
 
     def delete_question(self, lang: str | None) -> Screen:
