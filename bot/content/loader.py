@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -250,6 +251,202 @@ class Campaign:
     nudge_after_days: int
 
 
+FACT_SETTINGS = ("_checked", "_review", "_review_by", "_markets")
+FACT_OVERRIDE = ("value", "checked", "review", "review_by")
+_PERIOD = re.compile(r"^(\d{1,4})([dwmy])$")
+_PERIOD_DAYS = {"d": 1, "w": 7, "m": 30, "y": 365}
+# Markup in text that is shown as plain text (fact values, titles): merchants would see it.
+_MARKUP = re.compile(r"</?[a-zA-Z][a-zA-Z0-9-]*(\s[^<>]*)?/?>|&(#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);")
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One value of ``facts.yaml`` with when it was last confirmed and when to look again."""
+
+    path: str  # dotted, as templates read it: ``fees.uk.commission``
+    value: str
+    checked: date
+    review_by: date
+    line: int
+
+    def overdue(self, today: date) -> bool:
+        """Past its review date: the value may have changed since it was confirmed."""
+        return today > self.review_by
+
+
+def parse_period(value: str) -> timedelta:
+    """``90d``, ``12w``, ``6m`` (30 days) or ``1y`` (365 days); ValueError otherwise."""
+    found = _PERIOD.match(value.strip())
+    if not found or int(found.group(1)) == 0:
+        raise ValueError(f"{value!r} is not a period like 90d, 12w, 6m or 1y")
+    return timedelta(days=int(found.group(1)) * _PERIOD_DAYS[found.group(2)])
+
+
+def markup_in(text: str) -> str | None:
+    """The first HTML tag or entity in text that is shown as plain text, if any."""
+    found = _MARKUP.search(text)
+    return found.group(0) if found else None
+
+
+def _as_date(value: Any) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def read_facts(
+    data: Mapping[str, Any],
+    lines: Mapping[tuple[Any, ...], int],
+    path: Path,
+    problems: list[Problem],
+) -> tuple[dict[str, Any], dict[str, Fact], dict[str, tuple[str, ...]]]:
+    """Split ``facts.yaml`` into the values templates read and each value's dates.
+
+    A group's ``_checked`` (date), ``_review`` (period) or ``_review_by`` (date) apply to
+    every fact below it unless a nearer group, or the fact itself (written as
+    ``{value: ..., checked: ..., review: ...}``), says otherwise. ``_markets`` lists the
+    market ids a ``markets.<group>`` covers when its name is not one market id.
+    Returns (values, facts by dotted path, ``_markets`` by group path).
+    """
+    facts: dict[str, Fact] = {}
+    covers: dict[str, tuple[str, ...]] = {}
+
+    def setting(key: str, value: Any, loc: tuple[Any, ...], meta: dict[str, Any]) -> None:
+        line = _line_for(lines, loc)
+        name = key.lstrip("_")
+        if name in ("checked", "review_by"):
+            day = _as_date(value)
+            if day is None:
+                problems.append(Problem(path, line, f"`{key}` must be a date (YYYY-MM-DD)"))
+                return
+            meta[name] = day
+            if name == "review_by":
+                meta.pop("review", None)
+        elif name == "review":
+            try:
+                meta["review"] = parse_period(str(value))
+            except ValueError as exc:
+                problems.append(Problem(path, line, f"`{key}`: {exc}"))
+                return
+            meta.pop("review_by", None)
+        elif name == "markets":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                problems.append(Problem(path, line, f"`{key}` must be a list of market ids"))
+                return
+            covers[".".join(str(p) for p in loc[:-1])] = tuple(value)
+
+    def leaf(
+        value: Any,
+        loc: tuple[Any, ...],
+        meta: Mapping[str, Any],
+        line_loc: tuple[Any, ...] | None = None,
+    ) -> Any:
+        where = ".".join(str(p) for p in loc)
+        line = _line_for(lines, line_loc or loc)
+        if isinstance(value, (bool, type(None))) or not isinstance(value, (str, int, float)):
+            problems.append(Problem(path, line, f"{where}: a fact is text; put it in quotes"))
+            return value
+        text = str(value)
+        tag = markup_in(text)
+        if tag is not None:
+            problems.append(
+                Problem(
+                    path,
+                    line,
+                    f"{where}: HTML ({tag}) in a fact value is shown to merchants as it is;"
+                    " put the markup in the guidance around {{ facts." + where + " }}",
+                )
+            )
+        checked = meta.get("checked")
+        if checked is None:
+            problems.append(
+                Problem(
+                    path,
+                    line,
+                    f"{where}: no checked date: add `_checked: YYYY-MM-DD` to its group"
+                    " (or write it as {value: ..., checked: YYYY-MM-DD})",
+                )
+            )
+            return text
+        if "review_by" in meta:
+            review_by = meta["review_by"]
+        elif "review" in meta:
+            review_by = checked + meta["review"]
+        else:
+            problems.append(
+                Problem(
+                    path,
+                    line,
+                    f"{where}: no review period: add `_review: 90d` (or `_review_by:"
+                    " YYYY-MM-DD`) to its group or the top of the file",
+                )
+            )
+            return text
+        facts[where] = Fact(where, text, checked, review_by, line)
+        return text
+
+    def walk(node: Mapping[str, Any], loc: tuple[Any, ...], inherited: Mapping[str, Any]) -> Any:
+        meta = dict(inherited)
+        values: dict[str, Any] = {}
+        for key, value in node.items():
+            key = str(key)
+            if key.startswith("_"):
+                if key not in FACT_SETTINGS:
+                    known = ", ".join(f"`{k}`" for k in FACT_SETTINGS)
+                    problems.append(
+                        Problem(
+                            path,
+                            _line_for(lines, (*loc, key)),
+                            f"unknown setting `{key}`{_did_you_mean(key, FACT_SETTINGS)}"
+                            f" (settings: {known})",
+                        )
+                    )
+                    continue
+                setting(key, value, (*loc, key), meta)
+        for key, value in node.items():
+            key = str(key)
+            if key.startswith("_"):
+                continue
+            here = (*loc, key)
+            if isinstance(value, Mapping) and "value" in value:
+                own = dict(meta)
+                for name, item in value.items():
+                    if name == "value":
+                        continue
+                    if name not in FACT_OVERRIDE:
+                        problems.append(
+                            Problem(
+                                path,
+                                _line_for(lines, (*here, name)),
+                                f"unknown field `{name}` of a fact"
+                                f"{_did_you_mean(str(name), FACT_OVERRIDE)}",
+                            )
+                        )
+                        continue
+                    setting(str(name), item, (*here, name), own)
+                values[key] = leaf(value["value"], here, own, (*here, "value"))
+            elif isinstance(value, Mapping):
+                values[key] = walk(value, here, meta)
+            else:
+                values[key] = leaf(value, here, meta)
+        return values
+
+    values = walk(data, (), {})
+    return values, facts, covers
+
+
+def _did_you_mean(word: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return f": did you mean `{close[0]}`?" if close else ""
+
+
 @dataclass(frozen=True)
 class StepText:
     """A step's words in one locale: title, main body and details (jinja2 sources)."""
@@ -292,6 +489,11 @@ class Content:
     steps: tuple[Step, ...]
     locales: Mapping[str, Locale]
     step_index: Mapping[str, Step] = field(default_factory=dict)
+    #: Every fact of ``facts.yaml`` by dotted path, with its checked and review dates.
+    fact_info: Mapping[str, Fact] = field(default_factory=dict)
+    #: Market option ids where TikTok Shop exists: those ``facts.yaml`` has ``markets.<id>``
+    #: for (or a ``markets`` group lists in ``_markets``).
+    shop_markets: frozenset[str] = frozenset()
     #: The content's identity: a hash of every file of the tree (see :func:`tree_hash`).
     hash: str = ""
 
@@ -393,6 +595,16 @@ def _load_step_file(
                 f"id {meta.id!r} must equal the file name {path.stem!r}",
             )
         )
+    tag = markup_in(meta.title)
+    if tag is not None:
+        problems.append(
+            Problem(
+                path,
+                lines.get(("title",), 2),
+                f"title: HTML ({tag}) in a title is shown to merchants as it is; write plain"
+                " text (& and < as they are)",
+            )
+        )
     main, main_line, details, details_line = _split_details(body, body_line)
     if not main:
         problems.append(Problem(path, body_line, "the body is empty"))
@@ -458,11 +670,15 @@ def load_content(root: Path) -> Content:
         _validate(CampaignModel, data, campaign_path, lines, problems) if data else None
     )
 
-    # Facts: free-form data the guidance reads.
-    facts, _, facts_path = read("facts.yaml")
-    if facts is not None and not isinstance(facts, dict):
+    # Facts: the data the guidance reads, each with its checked and review dates.
+    raw_facts, facts_lines, facts_path = read("facts.yaml")
+    facts: dict[str, Any] = {}
+    fact_info: dict[str, Fact] = {}
+    covers: dict[str, tuple[str, ...]] = {}
+    if raw_facts is not None and not isinstance(raw_facts, dict):
         problems.append(Problem(facts_path, 1, "facts must be a mapping"))
-        facts = {}
+    elif raw_facts is not None:
+        facts, fact_info, covers = read_facts(raw_facts, facts_lines, facts_path, problems)
 
     # Interview.
     data, ilines, interview_path = read("interview.yaml")
@@ -473,6 +689,12 @@ def load_content(root: Path) -> Content:
         _build_interview(interview_model, interview_path, ilines, problems)
         if interview_model
         else None
+    )
+
+    shop_markets = (
+        _shop_markets(facts, covers, interview, facts_path, facts_lines, problems)
+        if interview is not None
+        else frozenset()
     )
 
     # Guidance (English is canonical: it carries the structure).
@@ -608,13 +830,59 @@ def load_content(root: Path) -> Content:
     return Content(
         root=root,
         campaign=campaign,
-        facts=facts or {},
+        facts=facts,
         interview=interview,
         steps=tuple(steps),
         locales=locales,
         step_index={s.id: s for s in steps},
+        fact_info=fact_info,
+        shop_markets=shop_markets,
         hash=tree_hash(root),
     )
+
+
+def _shop_markets(
+    facts: Mapping[str, Any],
+    covers: Mapping[str, tuple[str, ...]],
+    interview: Interview,
+    path: Path,
+    lines: Mapping[tuple[Any, ...], int],
+    problems: list[Problem],
+) -> frozenset[str]:
+    """The market options TikTok Shop exists in: ``markets.<id>`` in facts.yaml.
+
+    Guidance reads it as ``shop_markets`` (the merchant's markets among them), so a market
+    added to interview.yaml and facts.yaml is never told "TikTok Shop is not available".
+    """
+    question = interview.questions.get("market")
+    groups = facts.get("markets")
+    if question is None or not isinstance(groups, Mapping):
+        return frozenset()
+    options = set(question.options)
+    found: set[str] = set()
+    for name in groups:
+        listed = covers.get(f"markets.{name}")
+        ids = listed if listed is not None else (name,)
+        for market in ids:
+            if market in options:
+                found.add(market)
+                continue
+            line = _line_for(lines, ("markets", name))
+            if listed is None:
+                problems.append(
+                    Problem(
+                        path,
+                        line,
+                        f"markets.{name}: {name!r} is not a market id in interview.yaml"
+                        f" ({', '.join(question.options)}); if the group covers several"
+                        " markets, list them: `_markets: [id, ...]`",
+                    )
+                )
+            else:
+                problems.append(
+                    Problem(path, line, f"markets.{name}._markets: {market!r} is not a market id")
+                )
+    return frozenset(found)
 
 
 def tree_hash(root: Path) -> str:

@@ -80,7 +80,7 @@ class PlanService:
         if step is None:
             return Outcome(toast=core.toast(turn, "notices.no_step"))
         if how == "details":
-            return Outcome(send=[views.details(lang, step, answers)])
+            return Outcome(send=[views.details(lang, step, answers, today=now.date())])
         if how == "undo":
             await turn.session.exec(
                 delete(StepProgress).where(

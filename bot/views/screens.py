@@ -8,6 +8,7 @@ from typing import Any
 
 from markupsafe import Markup
 
+from bot.content.facts import FactIndex
 from bot.content.loader import Content
 from bot.content.render import Renderer
 from bot.domain.callbacks import (
@@ -70,6 +71,7 @@ class Views:
     def __init__(self, content: Content, renderer: Renderer) -> None:
         self.content = content
         self.r = renderer
+        self._facts: FactIndex | None = None
         self._reasons: dict[
             tuple[str | None, str, tuple[tuple[str, tuple[str, ...]], ...]], str
         ] = {}
@@ -366,8 +368,33 @@ class Views:
         )
         return Screen(text, (first, second))
 
-    def details(self, lang: str | None, step: Step, answers: Mapping[str, Answer]) -> Screen:
-        """A step's background, uncertainty flags and sources."""
+    @property
+    def facts(self) -> FactIndex:
+        """Which facts each step cites (built on first use)."""
+        if self._facts is None:
+            self._facts = FactIndex(self.content, self.r.env)
+        return self._facts
+
+    def details(
+        self,
+        lang: str | None,
+        step: Step,
+        answers: Mapping[str, Answer],
+        *,
+        today: date | None = None,
+    ) -> Screen:
+        """A step's background, uncertainty flags and sources; with ``today``, the facts it
+        cites that are past their review date, each with the day it was last confirmed."""
+        overdue = self.facts.overdue(step.id, today) if today is not None else ()
+        by_day: dict[date, list[str]] = {}
+        for fact in overdue:
+            values = by_day.setdefault(fact.checked, [])
+            if fact.value not in values:
+                values.append(fact.value)
+        stale = [
+            Markup(self.r.text(lang, "fact_age.item", values=values, date=format_date(day)))
+            for day, values in sorted(by_day.items())
+        ]
         text = self.r.render(
             lang,
             "step_details.html.j2",
@@ -376,6 +403,7 @@ class Views:
             flags=step.flags,
             sources=step.sources,
             checked=format_date(step.checked) if step.checked else "",
+            stale=stale,
         )
         keyboard = ((self.button(lang, "back_to_plan", encode(ShowPlan())),),)
         return Screen(text, keyboard)
