@@ -21,7 +21,14 @@ from typing import Any
 from jinja2 import TemplateError, TemplateSyntaxError
 
 from bot.alerts.planner import QuietHours, parse_offsets
-from bot.alerts.screens import AlertScreens, ReminderView, Scheduled, SettingsView
+from bot.alerts.screens import (
+    AlertScreens,
+    ChangedStep,
+    PlanChangedView,
+    ReminderView,
+    Scheduled,
+    SettingsView,
+)
 from bot.botapi.tghtml import TelegramHTMLError, parse_html
 from bot.content.loader import Content, ContentError, Problem, load_content
 from bot.content.render import Renderer
@@ -489,6 +496,17 @@ class Checker:
                     "quiet hours",
                 )
             self.screen(lambda lang=lang: screens.resume(lang), where, "reminders resume")
+            everything = tuple(
+                ChangedStep(s.id, self.content.step_text(lang, s.id).title, i % 2 == 0, i % 3 == 0)
+                for i, s in enumerate(self.content.steps)
+            )
+            for changed in (everything[:1], everything):
+                view_changed = PlanChangedView(steps=changed, shop_name=TRICKY_SHOP_NAME)
+                self.screen(
+                    lambda lang=lang, v=view_changed: screens.plan_changed(lang, v),
+                    where,
+                    "plan changed notice",
+                )
             lefts = (("today", 0), ("tomorrow", 1), ("in_hours", 5), ("in_days", 12))
             for kind, left, prog, step in itertools.product(
                 ("deadline", "golive", "nudge"), lefts, (progress, done), (True, False)
