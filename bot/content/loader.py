@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -92,16 +92,113 @@ def _validate(
     path: Path,
     lines: Mapping[tuple[Any, ...], int],
     problems: list[Problem],
+    place: str | None = None,
 ) -> Any:
+    """Validate against a schema; each error as an editor would say it, at its line."""
+    if not isinstance(data, Mapping):
+        problems.append(
+            Problem(path, 1, f"{place or path.name} must be a mapping of `field: value` lines")
+        )
+        return None
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         for error in exc.errors():
             loc = tuple(error["loc"])
-            where = ".".join(str(p) for p in loc) or "file"
-            message = str(error["msg"]).removeprefix("Value error, ")
-            problems.append(Problem(path, _line_for(lines, loc), f"{where}: {message}"))
+            message = _editor_message(model, error, place or path.name)
+            problems.append(Problem(path, _line_for(lines, loc), message))
         return None
+
+
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The schema that holds the last part of ``loc`` (for listing its known fields)."""
+    current: type[BaseModel] | None = model
+    for part in loc[:-1]:
+        if current is None:
+            return None
+        if isinstance(part, int):
+            continue
+        field_info = current.model_fields.get(str(part))
+        if field_info is None:
+            return None
+        current = _inner_model(field_info.annotation)
+    return current
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _describe_loc(loc: tuple[Any, ...], place: str) -> tuple[str, str]:
+    """(the field's name, where it is) for a validation error's location."""
+    if not loc:
+        return "", place
+    *parents, last = loc
+    where = place
+    for index, part in enumerate(parents):
+        if isinstance(part, int):
+            owner = parents[index - 1] if index else "list"
+            where = f"{owner} item {part + 1} in {place}"
+    return str(last) if not isinstance(last, int) else f"item {last + 1}", where
+
+
+def _editor_message(model: type[BaseModel], error: Any, place: str) -> str:
+    """A pydantic error in editor language: which field, where, and what to write."""
+    loc = tuple(error["loc"])
+    kind = str(error["type"])
+    ctx = error.get("ctx") or {}
+    given = error.get("input")
+    name, where = _describe_loc(loc, place)
+    field = ".".join(str(p) for p in loc if not isinstance(p, int)) or place
+    if kind == "extra_forbidden":
+        owner = _model_at(model, loc)
+        known = list(owner.model_fields) if owner is not None else []
+        hint = _did_you_mean(name, known)
+        if not hint and known:
+            hint = f" (fields: {', '.join(known)})"
+        return f"unknown field `{name}` in {where}{hint}"
+    if kind == "missing":
+        return f"missing field `{name}` in {where}"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return f"{field}: must be a whole number, not {given!r}"
+    if kind in ("bool_parsing", "bool_type"):
+        return f"{field}: must be true or false, not {given!r}"
+    if kind.startswith(("date", "datetime")):
+        return f"{field}: must be a date like 2026-12-01, not {given!r}"
+    if kind == "literal_error":
+        return f"{field}: must be one of {ctx.get('expected', '')}, not {given!r}"
+    if kind in ("too_short", "too_long") and isinstance(given, list):
+        if kind == "too_short" and name == "sources":
+            return "sources: a step must cite at least one source (url, title, date)"
+        bound = ctx.get("min_length") if kind == "too_short" else ctx.get("max_length")
+        return f"{field}: needs {'at least' if kind == 'too_short' else 'at most'} {bound} item(s)"
+    if kind == "string_too_long":
+        length = len(given) if isinstance(given, str) else "?"
+        return f"{field}: at most {ctx.get('max_length')} characters (this one has {length})"
+    if kind == "string_too_short":
+        return f"{field}: at least {ctx.get('min_length')} characters"
+    if kind == "string_pattern_mismatch":
+        return f"{field}: {given!r} does not have the expected form ({ctx.get('pattern')})"
+    if kind in ("string_type", "list_type", "dict_type"):
+        wanted = {"string_type": "text", "list_type": "a list", "dict_type": "a mapping"}[kind]
+        return f"{field}: must be {wanted}, not {given!r}"
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        bound = next(iter(ctx.values()), "")
+        words = {
+            "greater_than_equal": "at least",
+            "less_than_equal": "at most",
+            "greater_than": "more than",
+            "less_than": "less than",
+        }[kind]
+        return f"{field}: must be {words} {bound}, not {given!r}"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{field}: {message}"
 
 
 # --- schemas -------------------------------------------------------------------------------
@@ -584,7 +681,7 @@ def _load_step_file(
     data, lines = _load_yaml(front, path, problems, line_offset=1)
     if data is None:
         return None, None, lines
-    meta = _validate(model, data, path, lines, problems)
+    meta = _validate(model, data, path, lines, problems, "front matter")
     if meta is None:
         return None, None, lines
     if meta.id != path.stem:
@@ -765,6 +862,7 @@ def load_content(root: Path) -> Content:
 
     # Locales.
     locales: dict[str, Locale] = {}
+    unreadable: set[str] = set()
     locales_dir = root / "locales"
     for folder in (
         sorted(p for p in locales_dir.iterdir() if p.is_dir()) if locales_dir.is_dir() else []
@@ -776,7 +874,10 @@ def load_content(root: Path) -> Content:
             problems.append(Problem(strings_path, 0, "file missing"))
         # strings.yaml plus any strings.<topic>.yaml, merged by top-level key.
         for path in sorted(folder.glob("strings*.yaml")):
+            before = len(problems)
             data, slines = _load_yaml(path.read_text(encoding="utf-8"), path, problems)
+            if len(problems) > before:  # a YAML error: one problem, not one per missing string
+                unreadable.add(code)
             if data is None:
                 continue
             if not isinstance(data, dict):
@@ -810,7 +911,7 @@ def load_content(root: Path) -> Content:
         locales[code] = Locale(code, strings, translated, folder / "templates")
     if DEFAULT_LOCALE not in locales:
         problems.append(Problem(locales_dir / DEFAULT_LOCALE, 0, "the English locale is missing"))
-    elif interview is not None:
+    elif interview is not None and DEFAULT_LOCALE not in unreadable:
         _check_strings(
             locales[DEFAULT_LOCALE],
             interview,

@@ -131,6 +131,23 @@ class Views:
         markets = answers.get("market") or []
         return [self.option_label(lang, "market", m) for m in markets if isinstance(m, str)]
 
+    def shop_markets(self, answers: Mapping[str, Answer]) -> list[str]:
+        """The merchant's markets where TikTok Shop exists (``markets.<id>`` in facts.yaml)."""
+        markets = answers.get("market") or []
+        return [m for m in markets if isinstance(m, str) and m in self.content.shop_markets]
+
+    def market_names(self, lang: str | None) -> dict[str, str]:
+        """Every market id with its name in this language (for guidance: never a literal)."""
+        if "market" not in self.interview.questions:
+            return {}
+        names: dict[str, str] = {}
+        for market in self.interview.question("market").options:
+            try:
+                names[market] = str(self.content.string(lang, f"market_names.{market}"))
+            except KeyError:
+                names[market] = self.option_label(lang, "market", market)
+        return names
+
     def button(self, lang: str | None, key: str, data: str, **context: Any) -> Button:
         """A callback button labelled from strings."""
         return Button(self.r.plain(lang, f"buttons.{key}", **context), data)
@@ -244,6 +261,8 @@ class Views:
             answers=dict(answers),
             shop_name=shop_name_of(answers),
             markets=self.market_labels(lang, answers),
+            shop_markets=self.shop_markets(answers),
+            market_names=self.market_names(lang),
         )
 
     def plan_pages(self, progress: Progress) -> int:
