@@ -136,7 +136,7 @@ def test_unbalanced_tag_in_details_points_at_the_details_line(small_tree: Path) 
 
 def test_markets_are_never_spelt_out_in_template_code(small_tree: Path) -> None:
     body = (
-        "{% if answers.market == ['elsewhere'] %}TikTok Shop is not available in your market.{% endif %}\n"
+        "{% if answers.market == ['elsewhere'] %}TikTok Shop is not available here.{% endif %}\n"
         "{% set names = {'ie': 'Ireland', 'fr': 'France'} %}\n"
         "{% if 'de' in answers.market %}In Germany, this is fine.{% endif %}\n"
     )
@@ -175,7 +175,11 @@ def test_a_market_added_in_interview_and_facts_is_never_told_tiktok_shop_is_miss
     content = load_content(tree)
     assert "kr" in content.shop_markets and "elsewhere" not in content.shop_markets
     views = Views(content, Renderer(content))
-    answers = {"platform": "ecwid", "market": ["kr"], "shop_status": "not_started"}
+    answers: dict[str, str | list[str] | None] = {
+        "platform": "ecwid",
+        "market": ["kr"],
+        "shop_status": "not_started",
+    }
     for step_id in ("ecwid-connectors", "replace-shop-tab", "what-changed"):
         step = content.step_index[step_id]
         text = views.step_body("en", step, answers, details=False)
