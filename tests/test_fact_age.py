@@ -86,7 +86,8 @@ def test_group_settings_are_inherited_and_a_fact_can_override_them(tree: Path) -
 def test_a_fact_without_a_checked_date_or_with_a_misspelt_setting_fails(tree: Path) -> None:
     facts = tree / "facts.yaml"
     facts.write_text(
-        facts.read_text(encoding="utf-8") + '\nnew_group:\n  _chekced: 2026-01-01\n  x: "1"\n',
+        facts.read_text(encoding="utf-8")
+        + '\nnew_group:\n  _chekced: 2026-01-01\n  x: "1"\n  y: "2"\n',
         encoding="utf-8",
     )
     found = problems_loading(tree)
@@ -94,6 +95,7 @@ def test_a_fact_without_a_checked_date_or_with_a_misspelt_setting_fails(tree: Pa
     assert any(
         "new_group.x: no checked date: add `_checked: YYYY-MM-DD` to its group" in p for p in found
     ), found
+    assert not any("new_group.y" in p for p in found), found  # one problem per group
 
 
 def test_content_facts_lists_facts_by_age_with_their_steps_and_those_past_review(

@@ -92,11 +92,14 @@ class FactIndex:
         self.by_step: Mapping[str, frozenset[str]] = {
             step_id: frozenset(paths) for step_id, paths in by_step.items()
         }
+        self._cited: dict[str, tuple[Fact, ...]] = {
+            step_id: tuple(f for p, f in content.fact_info.items() if p in paths)
+            for step_id, paths in self.by_step.items()
+        }
 
     def cited_by(self, step_id: str) -> tuple[Fact, ...]:
         """The facts a step cites, in facts.yaml order."""
-        paths = self.by_step.get(step_id, frozenset())
-        return tuple(f for p, f in self.content.fact_info.items() if p in paths)
+        return self._cited.get(step_id, ())
 
     def overdue(self, step_id: str, today: date) -> tuple[Fact, ...]:
         """The facts a step cites that are past their review date."""

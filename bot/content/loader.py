@@ -414,6 +414,7 @@ def read_facts(
     """
     facts: dict[str, Fact] = {}
     covers: dict[str, tuple[str, ...]] = {}
+    undated: set[str] = set()
 
     def setting(key: str, value: Any, loc: tuple[Any, ...], meta: dict[str, Any]) -> None:
         line = _line_for(lines, loc)
@@ -462,6 +463,11 @@ def read_facts(
                 )
             )
         checked = meta.get("checked")
+        group = where.rpartition(".")[0]
+        if checked is None or ("review" not in meta and "review_by" not in meta):
+            if group in undated:  # one problem per group, not one per fact
+                return text
+            undated.add(group)
         if checked is None:
             problems.append(
                 Problem(

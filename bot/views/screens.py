@@ -72,6 +72,7 @@ class Views:
         self.content = content
         self.r = renderer
         self._facts: FactIndex | None = None
+        self._market_names: dict[str | None, dict[str, str]] = {}
         self._reasons: dict[
             tuple[str | None, str, tuple[tuple[str, tuple[str, ...]], ...]], str
         ] = {}
@@ -140,13 +141,17 @@ class Views:
         """Every market id with its name in this language (for guidance: never a literal)."""
         if "market" not in self.interview.questions:
             return {}
+        cached = self._market_names.get(lang)
+        if cached is not None:
+            return dict(cached)
         names: dict[str, str] = {}
         for market in self.interview.question("market").options:
             try:
                 names[market] = str(self.content.string(lang, f"market_names.{market}"))
             except KeyError:
                 names[market] = self.option_label(lang, "market", market)
-        return names
+        self._market_names[lang] = names
+        return dict(names)
 
     def button(self, lang: str | None, key: str, data: str, **context: Any) -> Button:
         """A callback button labelled from strings."""
