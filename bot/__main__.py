@@ -60,6 +60,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     preview.add_argument("--lang", default="en", help="locale (default en)")
     tasks.add_parser("coverage", help="steps per platform x market")
+    facts = tasks.add_parser(
+        "facts", help="facts by age, the steps citing each, and those past review"
+    )
+    facts.add_argument(
+        "--today", help="judge review dates as of this day (YYYY-MM-DD; default: today)"
+    )
     return parser
 
 

@@ -143,6 +143,7 @@ def build_application(
         offsets=settings.alert_offsets or content.campaign.alert_offsets,
         quiet_default=settings.quiet_hours,
         nudge_after_days=content.campaign.nudge_after_days,
+        plan_change_notices=settings.plan_change_notices,
     )
     core.default_hour = DEFAULT_HOUR  # new merchants' alerts arrive in the daytime
     core.listeners.append(alerts)  # a new go-live date moves its reminders
@@ -225,6 +226,8 @@ def _named(
 async def _post_init(app: BotApp) -> None:
     data = app.bot_data
     content = data.content
+    if data.alerts is not None:  # a new content release: "your plan changed" notices
+        await data.alerts.content_released()
     commands = [
         BotCommand(name, str(content.string(None, f"commands.{name}"))) for name in COMMANDS
     ]

@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     quiet_hours: Annotated[QuietHours | None, NoDecode] = QuietHours(21, 8)
     send_rate: float = Field(default=25.0, gt=0, le=1000)
     allow_paid_broadcast: bool = False
+    # One "your plan changed" notice per merchant when a content release changes their plan.
+    plan_change_notices: bool = True
 
     # Privacy: erase merchants inactive this many days (None keeps data until they delete it).
     retention_days: int | None = Field(default=None, ge=1)

@@ -187,6 +187,10 @@ async def open_app(
     except StartupError:
         await db.dispose()
         raise
+    content = app.bot_data.content
+    log.info(
+        "content version %s: %d steps from %s", content.hash, len(content.steps), content.root
+    )
     return app
 
 

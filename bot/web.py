@@ -240,6 +240,7 @@ class Webhook:
             "database": "ok" if database else "unreachable",
             "content": "loaded" if loaded else "missing",
             "steps": len(content.steps) if content is not None else 0,
+            "content_version": content.hash if content is not None else None,
             "uptime_seconds": round(time.monotonic() - self.started),
         }
         return web.json_response(body, status=200 if database and loaded else 503)

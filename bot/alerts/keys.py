@@ -4,7 +4,8 @@ are brought in line with that plan.
 Outbox keys carry their target so that a moved deadline or go-live date makes new rows
 instead of touching rows already sent: ``deadline:7d@20230912T0000``, ``golive:1d@20270331``,
 ``snooze:<key>`` (one snooze row per alert, reused when snoozed again) and
-``nudge@<yyyymmdd>`` (the optional weekly nudge).
+``nudge@<yyyymmdd>`` (the optional weekly nudge) and ``changed@<content hash>`` (one "your plan
+changed" notice per merchant per content release).
 
 Re-planning is idempotent: planned rows that have not been sent are upserted, pending rows
 no longer planned are cancelled (an overdue or snoozed row for a target still ahead is kept),
@@ -22,13 +23,14 @@ from bot.alerts.planner import QuietHours, plan_alerts, zone
 
 SNOOZE = "snooze:"
 NUDGE = "nudge@"
+CHANGED = "changed@"
 
 
 @dataclass(frozen=True)
 class KeyInfo:
     """What an outbox key says: kind, offset label, target stamp, snoozed or not."""
 
-    kind: str  # deadline | golive | nudge
+    kind: str  # deadline | golive | nudge | changed
     offset: str  # e.g. 7d ("" for nudges)
     target: str  # e.g. 20230912T0000, 20270331 or the nudge's date
     snoozed: bool
@@ -36,6 +38,9 @@ class KeyInfo:
 
 def parse_key(key: str) -> KeyInfo | None:
     """Split an outbox key; ``None`` for keys this version does not know."""
+    if key.startswith(CHANGED):
+        release = key.removeprefix(CHANGED)
+        return KeyInfo("changed", "", release, False) if release else None
     snoozed = key.startswith(SNOOZE)
     base = key.removeprefix(SNOOZE)
     if base.startswith(NUDGE):
@@ -56,7 +61,7 @@ def useful_until(key: str) -> datetime | None:
     """
     info = parse_key(key)
     try:
-        if info is None:
+        if info is None or info.kind == "changed":  # no date in the key: see the service
             return None
         if info.kind == "deadline":
             return datetime.strptime(info.target, "%Y%m%dT%H%M").replace(tzinfo=UTC)
@@ -79,6 +84,21 @@ def target_stamp(kind: str, target: datetime | date) -> str:
 def nudge_key(due: datetime) -> str:
     """The key of the nudge due then."""
     return f"{NUDGE}{due:%Y%m%d}"
+
+
+def changed_key(content_hash: str) -> str:
+    """The key of the "your plan changed" notice for one content release."""
+    return f"{CHANGED}{content_hash}"
+
+
+def changed_steps(previous: Mapping[str, int], current: Mapping[str, int]) -> tuple[str, ...]:
+    """Steps of a new release that merchants should hear about: new ones, and those whose
+    ``version`` went up (a lower version, e.g. a rolled-back release, is no news)."""
+    return tuple(
+        step_id
+        for step_id, version in current.items()
+        if step_id not in previous or version > previous[step_id]
+    )
 
 
 def snooze_key(key: str) -> str:
@@ -201,7 +221,8 @@ def reconcile(
 
     A pending row that is no longer planned is kept when it is a snooze, or overdue, for a
     target still ahead (the deadline or the go-live date it was planned for) and the
-    merchant still wants reminders; otherwise it is cancelled. Nudges are never kept.
+    merchant still wants reminders; otherwise it is cancelled. Nudges are never kept; a
+    "your plan changed" notice is kept for as long as the merchant wants reminders.
     """
     changes: list[Reconciled] = []
     for key, due in plan.items():
@@ -215,6 +236,10 @@ def reconcile(
         if key in plan or row.status != "pending":
             continue
         info = parse_key(key)
+        if info is not None and info.kind == "changed":  # not planned here: kept while wanted
+            if not wanted:
+                changes.append(Reconciled(key, Change.CANCEL))
+            continue
         keep = (
             info is not None
             and wanted

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.alerts.planner import QuietHours, format_offset
-from bot.domain.callbacks import Alerts, NextStep, ShowPlan, encode
+from bot.domain.callbacks import Alerts, NextStep, OpenStep, ShowPlan, encode
 from bot.domain.plan import Progress
 from bot.views.model import Button, Screen
 from bot.views.screens import Views, format_date
@@ -42,6 +42,7 @@ ZONES: dict[str, str] = {
 HOURS = (7, 8, 9, 10, 12, 14, 17, 19)
 QUIET_CHOICES = ((21, 8), (22, 7), (20, 9), (23, 7))
 QUIET_OFF = "off"
+CHANGED_SHOWN = 8  # steps a "your plan changed" notice names; the rest as "and N more"
 
 
 def offset_view(label: str) -> dict[str, Any]:
@@ -89,6 +90,24 @@ class ReminderView:
     step_minutes: int | None
     shop_name: str | None
     row_id: int
+
+
+@dataclass(frozen=True)
+class ChangedStep:
+    """A step of the merchant's plan that a content release added or updated."""
+
+    id: str
+    title: str
+    new: bool  # not in the release before (else: its version went up)
+    done: bool  # the merchant had marked it done or skipped
+
+
+@dataclass(frozen=True)
+class PlanChangedView:
+    """The "your plan changed" notice as it goes out (rendered at send time)."""
+
+    steps: tuple[ChangedStep, ...]
+    shop_name: str | None
 
 
 class AlertScreens:
@@ -205,6 +224,28 @@ class AlertScreens:
         """After the merchant unblocked the bot: offer to turn reminders back on."""
         text = self.r.render(lang, "alert_resume.html.j2")
         return Screen(text, ((self._button(lang, "resume", "resume"),),))
+
+    def plan_changed(self, lang: str | None, view: PlanChangedView) -> Screen:
+        """One short notice naming the steps of the merchant's plan a new release changed."""
+        shown = view.steps[:CHANGED_SHOWN]
+        text = self.r.render(
+            lang,
+            "plan_changed.html.j2",
+            steps=shown,
+            more=len(view.steps) - len(shown),
+            shop_name=view.shop_name,
+        )
+        first: tuple[Button, ...] = (
+            (
+                Button(
+                    self.r.plain(lang, "plan_changed.open_step"),
+                    encode(OpenStep(view.steps[0].id)),
+                ),
+            )
+            if len(view.steps) == 1
+            else (Button(self.r.plain(lang, "plan_changed.open_plan"), encode(ShowPlan())),)
+        )
+        return Screen(text, (first, (self._button(lang, "stop", "stop"),)))
 
     def reminder(self, lang: str | None, view: ReminderView) -> Screen:
         """A reminder message: time left, progress, the next step, snooze and stop."""

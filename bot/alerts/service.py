@@ -14,6 +14,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -29,17 +31,35 @@ from bot.alerts.planner import (
     zone,
     zone_for_markets,
 )
-from bot.alerts.screens import QUIET_OFF, ZONES, AlertScreens, ReminderView, Scheduled
+from bot.alerts.screens import (
+    QUIET_OFF,
+    ZONES,
+    AlertScreens,
+    ChangedStep,
+    PlanChangedView,
+    ReminderView,
+    Scheduled,
+)
 from bot.alerts.screens import SettingsView as SettingsScreen
 from bot.domain.callbacks import MAX_INT, Alerts
 from bot.domain.interview import likely_path
 from bot.domain.plan import Mark
 from bot.services.core import Core, Turn, UserInfo, marks_of
-from bot.storage.models import Awaiting, Merchant, Outbox, OutboxStatus, StepProgress
+from bot.storage.models import (
+    Awaiting,
+    ContentRelease,
+    Merchant,
+    Mode,
+    Outbox,
+    OutboxStatus,
+    StepProgress,
+)
 from bot.views.model import Outcome, Screen
 from bot.views.screens import shop_name_of
 
 log = logging.getLogger(__name__)
+
+CHANGE_NOTICE_USEFUL = timedelta(days=7)  # retries of a "your plan changed" notice stop then
 
 
 def go_live_of(answers: dict[str, Any]) -> date | None:
@@ -64,6 +84,7 @@ class AlertService:
         offsets: Sequence[timedelta],
         quiet_default: QuietHours | None,
         nudge_after_days: int = 7,
+        plan_change_notices: bool = True,
     ) -> None:
         """Wire the feature to the core and the operator's reminder settings."""
         self.core = core
@@ -77,6 +98,9 @@ class AlertService:
             nudge_after=timedelta(days=nudge_after_days),
         )
         self.dispatcher: Dispatcher | None = None  # set by the wiring
+        self.plan_change_notices = plan_change_notices
+        # When each content release this process knows went live (retry horizon of notices).
+        self.releases: dict[str, datetime] = {}
 
     @property
     def deadline(self) -> datetime:
@@ -166,6 +190,109 @@ class AlertService:
             elif row is not None:
                 row.status = OutboxStatus.CANCELLED
                 row.error = None if merchant.alerts_on else "off"
+
+    # --- content releases: "your plan changed" ---------------------------------------------
+
+    async def content_released(self) -> int:
+        """Record the live content tree as a release; on a new one, queue the notices.
+
+        Runs at every start (and after a reload). The release row is inserted only if its
+        hash is new (several instances starting at once: one inserts, the others find it),
+        and in the same transaction every merchant with reminders on whose plan holds a
+        step that is new or whose ``version`` went up since the previous release gets one
+        outbox row ``changed@<hash>`` (unique per merchant: at most one notice per release),
+        due at once or when their quiet hours end. The first release a database sees only
+        sets the baseline. Returns the number of notices queued.
+        """
+        content = self.core.content
+        versions = {step.id: step.version for step in content.steps}
+        now = self.core.clock()
+        async with self.db.session() as session:
+            conn = await session.connection()
+            table = ContentRelease.__table__  # type: ignore[attr-defined]
+            insert = pg_insert if self.db.is_postgres else sqlite_insert
+            inserted = await conn.execute(
+                insert(table)
+                .values(hash=content.hash, steps=versions, changed={}, at=now)
+                .on_conflict_do_nothing(index_elements=["hash"])
+            )
+            if inserted.rowcount != 1:  # known: another instance (or an earlier start) did it
+                found = await session.exec(
+                    select(ContentRelease.at).where(ContentRelease.hash == content.hash)
+                )
+                self.releases[content.hash] = found.one()
+                return 0
+            self.releases[content.hash] = now
+            before = await session.exec(
+                select(ContentRelease)
+                .where(ContentRelease.hash != content.hash)
+                .order_by(col(ContentRelease.id).desc())
+                .limit(1)
+            )
+            previous = before.first()
+            if previous is None:
+                log.info("content release %s recorded (the first: no notices)", content.hash)
+                return 0
+            changed = keys.changed_steps(previous.steps, versions)
+            was = {step_id: int(previous.steps.get(step_id, 0)) for step_id in changed}
+            await conn.execute(
+                update(table).where(table.c.hash == content.hash).values(changed=was)
+            )
+            if not changed or not self.plan_change_notices:
+                log.info(
+                    "content release %s: %d step(s) changed since %s; no notices%s",
+                    content.hash,
+                    len(changed),
+                    previous.hash,
+                    "" if self.plan_change_notices else " (PLAN_CHANGE_NOTICES=false)",
+                )
+                return 0
+            queued = await self._queue_notices(session, set(changed), now)
+        log.info(
+            "content release %s: %d step(s) changed since %s (%s); %d merchant(s) notified",
+            content.hash,
+            len(changed),
+            previous.hash,
+            ", ".join(changed),
+            queued,
+        )
+        return queued
+
+    async def _queue_notices(self, session: AsyncSession, changed: set[str], now: datetime) -> int:
+        key = keys.changed_key(self.core.content.hash)
+        found = await session.exec(
+            select(Merchant).where(
+                col(Merchant.alerts_on).is_(True),
+                col(Merchant.blocked).is_(False),
+                col(Merchant.mode) != Mode.INTERVIEW,
+            )
+        )
+        rows = []
+        for merchant in found.all():
+            plan = self.core.progress_of(self.core.effective_answers(merchant), {})
+            if not any(step.id in changed for step in plan.steps):
+                continue
+            due = keys.out_of_quiet(self.settings_of(merchant), now)
+            rows.append(
+                {
+                    "merchant_id": merchant.id,
+                    "key": key,
+                    "due_at": due,
+                    "status": OutboxStatus.PENDING,
+                }
+            )
+        if not rows:
+            return 0
+        conn = await session.connection()
+        table = Outbox.__table__  # type: ignore[attr-defined]
+        insert = pg_insert if self.db.is_postgres else sqlite_insert
+        for start in range(0, len(rows), 500):
+            await conn.execute(
+                insert(table)
+                .values(rows[start : start + 500])
+                .on_conflict_do_nothing(index_elements=["merchant_id", "key"])
+            )
+        return len(rows)
 
     # --- entry points ---------------------------------------------------------------------
 
@@ -332,7 +459,12 @@ class AlertService:
         )
 
     def useful_until(self, row: Claimed) -> datetime | None:
-        """Until when a failing row is retried (see :func:`bot.alerts.keys.useful_until`)."""
+        """Until when a failing row is retried (see :func:`bot.alerts.keys.useful_until`);
+        a "your plan changed" notice for a week after its release went live."""
+        info = parse_key(row.key)
+        if info is not None and info.kind == "changed":
+            released = self.releases.get(info.target)
+            return released + CHANGE_NOTICE_USEFUL if released is not None else None
         return keys.useful_until(row.key)
 
     async def sent(self, session: AsyncSession, rows: Sequence[Claimed]) -> None:
@@ -367,18 +499,65 @@ class AlertService:
             for mark in done.all():
                 by_merchant.setdefault(mark.merchant_id, []).append(mark)
             marks = {merchant_id: marks_of(rows) for merchant_id, rows in by_merchant.items()}
+            hashes = {
+                info.target
+                for row in rows
+                if (info := parse_key(row.key)) is not None and info.kind == "changed"
+            }
+            releases: dict[str, ContentRelease] = {}
+            if hashes:
+                found_releases = await session.exec(
+                    select(ContentRelease).where(col(ContentRelease.hash).in_(hashes))
+                )
+                releases = {r.hash: r for r in found_releases.all()}
             for row in rows:
                 merchant = merchants.get(row.merchant_id)
                 if merchant is None:
                     out.append(Prepared(row, 0, None, "no merchant"))
                     continue
                 try:
-                    screen, reason = self._render(merchant, marks.get(merchant.id, {}), row, now)
+                    info = parse_key(row.key)
+                    if info is not None and info.kind == "changed":
+                        release = releases.get(info.target)
+                        screen, reason = self._render_changed(
+                            merchant, marks.get(merchant.id, {}), release
+                        )
+                    else:
+                        screen, reason = self._render(
+                            merchant, marks.get(merchant.id, {}), row, now
+                        )
                 except Exception as exc:  # a broken row must not stop the others
                     log.exception("cannot render alert %s", row.key)
                     screen, reason = None, f"render failed: {type(exc).__name__}"
                 out.append(Prepared(row, merchant.chat_id, screen, reason))
         return out
+
+    def _render_changed(
+        self, merchant: Merchant, marks: dict[str, Mark], release: ContentRelease | None
+    ) -> tuple[Screen | None, str | None]:
+        """The "your plan changed" notice as it reads now, or why it is no longer sent."""
+        if not merchant.alerts_on or merchant.blocked:
+            return None, "off"
+        if release is None:
+            return None, "unknown release"
+        answers = self.core.effective_answers(merchant)
+        plan = self.core.progress_of(answers, marks)
+        changed = set(release.changed)
+        lang = merchant.language_code
+        steps = tuple(
+            ChangedStep(
+                id=step.id,
+                title=self.core.content.step_text(lang, step.id).title,
+                new=release.changed.get(step.id) == 0,
+                done=plan.status(step.id) != "open",
+            )
+            for step in plan.steps
+            if step.id in changed
+        )
+        if not steps:
+            return None, "no longer in the plan"
+        view = PlanChangedView(steps=steps, shop_name=shop_name_of(answers))
+        return self.screens.plan_changed(lang, view), None
 
     def _render(
         self, merchant: Merchant, marks: dict[str, Mark], row: Claimed, now: datetime

@@ -18,11 +18,18 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from jinja2 import TemplateError, TemplateSyntaxError
+from jinja2 import TemplateError, TemplateSyntaxError, nodes
 
 from bot.alerts.planner import QuietHours, parse_offsets
-from bot.alerts.screens import AlertScreens, ReminderView, Scheduled, SettingsView
-from bot.botapi.tghtml import TelegramHTMLError, parse_html
+from bot.alerts.screens import (
+    AlertScreens,
+    ChangedStep,
+    PlanChangedView,
+    ReminderView,
+    Scheduled,
+    SettingsView,
+)
+from bot.botapi.tghtml import ALLOWED_TAGS, TelegramHTMLError, parse_html
 from bot.content.loader import Content, ContentError, Problem, load_content
 from bot.content.render import Renderer
 from bot.domain.interview import Answer, Interview, State, begin, effective_answers, route
@@ -45,6 +52,7 @@ STATS_FIGURES = (
     "alerts_sent",
     "alerts_failed",
 )
+FAR_FUTURE = date(2100, 1, 1)  # every fact is past review then
 STEP_VARIANTS = 60  # answer variants rendered per step (see plans())
 
 
@@ -115,6 +123,25 @@ def unbalanced_tag(source: str) -> tuple[int, str] | None:
         tag, line = stack[-1]
         return line, f"<{tag}> is never closed"
     return None
+
+
+_BYTE_OFFSET = re.compile(r" at byte offset \d+")
+
+
+def html_problem(source: str) -> tuple[int, str] | None:
+    """The first tag in a template Telegram would reject (a tag it does not know, or one
+    left open or closed out of order), with its line in ``source``."""
+    text = _JINJA_COMMENT.sub(lambda m: "\n" * m.group().count("\n"), source)
+    for match in _TAG.finditer(text):
+        tag = match.group(2).lower()
+        if tag not in ALLOWED_TAGS:
+            line = text.count("\n", 0, match.start()) + 1
+            allowed = "b, i, u, s, a, code, pre, blockquote"
+            return line, (
+                f"<{tag}> is not a tag Telegram accepts (use {allowed};"
+                " blank lines and \u2022 bullets instead of paragraphs and lists)"
+            )
+    return unbalanced_tag(source)
 
 
 class _TracingRenderer(Renderer):
@@ -192,7 +219,13 @@ class Checker:
                             f"template error in {step_id} {part}: {exc.message}",
                         )
 
-    def screen(self, screen_fn: Any, where: tuple[Path, int], what: str) -> Screen | None:
+    def screen(
+        self,
+        screen_fn: Any,
+        where: tuple[Path, int],
+        what: str,
+        source: str | None = None,
+    ) -> Screen | None:
         """Render one screen; report undefined variables, bad HTML and excess length.
 
         A message template's problem is reported at that template's file (and, for HTML,
@@ -212,11 +245,24 @@ class Checker:
         try:
             length = len(parse_html(screen.text).text)
         except TelegramHTMLError as exc:
-            found = unbalanced_tag(where[0].read_text(encoding="utf-8"))
-            if found is not None:
-                self.report(where[0], found[0], f"Telegram would reject the HTML: {found[1]}")
+            # At the template line at fault, once for every answer variant that shows it.
+            if source is not None:
+                found = html_problem(source)
+                first = where[1]
             else:
-                self.report(where[0], where[1], f"{what}: Telegram would reject the HTML: {exc}")
+                found = html_problem(where[0].read_text(encoding="utf-8"))
+                first = 1
+            if found is not None:
+                line = first + found[0] - 1
+                self.report(where[0], line, f"Telegram would reject the HTML: {found[1]}")
+            else:
+                reason = _BYTE_OFFSET.sub("", exc.reason)
+                self.report(
+                    where[0],
+                    where[1],
+                    f"{what}: Telegram would reject the HTML once rendered ({reason});"
+                    " check what the variables put into it",
+                )
             length = len(screen.text)
         if length > MAX_TEXT:
             self.report(
@@ -318,11 +364,14 @@ class Checker:
             ),
             (text.path, text.body_line),
             f"step {step.id}",
+            text.body,
         )
         self.screen(
-            lambda lang=lang: self.views.details(lang, step, answers),
+            # every cited fact past review: the longest details screen
+            lambda lang=lang: self.views.details(lang, step, answers, today=FAR_FUTURE),
             (text.path, text.details_line),
             f"details of {step.id}",
+            text.details,
         )
 
     @staticmethod
@@ -514,6 +563,17 @@ class Checker:
                     "quiet hours",
                 )
             self.screen(lambda lang=lang: screens.resume(lang), where, "reminders resume")
+            everything = tuple(
+                ChangedStep(s.id, self.content.step_text(lang, s.id).title, i % 2 == 0, i % 3 == 0)
+                for i, s in enumerate(self.content.steps)
+            )
+            for changed in (everything[:1], everything):
+                view_changed = PlanChangedView(steps=changed, shop_name=TRICKY_SHOP_NAME)
+                self.screen(
+                    lambda lang=lang, v=view_changed: screens.plan_changed(lang, v),
+                    where,
+                    "plan changed notice",
+                )
             lefts = (("today", 0), ("tomorrow", 1), ("in_hours", 5), ("in_days", 12))
             for kind, left, prog, step in itertools.product(
                 ("deadline", "golive", "nudge"), lefts, (progress, done), (True, False)
@@ -587,9 +647,68 @@ class Checker:
                 + " step on some interview path",
             )
 
+    def market_literals(self) -> None:
+        """Guidance never spells out a market in template code.
+
+        Whether TikTok Shop exists for the merchant comes from facts.yaml (``shop_markets``),
+        so a string naming a market without TikTok Shop (``'elsewhere'``) is refused: adding
+        a market to interview.yaml and facts.yaml must never leave it "not available". Market
+        names inside ``{{ }}`` / ``{% %}`` (an id-to-name table) are refused too: they go
+        stale when a market is added; names come from ``market_names[id]`` or ``markets``.
+        Plain text about one market ("In Germany ...") and tests for one market id
+        (``'de' in answers.market``) are fine.
+        """
+        question = self.content.interview.questions.get("market")
+        if question is None:
+            return
+        no_shop = set(question.options) - set(self.content.shop_markets)
+        names: set[str] = set()
+        for code in self.content.locales:
+            names.update(self.views.market_names(code).values())
+        names -= {self.views.market_names(None)[m] for m in no_shop}
+        env = self.renderer.env
+        named: set[tuple[Path, int]] = set()
+        for locale in self.content.locales.values():
+            for step_id, text in locale.steps.items():
+                for source, first in (
+                    (text.body, text.body_line),
+                    (text.details, text.details_line),
+                ):
+                    if not source:
+                        continue
+                    try:
+                        tree = env.parse(source)
+                    except TemplateSyntaxError:
+                        continue
+                    for const in tree.find_all(nodes.Const):
+                        value = const.value
+                        if not isinstance(value, str):
+                            continue
+                        line = first + (const.lineno or 1) - 1
+                        if value in no_shop:
+                            self.report(
+                                text.path,
+                                line,
+                                f"{step_id}: {value!r} is a market without TikTok Shop, written"
+                                " into the template: test `shop_markets` (the merchant's markets"
+                                " with a `markets.<id>` entry in facts.yaml) instead, so a market"
+                                " added later is not told TikTok Shop is unavailable",
+                            )
+                        found = next((n for n in sorted(names) if n in value), None)
+                        if found is not None and (text.path, line) not in named:
+                            named.add((text.path, line))  # once per line, not per name
+                            self.report(
+                                text.path,
+                                line,
+                                f"{step_id}: a market name ({found!r}) is written into template"
+                                " code: use `market_names[id]` (or `markets`), which follow"
+                                " interview.yaml and strings.yaml",
+                            )
+
     def run(self) -> list[Problem]:
         """Every check."""
         self.compile_all()
+        self.market_literals()
         if self.problems:
             return self.problems
         self.fixed_screens()

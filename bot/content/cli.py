@@ -4,17 +4,55 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from bot.botapi.tghtml import html_to_terminal
 from bot.config import ConfigError, Settings
 from bot.content.check import Checker, check
-from bot.content.loader import ContentError, load_content
+from bot.content.facts import FactIndex, review_warnings
+from bot.content.loader import Content, ContentError, load_content
 from bot.content.preview import preview
+from bot.content.render import Renderer
+
+
+def facts_report(content: Content, today: date) -> int:
+    """``content facts``: every fact, oldest check first, with the steps citing it."""
+    index = FactIndex(content, Renderer(content).env)
+    uses = index.uses(today)
+    overdue = [u for u in uses if u.overdue]
+    print(f"facts by age as of {today.isoformat()} (oldest check first)\n")
+    print(f"{'checked':<11} {'age':>5} {'review by':<11}  fact = value  (steps citing it)")
+    for use in uses:
+        fact = use.fact
+        mark = "!" if use.overdue else " "
+        steps = ", ".join(use.steps) or "not cited by any step"
+        print(
+            f"{fact.checked.isoformat():<11} {use.age_days:>4}d {fact.review_by.isoformat():<11}"
+            f"{mark} {fact.path} = {fact.value}  ({steps})"
+        )
+    unused = sum(1 for u in uses if not u.steps)
+    print(f"\n{len(uses)} facts, {unused} not cited by any step, {len(overdue)} past review")
+    if overdue:
+        print("\npast review (re-check the source, then set `_checked` in facts.yaml):")
+        for use in overdue:
+            fact = use.fact
+            print(
+                f"  facts.yaml:{fact.line}: {fact.path} (checked {fact.checked.isoformat()},"
+                f" review by {fact.review_by.isoformat()})"
+            )
+    return 0
 
 
 def main(args: argparse.Namespace, settings: Settings) -> int:
     """Run one content task; print problems as ``path:line: problem``."""
+    try:
+        today = (
+            date.fromisoformat(args.today)
+            if getattr(args, "today", None)
+            else datetime.now(UTC).date()
+        )
+    except ValueError:
+        raise ConfigError(f"--today: {args.today!r} is not a date (YYYY-MM-DD)") from None
     if args.task == "check":
         content, problems = check(settings.content_dir, settings.deadline)
         for problem in problems:
@@ -23,6 +61,8 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
             print(f"{len(problems)} problem(s) found", file=sys.stderr)
             return 1
         assert content is not None
+        for warning in review_warnings(content, FactIndex(content, Renderer(content).env), today):
+            print(warning)
         print(
             f"content OK: {len(content.steps)} steps,"
             f" {len(content.interview.questions)} questions,"
@@ -35,6 +75,8 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         for problem in exc.problems:
             print(problem)
         return 1
+    if args.task == "facts":
+        return facts_report(content, today)
     checker = Checker(content, deadline=settings.deadline)
     if args.task == "coverage":
         rows = checker.coverage()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -91,16 +92,113 @@ def _validate(
     path: Path,
     lines: Mapping[tuple[Any, ...], int],
     problems: list[Problem],
+    place: str | None = None,
 ) -> Any:
+    """Validate against a schema; each error as an editor would say it, at its line."""
+    if not isinstance(data, Mapping):
+        problems.append(
+            Problem(path, 1, f"{place or path.name} must be a mapping of `field: value` lines")
+        )
+        return None
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         for error in exc.errors():
             loc = tuple(error["loc"])
-            where = ".".join(str(p) for p in loc) or "file"
-            message = str(error["msg"]).removeprefix("Value error, ")
-            problems.append(Problem(path, _line_for(lines, loc), f"{where}: {message}"))
+            message = _editor_message(model, error, place or path.name)
+            problems.append(Problem(path, _line_for(lines, loc), message))
         return None
+
+
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The schema that holds the last part of ``loc`` (for listing its known fields)."""
+    current: type[BaseModel] | None = model
+    for part in loc[:-1]:
+        if current is None:
+            return None
+        if isinstance(part, int):
+            continue
+        field_info = current.model_fields.get(str(part))
+        if field_info is None:
+            return None
+        current = _inner_model(field_info.annotation)
+    return current
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _describe_loc(loc: tuple[Any, ...], place: str) -> tuple[str, str]:
+    """(the field's name, where it is) for a validation error's location."""
+    if not loc:
+        return "", place
+    *parents, last = loc
+    where = place
+    for index, part in enumerate(parents):
+        if isinstance(part, int):
+            owner = parents[index - 1] if index else "list"
+            where = f"{owner} item {part + 1} in {place}"
+    return str(last) if not isinstance(last, int) else f"item {last + 1}", where
+
+
+def _editor_message(model: type[BaseModel], error: Any, place: str) -> str:
+    """A pydantic error in editor language: which field, where, and what to write."""
+    loc = tuple(error["loc"])
+    kind = str(error["type"])
+    ctx = error.get("ctx") or {}
+    given = error.get("input")
+    name, where = _describe_loc(loc, place)
+    field = ".".join(str(p) for p in loc if not isinstance(p, int)) or place
+    if kind == "extra_forbidden":
+        owner = _model_at(model, loc)
+        known = list(owner.model_fields) if owner is not None else []
+        hint = _did_you_mean(name, known)
+        if not hint and known:
+            hint = f" (fields: {', '.join(known)})"
+        return f"unknown field `{name}` in {where}{hint}"
+    if kind == "missing":
+        return f"missing field `{name}` in {where}"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return f"{field}: must be a whole number, not {given!r}"
+    if kind in ("bool_parsing", "bool_type"):
+        return f"{field}: must be true or false, not {given!r}"
+    if kind.startswith(("date", "datetime")):
+        return f"{field}: must be a date like 2026-12-01, not {given!r}"
+    if kind == "literal_error":
+        return f"{field}: must be one of {ctx.get('expected', '')}, not {given!r}"
+    if kind in ("too_short", "too_long") and isinstance(given, list):
+        if kind == "too_short" and name == "sources":
+            return "sources: a step must cite at least one source (url, title, date)"
+        bound = ctx.get("min_length") if kind == "too_short" else ctx.get("max_length")
+        return f"{field}: needs {'at least' if kind == 'too_short' else 'at most'} {bound} item(s)"
+    if kind == "string_too_long":
+        length = len(given) if isinstance(given, str) else "?"
+        return f"{field}: at most {ctx.get('max_length')} characters (this one has {length})"
+    if kind == "string_too_short":
+        return f"{field}: at least {ctx.get('min_length')} characters"
+    if kind == "string_pattern_mismatch":
+        return f"{field}: {given!r} does not have the expected form ({ctx.get('pattern')})"
+    if kind in ("string_type", "list_type", "dict_type"):
+        wanted = {"string_type": "text", "list_type": "a list", "dict_type": "a mapping"}[kind]
+        return f"{field}: must be {wanted}, not {given!r}"
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        bound = next(iter(ctx.values()), "")
+        words = {
+            "greater_than_equal": "at least",
+            "less_than_equal": "at most",
+            "greater_than": "more than",
+            "less_than": "less than",
+        }[kind]
+        return f"{field}: must be {words} {bound}, not {given!r}"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{field}: {message}"
 
 
 # --- schemas -------------------------------------------------------------------------------
@@ -250,6 +348,208 @@ class Campaign:
     nudge_after_days: int
 
 
+FACT_SETTINGS = ("_checked", "_review", "_review_by", "_markets")
+FACT_OVERRIDE = ("value", "checked", "review", "review_by")
+_PERIOD = re.compile(r"^(\d{1,4})([dwmy])$")
+_PERIOD_DAYS = {"d": 1, "w": 7, "m": 30, "y": 365}
+# Markup in text that is shown as plain text (fact values, titles): merchants would see it.
+_MARKUP = re.compile(r"</?[a-zA-Z][a-zA-Z0-9-]*(\s[^<>]*)?/?>|&(#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);")
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One value of ``facts.yaml`` with when it was last confirmed and when to look again."""
+
+    path: str  # dotted, as templates read it: ``fees.uk.commission``
+    value: str
+    checked: date
+    review_by: date
+    line: int
+
+    def overdue(self, today: date) -> bool:
+        """Past its review date: the value may have changed since it was confirmed."""
+        return today > self.review_by
+
+
+def parse_period(value: str) -> timedelta:
+    """``90d``, ``12w``, ``6m`` (30 days) or ``1y`` (365 days); ValueError otherwise."""
+    found = _PERIOD.match(value.strip())
+    if not found or int(found.group(1)) == 0:
+        raise ValueError(f"{value!r} is not a period like 90d, 12w, 6m or 1y")
+    return timedelta(days=int(found.group(1)) * _PERIOD_DAYS[found.group(2)])
+
+
+def markup_in(text: str) -> str | None:
+    """The first HTML tag or entity in text that is shown as plain text, if any."""
+    found = _MARKUP.search(text)
+    return found.group(0) if found else None
+
+
+def _as_date(value: Any) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def read_facts(
+    data: Mapping[str, Any],
+    lines: Mapping[tuple[Any, ...], int],
+    path: Path,
+    problems: list[Problem],
+) -> tuple[dict[str, Any], dict[str, Fact], dict[str, tuple[str, ...]]]:
+    """Split ``facts.yaml`` into the values templates read and each value's dates.
+
+    A group's ``_checked`` (date), ``_review`` (period) or ``_review_by`` (date) apply to
+    every fact below it unless a nearer group, or the fact itself (written as
+    ``{value: ..., checked: ..., review: ...}``), says otherwise. ``_markets`` lists the
+    market ids a ``markets.<group>`` covers when its name is not one market id.
+    Returns (values, facts by dotted path, ``_markets`` by group path).
+    """
+    facts: dict[str, Fact] = {}
+    covers: dict[str, tuple[str, ...]] = {}
+    undated: set[str] = set()
+
+    def setting(key: str, value: Any, loc: tuple[Any, ...], meta: dict[str, Any]) -> None:
+        line = _line_for(lines, loc)
+        name = key.lstrip("_")
+        if name in ("checked", "review_by"):
+            day = _as_date(value)
+            if day is None:
+                problems.append(Problem(path, line, f"`{key}` must be a date (YYYY-MM-DD)"))
+                return
+            meta[name] = day
+            if name == "review_by":
+                meta.pop("review", None)
+        elif name == "review":
+            try:
+                meta["review"] = parse_period(str(value))
+            except ValueError as exc:
+                problems.append(Problem(path, line, f"`{key}`: {exc}"))
+                return
+            meta.pop("review_by", None)
+        elif name == "markets":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                problems.append(Problem(path, line, f"`{key}` must be a list of market ids"))
+                return
+            covers[".".join(str(p) for p in loc[:-1])] = tuple(value)
+
+    def leaf(
+        value: Any,
+        loc: tuple[Any, ...],
+        meta: Mapping[str, Any],
+        line_loc: tuple[Any, ...] | None = None,
+    ) -> Any:
+        where = ".".join(str(p) for p in loc)
+        line = _line_for(lines, line_loc or loc)
+        if isinstance(value, (bool, type(None))) or not isinstance(value, (str, int, float)):
+            problems.append(Problem(path, line, f"{where}: a fact is text; put it in quotes"))
+            return value
+        text = str(value)
+        tag = markup_in(text)
+        if tag is not None:
+            problems.append(
+                Problem(
+                    path,
+                    line,
+                    f"{where}: HTML ({tag}) in a fact value is shown to merchants as it is;"
+                    " put the markup in the guidance around {{ facts." + where + " }}",
+                )
+            )
+        checked = meta.get("checked")
+        group = where.rpartition(".")[0]
+        if checked is None or ("review" not in meta and "review_by" not in meta):
+            if group in undated:  # one problem per group, not one per fact
+                return text
+            undated.add(group)
+        if checked is None:
+            problems.append(
+                Problem(
+                    path,
+                    line,
+                    f"{where}: no checked date: add `_checked: YYYY-MM-DD` to its group"
+                    " (or write it as {value: ..., checked: YYYY-MM-DD})",
+                )
+            )
+            return text
+        if "review_by" in meta:
+            review_by = meta["review_by"]
+        elif "review" in meta:
+            review_by = checked + meta["review"]
+        else:
+            problems.append(
+                Problem(
+                    path,
+                    line,
+                    f"{where}: no review period: add `_review: 90d` (or `_review_by:"
+                    " YYYY-MM-DD`) to its group or the top of the file",
+                )
+            )
+            return text
+        facts[where] = Fact(where, text, checked, review_by, line)
+        return text
+
+    def walk(node: Mapping[str, Any], loc: tuple[Any, ...], inherited: Mapping[str, Any]) -> Any:
+        meta = dict(inherited)
+        values: dict[str, Any] = {}
+        for key, value in node.items():
+            key = str(key)
+            if key.startswith("_"):
+                if key not in FACT_SETTINGS:
+                    known = ", ".join(f"`{k}`" for k in FACT_SETTINGS)
+                    problems.append(
+                        Problem(
+                            path,
+                            _line_for(lines, (*loc, key)),
+                            f"unknown setting `{key}`{_did_you_mean(key, FACT_SETTINGS)}"
+                            f" (settings: {known})",
+                        )
+                    )
+                    continue
+                setting(key, value, (*loc, key), meta)
+        for key, value in node.items():
+            key = str(key)
+            if key.startswith("_"):
+                continue
+            here = (*loc, key)
+            if isinstance(value, Mapping) and "value" in value:
+                own = dict(meta)
+                for name, item in value.items():
+                    if name == "value":
+                        continue
+                    if name not in FACT_OVERRIDE:
+                        problems.append(
+                            Problem(
+                                path,
+                                _line_for(lines, (*here, name)),
+                                f"unknown field `{name}` of a fact"
+                                f"{_did_you_mean(str(name), FACT_OVERRIDE)}",
+                            )
+                        )
+                        continue
+                    setting(str(name), item, (*here, name), own)
+                values[key] = leaf(value["value"], here, own, (*here, "value"))
+            elif isinstance(value, Mapping):
+                values[key] = walk(value, here, meta)
+            else:
+                values[key] = leaf(value, here, meta)
+        return values
+
+    values = walk(data, (), {})
+    return values, facts, covers
+
+
+def _did_you_mean(word: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return f": did you mean `{close[0]}`?" if close else ""
+
+
 @dataclass(frozen=True)
 class StepText:
     """A step's words in one locale: title, main body and details (jinja2 sources)."""
@@ -292,6 +592,11 @@ class Content:
     steps: tuple[Step, ...]
     locales: Mapping[str, Locale]
     step_index: Mapping[str, Step] = field(default_factory=dict)
+    #: Every fact of ``facts.yaml`` by dotted path, with its checked and review dates.
+    fact_info: Mapping[str, Fact] = field(default_factory=dict)
+    #: Market option ids where TikTok Shop exists: those ``facts.yaml`` has ``markets.<id>``
+    #: for (or a ``markets`` group lists in ``_markets``).
+    shop_markets: frozenset[str] = frozenset()
     #: The content's identity: a hash of every file of the tree (see :func:`tree_hash`).
     hash: str = ""
 
@@ -384,7 +689,7 @@ def _load_step_file(
     data, lines = _load_yaml(front, path, problems, line_offset=1)
     if data is None:
         return None, None, lines
-    meta = _validate(model, data, path, lines, problems)
+    meta = _validate(model, data, path, lines, problems, "front matter")
     if meta is None:
         return None, None, lines
     if meta.id != path.stem:
@@ -393,6 +698,16 @@ def _load_step_file(
                 path,
                 lines.get(("id",), 2),
                 f"id {meta.id!r} must equal the file name {path.stem!r}",
+            )
+        )
+    tag = markup_in(meta.title)
+    if tag is not None:
+        problems.append(
+            Problem(
+                path,
+                lines.get(("title",), 2),
+                f"title: HTML ({tag}) in a title is shown to merchants as it is; write plain"
+                " text (& and < as they are)",
             )
         )
     main, main_line, details, details_line = _split_details(body, body_line)
@@ -460,11 +775,15 @@ def load_content(root: Path) -> Content:
         _validate(CampaignModel, data, campaign_path, lines, problems) if data else None
     )
 
-    # Facts: free-form data the guidance reads.
-    facts, _, facts_path = read("facts.yaml")
-    if facts is not None and not isinstance(facts, dict):
+    # Facts: the data the guidance reads, each with its checked and review dates.
+    raw_facts, facts_lines, facts_path = read("facts.yaml")
+    facts: dict[str, Any] = {}
+    fact_info: dict[str, Fact] = {}
+    covers: dict[str, tuple[str, ...]] = {}
+    if raw_facts is not None and not isinstance(raw_facts, dict):
         problems.append(Problem(facts_path, 1, "facts must be a mapping"))
-        facts = {}
+    elif raw_facts is not None:
+        facts, fact_info, covers = read_facts(raw_facts, facts_lines, facts_path, problems)
 
     # Interview.
     data, ilines, interview_path = read("interview.yaml")
@@ -475,6 +794,12 @@ def load_content(root: Path) -> Content:
         _build_interview(interview_model, interview_path, ilines, problems)
         if interview_model
         else None
+    )
+
+    shop_markets = (
+        _shop_markets(facts, covers, interview, facts_path, facts_lines, problems)
+        if interview is not None
+        else frozenset()
     )
 
     # Guidance (English is canonical: it carries the structure).
@@ -545,6 +870,7 @@ def load_content(root: Path) -> Content:
 
     # Locales.
     locales: dict[str, Locale] = {}
+    unreadable: set[str] = set()
     locales_dir = root / "locales"
     for folder in (
         sorted(p for p in locales_dir.iterdir() if p.is_dir()) if locales_dir.is_dir() else []
@@ -556,7 +882,10 @@ def load_content(root: Path) -> Content:
             problems.append(Problem(strings_path, 0, "file missing"))
         # strings.yaml plus any strings.<topic>.yaml, merged by top-level key.
         for path in sorted(folder.glob("strings*.yaml")):
+            before = len(problems)
             data, slines = _load_yaml(path.read_text(encoding="utf-8"), path, problems)
+            if len(problems) > before:  # a YAML error: one problem, not one per missing string
+                unreadable.add(code)
             if data is None:
                 continue
             if not isinstance(data, dict):
@@ -590,7 +919,7 @@ def load_content(root: Path) -> Content:
         locales[code] = Locale(code, strings, translated, folder / "templates")
     if DEFAULT_LOCALE not in locales:
         problems.append(Problem(locales_dir / DEFAULT_LOCALE, 0, "the English locale is missing"))
-    elif interview is not None:
+    elif interview is not None and DEFAULT_LOCALE not in unreadable:
         _check_strings(
             locales[DEFAULT_LOCALE],
             interview,
@@ -610,13 +939,59 @@ def load_content(root: Path) -> Content:
     return Content(
         root=root,
         campaign=campaign,
-        facts=facts or {},
+        facts=facts,
         interview=interview,
         steps=tuple(steps),
         locales=locales,
         step_index={s.id: s for s in steps},
+        fact_info=fact_info,
+        shop_markets=shop_markets,
         hash=tree_hash(root),
     )
+
+
+def _shop_markets(
+    facts: Mapping[str, Any],
+    covers: Mapping[str, tuple[str, ...]],
+    interview: Interview,
+    path: Path,
+    lines: Mapping[tuple[Any, ...], int],
+    problems: list[Problem],
+) -> frozenset[str]:
+    """The market options TikTok Shop exists in: ``markets.<id>`` in facts.yaml.
+
+    Guidance reads it as ``shop_markets`` (the merchant's markets among them), so a market
+    added to interview.yaml and facts.yaml is never told "TikTok Shop is not available".
+    """
+    question = interview.questions.get("market")
+    groups = facts.get("markets")
+    if question is None or not isinstance(groups, Mapping):
+        return frozenset()
+    options = set(question.options)
+    found: set[str] = set()
+    for name in groups:
+        listed = covers.get(f"markets.{name}")
+        ids = listed if listed is not None else (name,)
+        for market in ids:
+            if market in options:
+                found.add(market)
+                continue
+            line = _line_for(lines, ("markets", name))
+            if listed is None:
+                problems.append(
+                    Problem(
+                        path,
+                        line,
+                        f"markets.{name}: {name!r} is not a market id in interview.yaml"
+                        f" ({', '.join(question.options)}); if the group covers several"
+                        " markets, list them: `_markets: [id, ...]`",
+                    )
+                )
+            else:
+                problems.append(
+                    Problem(path, line, f"markets.{name}._markets: {market!r} is not a market id")
+                )
+    return frozenset(found)
 
 
 def tree_hash(root: Path) -> str:

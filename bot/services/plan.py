@@ -108,7 +108,7 @@ class PlanService:
         if step is None:
             return Outcome(toast=core.toast(turn, "notices.no_step"))
         if how == "details":
-            return Outcome(send=[views.details(lang, step, answers, progress)])
+            return Outcome(send=[views.details(lang, step, answers, progress, today=now.date())])
         if how == "undo":
             await turn.session.exec(
                 delete(StepProgress).where(

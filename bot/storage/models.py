@@ -212,3 +212,24 @@ class Event(SQLModel, table=True):
     kind: str = Field(max_length=32)
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class ContentRelease(SQLModel, table=True):
+    """A content tree that went live (by its hash) and the step versions it had.
+
+    The first instance to start with a new tree inserts its row (insert-if-absent on the
+    hash, so several instances starting at once record it once) and, in the same
+    transaction, queues the "your plan changed" notices for the steps in ``changed``.
+    """
+
+    __tablename__ = "content_release"
+    __table_args__ = (UniqueConstraint("hash", name="uq_content_release_hash"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    hash: str = Field(max_length=64)
+    # Step id -> version in this tree.
+    steps: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Steps new or with a higher version than in the release before -> their version there
+    # (0: a new step). Empty for the first release a database sees.
+    changed: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -8,6 +8,7 @@ from typing import Any
 
 from markupsafe import Markup
 
+from bot.content.facts import FactIndex
 from bot.content.loader import Content
 from bot.content.render import Renderer
 from bot.domain.callbacks import (
@@ -77,6 +78,8 @@ class Views:
     def __init__(self, content: Content, renderer: Renderer) -> None:
         self.content = content
         self.r = renderer
+        self._facts: FactIndex | None = None
+        self._market_names: dict[str | None, dict[str, str]] = {}
         self._reasons: dict[
             tuple[str | None, str, tuple[tuple[str, tuple[str, ...]], ...]], str
         ] = {}
@@ -135,6 +138,27 @@ class Views:
         """The merchant's markets by name."""
         markets = answers.get("market") or []
         return [self.option_label(lang, "market", m) for m in markets if isinstance(m, str)]
+
+    def shop_markets(self, answers: Mapping[str, Answer]) -> list[str]:
+        """The merchant's markets where TikTok Shop exists (``markets.<id>`` in facts.yaml)."""
+        markets = answers.get("market") or []
+        return [m for m in markets if isinstance(m, str) and m in self.content.shop_markets]
+
+    def market_names(self, lang: str | None) -> dict[str, str]:
+        """Every market id with its name in this language (for guidance: never a literal)."""
+        if "market" not in self.interview.questions:
+            return {}
+        cached = self._market_names.get(lang)
+        if cached is not None:
+            return dict(cached)
+        names: dict[str, str] = {}
+        for market in self.interview.question("market").options:
+            try:
+                names[market] = str(self.content.string(lang, f"market_names.{market}"))
+            except KeyError:
+                names[market] = self.option_label(lang, "market", market)
+        self._market_names[lang] = names
+        return dict(names)
 
     def button(self, lang: str | None, key: str, data: str, **context: Any) -> Button:
         """A callback button labelled from strings."""
@@ -251,6 +275,8 @@ class Views:
             answers=dict(answers),
             shop_name=shop_name_of(answers),
             markets=self.market_labels(lang, answers),
+            shop_markets=self.shop_markets(answers),
+            market_names=self.market_names(lang),
         )
 
     def plan_pages(self, progress: Progress) -> int:
@@ -372,14 +398,36 @@ class Views:
         )
         return Screen(text, (self._marks_row(lang, step, status), second))
 
+    @property
+    def facts(self) -> FactIndex:
+        """Which facts each step cites (built on first use)."""
+        if self._facts is None:
+            self._facts = FactIndex(self.content, self.r.env)
+        return self._facts
+
     def details(
         self,
         lang: str | None,
         step: Step,
         answers: Mapping[str, Answer],
         progress: Progress | None = None,
+        *,
+        today: date | None = None,
     ) -> Screen:
-        """A step's background, uncertainty flags and sources, with the step's own buttons."""
+        """A step's background, uncertainty flags and sources, with the step's own buttons;
+        with ``today``, the facts it cites that are past their review date, each with the day
+        it was last confirmed."""
+        overdue = self.facts.overdue(step.id, today) if today is not None else ()
+        by_day: dict[date, list[str]] = {}
+        for fact in overdue:
+            values = by_day.setdefault(fact.checked, [])
+            if fact.value not in values:
+                values.append(fact.value)
+        stale = [
+            Markup(self.r.text(lang, "fact_age.item", values=values, date=format_date(day)))
+            for day, values in sorted(by_day.items())
+        ]
+
         text = self.r.render(
             lang,
             "step_details.html.j2",
@@ -388,6 +436,7 @@ class Views:
             flags=step.flags,
             sources=step.sources,
             checked=format_date(step.checked) if step.checked else "",
+            stale=stale,
         )
         back = self.button(lang, "back_to_plan", encode(self._plan_at(progress, step)))
         if progress is None:
