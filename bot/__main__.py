@@ -33,6 +33,12 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--lang", default="en", help="your language code (default en)")
     demo.add_argument("--now", help="pretend it is this date/time (ISO 8601)")
     demo.add_argument("--deadline", help="pretend the shutdown is on this date (ISO 8601)")
+    demo.add_argument(
+        "--db", help="keep the demo's data in this database URL (default: a temporary one)"
+    )
+    demo.add_argument(
+        "--files", help="folder for files the bot sends (default: ./demo-files)", default=None
+    )
     link = modes.add_parser("link", help="print a t.me deep link that pre-fills answers")
     link.add_argument("--bot-username", help="the bot's username (default: ask Telegram)")
     link.add_argument("--answer", action="append", default=[], metavar="KEY=VALUE")

@@ -41,7 +41,6 @@ from bot.context import BotApp
 from bot.domain import links
 from bot.metrics import CountingRequest, Metrics
 from bot.storage.db import Database
-from bot.storage.models import utcnow
 from bot.updates import UpdateRunner
 from bot.web import (
     SHUTDOWN_TIMEOUT,
@@ -673,55 +672,65 @@ def demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    if "log_level" not in settings.model_fields_set:  # migrations and start lines: noise here
+        logging.getLogger().setLevel(logging.WARNING)
     now = terminal.parse_moment(args.now, "--now") if args.now else None
     deadline = (
         terminal.parse_moment(args.deadline, "--deadline") if args.deadline else settings.deadline
     )
     content = load_content(settings.content_dir)
-    temp = None
-    # A throwaway database unless the operator named one (env or .env).
-    database_url = settings.database_url if "database_url" in settings.model_fields_set else ""
-    if not database_url:
-        temp = tempfile.TemporaryDirectory(prefix="bot-demo-")
-        database_url = f"sqlite+aiosqlite:///{Path(temp.name) / 'demo.db'}"
-    demo_settings = settings.model_copy(
-        update={
-            "telegram_token": SecretStr(terminal.DEMO_TOKEN),
-            "database_url": database_url,
-            "deadline": deadline,
-        }
-    )
-    db = Database(database_url)
-    await db.upgrade()
-    fake = FakeTelegram(token=terminal.DEMO_TOKEN, bot_first_name="Storefront → Shop assistant")
-    app = build_application(
-        demo_settings,
-        request=FakeRequest(fake),
-        get_updates_request=FakeRequest(fake),
-        content=content,
-        db=db,
-        clock=(lambda: now) if now is not None else utcnow,
-    )
-    try:
-        async with app:
-            if app.post_init is not None:
-                await app.post_init(app)
-            user = SimulatedUser(
-                app,
-                fake,
-                user_id=terminal.DEMO_USER_ID,
-                first_name="Demo",
-                language_code=args.lang,
-            )
-            print(
-                "demo: type /start (or /help); a number presses a button; Ctrl-D quits.",
-                file=sys.stderr,
-            )
-            await terminal.converse(user, sys.stdin, sys.stdout)
-    finally:
-        await db.dispose()
-        if temp is not None:
-            temp.cleanup()
+    # A throwaway database unless --db names one: never DATABASE_URL (or .env) silently.
+    with tempfile.TemporaryDirectory(prefix="bot-demo-") as temp:
+        database_url = args.db or f"sqlite+aiosqlite:///{Path(temp) / 'demo.db'}"
+        files = Path(args.files) if args.files else Path.cwd() / "demo-files"
+        clock = terminal.DemoClock(now)
+        demo_settings = settings.model_copy(
+            update={
+                "telegram_token": SecretStr(terminal.DEMO_TOKEN),
+                "database_url": database_url,
+                "deadline": deadline,
+            }
+        )
+        db = Database(database_url)
+        await db.upgrade()
+        fake = FakeTelegram(
+            token=terminal.DEMO_TOKEN, bot_first_name="Storefront → Shop assistant"
+        )
+        app = build_application(
+            demo_settings,
+            request=FakeRequest(fake),
+            get_updates_request=FakeRequest(fake),
+            content=content,
+            db=db,
+            clock=clock,
+        )
+        try:
+            async with app:
+                if app.post_init is not None:
+                    await app.post_init(app)
+                user = SimulatedUser(
+                    app,
+                    fake,
+                    user_id=terminal.DEMO_USER_ID,
+                    first_name="Demo",
+                    language_code=args.lang,
+                )
+                dispatcher = app.bot_data.alerts.dispatcher
+                print(
+                    "demo: type /start (or /help); a number presses a button; ':wait 2d' moves"
+                    f" the clock; files the bot sends go to {files}; Ctrl-D or Ctrl-C quits.",
+                    file=sys.stderr,
+                )
+                await terminal.converse(
+                    user,
+                    sys.stdin,
+                    sys.stdout,
+                    clock=clock,
+                    deliver_due=dispatcher.drain if dispatcher is not None else None,
+                    files=files,
+                )
+        finally:
+            await db.dispose()
     return 0
 
 

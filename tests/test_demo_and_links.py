@@ -157,3 +157,33 @@ async def test_deep_link_to_a_step(user: SimulatedUser, fake: FakeTelegram) -> N
     replies = await user.send("/start s__what-changed")
     assert "What changed when TikTok Storefront was switched off" in (replies[-1].text or "")
     assert "✅ Done" in replies[-1].button_labels
+
+
+@pytest.mark.slow
+def test_demo_never_uses_database_url_and_saves_files_and_toasts(tmp_path: Path) -> None:
+    configured = tmp_path / "production.db"
+    script = "\n".join(["/start", "/export", "/delete", "2"]) + "\n"
+    result = run_bot(
+        "demo",
+        "--files",
+        str(tmp_path / "out"),
+        stdin=script,
+        cwd=tmp_path,
+        env={"DATABASE_URL": f"sqlite+aiosqlite:///{configured}"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert not configured.exists()  # the demo's data went to a temporary database
+    saved = tmp_path / "out" / "my-data.json"
+    assert saved.is_file() and f"saved to {saved}" in result.stdout
+    assert "(toast:" in result.stdout or "Nothing was deleted" in result.stdout
+    assert "Running upgrade" not in result.stderr  # migration lines are not demo output
+
+
+@pytest.mark.slow
+def test_demo_wait_shows_a_reminder_arriving(tmp_path: Path) -> None:
+    script = "\n".join(["/start", "/alerts", "1", ":wait 10d"]) + "\n"
+    result = run_bot("demo", "--now", "2023-08-20", stdin=script, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    after_wait = result.stdout.split(":wait 10d", 1)[1]
+    assert "(it is now 2023-08-30" in after_wait
+    assert "TikTok Storefront closes" in after_wait, after_wait[-2000:]
