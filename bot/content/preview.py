@@ -80,7 +80,7 @@ def preview(
         steps=tuple(
             (
                 views.step(lang, step, effective, progress, now, deadline),
-                views.details(lang, step, effective),
+                views.details(lang, step, effective, now=now, deadline=deadline),
             )
             for step in plan
         ),

@@ -80,7 +80,9 @@ class PlanService:
         if step is None:
             return Outcome(toast=core.toast(turn, "notices.no_step"))
         if how == "details":
-            return Outcome(send=[views.details(lang, step, answers)])
+            return Outcome(
+                send=[views.details(lang, step, answers, now=now, deadline=core.deadline)]
+            )
         if how == "undo":
             await turn.session.exec(
                 delete(StepProgress).where(
