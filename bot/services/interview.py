@@ -60,6 +60,7 @@ class InterviewService:
             if state.current is not None:
                 if link is not None and link.step is not None:
                     notes.append(Screen(views.r.text(lang, "notices.link_step_later")))
+                await turn.log("question_shown", question=state.current)
                 return Outcome(send=[greeting, *notes, views.question(lang, state)])
             assert progress is not None
             if link is not None and link.step is not None:
@@ -171,6 +172,7 @@ class InterviewService:
                 await listener.answers_changed(turn, changed)
         if new.current is not None:
             screen = self.views.question(lang, new)
+            await turn.log("question_shown", question=new.current)
             return Outcome(edit=screen) if edit_in_place else Outcome(send=[screen])
         # Finished (or finished an edit): the answers become the profile, the plan follows.
         await turn.log("interview_done")

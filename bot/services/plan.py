@@ -69,6 +69,7 @@ class PlanService:
                 toast=core.toast(turn, "notices.no_step"), send=[await core.plan_screen(turn)]
             )
         screen = self.views.step(turn.lang, step, turn.answers, progress, turn.now, core.deadline)
+        await turn.log("step_opened", step=step_id)
         return Outcome(send=[screen])
 
     async def _mark(self, turn: Turn, step_id: str, how: str) -> Outcome:
