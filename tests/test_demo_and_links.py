@@ -155,5 +155,8 @@ async def test_deep_link_to_a_step(user: SimulatedUser, fake: FakeTelegram) -> N
     assert "it opens once your answers are in" in " ".join(m.text or "" for m in replies)
     await interview(user, Profile("p", "Shopify", ("United Kingdom",)))
     replies = await user.send("/start s__what-changed")
-    assert "What changed when TikTok Storefront was switched off" in (replies[-1].text or "")
-    assert "✅ Done" in replies[-1].button_labels
+    assert "Background (optional): From TikTok Storefront to TikTok Shop" in (
+        replies[-1].text or ""
+    )
+    # Background is optional reading: nothing to mark, Details and Back only (issue 14).
+    assert replies[-1].button_labels == ["ℹ️ Details", "« Back to plan"]

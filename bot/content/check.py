@@ -63,6 +63,9 @@ class CoverageRow:
     total: int
     platform_steps: tuple[str, ...]
     market_steps: tuple[str, ...]
+    #: Some merchant of this pair is being set up there (a ``register`` step in the plan);
+    #: the coverage rule holds for these pairs only.
+    setup: bool = True
 
 
 def answer_combinations(interview: Interview) -> Iterator[dict[str, Answer]]:
@@ -529,9 +532,11 @@ class Checker:
                 platform_steps: set[str] = set()
                 market_steps: set[str] = set()
                 totals = []
+                setup = False
                 for mask in grouped.get((platform, market), []):
                     plan = [s for i, s in enumerate(self.selector.steps) if mask >> i & 1]
                     totals.append(len(plan))
+                    setup = setup or any(SETUP_TAG in s.tags for s in plan)
                     platform_steps.update(s.id for s in plan if s.scope == "platform")
                     market_steps.update(s.id for s in plan if s.scope == "market")
                 rows.append(
@@ -541,6 +546,7 @@ class Checker:
                         min(totals) if totals else 0,
                         tuple(sorted(platform_steps)),
                         tuple(sorted(market_steps)),
+                        setup,
                     )
                 )
         return rows

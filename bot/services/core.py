@@ -253,6 +253,7 @@ class Core:
         step = progress.next_open(after)
         if step is None:
             return self.views.finished(turn.lang, turn.answers, progress)
+        await turn.log("step_opened", step=step.id)
         return self.views.step(
             turn.lang, step, turn.answers, progress, turn.now, self.deadline, intro=intro
         )
