@@ -45,7 +45,7 @@ async def interview(user: SimulatedUser, profile: Profile) -> list[FakeMessage]:
     await one(profile.origin)
     await one(profile.catalogue)
     last = await one(profile.fulfilment)
-    if profile.platform != "I had no web store":
+    if profile.platform != "I have no web store":
         last = await many(profile.uses)
     last = await one(profile.status)
     last = await (user.send(profile.shop_name) if profile.shop_name else user.press("Skip"))
@@ -65,5 +65,6 @@ async def finish_plan(user: SimulatedUser, *, limit: int = 80) -> list[str]:
         if "very step of your plan is done" in first_line:
             return titles
         titles.append(first_line)
-        messages = await user.press("✅ Done")
+        labels = message.button_labels
+        messages = await user.press("👍 Understood" if "👍 Understood" in labels else "✅ Done")
     raise AssertionError("the plan did not finish")

@@ -197,7 +197,11 @@ def test_coverage_table_has_every_pair(content: Content) -> None:
     markets = content.interview.question("market").options
     assert len(rows) == len(platforms) * len(markets)
     for row in rows:
-        assert row.platform_steps, row
+        # Where no merchant is set up (no TikTok Shop in the country), there is nothing to
+        # connect: the plan is the short alternative one (issue 14).
+        assert row.setup == (row.market != "elsewhere"), row
+        if row.setup:
+            assert row.platform_steps, row
         assert row.market_steps, row
 
 
@@ -340,3 +344,62 @@ def test_the_content_hash_names_the_tree(tree: Path) -> None:
     step = tree / "guidance" / "what-changed.md"
     step.write_text(step.read_text(encoding="utf-8") + "\nOne more sentence.\n")
     assert load_content(tree).hash != one.hash
+
+
+def test_conflicts_are_proved_over_every_answer_class(small_tree: Path) -> None:
+    """Issue 14: an editor declares what contradicts what; the check finds any plan with
+    both (here: a register step shown to a merchant already selling)."""
+    register = VALID_FRONT.format(id="register-x") + "tags: [register]\n"
+    write_step(small_tree, "register-x", register)
+    write_step(
+        small_tree,
+        "grow-x",
+        VALID_FRONT.format(id="grow-x")
+        + "when:\n  shop_status: [selling]\nconflicts: [register]\n",
+    )
+    checker = Checker(load_content(small_tree))
+    checker.contradictions()
+    found = [str(p) for p in checker.problems]
+    assert len(only(found, "conflicts: grow-x and register-x are both in the plan")) == 1, found
+    assert "shop_status=selling" in found[0]
+    # Pruning the register step for selling merchants (a condition line) settles it.
+    write_step(
+        small_tree,
+        "register-x",
+        VALID_FRONT.format(id="register-x")
+        + "tags: [register]\nunless:\n  shop_status: [selling]\n",
+    )
+    checker = Checker(load_content(small_tree))
+    checker.contradictions()
+    assert checker.problems == []
+
+
+def test_excludes_and_conflicts_must_name_known_steps_or_tags(tree: Path) -> None:
+    write_step(tree, "bad-x", VALID_FRONT.format(id="bad-x") + "excludes: [no-such-thing]\n")
+    with pytest.raises(ContentError) as info:
+        load_content(tree)
+    assert "bad-x.md:12: excludes: 'no-such-thing' is neither a step id nor a tag" in str(
+        info.value
+    )
+
+
+def test_guidance_names_the_deadline_only_through_the_variable(tree: Path) -> None:
+    """Issue 14: --deadline moves every text: the background step agrees with the plan."""
+    from datetime import UTC, datetime
+
+    from bot.content.preview import preview
+
+    content = load_content(tree)
+    checker = Checker(content, deadline=datetime(2027, 1, 31, tzinfo=UTC))
+    shown = preview(
+        content,
+        checker.views,
+        ["platform=shopify", "market=uk", "uses=shop_tab"],
+        lang="en",
+        now=datetime(2026, 12, 1, tzinfo=UTC),
+        deadline=checker.deadline,
+    )
+    text = "\n".join(s.text for s in shown.screens())
+    assert "61 days left" in text
+    assert "will be switched off worldwide on 31 January 2027" in text
+    assert "12 September 2023" not in text

@@ -11,7 +11,7 @@ from bot.content.check import Checker, check
 from bot.content.loader import ContentError, load_content
 from bot.content.render import Renderer
 from bot.views.screens import Views
-from tests.conftest import REPO
+from tests.conftest import NOW, REPO
 from tests.test_content import VALID_FRONT, write_step
 
 
@@ -182,7 +182,9 @@ def test_a_market_added_in_interview_and_facts_is_never_told_tiktok_shop_is_miss
     }
     for step_id in ("ecwid-connectors", "replace-shop-tab", "what-changed"):
         step = content.step_index[step_id]
-        text = views.step_body("en", step, answers, details=False)
+        text = views.step_body(
+            "en", step, answers, details=False, now=NOW, deadline=content.campaign.deadline
+        )
         assert "not available in your market" not in text, (step_id, text)
     assert views.market_names("en")["nl"] == "the Netherlands"
     assert views.market_names("en")["kr"] == "South Korea"

@@ -67,11 +67,11 @@ async def test_preferred_hour_keeps_the_day_before_go_live_alert(
 async def test_step_deep_link_opens_after_the_interview_for_a_new_merchant(
     user: SimulatedUser,
 ) -> None:
-    replies = await user.send("/start s__what-changed")
+    replies = await user.send("/start s__open-seller-account")
     assert "it opens once your answers are in" in " ".join(m.text or "" for m in replies)
     last = await interview(user, Profile("p", "Shopify", ("United Kingdom",)))
     assert (last[-1].text or "").startswith("Step ")
-    assert "What changed when TikTok Storefront was switched off" in (last[-1].text or "")
+    assert "Apply for a TikTok Shop seller account" in (last[-1].text or "")
     assert "✅ Done" in last[-1].button_labels
     # Only once: changing an answer later does not open it again.
     await user.send("/profile")
@@ -123,7 +123,7 @@ async def test_a_first_message_starts_the_interview(user: SimulatedUser, first: 
     texts = [m.text or "" for m in replies]
     assert not any("buttons on the question above" in t for t in texts), texts
     assert "I help merchants move" in texts[0]
-    assert "Which platform did your TikTok Storefront run on?" in texts[-1]
+    assert "Which platform runs your online store?" in texts[-1]
     assert "Shopify" in replies[-1].button_labels
     # Now a question is on screen: typed nonsense gets the hint.
     again = (await user.send("hello"))[-1].text or ""
@@ -136,7 +136,7 @@ async def test_the_first_message_after_delete_starts_the_interview(user: Simulat
     await user.send("/delete")
     await user.press("Yes, delete everything")
     replies = await user.send("hello")
-    assert "Which platform did your TikTok Storefront run on?" in (replies[-1].text or "")
+    assert "Which platform runs your online store?" in (replies[-1].text or "")
     assert not any("buttons on the question above" in (m.text or "") for m in replies)
 
 
@@ -373,7 +373,7 @@ async def test_welcome_back_offers_the_next_step(user: SimulatedUser) -> None:
 async def test_question_header_counts_the_likely_path(user: SimulatedUser) -> None:
     first = (await user.send("/start"))[-1].text or ""
     assert first.startswith("Question 1 of 10")
-    await user.press("I had no web store")  # skips the Storefront question
+    await user.press("I have no web store")  # skips the Storefront question
     second = user.last_text()
     assert second.startswith("Question 2 of 9")
 

@@ -59,7 +59,7 @@ async def test_square_is_told_there_is_no_native_integration(user: SimulatedUser
 async def test_market_without_tiktok_shop_gets_no_launch_promise(user: SimulatedUser) -> None:
     await interview(
         user,
-        Profile("p", "I had no web store", ("Somewhere else",), status="Already selling"),
+        Profile("p", "I have no web store", ("Somewhere else",), status="Already selling"),
     )
     text = await read_whole_plan(user)
     assert "Netherlands" in text  # mentioned only as unverified

@@ -163,7 +163,7 @@ def test_clean_answers_drops_what_content_no_longer_knows(interview: iv.Intervie
         ("Shopify", ["shopify"]),
         ("  shopify!! ", ["shopify"]),
         ("woo", ["woocommerce"]),
-        ("I had no web store", ["none"]),
+        ("I have no web store", ["none"]),
         ("no", ["none"]),  # a YAML trap once: bare `no` was read as false
         ("Facebook", []),
         # Inside a sentence: understood when it names exactly one option...

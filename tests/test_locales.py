@@ -31,7 +31,7 @@ def spanish_tree(tmp_path: Path) -> Path:
     )
     (es / "guidance" / "what-changed.md").write_text(
         "---\nid: what-changed\nversion: 1\ntitle: Qué cambió con el cierre de Storefront\n---\n"
-        "TikTok apagó Storefront el {{ facts.storefront.shutdown }}.\n",
+        "TikTok apagó Storefront el {{ deadline.date }}.\n",
         encoding="utf-8",
     )
     return root

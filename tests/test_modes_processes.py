@@ -66,7 +66,7 @@ async def test_run_replies_to_start(db_url: str, tmp_path: Path) -> None:
             await wait_for(lambda: len(fake.messages(555)) >= 2)
             greeting, question = fake.messages(555)[:2]
             assert "Hi Ann!" in (greeting.text or "")
-            assert "Which platform did your TikTok Storefront run on?" in (question.text or "")
+            assert "Which platform runs your online store?" in (question.text or "")
             # The menu of commands was set from content.
             assert fake.calls_to("setMyCommands")
             # A button press travels the same road back.

@@ -73,7 +73,7 @@ async def test_delete_asks_then_erases_everything(user: SimulatedUser, db: Datab
         assert await count(db, table, user.user_id) == 0, table
     # Coming back starts from scratch.
     again = (await user.send("/start"))[-1].text or ""
-    assert "Which platform did your TikTok Storefront run on?" in again
+    assert "Which platform runs your online store?" in again
 
 
 async def test_retention_erases_inactive_merchants(

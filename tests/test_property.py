@@ -12,7 +12,7 @@ from bot.botapi.tghtml import parse_html
 from bot.content.loader import Content, load_content
 from bot.content.render import Renderer
 from bot.domain.interview import Answer, effective_answers
-from bot.domain.plan import Mark, Progress, Selector, applies, select
+from bot.domain.plan import Mark, Progress, Selector, applies, conflicts_in, select
 from bot.views.model import Screen
 from bot.views.screens import Views
 from tests.conftest import REPO
@@ -59,17 +59,22 @@ def test_any_answers_make_a_plan_that_telegram_accepts(raw: dict[str, Answer], d
     # The content check's bit-mask fast path agrees with the plan selection.
     mask = SELECTOR.mask(answers)
     assert {s.id for i, s in enumerate(SELECTOR.steps) if mask >> i & 1} == {s.id for s in plan}
-    # Order respects prerequisites, and only applicable steps are chosen.
+    # Order respects prerequisites of the same kind, and only applicable steps are chosen.
     seen: set[str] = set()
     for step in plan:
         assert applies(step, answers)
-        assert all(req in seen for req in step.requires if any(s.id == req for s in plan))
+        same_kind = {s.id for s in plan if s.kind == step.kind}
+        assert all(req in seen for req in step.requires if req in same_kind)
         seen.add(step.id)
+    # No step contradicts another (front matter `conflicts`), blockers lead.
+    assert conflicts_in(plan) == [], raw
+    kinds = [s.kind for s in plan]
+    assert kinds == sorted(kinds, key=["blocker", "step", "background"].index)
     marks = {s.id: Mark("done", s.version) for s in plan[:done]}
     progress = Progress(tuple(plan), marks)
     for page in range(VIEWS.plan_pages(progress)):
         fits(VIEWS.plan("en", answers, progress, NOW, CONTENT.campaign.deadline, page=page))
     for step in plan:
         fits(VIEWS.step("en", step, answers, progress, NOW, CONTENT.campaign.deadline, intro=True))
-        fits(VIEWS.details("en", step, answers))
+        fits(VIEWS.details("en", step, answers, now=NOW, deadline=CONTENT.campaign.deadline))
     fits(VIEWS.profile("en", raw))

@@ -26,7 +26,7 @@ PROFILES = [
     ),
     Profile(
         "none-elsewhere",
-        "I had no web store",
+        "I have no web store",
         ("Somewhere else",),
         entity="Sole trader / individual",
         status="Already selling",
@@ -89,9 +89,10 @@ async def test_plan_explains_why_each_step_applies(user: SimulatedUser) -> None:
     pages = await all_plan_pages(user)
     assert len(pages) > 1 and "page 2 of" in pages[1]
     plan = "\n".join(pages)
-    assert "your store runs on Shopify" in plan
-    assert "you sell in United Kingdom" in plan
-    assert "it applies to every merchant" in plan
+    # Written sentences, not option labels pasted into a template (issue 14).
+    assert "Because you sell on Shopify in the United Kingdom." in plan
+    assert "you sell in United Kingdom" not in plan
+    assert "it applies to every merchant" not in plan
     earlier = (await user.press("◀ Earlier steps"))[-1].text or ""
     assert f"page {len(pages) - 1} of {len(pages)}" in earlier
 
@@ -141,14 +142,14 @@ async def test_profile_change_one_answer_and_plan_follows(user: SimulatedUser) -
     assert "changing an answer" in (question.text or "")
     await user.press("WooCommerce")
     plan = "\n".join(await all_plan_pages(user))
-    assert "your store runs on WooCommerce" in plan
-    assert "your store runs on Shopify" not in plan
+    assert "you sell on WooCommerce" in plan
+    assert "you sell on Shopify" not in plan
     assert plan != before
 
 
 async def test_back_button_returns_along_the_path(user: SimulatedUser) -> None:
     await user.send("/start")
-    await user.press("I had no web store")
+    await user.press("I have no web store")
     await user.press("⬜ United States")
     await user.press("Done ✓")
     for label in ("Registered company", "Based in my markets", "1–50 products"):

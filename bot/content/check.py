@@ -33,7 +33,7 @@ from bot.botapi.tghtml import ALLOWED_TAGS, TelegramHTMLError, parse_html
 from bot.content.loader import Content, ContentError, Problem, load_content
 from bot.content.render import Renderer
 from bot.domain.interview import Answer, Interview, State, begin, effective_answers, route
-from bot.domain.plan import Mark, Progress, Selector, Step, select
+from bot.domain.plan import Mark, Progress, Selector, Step, conflicts_in, select
 from bot.views.model import Screen
 from bot.views.screens import PLAN_PAGE_SIZE, Views
 
@@ -54,6 +54,12 @@ STATS_FIGURES = (
 )
 FAR_FUTURE = date(2100, 1, 1)  # every fact is past review then
 STEP_VARIANTS = 60  # answer variants rendered per step (see plans())
+#: Plans holding a step with this tag set a merchant up in their markets; the coverage rule
+#: (a platform-specific and a market-specific step per platform x market) applies to them.
+SETUP_TAG = "register"
+#: Several-answer questions are walked one option at a time and all together; those with
+#: more options than this (the markets) also in every pair.
+PAIRS_FROM = 7
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,9 @@ class CoverageRow:
     total: int
     platform_steps: tuple[str, ...]
     market_steps: tuple[str, ...]
+    #: Some merchant of this pair is being set up there (a ``register`` step in the plan);
+    #: the coverage rule holds for these pairs only.
+    setup: bool = True
 
 
 def answer_combinations(interview: Interview) -> Iterator[dict[str, Answer]]:
@@ -182,6 +191,7 @@ class Checker:
         options = {qid: q.options for qid, q in content.interview.questions.items() if q.is_choice}
         self.selector = Selector(content.steps, options)
         self._combos: list[tuple[dict[str, Answer], dict[str, Answer], int]] | None = None
+        self._classes: dict[int, dict[str, Answer]] | None = None
 
     def report(self, path: Path, line: int, message: str) -> None:
         """Record a problem once."""
@@ -306,7 +316,7 @@ class Checker:
                 group[1] = (combo, answers)
         referenced = {s.id: self._referenced_keys(s.id) for s in steps}
         rendered_steps: set[tuple[Any, ...]] = set()
-        rendered_pages: set[tuple[Any, ...]] = set()
+        rendered_pages: dict[tuple[Any, ...], int] = {}
         variants: dict[tuple[str, str], int] = {}
         for lang in self.content.locales:
             for group in by_mask.values():
@@ -317,16 +327,13 @@ class Checker:
                     pages = self.views.plan_pages(progress)
                     for page in range(pages):
                         chunk = plan[page * PLAN_PAGE_SIZE : (page + 1) * PLAN_PAGE_SIZE]
-                        marker = (
-                            lang,
-                            page,
-                            pages,
-                            len(plan),
-                            tuple((s.id, self.views.reason(lang, s, answers)) for s in chunk),
-                        )
-                        if marker in rendered_pages:
+                        # The same steps on the same page differ only in their reasons, and
+                        # every reason renders in reasons(): render the longest one seen.
+                        marker = (lang, page, pages, tuple(s.id for s in chunk))
+                        length = sum(len(self.views.reason(lang, s, answers)) for s in chunk)
+                        if rendered_pages.get(marker, -1) >= length:
                             continue
-                        rendered_pages.add(marker)
+                        rendered_pages[marker] = length
                         for label, prog in (("plan", progress), ("finished plan", done)):
                             self.screen(
                                 lambda lang=lang, prog=prog, answers=answers, page=page: (
@@ -368,7 +375,9 @@ class Checker:
         )
         self.screen(
             # every cited fact past review: the longest details screen
-            lambda lang=lang: self.views.details(lang, step, answers, today=FAR_FUTURE),
+            lambda lang=lang: self.views.details(
+                lang, step, answers, now=SAMPLE_NOW, deadline=self.deadline, today=FAR_FUTURE
+            ),
             (text.path, text.details_line),
             f"details of {step.id}",
             text.details,
@@ -610,9 +619,11 @@ class Checker:
                 platform_steps: set[str] = set()
                 market_steps: set[str] = set()
                 totals = []
+                setup = False
                 for mask in grouped.get((platform, market), []):
                     plan = [s for i, s in enumerate(self.selector.steps) if mask >> i & 1]
                     totals.append(len(plan))
+                    setup = setup or any(SETUP_TAG in s.tags for s in plan)
                     platform_steps.update(s.id for s in plan if s.scope == "platform")
                     market_steps.update(s.id for s in plan if s.scope == "market")
                 rows.append(
@@ -622,6 +633,7 @@ class Checker:
                         min(totals) if totals else 0,
                         tuple(sorted(platform_steps)),
                         tuple(sorted(market_steps)),
+                        setup,
                     )
                 )
         return rows
@@ -634,7 +646,10 @@ class Checker:
             if not isinstance(markets, list) or len(markets) != 1:
                 continue
             pair = (str(combo.get("platform")), markets[0])
-            kinds: set[str] = {s.scope for i, s in enumerate(self.selector.steps) if mask >> i & 1}
+            plan = [s for i, s in enumerate(self.selector.steps) if mask >> i & 1]
+            if not any(SETUP_TAG in s.tags for s in plan):
+                continue  # not being set up there (already selling, blocked, no Shop there)
+            kinds: set[str] = {s.scope for s in plan}
             for kind in ("platform", "market"):
                 if kind not in kinds:
                     missing.setdefault(pair, set()).add(kind)
@@ -705,6 +720,136 @@ class Checker:
                                 " interview.yaml and strings.yaml",
                             )
 
+    # --- answer classes and contradictions ------------------------------------------------
+
+    def answer_classes(self) -> dict[int, dict[str, Answer]]:
+        """Every distinct plan the conditions can make: plan mask -> one answer set giving it.
+
+        Walks the interview along its branches with every option of one-answer questions
+        and, for several-answer ones, every combination (or, for long lists, each option,
+        each pair and all together). Answer sets that leave the same steps possible and the
+        same branches ahead are one class, so the walk stays small.
+        """
+        if self._classes is not None:
+            return self._classes
+        interview = self.content.interview
+        selector = self.selector
+        route_keys = {k for q in interview.questions.values() for r in q.routes for k in r.when}
+        asked: set[str] = set()
+        found: dict[int, dict[str, Answer]] = {}
+        # (question, partial state, answers that steer the route) -> representative answers
+        layer: dict[tuple[Any, ...], dict[str, Answer]] = {
+            (interview.start, selector.start(), ()): {}
+        }
+        while layer:
+            following: dict[tuple[Any, ...], dict[str, Answer]] = {}
+            for (qid, partial, _), answers in layer.items():
+                if qid is None:
+                    for key in selector.keys:
+                        if key not in answers:
+                            partial = selector.advance(partial, key, None)
+                    found.setdefault(selector.finish(partial), answers)
+                    continue
+                asked.add(qid)
+                question = interview.question(qid)
+                for value in self._class_values(question.id):
+                    nxt = dict(answers)
+                    nxt[qid] = value
+                    state = (
+                        selector.advance(partial, qid, value) if question.is_choice else partial
+                    )
+                    goto = route(interview, qid, nxt)
+                    steer = tuple((k, str(nxt.get(k))) for k in sorted(route_keys))
+                    following.setdefault((goto, state, steer), nxt)
+            layer = following
+        self._classes = found
+        return found
+
+    def _class_values(self, qid: str) -> list[Answer]:
+        question = self.content.interview.question(qid)
+        if question.kind == "one":
+            return list(question.options)
+        if question.kind == "many":
+            options = list(question.options)
+            pairs = (
+                [list(c) for c in itertools.combinations(options, 2)]
+                if len(options) >= PAIRS_FROM
+                else []
+            )
+            return [*([o] for o in options), *pairs, options]
+        if question.kind == "date":
+            return [(SAMPLE_NOW.date() + timedelta(days=30)).isoformat(), None]
+        return [TRICKY_SHOP_NAME[: question.max_length], None]
+
+    def contradictions(self) -> None:
+        """No plan the conditions can make is empty or holds two steps one declares in
+        ``conflicts`` (e.g. a register step in an already-selling merchant's plan)."""
+        steps = self.selector.steps
+        reported: set[tuple[str, str]] = set()
+        declared: list[tuple[int, int]] = []
+        for index, step in enumerate(steps):
+            if step.conflicts:
+                names = set(step.conflicts)
+                others = sum(1 << i for i, s in enumerate(steps) if s.names & names)
+                declared.append((1 << index, others))
+        for mask, answers in self.answer_classes().items():
+            if mask and not any(mask & bit and mask & others for bit, others in declared):
+                continue
+            plan = [s for i, s in enumerate(steps) if mask >> i & 1]
+            if not plan:
+                self.report(
+                    self.content.root / "interview.yaml",
+                    1,
+                    f"empty plan for: {self._summary(answers, full=True)}",
+                )
+                continue
+            for declaring, other in conflicts_in(plan):
+                if (declaring, other) in reported:
+                    continue
+                reported.add((declaring, other))
+                text = self.content.step_text(None, declaring)
+                self.report(
+                    text.path,
+                    1,
+                    f"conflicts: {declaring} and {other} are both in the plan for: "
+                    + self._summary(answers, full=True),
+                )
+
+    def reasons(self) -> None:
+        """Every reason sentence a step can show renders, in every locale: each answer its
+        conditions name, alone, in pairs and all together, with every platform."""
+        interview = self.content.interview
+        platforms: list[Answer] = list(interview.question("platform").options)
+        for step in self.content.steps:
+            conditions = {**step.when, **step.only}
+            choices: list[list[tuple[str, list[str]]]] = []
+            for key, allowed in conditions.items():
+                values = sorted(allowed)
+                subsets = [[v] for v in values]
+                if interview.question(key).kind == "many" and len(values) > 1:
+                    subsets += [list(c) for c in itertools.combinations(values, 2)]
+                    subsets.append(values)
+                choices.append([(key, v) for v in subsets])
+            for combo in itertools.product(*choices):
+                hits = dict(combo)
+                for platform in platforms if "market" in hits else [None]:
+                    answers: dict[str, Answer] = {**hits}
+                    for key, values in hits.items():
+                        if interview.question(key).kind == "one":
+                            answers[key] = values[0]
+                    if platform is not None and "platform" not in hits:
+                        answers["platform"] = platform
+                    for lang in self.content.locales:
+                        try:
+                            self.views.reason(lang, step, answers)
+                        except (TemplateError, KeyError, AttributeError, TypeError) as exc:
+                            text = self.content.step_text(lang, step.id)
+                            self.report(
+                                text.path,
+                                1,
+                                f"reason for {step.id}: {type(exc).__name__}: {exc}",
+                            )
+
     def run(self) -> list[Problem]:
         """Every check."""
         self.compile_all()
@@ -713,6 +858,8 @@ class Checker:
             return self.problems
         self.fixed_screens()
         self.plans()
+        self.contradictions()
+        self.reasons()
         self.coverage_rule()
         return self.problems
 

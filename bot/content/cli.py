@@ -90,7 +90,7 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
             for market in markets:
                 row = by_pair[(platform, market)]
                 cell = f"{row.total} P{len(row.platform_steps)} M{len(row.market_steps)}"
-                if not row.platform_steps or not row.market_steps:
+                if row.setup and (not row.platform_steps or not row.market_steps):
                     cell += "!"
                     bad += 1
                 cells.append(f"{cell:>11}")

@@ -319,11 +319,24 @@ class StepModel(_Strict):
     checked: date
     flags: list[FlagModel] = []
     order: int = 100
+    kind: Literal["step", "blocker", "background"] = "step"
+    tags: list[str] = []
+    excludes: list[str] = []
+    conflicts: list[str] = []
+    only: dict[str, list[str]] = {}
 
-    @field_validator("when", "unless", mode="before")
+    @field_validator("when", "unless", "only", mode="before")
     @classmethod
     def _lists(cls, value: Any) -> Any:
         return _as_list(value)
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: list[str]) -> list[str]:
+        for tag in value:
+            if not re.fullmatch(r"[a-z][a-z0-9-]{0,39}", tag):
+                raise ValueError(f"tag {tag!r} must be a-z 0-9 - (at most 40)")
+        return value
 
 
 class TranslationModel(_Strict):
@@ -806,6 +819,7 @@ def load_content(root: Path) -> Content:
     steps: list[Step] = []
     english_steps: dict[str, StepText] = {}
     step_lines: dict[str, tuple[Path, dict[tuple[Any, ...], int], list[str]]] = {}
+    step_names: dict[str, tuple[list[str], list[str]]] = {}
     guidance_dir = root / "guidance"
     files = list(_iter_files(guidance_dir, ".md"))
     if not files:
@@ -822,8 +836,10 @@ def load_content(root: Path) -> Content:
         if interview is not None:
             _check_conditions(meta.when, interview, path, slines, "when", problems)
             _check_conditions(meta.unless, interview, path, slines, "unless", problems)
+            _check_conditions(meta.only, interview, path, slines, "only", problems)
         english_steps[meta.id] = text
         step_lines[meta.id] = (path, slines, list(meta.requires))
+        step_names[meta.id] = (list(meta.excludes), list(meta.conflicts))
         steps.append(
             Step(
                 id=meta.id,
@@ -838,9 +854,39 @@ def load_content(root: Path) -> Content:
                 checked=meta.checked,
                 flags=tuple(Flag(f.kind, f.text) for f in meta.flags),
                 order=meta.order,
+                kind=meta.kind,
+                tags=frozenset(meta.tags),
+                excludes=tuple(meta.excludes),
+                conflicts=tuple(meta.conflicts),
+                only={k: frozenset(v) for k, v in meta.only.items()},
             )
         )
     ids = {s.id for s in steps}
+    tags = {tag for s in steps for tag in s.tags}
+    for step in steps:
+        path, slines, _ = step_lines[step.id]
+        for tag in sorted(step.tags & ids):
+            problems.append(
+                Problem(path, slines.get(("tags",), 1), f"tag {tag!r} is also a step id")
+            )
+        for where, names in zip(("excludes", "conflicts"), step_names[step.id], strict=True):
+            for index, name in enumerate(names):
+                if name not in ids and name not in tags:
+                    problems.append(
+                        Problem(
+                            path,
+                            _line_for(slines, (where, index)),
+                            f"{where}: {name!r} is neither a step id nor a tag",
+                        )
+                    )
+                elif name in step.names:
+                    problems.append(
+                        Problem(
+                            path,
+                            _line_for(slines, (where, index)),
+                            f"{where}: a step cannot name itself",
+                        )
+                    )
     for sid, (path, slines, requires) in step_lines.items():
         for index, req in enumerate(requires):
             if req not in ids:

@@ -80,7 +80,7 @@ def preview(
         steps=tuple(
             (
                 views.step(lang, step, effective, progress, now, deadline),
-                views.details(lang, step, effective, today=now.date()),
+                views.details(lang, step, effective, now=now, deadline=deadline, today=now.date()),
             )
             for step in plan
         ),

@@ -6,12 +6,17 @@ import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from typing import Literal
 
 from bot.domain.interview import Answer, Conditions, matches
 
 Scope = Literal["general", "platform", "market"]
 SCOPE_RANK: Mapping[str, int] = {"general": 0, "market": 1, "platform": 2}
+#: blocker: a fact that stops or changes the move (first, acknowledged, not counted);
+#: step: the work (counted); background: optional reading (last, not counted).
+Kind = Literal["blocker", "step", "background"]
+KIND_RANK: Mapping[str, int] = {"blocker": 0, "step": 1, "background": 2}
 
 
 @dataclass(frozen=True)
@@ -47,11 +52,45 @@ class Step:
     checked: date | None = None
     flags: tuple[Flag, ...] = ()
     order: int = 100
+    kind: Kind = "step"
+    #: Names other steps' ``excludes`` / ``conflicts`` may use for a group of steps.
+    tags: frozenset[str] = frozenset()
+    #: Steps (ids or tags) left out of the plan whenever this step is in it.
+    excludes: tuple[str, ...] = ()
+    #: Steps (ids or tags) that contradict this one: ``content check`` proves no plan has both.
+    conflicts: tuple[str, ...] = ()
+    #: Like ``when``, but every option picked must be listed (several-answer questions).
+    only: Conditions = field(default_factory=dict)
+
+    @property
+    def names(self) -> frozenset[str]:
+        """The names ``excludes`` and ``conflicts`` can reach this step by."""
+        return self.tags | {self.id}
+
+    @property
+    def counted(self) -> bool:
+        """Part of the progress count (blockers and background are not)."""
+        return self.kind == "step"
+
+
+def _values(value: Answer) -> list[str]:
+    return value if isinstance(value, list) else [value] if value else []
+
+
+def only_matches(only: Conditions, answers: Mapping[str, Answer]) -> bool:
+    """Every ``only`` condition holds: something picked, and nothing outside the list."""
+    for key, allowed in only.items():
+        values = _values(answers.get(key))
+        if not values or not allowed.issuperset(values):
+            return False
+    return True
 
 
 def applies(step: Step, answers: Mapping[str, Answer]) -> bool:
-    """Whether the step is for this merchant."""
+    """Whether the step's own conditions hold (``excludes`` of other steps aside)."""
     if step.when and not matches(step.when, answers):
+        return False
+    if step.only and not only_matches(step.only, answers):
         return False
     return not (step.unless and matches(step.unless, answers))
 
@@ -59,22 +98,59 @@ def applies(step: Step, answers: Mapping[str, Answer]) -> bool:
 def reasons(step: Step, answers: Mapping[str, Answer]) -> dict[str, list[str]]:
     """The answers that made the step apply: question id -> the matching option ids."""
     found: dict[str, list[str]] = {}
-    for key, allowed in step.when.items():
-        value = answers.get(key)
-        values = value if isinstance(value, list) else [value] if value else []
-        hits = [v for v in values if v in allowed]
-        if hits:
-            found[key] = hits
+    for conditions in (step.when, step.only):
+        for key, allowed in conditions.items():
+            hits = [v for v in _values(answers.get(key)) if v in allowed]
+            if hits:
+                found.setdefault(key, [])
+                found[key].extend(h for h in hits if h not in found[key])
+    return found
+
+
+def excluded(steps: Sequence[Step]) -> set[str]:
+    """Ids of the steps that another of ``steps`` excludes."""
+    names: set[str] = set()
+    for step in steps:
+        names.update(step.excludes)
+    if not names:
+        return set()
+    return {s.id for s in steps if s.names & names}
+
+
+def conflicts_in(steps: Sequence[Step]) -> list[tuple[str, str]]:
+    """Pairs (declaring step, other step) in ``steps`` that its ``conflicts`` names."""
+    found: list[tuple[str, str]] = []
+    for step in steps:
+        if not step.conflicts:
+            continue
+        names = set(step.conflicts)
+        found.extend((step.id, other.id) for other in steps if other.names & names)
     return found
 
 
 def select(steps: Sequence[Step], answers: Mapping[str, Answer]) -> list[Step]:
     """The applicable steps, each after the applicable steps it requires.
 
-    Ties go to the explicit ``order``, then general before market before platform, then
-    the id, so the plan is stable. Prerequisites that do not apply are ignored.
+    Steps another applicable step ``excludes`` are left out. Blockers come first, then the
+    steps, then background; within a kind, ties go to the explicit ``order``, then general
+    before market before platform, then the id, so the plan is stable. Prerequisites that
+    do not apply (or are of another kind) are ignored.
     """
-    chosen = {s.id: s for s in steps if applies(s, answers)}
+    candidates = [s for s in steps if applies(s, answers)]
+    dropped = excluded(candidates)
+    return order_steps([s for s in candidates if s.id not in dropped])
+
+
+def order_steps(steps: Sequence[Step]) -> list[Step]:
+    """``steps`` (all in the plan) in plan order: by kind, then prerequisites first."""
+    ordered: list[Step] = []
+    for kind in KIND_RANK:
+        ordered.extend(_topological([s for s in steps if s.kind == kind]))
+    return ordered
+
+
+def _topological(steps: Sequence[Step]) -> list[Step]:
+    chosen = {s.id: s for s in steps}
     indegree = dict.fromkeys(chosen, 0)
     children: dict[str, list[str]] = {sid: [] for sid in chosen}
     for step in chosen.values():
@@ -146,20 +222,40 @@ class Progress:
     steps: tuple[Step, ...]
     marks: Mapping[str, Mark]
 
+    @cached_property
+    def counted(self) -> tuple[Step, ...]:
+        """The steps progress counts (blockers and background are outside it)."""
+        return tuple(s for s in self.steps if s.counted)
+
+    @property
+    def blockers(self) -> tuple[Step, ...]:
+        """Blocking facts in the plan."""
+        return tuple(s for s in self.steps if s.kind == "blocker")
+
     @property
     def total(self) -> int:
-        """Steps in the plan."""
-        return len(self.steps)
+        """Steps in the progress count."""
+        return len(self.counted)
 
     @property
     def done(self) -> int:
-        """Steps marked done."""
-        return sum(1 for s in self.steps if self.status(s.id) == "done")
+        """Counted steps marked done."""
+        return sum(1 for s in self.counted if self.status(s.id) == "done")
 
     @property
     def skipped(self) -> int:
-        """Steps skipped."""
-        return sum(1 for s in self.steps if self.status(s.id) == "skipped")
+        """Counted steps skipped."""
+        return sum(1 for s in self.counted if self.status(s.id) == "skipped")
+
+    @property
+    def minutes_total(self) -> int:
+        """Estimated minutes of every counted step."""
+        return sum(s.minutes for s in self.counted)
+
+    @property
+    def minutes_left(self) -> int:
+        """Estimated minutes of the counted steps still open."""
+        return sum(s.minutes for s in self.counted if self.status(s.id) == "open")
 
     @property
     def closed(self) -> int:
@@ -177,8 +273,9 @@ class Progress:
         return mark is not None and mark.version < step.version
 
     def next_open(self, after: str | None = None) -> Step | None:
-        """The first open step (after ``after`` if given, wrapping round)."""
-        items = list(self.steps)
+        """The first open blocker or step (after ``after`` if given, wrapping round);
+        background is optional reading and never "next"."""
+        items = [s for s in self.steps if s.kind != "background"]
         if after is not None:
             ids = [s.id for s in items]
             if after in ids:
@@ -187,16 +284,17 @@ class Progress:
         return next((s for s in items if self.status(s.id) == "open"), None)
 
     def position(self, step_id: str) -> int:
-        """1-based position of the step in the plan (0 if not in it)."""
-        for index, step in enumerate(self.steps, start=1):
+        """1-based position of a counted step among the counted steps (0 otherwise)."""
+        for index, step in enumerate(self.counted, start=1):
             if step.id == step_id:
                 return index
         return 0
 
     @property
     def finished(self) -> bool:
-        """Every step is done or skipped."""
-        return self.total > 0 and self.closed == self.total
+        """Every counted step is done or skipped and every blocker acknowledged."""
+        acknowledged = all(self.status(s.id) != "open" for s in self.blockers)
+        return self.total > 0 and self.closed == self.total and acknowledged
 
 
 class Selector:
@@ -215,9 +313,33 @@ class Selector:
         self._when_neutral: dict[str, int] = {}
         self._unless_neutral: dict[str, int] = {}
         self._has_unless = 0
+        # ``only``: steps with an only-condition on a key, and per (key, option) the steps
+        # that option breaks (picked but not listed).
+        self._only_on: dict[str, int] = {}
+        self._only_breaks: dict[tuple[str, str], int] = {}
+        # ``excludes``: per excluding step, the steps it removes.
+        self._excludes: list[tuple[int, int]] = []
         for index, step in enumerate(self.steps):
             if step.unless:
                 self._has_unless |= 1 << index
+            if step.excludes:
+                names = set(step.excludes)
+                removed = 0
+                for other_index, other in enumerate(self.steps):
+                    if other.names & names:
+                        removed |= 1 << other_index
+                self._excludes.append((1 << index, removed))
+        for key, values in options.items():
+            on = 0
+            for index, step in enumerate(self.steps):
+                if key in step.only:
+                    on |= 1 << index
+                    for value in values:
+                        if value not in step.only[key]:
+                            breaks = self._only_breaks.get((key, value), 0)
+                            self._only_breaks[(key, value)] = breaks | 1 << index
+            if on:
+                self._only_on[key] = on
         for key, values in options.items():
             neutral_when = neutral_unless = 0
             for index, step in enumerate(self.steps):
@@ -248,11 +370,36 @@ class Selector:
         return bits
 
     def mask(self, answers: Mapping[str, Answer]) -> int:
-        """Bit i set when step i applies to these answers (same result as ``applies``)."""
-        when = self._everyone
-        unless = self._has_unless
+        """Bit i set when step i applies to these answers (same result as ``select``)."""
+        partial = self.start()
         for key in self.keys:
-            value = answers.get(key)
-            when &= self._when_neutral[key] | self._matched(self._when, key, value)
-            unless &= self._unless_neutral[key] | self._matched(self._unless, key, value)
-        return when & ~unless
+            partial = self.advance(partial, key, answers.get(key))
+        return self.finish(partial)
+
+    def start(self) -> tuple[int, int]:
+        """The state before any answer: (steps whose conditions still hold, steps whose
+        ``unless`` still holds). Feed answers with :meth:`advance`, then :meth:`finish`."""
+        return self._everyone, self._has_unless
+
+    def advance(self, partial: tuple[int, int], key: str, value: Answer) -> tuple[int, int]:
+        """The state after the answer to ``key`` (every key must be fed exactly once)."""
+        when, unless = partial
+        when &= self._when_neutral[key] | self._matched(self._when, key, value)
+        unless &= self._unless_neutral[key] | self._matched(self._unless, key, value)
+        on = self._only_on.get(key)
+        if on:
+            if value is None or value == []:
+                when &= ~on
+            else:
+                when &= ~self._matched(self._only_breaks, key, value)
+        return when, unless
+
+    def finish(self, partial: tuple[int, int]) -> int:
+        """The plan's mask once every key was fed (``excludes`` applied)."""
+        when, unless = partial
+        chosen = when & ~unless
+        removed = 0
+        for bit, drops in self._excludes:
+            if chosen & bit:
+                removed |= drops
+        return chosen & ~removed

@@ -31,7 +31,7 @@ from bot.views.screens import Views
 
 _EVENTS: Table = Event.__table__  # type: ignore[attr-defined]
 #: Activity-log kind: a step was shown on its own (what typed "done" or "skip" applies to).
-STEP_SHOWN = "step_shown"
+STEP_SHOWN = "step_opened"  # a step shown to the merchant (funnel, and typed done/skip)
 
 
 @dataclass(frozen=True)
@@ -98,13 +98,33 @@ class Turn:
         merchant.mode = Mode(state.mode)
         merchant.interview_version = self._content.interview.version
 
-    async def log(self, kind: str, **data: Any) -> None:
-        """Record a funnel event in this transaction."""
+    async def log(
+        self, kind: str, *, question: str | None = None, step: str | None = None, **data: Any
+    ) -> None:
+        """Record a funnel event in this transaction, with the merchant's platform, markets
+        and TikTok Shop status as they are now (columns operators filter on)."""
         # A Core insert: the row is write-only here, so the ORM would only add overhead
         # (an object to build, track and flush on the hottest path, every answer).
+        answers = self.state.answers
+        platform, status, markets = (
+            answers.get("platform"),
+            answers.get("shop_status"),
+            answers.get("market"),
+        )
+        joined = f",{','.join(markets)}," if isinstance(markets, list) and markets else None
         conn = await self.session.connection()
         await conn.execute(
-            insert(_EVENTS).values(merchant_id=self.merchant.id, kind=kind, at=self.now, data=data)
+            insert(_EVENTS).values(
+                merchant_id=self.merchant.id,
+                kind=kind,
+                at=self.now,
+                data=data,
+                question=question,
+                step=step,
+                platform=platform if isinstance(platform, str) else None,
+                shop_status=status if isinstance(status, str) else None,
+                markets=joined,
+            )
         )
 
     async def last_event(self, *kinds: str) -> Event | None:
@@ -236,8 +256,9 @@ class Core:
         return self.views.r.plain(turn.lang, key)
 
     async def plan_screen(self, turn: Turn, *, page: int | None = None) -> Screen:
-        """The paged checklist."""
+        """The paged checklist (logged as the funnel's ``plan_opened``)."""
         progress = await self.progress(turn)
+        await turn.log("plan_opened", page=page)
         return self.views.plan(
             turn.lang, turn.answers, progress, turn.now, self.deadline, page=page
         )

@@ -67,6 +67,7 @@ class InterviewService:
                 # Remembered in the activity log; opened when the answers are in.
                 await turn.log(STEP_LINK, step=link.step)
                 notes.append(Screen(views.r.text(lang, "notices.link_step_later")))
+            await turn.log("question_shown", question=state.current)
             return Outcome(send=[greeting, *notes, views.question(lang, state)])
         assert progress is not None
         if link is not None and link.step is not None:
@@ -213,6 +214,7 @@ class InterviewService:
                 await listener.answers_changed(turn, changed)
         if new.current is not None:
             screen = self.views.question(lang, new, problem=problem)
+            await turn.log("question_shown", question=new.current)
             return Outcome(edit=screen) if edit_in_place else Outcome(send=[screen])
         # Finished (or finished an edit): the answers become the profile, the plan follows,
         # and the step a deep link pointed to while the questions were open.
@@ -221,7 +223,7 @@ class InterviewService:
         follow = [await self.core.plan_screen(turn)]
         linked = await turn.last_event(STEP_LINK, STEP_LINK_OPENED)
         if linked is not None and linked.kind == STEP_LINK:
-            step_id = str(linked.data.get("step", ""))
+            step_id = linked.step or ""
             await turn.log(STEP_LINK_OPENED, step=step_id)
             follow.append(await self._linked_step(turn, step_id))
         if edit_in_place:

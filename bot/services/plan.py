@@ -73,7 +73,7 @@ class PlanService:
         if said not in words.done and said not in words.skip:
             return None
         shown = await turn.last_event(STEP_SHOWN)
-        step_id = str(shown.data.get("step", "")) if shown is not None else ""
+        step_id = (shown.step or "") if shown is not None else ""
         progress = await self.core.progress(turn)
         how = "done" if said in words.done else "skip"
         in_plan = any(step.id == step_id for step in progress.steps)
@@ -108,7 +108,19 @@ class PlanService:
         if step is None:
             return Outcome(toast=core.toast(turn, "notices.no_step"))
         if how == "details":
-            return Outcome(send=[views.details(lang, step, answers, progress, today=now.date())])
+            return Outcome(
+                send=[
+                    views.details(
+                        lang,
+                        step,
+                        answers,
+                        progress,
+                        now=now,
+                        deadline=core.deadline,
+                        today=now.date(),
+                    )
+                ]
+            )
         if how == "undo":
             await turn.session.exec(
                 delete(StepProgress).where(

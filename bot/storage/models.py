@@ -205,13 +205,30 @@ class Inbox(SQLModel, table=True):
 
 
 class Event(SQLModel, table=True):
-    """The funnel: what merchants did, for operators (no message contents)."""
+    """The funnel: what merchants did, for operators (no message contents).
+
+    Each row carries the merchant's platform, markets and TikTok Shop status at that moment
+    as columns, so operators can ask "where do UK Shopify merchants stop" with plain SQL;
+    ``markets`` is the market ids wrapped in commas (``,uk,de,``: filter with
+    ``LIKE '%,uk,%'``).
+    """
+
+    __table_args__ = (
+        Index("ix_event_kind_at", "kind", "at"),
+        Index("ix_event_platform", "platform"),
+        Index("ix_event_shop_status", "shop_status"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     merchant_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
     kind: str = Field(max_length=32)
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    question: str | None = Field(default=None, max_length=32)
+    step: str | None = Field(default=None, max_length=64)
+    platform: str | None = Field(default=None, max_length=32)
+    markets: str | None = Field(default=None, max_length=255)
+    shop_status: str | None = Field(default=None, max_length=32)
 
 
 class ContentRelease(SQLModel, table=True):

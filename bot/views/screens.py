@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -72,6 +72,19 @@ def countdown(deadline: datetime, now: datetime) -> dict[str, Any]:
     return {"date": format_date(deadline.date()), "days": abs(days), "passed": days < 0}
 
 
+def go_live_countdown(answers: Mapping[str, Answer], now: datetime) -> dict[str, Any] | None:
+    """Days to the merchant's own go-live date, when they gave one."""
+    value = answers.get("go_live")
+    if not isinstance(value, str):
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        return None
+    days = (day - now.date()).days
+    return {"date": format_date(day), "days": abs(days), "passed": days < 0}
+
+
 class Views:
     """Builds every screen from content and state; rendering goes through the Renderer."""
 
@@ -110,29 +123,48 @@ class Views:
         return value
 
     def reason(self, lang: str | None, step: Step, answers: Mapping[str, Answer]) -> str:
-        """Why a step applies, e.g. "your store runs on Shopify and you sell in Germany"."""
+        """Why a step applies, as HTML: "you sell on Shopify in the United Kingdom and you
+        already sell on TikTok Shop" ("" when the step applies to everyone)."""
         found = reasons(step, answers)
-        key = (lang, step.id, tuple((k, tuple(v)) for k, v in found.items()))
+        order = {qid: i for i, qid in enumerate(self.interview.questions)}
+        hits = tuple(
+            sorted(((k, tuple(v)) for k, v in found.items()), key=lambda kv: order[kv[0]])
+        )
+        platform = answers.get("platform") if "market" in found else None
+        key = (lang, step.id, (*hits, ("", (str(platform),))))
         cached = self._reasons.get(key)
         if cached is None:
-            cached = self._reason(lang, found)
+            cached = self.reason_text(lang, dict(hits), answers) if hits else ""
             if len(self._reasons) < 50_000:
                 self._reasons[key] = cached
         return cached
 
-    def _reason(self, lang: str | None, found: Mapping[str, list[str]]) -> str:
-        if not found:
-            return self.r.plain(lang, "plan.reason_all")
-        joiner = str(self.content.string(lang, "plan.value_join"))
-        parts = [
-            self.r.plain(
-                lang,
-                f"questions.{qid}.reason",
-                values=joiner.join(self.option_label(lang, qid, v) for v in values),
-            )
-            for qid, values in found.items()
-        ]
-        return str(self.content.string(lang, "plan.reason_join")).join(parts)
+    def reason_text(
+        self, lang: str | None, hits: Mapping[str, Sequence[str]], answers: Mapping[str, Answer]
+    ) -> str:
+        """The reason sentence for ``hits`` (question id -> the options that matched)."""
+        clauses: dict[str, str] = {}
+        market_in = ""
+        for qid, values in hits.items():
+            phrases = [self.r.plain(lang, f"questions.{qid}.because.{v}") for v in values]
+            if self.interview.question(qid).kind == "many":
+                listed = self.and_list(lang, phrases)
+                clauses[qid] = self.r.plain(lang, f"questions.{qid}.because_list", values=listed)
+                if qid == "market":
+                    market_in = self.r.plain(lang, "questions.market.because_in", values=listed)
+            else:
+                clauses[qid] = phrases[0]
+        return self.r.render(
+            lang, "reason.html.j2", clauses=clauses, market_in=market_in, answers=answers
+        )
+
+    def and_list(self, lang: str | None, items: Sequence[str]) -> str:
+        """The items as "a", "a and b" or "a, b and c" in the merchant's language."""
+        if len(items) < 2:
+            return "".join(items)
+        comma = str(self.content.string(lang, "plan.value_join"))
+        last = str(self.content.string(lang, "plan.last_join"))
+        return comma.join(items[:-1]) + last + items[-1]
 
     def market_labels(self, lang: str | None, answers: Mapping[str, Answer]) -> list[str]:
         """The merchant's markets by name."""
@@ -260,9 +292,20 @@ class Views:
         return Screen(text, tuple(buttons))
 
     def step_body(
-        self, lang: str | None, step: Step, answers: Mapping[str, Answer], *, details: bool
+        self,
+        lang: str | None,
+        step: Step,
+        answers: Mapping[str, Answer],
+        *,
+        details: bool,
+        now: datetime,
+        deadline: datetime,
     ) -> str:
-        """A guidance step's body (or details) rendered for this merchant."""
+        """A guidance step's body (or details) rendered for this merchant.
+
+        ``deadline`` is the campaign's (``campaign.yaml`` or ``DEADLINE``) as the countdown
+        view {date, days, passed}: guidance names that date only through it.
+        """
         text = self.content.step_text(lang, step.id)
         source = text.details if details else text.body
         if not source:
@@ -277,17 +320,19 @@ class Views:
             markets=self.market_labels(lang, answers),
             shop_markets=self.shop_markets(answers),
             market_names=self.market_names(lang),
+            deadline=countdown(deadline, now),
         )
 
     def plan_pages(self, progress: Progress) -> int:
         """How many pages the checklist takes."""
-        return max(1, -(-progress.total // PLAN_PAGE_SIZE))
+        return max(1, -(-len(progress.steps) // PLAN_PAGE_SIZE))
 
     def plan_page_of(self, progress: Progress) -> int:
         """The page that holds the next open step (0-based)."""
         step = progress.next_open()
-        position = progress.position(step.id) if step else 1
-        return (position - 1) // PLAN_PAGE_SIZE
+        ids = [s.id for s in progress.steps]
+        index = ids.index(step.id) if step is not None else 0
+        return index // PLAN_PAGE_SIZE
 
     def plan(
         self,
@@ -302,32 +347,30 @@ class Views:
         """The checklist, a page at a time: progress, countdown, each step with its reason."""
         pages = self.plan_pages(progress)
         page = self.plan_page_of(progress) if page is None else max(0, min(page, pages - 1))
-        marks = {
-            status: str(self.content.string(lang, f"marks.{status}"))
-            for status in ("open", "done", "skipped")
-        }
         items = []
         buttons: list[tuple[Button, ...]] = []
         first = page * PLAN_PAGE_SIZE
-        for number, step in enumerate(
-            progress.steps[first : first + PLAN_PAGE_SIZE], start=first + 1
-        ):
+        for step in progress.steps[first : first + PLAN_PAGE_SIZE]:
             status = progress.status(step.id)
             title = self.content.step_text(lang, step.id).title
+            number = progress.position(step.id)
+            mark = self.mark(lang, step, status)
             items.append(
                 {
                     "number": number,
+                    "kind": step.kind,
                     "title": title,
-                    "mark": marks[status],
+                    "mark": mark,
                     "minutes": step.minutes,
-                    "reason": self.reason(lang, step, answers),
+                    "reason": Markup(self.reason(lang, step, answers)),
                     "updated": progress.updated_since(step),
                 }
             )
-            label = self.r.plain(lang, "buttons.open_step", number=number, title=title)
-            buttons.append(
-                (Button(shorten(f"{marks[status]} {label}"), encode(OpenStep(step.id))),)
-            )
+            if step.counted:
+                label = self.r.plain(lang, "buttons.open_step", number=number, title=title)
+            else:
+                label = self.r.plain(lang, f"buttons.open_{step.kind}", title=title)
+            buttons.append((Button(shorten(f"{mark} {label}"), encode(OpenStep(step.id))),))
         if pages > 1:
             nav: list[Button] = []
             if page > 0:
@@ -350,8 +393,16 @@ class Views:
             pages=pages,
             when=countdown(deadline, now),
             shop_name=shop_name_of(answers),
+            go_live=go_live_countdown(answers, now),
         )
         return Screen(text, tuple(buttons))
+
+    def mark(self, lang: str | None, step: Step, status: str) -> str:
+        """The checklist mark: open / done / skipped, or a blocker's and background's own."""
+        if step.kind == "step":
+            return str(self.content.string(lang, f"marks.{status}"))
+        key = f"{step.kind}_{'open' if status == 'open' else 'seen'}"
+        return str(self.content.string(lang, f"marks.{key}"))
 
     def step(
         self,
@@ -382,11 +433,14 @@ class Views:
             lang,
             "step.html.j2",
             number=progress.position(step.id),
+            kind=step.kind,
             title=self.content.step_text(lang, step.id).title,
-            body=Markup(self.step_body(lang, step, answers, details=False)),
+            body=Markup(
+                self.step_body(lang, step, answers, details=False, now=now, deadline=deadline)
+            ),
             intro=Markup(intro_text),
             flags=step.flags,
-            reason=self.reason(lang, step, answers),
+            reason=Markup(self.reason(lang, step, answers)),
             minutes=step.minutes,
             progress=progress,
             status=status,
@@ -396,7 +450,8 @@ class Views:
             self.button(lang, "step_details", encode(MarkStep(step.id, "details"))),
             self.button(lang, "back_to_plan", encode(self._plan_at(progress, step))),
         )
-        return Screen(text, (self._marks_row(lang, step, status), second))
+        marks = self._marks_row(lang, step, status)
+        return Screen(text, (marks, second) if marks else (second,))
 
     @property
     def facts(self) -> FactIndex:
@@ -412,11 +467,14 @@ class Views:
         answers: Mapping[str, Answer],
         progress: Progress | None = None,
         *,
+        now: datetime,
+        deadline: datetime,
         today: date | None = None,
     ) -> Screen:
         """A step's background, uncertainty flags and sources, with the step's own buttons;
         with ``today``, the facts it cites that are past their review date, each with the day
         it was last confirmed."""
+        body = self.step_body(lang, step, answers, details=True, now=now, deadline=deadline)
         overdue = self.facts.overdue(step.id, today) if today is not None else ()
         by_day: dict[date, list[str]] = {}
         for fact in overdue:
@@ -427,36 +485,40 @@ class Views:
             Markup(self.r.text(lang, "fact_age.item", values=values, date=format_date(day)))
             for day, values in sorted(by_day.items())
         ]
-
         text = self.r.render(
             lang,
             "step_details.html.j2",
             title=self.content.step_text(lang, step.id).title,
-            details=Markup(self.step_body(lang, step, answers, details=True)),
+            details=Markup(body),
             flags=step.flags,
             sources=step.sources,
             checked=format_date(step.checked) if step.checked else "",
             stale=stale,
         )
         back = self.button(lang, "back_to_plan", encode(self._plan_at(progress, step)))
-        if progress is None:
-            return Screen(text, ((back,),))
-        return Screen(text, (self._marks_row(lang, step, progress.status(step.id)), (back,)))
+        marks = self._marks_row(lang, step, progress.status(step.id)) if progress else ()
+        return Screen(text, (marks, (back,)) if marks else ((back,),))
 
     def _marks_row(self, lang: str | None, step: Step, status: str) -> tuple[Button, ...]:
-        """Done and Skip on an open step; Undo on a marked one."""
-        if status == "open":
-            return (
-                self.button(lang, "step_done", encode(MarkStep(step.id, "done"))),
-                self.button(lang, "step_skip", encode(MarkStep(step.id, "skip"))),
-            )
-        return (self.button(lang, "step_undo", encode(MarkStep(step.id, "undo"))),)
+        """Done and Skip on an open step, "Understood" on an open blocker, Undo on a marked
+        one; nothing on background reading (it is not part of the progress)."""
+        if step.kind == "background":
+            return ()
+        if status != "open":
+            return (self.button(lang, "step_undo", encode(MarkStep(step.id, "undo"))),)
+        if step.kind == "blocker":  # acknowledged, never "done" or skipped
+            return (self.button(lang, "step_understood", encode(MarkStep(step.id, "done"))),)
+        return (
+            self.button(lang, "step_done", encode(MarkStep(step.id, "done"))),
+            self.button(lang, "step_skip", encode(MarkStep(step.id, "skip"))),
+        )
 
     def _plan_at(self, progress: Progress | None, step: Step) -> ShowPlan | PlanPage:
         """Back to the plan page that holds ``step``."""
         if progress is None or not any(s.id == step.id for s in progress.steps):
             return ShowPlan()
-        return PlanPage((progress.position(step.id) - 1) // PLAN_PAGE_SIZE)
+        index = next(i for i, s in enumerate(progress.steps) if s.id == step.id)
+        return PlanPage(index // PLAN_PAGE_SIZE)
 
     def finished(
         self, lang: str | None, answers: Mapping[str, Answer], progress: Progress

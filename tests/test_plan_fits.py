@@ -1,0 +1,142 @@
+"""Issue 14: the plan fits the merchant in front of it. Profiles from /start to a plan
+through the real Application, with what must and must not be in each plan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from bot.botapi.fake import SimulatedUser
+from tests.chat import Profile, interview
+from tests.test_scenarios import all_plan_pages
+
+REGISTER = ("Register for TikTok Shop", "Apply for a TikTok Shop seller account")
+
+
+@dataclass(frozen=True)
+class Case:
+    profile: Profile
+    must: tuple[str, ...] = ()
+    must_not: tuple[str, ...] = ()
+    first: str | None = None  # the first entry of the plan
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+CASES = [
+    Case(  # already selling in Germany: grow and comply, no register/apply/go-live
+        Profile("selling-de", "Shopify", ("Germany",), status="Already selling"),
+        must=("You already sell — grow and stay compliant", "already sell on TikTok Shop"),
+        must_not=(*REGISTER, "Final check before you go live", "Set up warehouse"),
+    ),
+    Case(  # Square seller already selling in four markets
+        Profile(
+            "square-selling-4",
+            "Square",
+            ("United States", "United Kingdom", "Germany", "France"),
+            status="Already selling",
+        ),
+        must=("grow and stay compliant",),
+        must_not=(*REGISTER, "Final check before you go live"),
+    ),
+    Case(  # applied: prepare while waiting, never "apply"
+        Profile("applied-uk", "WooCommerce", ("United Kingdom",), status="Applied, waiting"),
+        must=("While TikTok reviews your application", "you have applied"),
+        must_not=("Apply for a TikTok Shop seller account",),
+    ),
+    Case(  # approved: set-up to first sale, no registration
+        Profile("approved-us", "Shopify", ("United States",), status="Approved, not selling yet"),
+        must=("Final check before you go live", "Set up warehouse"),
+        must_not=REGISTER,
+    ),
+    Case(  # somewhere else only: a short honest plan, no set-up, no platform connector
+        Profile("elsewhere-shopify", "Shopify", ("Somewhere else",)),
+        must=("Before you start: TikTok Shop is not open in your country", "0 of 1 done"),
+        must_not=(*REGISTER, "Connect Shopify", "Set up warehouse", "Final check"),
+        first="TikTok Shop is not open in your country",
+    ),
+    Case(  # individual selling cross-border into the US: the blocker comes first
+        Profile(
+            "individual-xb-us",
+            "WooCommerce",
+            ("United States",),
+            entity="Sole trader / individual",
+            origin="Based abroad (cross-border)",
+        ),
+        must=("Before you start: Individuals cannot sell cross-border into the US or UK",),
+        first="Individuals cannot sell cross-border",
+    ),
+    Case(  # no web store: nothing about Shopify or a store's reviews
+        Profile("no-store-uk", "I have no web store", ("United Kingdom",)),
+        must=("No web store — create your products in Seller Center",),
+        must_not=("Shopify", "your store's reviews"),
+    ),
+    Case(  # new to TikTok: never used Storefront, no "replace Storefront" steps
+        Profile(
+            "new-to-tiktok-es",
+            "Wix",
+            ("Spain",),
+            uses=("I didn't use Storefront / I'm new to TikTok",),
+        ),
+        must=("Register for TikTok Shop in Spain",),
+        must_not=("Replace the Storefront", "you used Storefront for"),
+    ),
+    Case(  # local company, not started, with a go-live date: countdown and total time
+        Profile("local-uk-golive", "Shopify", ("United Kingdom",), go_live="2027-03-31"),
+        must=("Your go-live date: 31 March 2027", "in all", "Apply for a TikTok Shop seller"),
+        must_not=("Individuals cannot sell",),
+    ),
+    Case(  # cross-border company into the UK: no individual blocker, cross-border step
+        Profile(
+            "company-xb-uk",
+            "Ecwid",
+            ("United Kingdom",),
+            origin="Based abroad (cross-border)",
+        ),
+        must=("Selling into the UK from outside the UK",),
+        must_not=("Individuals cannot sell", "Before you start"),
+    ),
+    Case(  # somewhere else plus a Shop market: the full plan for the Shop market
+        Profile("elsewhere-and-mx", "BigCommerce", ("Mexico", "Somewhere else")),
+        must=("Register for TikTok Shop in Mexico", "Where TikTok Shop is not available"),
+        must_not=("TikTok Shop is not open in your country",),
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.profile.name for c in CASES])
+async def test_plan_fits_the_merchant(user: SimulatedUser, case: Case) -> None:
+    await interview(user, case.profile)
+    plan = "\n".join(await all_plan_pages(user))
+    for text in case.must:
+        assert text in plan, (text, plan)
+    for text in case.must_not:
+        assert text not in plan, (text, plan)
+    # Reasons are sentences, never option labels or filler.
+    assert "it applies to every merchant" not in plan
+    for label in ("Applied, waiting", "Based abroad (cross-border)", "I have no web store"):
+        assert f"Because {label}" not in plan and f" {label}." not in plan
+    # The 2023 history is optional background at the end, never the opener.
+    entries = [line for line in plan.splitlines() if line[:2].strip() in ("▫️", "⛔", "📖")]
+    assert entries and "Background" not in entries[0]
+    if case.first is not None:
+        assert case.first in entries[0], entries[0]
+    assert "(optional): From TikTok Storefront to TikTok Shop" in plan
+
+
+async def test_blocker_is_acknowledged_not_done_and_outside_the_count(
+    user: SimulatedUser,
+) -> None:
+    await interview(user, CASES[5].profile)
+    before = user.last_text()
+    blocker = (await user.press("▶️ Next step"))[-1]
+    assert "⛔ Before you start" in (blocker.text or "")
+    assert blocker.button_labels[0] == "👍 Understood"
+    assert "✅ Done" not in blocker.button_labels
+    replies = await user.press("👍 Understood")
+    assert "You have read this" in (replies[0].text or "")
+    # The progress count did not move: acknowledging is not "done".
+    count = before.split(" done")[0].splitlines()[-1]
+    assert count.startswith("0 of")
+    plan = (await user.send("/plan"))[-1].text or ""
+    assert count in plan
