@@ -46,6 +46,7 @@ from bot.updates import UpdateRunner
 from bot.web import (
     SHUTDOWN_TIMEOUT,
     WEBHOOK,
+    CappedSite,
     Health,
     create_app,
     create_ops_app,
@@ -595,7 +596,9 @@ async def _serve_started(
     )
     await runner.setup()
     try:
-        site = aiohttp_web.TCPSite(runner, settings.host, settings.port)
+        site = CappedSite(
+            runner, settings.host, settings.port, max_connections=settings.max_connections
+        )
         try:
             await site.start()
         except OSError as exc:
