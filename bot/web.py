@@ -169,6 +169,7 @@ class Webhook:
             application.bot_data.db, application.bot_data.content, metrics, clock=clock
         )
         self.runner = UpdateRunner(application, clock=clock, lease=lease)
+        self.runner.on_coalesced = metrics.coalesced.inc
 
     @property
     def db(self) -> Database:

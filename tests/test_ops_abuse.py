@@ -106,3 +106,31 @@ def test_max_connections_is_a_setting() -> None:
 
     assert make_settings("sqlite+aiosqlite://", max_connections=50).max_connections == 50
     assert make_settings("sqlite+aiosqlite://").max_connections == 1000
+
+
+async def test_twenty_identical_commands_at_once_get_one_answer(
+    client: TestClient[Any, Any],  # noqa: F811
+    fake: Any,
+    db: Any,
+) -> None:
+    """One chat sends /help 20 times at once (fake enforcing 30/s and 1/s per chat): one
+    reply, every update recorded as handled, no 429; another chat is answered as usual."""
+    from tests.test_web import post
+
+    fake.rate_limit(global_per_second=30, per_chat_per_second=1)
+    flood = [fake.text_update(777, "/help") for _ in range(20)]
+    other = fake.text_update(888, "/help")
+    answers = await asyncio.gather(*(post(client, update) for update in [*flood, other]))
+    assert [status for status, _ in answers] == [200] * 21
+    assert len(fake.messages(777)) == 1
+    assert len(fake.messages(888)) == 1
+    assert fake.rate_limited_count == 0
+    from bot.storage import inbox
+
+    assert await inbox.pending(db) == 0
+    assert sample(await scrape(client), "bot_updates_coalesced_total") == 19
+    # A button press or an answer is never coalesced; the same command later is answered.
+    later = fake.text_update(777, "/help")
+    later["message"]["date"] += 60
+    assert (await post(client, later))[0] == 200
+    assert len(fake.messages(777)) == 2
