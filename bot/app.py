@@ -43,6 +43,7 @@ from bot.services.core import Core
 from bot.services.interview import InterviewService
 from bot.services.plan import PlanService
 from bot.services.privacy import PrivacyService
+from bot.storage import send_slots
 from bot.storage.db import Database
 from bot.storage.erase import retention_loop
 from bot.storage.models import utcnow
@@ -184,7 +185,9 @@ def build_application(
         .post_shutdown(_post_shutdown)
     )
     # One send budget for the whole process: replies count in it, alerts wait their turn.
-    budget = make_budget(settings.send_rate, settings.allow_paid_broadcast)
+    # On PostgreSQL the rate is shared by every process on the database (leased send slots).
+    shared = functools.partial(send_slots.lease_slots, db) if db.is_postgres else None
+    budget = make_budget(settings.send_rate, settings.allow_paid_broadcast, shared=shared)
     # PTB types the builder for rate_limit_args=None; ours takes a dict (bot.botapi.ratelimiter).
     builder = builder.rate_limiter(BudgetRateLimiter(budget))  # type: ignore[arg-type]
     # aiohttp instead of PTB's default httpx: a fraction of the CPU per Bot API call.

@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     # /metrics, /livez and /readyz on their own port (serve: instead of the public one; remind
     # and run: only when set).
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # serve: connections held at once; more are answered 503 and closed at once.
+    max_connections: int = Field(default=1000, ge=1, le=100_000)
     # serve: seconds /readyz answers 503 after SIGTERM before the listener closes (a second
     # SIGTERM ends the wait early).
     shutdown_grace: float = Field(default=0.0, ge=0, le=600)

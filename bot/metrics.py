@@ -133,6 +133,11 @@ class Metrics:
             "Updates whose handler raised (the error handler ran)",
             registry=self.registry,
         )
+        self.coalesced = Counter(
+            "bot_updates_coalesced",
+            "Repeated identical commands from one chat recorded as handled without a reply",
+            registry=self.registry,
+        )
         self.rejections = Counter(
             "bot_webhook_rejections",
             "Webhook requests refused or ignored, by reason",

@@ -45,6 +45,7 @@ from bot.updates import UpdateRunner
 from bot.web import (
     SHUTDOWN_TIMEOUT,
     WEBHOOK,
+    CappedSite,
     Health,
     create_app,
     create_ops_app,
@@ -598,7 +599,9 @@ async def _serve_started(
     )
     await runner.setup()
     try:
-        site = aiohttp_web.TCPSite(runner, settings.host, settings.port)
+        site = CappedSite(
+            runner, settings.host, settings.port, max_connections=settings.max_connections
+        )
         try:
             await site.start()
         except OSError as exc:

@@ -9,6 +9,12 @@ apology and operators one line (``handlers.errors``). Handling is at least once:
 handled again after a crash may send its screen again; state changes are guarded by the
 services (a press whose effect already happened only gets a toast).
 
+Repeated identical commands are coalesced (:class:`Coalescer`): the same ``/command`` from
+the same chat within :data:`COALESCE_SECONDS` of the one answered (by Telegram's message
+date) is recorded as handled without a second reply, so one merchant tapping /help twenty
+times costs one message, not twenty (and no 429 that pauses everybody). Button presses and
+any other text (interview answers) are never coalesced, nor is a retried update.
+
 Handled ids stay in the inbox (without their payload) for :data:`KEEP` so that Telegram's
 re-deliveries are recognised and ignored, across instances.
 """
@@ -35,6 +41,38 @@ log = logging.getLogger(__name__)
 KEEP = timedelta(days=7)
 #: Long-poll timeout (seconds) for ``getUpdates``.
 POLL_TIMEOUT = 10
+#: Seconds (message dates) within which a repeated identical command is not answered again.
+COALESCE_SECONDS = 5
+#: Chats remembered by the coalescer before old entries are dropped.
+COALESCE_CHATS = 10_000
+
+
+class Coalescer:
+    """Recognises a command repeated by one chat while its first answer is still fresh."""
+
+    def __init__(self, window: int = COALESCE_SECONDS, size: int = COALESCE_CHATS) -> None:
+        self.window = window
+        self.size = size
+        self._last: dict[int, tuple[str, int]] = {}  # chat id -> (command text, message date)
+
+    def repeat(self, payload: dict[str, Any]) -> bool:
+        """True for a ``/command`` identical to the one this chat sent just before."""
+        message = payload.get("message")
+        if not isinstance(message, dict):
+            return False
+        text, chat, date = message.get("text"), message.get("chat"), message.get("date")
+        if not (isinstance(text, str) and text.startswith("/") and isinstance(chat, dict)):
+            return False
+        chat_id, when = chat.get("id"), date if isinstance(date, int) else 0
+        if not isinstance(chat_id, int):
+            return False
+        last = self._last.get(chat_id)
+        if last is not None and last[0] == text and 0 <= when - last[1] < self.window:
+            return True
+        if len(self._last) >= self.size:
+            self._last = {k: v for k, v in self._last.items() if when - v[1] < self.window}
+        self._last[chat_id] = (text, when)
+        return False
 
 
 class UpdateRunner:
@@ -58,6 +96,8 @@ class UpdateRunner:
         self.retry_delays = tuple(retry_delays)
         self.sweep_every = sweep_every
         self._tasks: set[asyncio.Task[bool]] = set()
+        self.coalescer = Coalescer()
+        self.on_coalesced: Callable[[], None] | None = None  # counts them (metrics)
 
     # --- accepting ------------------------------------------------------------------------
 
@@ -82,6 +122,18 @@ class UpdateRunner:
     async def handle(self, payload: dict[str, Any], attempts: int = 0) -> bool:
         """Handle one accepted update and record the outcome; True when it succeeded."""
         update_id = int(payload["update_id"])
+        if not attempts and self.coalescer.repeat(payload):
+            log.info(
+                "update %d repeats the chat's last command: recorded, not answered again",
+                update_id,
+            )
+            if self.on_coalesced is not None:
+                self.on_coalesced()
+            try:
+                await inbox.done(self.db, update_id)
+            except Exception:  # the lease runs out and it is handled (answered) after all
+                log.warning("could not record update %d", update_id, exc_info=True)
+            return True
         attempt = attempts + 1
         delivery = Delivery(attempt=attempt, final=attempt >= self.max_attempts)
         token = DELIVERY.set(delivery)

@@ -55,6 +55,11 @@ HEALTH_TIMEOUT = 3.0  # seconds the database gets to answer /healthz
 SCRAPE_TIMEOUT = 2.0  # seconds the outbox count gets at /metrics scrape time
 BODY_TIMEOUT = 10.0  # seconds a client gets to send the body (Telegram sends it at once)
 SHUTDOWN_TIMEOUT = 30.0  # seconds in-flight updates get to finish after SIGTERM
+# What a connection beyond MAX_CONNECTIONS gets before it is closed (no request is read).
+BUSY_RESPONSE = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+    b"Content-Length: 5\r\nConnection: close\r\nRetry-After: 1\r\n\r\nbusy\n"
+)
 
 
 class Health:
@@ -164,6 +169,7 @@ class Webhook:
             application.bot_data.db, application.bot_data.content, metrics, clock=clock
         )
         self.runner = UpdateRunner(application, clock=clock, lease=lease)
+        self.runner.on_coalesced = metrics.coalesced.inc
 
     @property
     def db(self) -> Database:
@@ -255,6 +261,93 @@ class Webhook:
 
 
 WEBHOOK = web.AppKey("webhook", Webhook)
+
+
+class _TurnAway(asyncio.Protocol):
+    """A connection over the cap: 503 at once, then closed (its descriptor is freed)."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.WriteTransport)
+        transport.write(BUSY_RESPONSE)
+        transport.close()
+
+
+class _Counted(asyncio.Protocol):
+    """Wraps aiohttp's request handler to count the connection until it is lost."""
+
+    def __init__(self, inner: asyncio.Protocol, site: CappedSite) -> None:
+        self._inner = inner
+        self._site = site
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._inner.connection_made(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._site.open_connections -= 1
+        self._inner.connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        self._inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self._inner.eof_received()
+
+    def pause_writing(self) -> None:
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._inner.resume_writing()
+
+
+class CappedSite(web.TCPSite):
+    """A TCP site that holds at most ``max_connections`` connections (MAX_CONNECTIONS).
+
+    A connection beyond the cap is answered 503 and closed at once instead of being held,
+    so slow or idle clients cannot use up the process's file descriptors; Telegram retries.
+    """
+
+    def __init__(
+        self, runner: web.BaseRunner, host: str, port: int, *, max_connections: int
+    ) -> None:
+        super().__init__(runner, host, port)
+        self.max_connections = max_connections
+        self.open_connections = 0
+        self.refused = 0
+        self._listening: asyncio.Server | None = None
+        self._last_warning = -60.0
+
+    @property
+    def port(self) -> int:
+        """The port listened on (useful with port 0)."""
+        assert self._listening is not None and self._listening.sockets
+        return int(self._listening.sockets[0].getsockname()[1])
+
+    def _protocol(self) -> asyncio.Protocol:
+        if self.open_connections >= self.max_connections:
+            self.refused += 1
+            now = time.monotonic()
+            if now - self._last_warning >= 60:  # one line a minute, never a flood
+                self._last_warning = now
+                log.warning(
+                    "%d connections open (MAX_CONNECTIONS): turning new ones away with 503"
+                    " (%d so far)",
+                    self.open_connections,
+                    self.refused,
+                )
+            return _TurnAway()
+        server = self._runner.server
+        assert server is not None
+        self.open_connections += 1
+        return _Counted(server(), self)
+
+    async def start(self) -> None:
+        """Listen with the capped protocol factory (aiohttp's own site, otherwise)."""
+        await web.BaseSite.start(self)
+        loop = asyncio.get_running_loop()
+        self._listening = await loop.create_server(
+            self._protocol, self._host, self._port, backlog=self._backlog
+        )
+        self._server = self._listening
 
 
 def instrument(application: BotApp, metrics: Metrics) -> None:

@@ -22,7 +22,7 @@ from bot.context import BotApp
 from bot.storage import inbox
 from bot.storage.db import Database
 from bot.storage.models import Inbox
-from bot.updates import UpdateRunner
+from bot.updates import COALESCE_SECONDS, UpdateRunner
 from tests.conftest import Clock
 from tests.pgserver import free_port
 from tests.test_modes_processes import env_for, start_bot, wait_for
@@ -105,9 +105,12 @@ async def test_run_killed_under_load_loses_no_update(db_url: str, tmp_path: Path
     users, per_user = range(2000, 2030), 10
     fake = FakeTelegram(token=env_for("", "")["TELEGRAM_TOKEN"])
     fake.latency = 0.01
-    for _ in range(per_user):
+    for round_ in range(per_user):
         for chat in users:
-            fake.push_update(fake.text_update(chat, "/help"))
+            update = fake.text_update(chat, "/help")
+            # Each merchant asks again later (a repeat within seconds is answered once).
+            update["message"]["date"] += round_ * COALESCE_SECONDS
+            fake.push_update(update)
     async with await serve(fake) as server:
         env = env_for(server.base_url, db_url)
         first = await start_bot("run", env=env, cwd=tmp_path)

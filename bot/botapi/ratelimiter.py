@@ -58,8 +58,7 @@ class BudgetRateLimiter(BaseRateLimiter[dict[str, Any]]):
         outbox = bool(rate_limit_args and rate_limit_args.get(OUTBOX))
         for attempt in (1, 2):
             if not outbox:
-                await self.budget.wait_pause()
-                self.budget.consume()
+                await self.budget.reply()
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:

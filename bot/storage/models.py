@@ -250,3 +250,16 @@ class ContentRelease(SQLModel, table=True):
     # (0: a new step). Empty for the first release a database sees.
     changed: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class SendBudget(SQLModel, table=True):
+    """The send budget shared by every process on PostgreSQL (bot.storage.send_slots).
+
+    ``next_slot`` is the first moment (the database's clock, Unix seconds) not yet leased to a
+    process for a send; each lease moves it on by the slots it hands out.
+    """
+
+    __tablename__ = "send_budget"
+
+    name: str = Field(primary_key=True, max_length=32)
+    next_slot: float
