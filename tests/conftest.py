@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +46,23 @@ def content() -> Content:
     processes the tests start load it in a second instead of walking it again.
     """
     return load_checked(REPO / "content")
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """A private copy of the shipped content to change or break."""
+    target = tmp_path / "content"
+    shutil.copytree(REPO / "content", target)
+    return target
+
+
+@pytest.fixture
+def small_tree(tree: Path) -> Path:
+    """The shipped tree with one general step only: full checks over it take milliseconds."""
+    for path in (tree / "guidance").glob("*.md"):
+        if path.stem != "what-changed":
+            path.unlink()
+    return tree
 
 
 @pytest.fixture

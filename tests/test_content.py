@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,23 +12,6 @@ from bot.content.check import Checker, check, load_checked
 from bot.content.loader import Content, ContentError, load_content
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def tree(tmp_path: Path) -> Path:
-    """A private copy of the shipped content to break."""
-    target = tmp_path / "content"
-    shutil.copytree(REPO / "content", target)
-    return target
-
-
-@pytest.fixture
-def small_tree(tree: Path) -> Path:
-    """The shipped tree with one general step only: full checks over it take milliseconds."""
-    for path in (tree / "guidance").glob("*.md"):
-        if path.stem != "what-changed":
-            path.unlink()
-    return tree
 
 
 def only(problems: list[str], needle: str) -> list[str]:

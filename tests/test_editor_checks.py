@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,21 +12,6 @@ from bot.content.render import Renderer
 from bot.views.screens import Views
 from tests.conftest import NOW, REPO
 from tests.test_content import VALID_FRONT, write_step
-
-
-@pytest.fixture
-def tree(tmp_path: Path) -> Path:
-    target = tmp_path / "content"
-    shutil.copytree(REPO / "content", target)
-    return target
-
-
-@pytest.fixture
-def small_tree(tree: Path) -> Path:
-    for path in (tree / "guidance").glob("*.md"):
-        if path.stem != "what-changed":
-            path.unlink()
-    return tree
 
 
 def load_problems(root: Path) -> list[str]:

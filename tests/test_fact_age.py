@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import logging
 import re
-import shutil
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,13 +23,6 @@ from bot.content.render import Renderer
 from bot.modes import close, open_app
 from tests.chat import Profile, interview
 from tests.conftest import NOW, REPO, AppFactory, Clock, make_settings
-
-
-@pytest.fixture
-def tree(tmp_path: Path) -> Path:
-    target = tmp_path / "content"
-    shutil.copytree(REPO / "content", target)
-    return target
 
 
 def _leaves(node: Any, loc: tuple[str, ...] = ()) -> list[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -21,7 +20,7 @@ from bot.content.loader import Content, load_content
 from bot.context import BotApp
 from bot.storage.db import Database
 from bot.storage.models import ContentRelease, Merchant, Mode, Outbox, OutboxStatus
-from tests.conftest import NOW, REPO, Clock, make_settings
+from tests.conftest import NOW, Clock, make_settings
 
 UK_SHOPIFY: dict[str, object] = {
     "platform": "shopify",
@@ -49,13 +48,6 @@ def bump(tree: Path, step_id: str) -> None:
     path.write_text(
         text.replace(f"version: {version}\n", f"version: {version + 1}\n", 1), encoding="utf-8"
     )
-
-
-@pytest.fixture
-def tree(tmp_path: Path) -> Path:
-    target = tmp_path / "content"
-    shutil.copytree(REPO / "content", target)
-    return target
 
 
 class Deployment:
