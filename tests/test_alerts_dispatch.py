@@ -172,6 +172,7 @@ async def test_5xx_once_then_sent(
     assert len(alert_sends(fake)) == 1
 
 
+@pytest.mark.slow
 async def test_403_turns_merchant_off_and_cancels_pending(
     app: BotApp, user: SimulatedUser, db: Database, clock: Clock, fake: FakeTelegram
 ) -> None:
@@ -219,6 +220,7 @@ def per_chat(fake: FakeTelegram) -> collections.Counter[int]:
     return collections.Counter(chat for chat, _ in alert_sends(fake))
 
 
+@pytest.mark.slow
 async def test_crash_after_claim_lease_expires_and_restart_sends_all_once(
     app: BotApp, db: Database, clock: Clock, fake: FakeTelegram
 ) -> None:
@@ -234,6 +236,7 @@ async def test_crash_after_claim_lease_expires_and_restart_sends_all_once(
     assert len(counts) == 300 and set(counts.values()) == {1}
 
 
+@pytest.mark.slow
 async def test_killed_mid_batch_then_restarted_sends_each_once(
     app: BotApp, db: Database, clock: Clock, fake: FakeTelegram
 ) -> None:

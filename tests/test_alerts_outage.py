@@ -94,6 +94,7 @@ async def statuses(db: Database) -> collections.Counter[str]:
         return collections.Counter((await session.exec(select(Outbox.status))).all())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
 async def test_ten_minute_outage_loses_no_reminder(
     app: BotApp,
@@ -147,6 +148,7 @@ async def test_back_off_is_exponential_and_capped(
     assert len(tries) > 40  # it kept trying for the whole two hours
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("deadline", [NOW + timedelta(minutes=5)], indirect=True)
 async def test_reminder_expires_when_its_deadline_passes_during_the_outage(
     app: BotApp,
@@ -284,6 +286,7 @@ async def test_a_refused_connection_is_not_ambiguous(
     assert copies(fake) == [10_000]
 
 
+@pytest.mark.slow
 async def test_real_transport_errors_are_classified() -> None:
     """A read timeout is ambiguous (the request went out); a refused connection is not."""
     transport = AiohttpRequest(read_timeout=0.05, connect_timeout=1)

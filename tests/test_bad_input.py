@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlmodel import select
 
 from bot.botapi.fake import FakeTelegram, SimulatedUser
@@ -150,6 +151,7 @@ async def test_plan_commands_before_the_interview_is_done(user: SimulatedUser) -
     assert "Which platform" in (replies[-1].text or "")
 
 
+@pytest.mark.slow
 async def test_huge_message_and_bad_shop_name(user: SimulatedUser, fake: FakeTelegram) -> None:
     profile = Profile("p", "Wix", ("Belgium",))
     await user.send("/start")

@@ -70,6 +70,7 @@ def test_content_check_cli_exit_codes(tree: Path) -> None:
     assert f"{tree}/guidance/broken.md:3: version" in bad.stdout
 
 
+@pytest.mark.slow
 def test_bad_front_matter_names_file_and_line(tree: Path) -> None:
     path = write_step(
         tree, "bad-step", VALID_FRONT.format(id="bad-step").replace("minutes: 5", "minutes: soon")
@@ -78,12 +79,14 @@ def test_bad_front_matter_names_file_and_line(tree: Path) -> None:
     assert any(p.startswith(f"{path}:6: minutes") for p in found), found
 
 
+@pytest.mark.slow
 def test_yaml_syntax_error_has_its_line(tree: Path) -> None:
     path = write_step(tree, "yaml-step", "id: yaml-step\ntitle: [unclosed\n")
     found = problems_of(tree)
     assert any(p.startswith(f"{path}:") and "YAML error" in p for p in found), found
 
 
+@pytest.mark.slow
 def test_unknown_answer_key_and_value(tree: Path) -> None:
     front = (
         VALID_FRONT.format(id="cond-step")
@@ -95,6 +98,7 @@ def test_unknown_answer_key_and_value(tree: Path) -> None:
     assert any(f"{path}:14:" in p and "unknown answer key 'colour'" in p for p in found), found
 
 
+@pytest.mark.slow
 def test_dangling_prerequisite_and_cycle(tree: Path) -> None:
     write_step(tree, "step-a", VALID_FRONT.format(id="step-a") + "requires: [step-b]\n")
     write_step(tree, "step-b", VALID_FRONT.format(id="step-b") + "requires: [step-a]\n")
@@ -104,6 +108,7 @@ def test_dangling_prerequisite_and_cycle(tree: Path) -> None:
     assert any("step-c.md:12: requires unknown step 'nowhere'" in p for p in found), found
 
 
+@pytest.mark.slow
 def test_missing_sources_are_refused(tree: Path) -> None:
     front = (
         VALID_FRONT.format(id="nosource").split("sources:")[0]
@@ -161,6 +166,7 @@ def test_empty_plan_is_reported(small_tree: Path) -> None:
     assert any("empty plan for" in p and "market=['uk']" in p for p in found), found
 
 
+@pytest.mark.slow
 def test_coverage_rule_fails_without_platform_step(tree: Path) -> None:
     for path in (tree / "guidance").glob("*.md"):
         if "scope: platform" in path.read_text(encoding="utf-8"):
@@ -187,6 +193,7 @@ def test_coverage_table_has_every_pair(content: Content) -> None:
         assert row.market_steps, row
 
 
+@pytest.mark.slow
 def test_broken_strings_file(tree: Path) -> None:
     strings = tree / "locales" / "en" / "strings.yaml"
     strings.write_text(
@@ -295,6 +302,7 @@ def test_start_up_refuses_what_only_the_full_walk_finds(
     assert not list((tmp_path / "cache").rglob("content-check-ok-*"))
 
 
+@pytest.mark.slow
 def test_a_passing_check_is_remembered_by_the_trees_hash(
     small_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -365,6 +373,7 @@ def test_excludes_and_conflicts_must_name_known_steps_or_tags(tree: Path) -> Non
     )
 
 
+@pytest.mark.slow
 def test_guidance_names_the_deadline_only_through_the_variable(tree: Path) -> None:
     """Issue 14: --deadline moves every text: the background step agrees with the plan."""
     from datetime import UTC, datetime

@@ -20,6 +20,7 @@ def load_problems(root: Path) -> list[str]:
     return [str(p) for p in info.value.problems]
 
 
+@pytest.mark.slow
 def test_html_in_a_fact_value_fails_at_its_line(tree: Path) -> None:
     facts = tree / "facts.yaml"
     text = facts.read_text(encoding="utf-8")
@@ -32,6 +33,7 @@ def test_html_in_a_fact_value_fails_at_its_line(tree: Path) -> None:
     ), found
 
 
+@pytest.mark.slow
 def test_html_in_a_title_fails(tree: Path) -> None:
     path = write_step(
         tree,
@@ -44,6 +46,7 @@ def test_html_in_a_title_fails(tree: Path) -> None:
     assert any(p.startswith(f"{path}:4: title: HTML (<b>) in a title") for p in found), found
 
 
+@pytest.mark.slow
 def test_one_yaml_error_in_strings_is_one_problem(tree: Path) -> None:
     strings = tree / "locales" / "en" / "strings.yaml"
     lines = strings.read_text(encoding="utf-8").splitlines()
@@ -54,6 +57,7 @@ def test_one_yaml_error_in_strings_is_one_problem(tree: Path) -> None:
     assert found[0].startswith(f"{strings}:") and "YAML error" in found[0]
 
 
+@pytest.mark.slow
 def test_schema_errors_read_as_editor_language(tree: Path) -> None:
     path = write_step(
         tree,
@@ -80,6 +84,7 @@ def test_schema_errors_read_as_editor_language(tree: Path) -> None:
     assert not any("Extra inputs" in p or "Input should" in p or "List should" in p for p in found)
 
 
+@pytest.mark.slow
 def test_missing_field_and_bad_literal_are_named(tree: Path) -> None:
     front = VALID_FRONT.format(id="scoped").replace("scope: general", "scope: country")
     path = write_step(tree, "scoped", front.replace("minutes: 5\n", ""))
@@ -93,6 +98,7 @@ def test_missing_field_and_bad_literal_are_named(tree: Path) -> None:
     ), found
 
 
+@pytest.mark.slow
 def test_html_problem_in_a_step_body_points_at_its_line_once(small_tree: Path) -> None:
     body = (
         "First line.\n"
@@ -110,6 +116,7 @@ def test_html_problem_in_a_step_body_points_at_its_line_once(small_tree: Path) -
     ], mine
 
 
+@pytest.mark.slow
 def test_unbalanced_tag_in_details_points_at_the_details_line(small_tree: Path) -> None:
     body = "Main text.\n<!-- details -->\nMore.\nA <b>bold start\n"
     path = write_step(small_tree, "html-details", VALID_FRONT.format(id="html-details"), body=body)
@@ -136,6 +143,7 @@ def test_markets_are_never_spelt_out_in_template_code(small_tree: Path) -> None:
     assert mine[1].startswith(f"{path}:14: hard-coded: a market name ('Ireland')")
 
 
+@pytest.mark.slow
 def test_a_market_added_in_interview_and_facts_is_never_told_tiktok_shop_is_missing(
     tree: Path,
 ) -> None:
@@ -174,6 +182,7 @@ def test_a_market_added_in_interview_and_facts_is_never_told_tiktok_shop_is_miss
     assert views.market_names("en")["kr"] == "South Korea"
 
 
+@pytest.mark.slow
 def test_shipped_guidance_names_no_market_in_template_code(content: object) -> None:
     loaded = load_content(REPO / "content")
     checker = Checker(loaded)

@@ -53,6 +53,7 @@ def test_every_shipped_fact_has_a_checked_date_and_a_review_date(content: Conten
     assert "_checked" not in content.facts["fees"]
 
 
+@pytest.mark.slow
 def test_group_settings_are_inherited_and_a_fact_can_override_them(tree: Path) -> None:
     facts = tree / "facts.yaml"
     text = facts.read_text(encoding="utf-8")
@@ -75,6 +76,7 @@ def test_group_settings_are_inherited_and_a_fact_can_override_them(tree: Path) -
     assert content.fact_info["extra.thing"].review_by == date(2026, 2, 1)
 
 
+@pytest.mark.slow
 def test_a_fact_without_a_checked_date_or_with_a_misspelt_setting_fails(tree: Path) -> None:
     facts = tree / "facts.yaml"
     facts.write_text(
@@ -90,6 +92,7 @@ def test_a_fact_without_a_checked_date_or_with_a_misspelt_setting_fails(tree: Pa
     assert not any("new_group.y" in p for p in found), found  # one problem per group
 
 
+@pytest.mark.slow
 def test_content_facts_lists_facts_by_age_with_their_steps_and_those_past_review(
     tree: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -138,6 +141,7 @@ def later_clock() -> Clock:
     return Clock(NOW + timedelta(days=200))  # every 90-day review has run out
 
 
+@pytest.mark.slow
 async def test_details_say_when_an_overdue_fact_was_last_confirmed(
     settings: Settings, fake: FakeTelegram, db: Any, content: Content, later_clock: Clock
 ) -> None:

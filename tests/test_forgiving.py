@@ -5,6 +5,7 @@ Each test here failed before the fix it covers.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -414,4 +415,4 @@ def test_env_example_placeholder_token_is_refused() -> None:
         Settings.model_validate({"telegram_token": token}).token()
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert "TELEGRAM_TOKEN=<" not in readme  # bash reads "<" as a redirection
-    assert "about 7 minutes" in readme
+    assert re.search(r"whole suite takes about \d+ minutes", readme)  # says how long

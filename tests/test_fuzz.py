@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -190,6 +191,7 @@ async def _run(batch: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str | 
     return failures
 
 
+@pytest.mark.slow
 @settings(
     max_examples=8,
     deadline=None,
@@ -240,6 +242,7 @@ async def _post_all(payloads: list[Any]) -> list[int]:
     return statuses
 
 
+@pytest.mark.slow
 @settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(payloads=st.lists(st.one_of(bodies, shaped), min_size=20, max_size=30))
 def test_authenticated_garbage_is_400_never_500(payloads: list[Any]) -> None:

@@ -49,6 +49,7 @@ def _preview(*answers: str) -> Preview:
 # --- 1. corrections -----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_returns_clocks_are_indonesias_not_everyones() -> None:
     uk = plan_text("platform=shopify", "market=uk")
     # the old universal clocks (Indonesia's) are gone for a UK merchant
@@ -116,6 +117,7 @@ def test_aftership_feed_lists_its_markets_for_the_uk() -> None:
     assert "AfterShip Feed does not list" not in text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("market", "name"), [("nl", "Netherlands"), ("at", "Austria"), ("pl", "Poland")]
 )
@@ -142,6 +144,7 @@ def test_elsewhere_no_longer_says_no_netherlands_date_exists() -> None:
 # --- 2. new steps -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_eu_compliance_step_for_germany_and_france() -> None:
     text = plan_text("platform=shopify", "market=de,fr")
     assert "Responsible Person" in text and "13 December 2024" in text
@@ -153,11 +156,13 @@ def test_eu_compliance_step_for_germany_and_france() -> None:
     assert "LUCID" not in es and "unique identifier (IDU)** from ADEME" not in es
 
 
+@pytest.mark.slow
 def test_eu_compliance_step_is_not_shown_outside_the_eu() -> None:
     assert "eu-product-compliance" not in step_ids("platform=shopify", "market=us")
     assert "eu-product-compliance" not in step_ids("platform=shopify", "market=uk")
 
 
+@pytest.mark.slow
 def test_cross_border_blockers() -> None:
     eu = plan_text("platform=shopify", "market=de", "origin=cross_border")
     assert "€3" in eu and "1 July 2026" in eu
@@ -172,6 +177,7 @@ def test_cross_border_blockers() -> None:
     assert "jp-cross-border" not in step_ids("platform=shopify", "market=jp", "origin=local")
 
 
+@pytest.mark.slow
 def test_us_tax_forms() -> None:
     local = plan_text("platform=shopify", "market=us", "origin=local")
     assert "marketplace facilitator" in local
@@ -181,6 +187,7 @@ def test_us_tax_forms() -> None:
     assert "file **Form W-8BEN**" in abroad
 
 
+@pytest.mark.slow
 def test_us_seller_shipping_episode_warning() -> None:
     text = plan_text("platform=shopify", "market=us", "fulfilment=own")
     assert "17 February 2026" in text

@@ -44,6 +44,7 @@ def test_translated_tree_passes_the_check(tmp_path: Path) -> None:
     assert problems == []
 
 
+@pytest.mark.slow
 async def test_spanish_merchant_sees_spanish_where_translated(tmp_path: Path) -> None:
     root = spanish_tree(tmp_path)
     settings = make_settings(f"sqlite+aiosqlite:///{tmp_path}/bot.db", content_dir=root)

@@ -108,6 +108,7 @@ def test_max_connections_is_a_setting() -> None:
     assert make_settings("sqlite+aiosqlite://").max_connections == 1000
 
 
+@pytest.mark.slow
 async def test_twenty_identical_commands_at_once_get_one_answer(
     client: TestClient[Any, Any],  # noqa: F811
     fake: Any,

@@ -157,6 +157,7 @@ async def poll(url: str, want: int) -> None:
     raise AssertionError(f"{url} never answered {want}")
 
 
+@pytest.mark.slow
 async def test_remind_serves_metrics_and_probes(tmp_path: Path) -> None:
     from tests.test_alerts_dispatch import seed
 
@@ -193,6 +194,7 @@ async def test_remind_serves_metrics_and_probes(tmp_path: Path) -> None:
     assert proc.returncode == 0, err.decode()
 
 
+@pytest.mark.slow
 async def test_serve_metrics_on_their_own_port_and_readyz_on_sigterm(tmp_path: Path) -> None:
     port, metrics_port = free_port(), free_port()
     fake = FakeTelegram(token=TOKEN)
@@ -250,6 +252,7 @@ async def doctor(env: dict[str, str], cwd: Path) -> tuple[int, str]:
     return proc.returncode, out.decode()
 
 
+@pytest.mark.slow
 async def test_doctor_all_good_then_says_what_is_wrong(tmp_path: Path) -> None:
     db_url = f"sqlite+aiosqlite:///{tmp_path}/bot.db"
     db = Database(db_url)
@@ -283,6 +286,7 @@ async def test_doctor_all_good_then_says_what_is_wrong(tmp_path: Path) -> None:
     assert TOKEN not in out
 
 
+@pytest.mark.slow
 async def test_doctor_names_a_rejected_token(tmp_path: Path) -> None:
     fake = FakeTelegram(token="987654321:" + "B" * 35)
     async with await serve(fake) as server:

@@ -39,6 +39,7 @@ def test_an_unknown_sslmode_is_a_config_error() -> None:
         Database("postgresql://u:p@h/db?sslmode=sometimes")
 
 
+@pytest.mark.slow
 async def test_sslmode_in_url_connects_and_migrates(pg_url: str, tmp_path: Path) -> None:
     # The throwaway server speaks no TLS: disable / allow / prefer connect, require refuses.
     for mode in ("disable", "prefer"):
@@ -68,6 +69,7 @@ def _with(url: str, *, user: str | None = None, database: str | None = None) -> 
     return parsed.render_as_string(hide_password=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["db upgrade", "serve", "remind", "run"])
 async def test_missing_database_is_one_line_exit_2(pg_url: str, tmp_path: Path, mode: str) -> None:
     url = _with(pg_url, database="no_such_database", user="postgres")
@@ -81,6 +83,7 @@ async def test_missing_database_is_one_line_exit_2(pg_url: str, tmp_path: Path, 
     assert PASSWORD not in text and "***" in text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["db upgrade", "remind"])
 async def test_rejected_login_is_one_line_exit_2(pg_url: str, tmp_path: Path, mode: str) -> None:
     url = _with(pg_url, user="nobody_here")
@@ -104,6 +107,7 @@ def test_a_wrong_password_is_named() -> None:
     assert "refused the login" in message and "password authentication failed" in message
 
 
+@pytest.mark.slow
 async def test_unreachable_database_stays_exit_3(tmp_path: Path) -> None:
     from tests.pgserver import free_port
 

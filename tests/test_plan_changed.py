@@ -112,6 +112,7 @@ def test_changed_steps_are_new_ones_and_version_increases() -> None:
     assert info is not None and (info.kind, info.target) == ("changed", "abc123")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
 async def test_a_new_release_notifies_each_affected_merchant_once(
     settings: Settings,
@@ -151,6 +152,7 @@ async def test_a_new_release_notifies_each_affected_merchant_once(
     assert sorted(hashes) == sorted([content.hash, released.hash])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
 async def test_instances_starting_together_record_the_release_once(
     settings: Settings,
@@ -171,6 +173,7 @@ async def test_instances_starting_together_record_the_release_once(
     assert len(await notices(db)) == 1
 
 
+@pytest.mark.slow
 async def test_a_new_step_that_applies_is_named_as_new_and_quiet_hours_wait(
     settings: Settings,
     fake: FakeTelegram,
@@ -203,6 +206,7 @@ async def test_a_new_step_that_applies_is_named_as_new_and_quiet_hours_wait(
     assert "A brand new step" in text and "(new step)" in text
 
 
+@pytest.mark.slow
 async def test_the_setting_turns_notices_off_but_the_release_is_still_recorded(
     settings: Settings,
     fake: FakeTelegram,
@@ -224,6 +228,7 @@ async def test_the_setting_turns_notices_off_but_the_release_is_still_recorded(
     assert await deployment.start(released) == 0
 
 
+@pytest.mark.slow
 async def test_a_merchant_whose_plan_no_longer_holds_the_step_gets_nothing(
     settings: Settings,
     fake: FakeTelegram,

@@ -33,6 +33,7 @@ async def test_privacy_says_what_is_stored(user: SimulatedUser) -> None:
     assert "until you delete it." in text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
 async def test_export_sends_everything_as_json(
     user: SimulatedUser, fake: FakeTelegram, db: Database
@@ -55,6 +56,7 @@ async def test_export_sends_everything_as_json(
     assert "outbox" in data and "exported_at" in data
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
 async def test_delete_asks_then_erases_everything(user: SimulatedUser, db: Database) -> None:
     await interview(user, Profile("p", "Wix", ("Belgium",)))

@@ -30,6 +30,7 @@ async def test_restart_in_the_middle_of_the_interview(
         assert "Is your business a registered company" in reply
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
 async def test_two_instances_share_one_merchant(make_app: AppFactory, fake: FakeTelegram) -> None:
     one, two = make_app(), make_app()
