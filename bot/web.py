@@ -193,9 +193,10 @@ class Webhook:
             return self._refuse("size", 413, request)
         except TimeoutError:
             return self._refuse("slow", 408, request)
-        payload = self._parse(body)
-        if payload is None:
+        parsed = self._parse(body)
+        if parsed is None:
             return self._refuse("json", 400, request)
+        payload, update = parsed
         fresh = await self.runner.accept([payload])  # durable before it is acknowledged
         if not fresh:
             self.metrics.reject("duplicate")
@@ -206,7 +207,7 @@ class Webhook:
             await self.runner.handle(payload)
         finally:
             self.metrics.handler_seconds.observe(time.perf_counter() - started)
-        self.metrics.count_update(Update.de_json(payload, self.application.bot))
+        self.metrics.count_update(update)
         return web.Response(text="ok")
 
     def _refuse(self, reason: str, status: int, request: web.Request) -> web.Response:
@@ -214,8 +215,9 @@ class Webhook:
         log.warning("webhook request refused: %s (%d) from %s", reason, status, request.remote)
         return web.Response(status=status, text=reason)
 
-    def _parse(self, body: bytes) -> dict[str, Any] | None:
-        """The update as JSON, or None when the body is not one we can handle."""
+    def _parse(self, body: bytes) -> tuple[dict[str, Any], Update] | None:
+        """The update as JSON and as PTB reads it, or None when the body is not one we can
+        handle."""
         try:
             data = json.loads(body)
         except ValueError:
@@ -226,10 +228,10 @@ class Webhook:
         if not isinstance(update_id, int) or isinstance(update_id, bool) or update_id < 0:
             return None
         try:
-            Update.de_json(data, self.application.bot)
+            update = Update.de_json(data, self.application.bot)
         except Exception:  # a malformed object anywhere inside: not an update we can handle
             return None
-        return data
+        return data, update
 
     # --- health and metrics --------------------------------------------------------------
 

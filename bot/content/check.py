@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -864,6 +865,7 @@ class Checker:
         return self.problems
 
 
+@cache
 def _code_hash() -> str:
     """A hash of the code that decides what passes the check (checker, renderer, screens)."""
     here = Path(__file__).resolve().parent.parent
