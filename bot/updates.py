@@ -119,7 +119,9 @@ class UpdateRunner:
 
     # --- handling -------------------------------------------------------------------------
 
-    async def handle(self, payload: dict[str, Any], attempts: int = 0) -> bool:
+    async def handle(
+        self, payload: dict[str, Any], attempts: int = 0, *, update: Update | None = None
+    ) -> bool:
         """Handle one accepted update and record the outcome; True when it succeeded."""
         update_id = int(payload["update_id"])
         if not attempts and self.coalescer.repeat(payload):
@@ -138,7 +140,8 @@ class UpdateRunner:
         delivery = Delivery(attempt=attempt, final=attempt >= self.max_attempts)
         token = DELIVERY.set(delivery)
         try:
-            update = Update.de_json(payload, self.app.bot)
+            if update is None:  # read from the inbox: parse it here
+                update = Update.de_json(payload, self.app.bot)
             app = self.app
             await app.update_processor.process_update(update, app.process_update(update))
         except Exception as exc:  # not a handler failure (those go to the error handler)

@@ -204,7 +204,7 @@ class Webhook:
             return web.Response(text="ok")
         started = time.perf_counter()
         try:
-            await self.runner.handle(payload)
+            await self.runner.handle(payload, update=update)
         finally:
             self.metrics.handler_seconds.observe(time.perf_counter() - started)
         self.metrics.count_update(update)
