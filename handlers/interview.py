@@ -11,6 +11,9 @@ from bot.domain import callbacks
 from bot.services.interview import InterviewButton
 from handlers.common import button_of, deliver, user_of
 
+#: Change an answer from the profile, or cancel that change.
+ProfileButton = callbacks.EditAnswer | callbacks.CancelEdit
+
 
 async def press(update: Update, context: Context) -> None:
     """An interview button (answer, tick, done, skip, back)."""
@@ -21,9 +24,9 @@ async def press(update: Update, context: Context) -> None:
 
 
 async def edit(update: Update, context: Context) -> None:
-    """A Change button on the profile."""
+    """A Change button on the profile, or Cancel on the change screen."""
     button = button_of(update)
-    if (user := user_of(update)) is None or not isinstance(button, callbacks.EditAnswer):
+    if (user := user_of(update)) is None or not isinstance(button, ProfileButton):
         return
     await deliver(update, context, user, await context.bot_data.interview.edit(user, button))
 
@@ -55,7 +58,7 @@ def handlers(private: filters.BaseFilter) -> list[BaseHandler[Update, Context, N
     del private  # buttons carry no chat filter: a press is checked by the service
     return [
         CallbackQueryHandler(press, pattern=callbacks.kinds(InterviewButton)),
-        CallbackQueryHandler(edit, pattern=callbacks.kinds(callbacks.EditAnswer)),
+        CallbackQueryHandler(edit, pattern=callbacks.kinds(ProfileButton)),
     ]
 
 

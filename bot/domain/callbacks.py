@@ -83,6 +83,13 @@ class EditAnswer(Callback):
     question: str
 
 
+@dataclass(frozen=True)
+class CancelEdit(Callback):
+    """Leave a change of answers, keeping the answers as they were."""
+
+    CODE: ClassVar[str] = "X"
+
+
 # --- plan and steps -----------------------------------------------------------------------
 
 
@@ -168,6 +175,7 @@ KINDS: tuple[type[Callback], ...] = (
     SkipQuestion,
     Back,
     EditAnswer,
+    CancelEdit,
     ShowPlan,
     PlanPage,
     ShowProfile,

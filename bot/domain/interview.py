@@ -69,6 +69,9 @@ class State:
     path: tuple[str, ...] = ()  # questions answered, in the order the merchant took them
     current: str | None = None  # the question on screen; None when finished
     mode: Literal["interview", "edit", "done"] = "interview"
+    # While changing answers from the profile: the answers as they were when the change
+    # began, so Cancel can put them back (a several-choice question changes as it is ticked).
+    before: Mapping[str, Answer] | None = None
 
 
 def matches(conditions: Conditions, answers: Mapping[str, Answer]) -> bool:
@@ -172,6 +175,7 @@ def resume(
     path: Sequence[str],
     current: str | None,
     mode: str,
+    before: Mapping[str, Any] | None = None,
 ) -> State:
     """A stored interview, read against today's content (which may have changed since).
 
@@ -190,9 +194,10 @@ def resume(
         return State(answers=cleaned, path=tuple(walked), current=None, mode="done")
     if current is None:
         return begin(interview, cleaned)
-    return State(
-        answers=cleaned, path=kept, current=current, mode="edit" if mode == "edit" else "interview"
-    )
+    if mode == "edit":
+        kept_before = clean_answers(interview, before) if before is not None else None
+        return State(answers=cleaned, path=kept, current=current, mode="edit", before=kept_before)
+    return State(answers=cleaned, path=kept, current=current, mode="interview")
 
 
 def _advance(interview: Interview, state: State, qid: str, answers: dict[str, Answer]) -> State:
@@ -202,7 +207,7 @@ def _advance(interview: Interview, state: State, qid: str, answers: dict[str, An
         walked, pending = active_path(interview, answers)
         if pending is None:
             return State(answers=answers, path=tuple(walked), current=None, mode="done")
-        return State(answers=answers, path=path, current=pending, mode="edit")
+        return State(answers=answers, path=path, current=pending, mode="edit", before=state.before)
     # Walking forward shows the next question even when it holds an earlier answer (after
     # Back), with that answer marked, so the merchant sees where they are.
     nxt = route(interview, qid, answers)
@@ -273,8 +278,9 @@ def back(state: State) -> State | None:
     if not state.path:
         return None
     *rest, previous = state.path
-    mode: Literal["interview", "edit"] = "edit" if state.mode == "edit" else "interview"
-    return State(answers=state.answers, path=tuple(rest), current=previous, mode=mode)
+    if state.mode == "edit":
+        return State(state.answers, tuple(rest), previous, mode="edit", before=state.before)
+    return State(answers=state.answers, path=tuple(rest), current=previous, mode="interview")
 
 
 def edit(interview: Interview, state: State, qid: str) -> State | None:
@@ -282,7 +288,14 @@ def edit(interview: Interview, state: State, qid: str) -> State | None:
     walked, _ = active_path(interview, state.answers)
     if qid not in walked:
         return None
-    return State(answers=state.answers, path=(), current=qid, mode="edit")
+    return State(answers=state.answers, path=(), current=qid, mode="edit", before=state.answers)
+
+
+def cancel_edit(interview: Interview, state: State) -> State | None:
+    """Leave a change of answers with the answers as they were before it; None outside one."""
+    if state.mode != "edit":
+        return None
+    return begin(interview, state.before if state.before is not None else state.answers)
 
 
 # --- typed answers -------------------------------------------------------------------------

@@ -76,6 +76,7 @@ class Turn:
             merchant.path,
             merchant.current,
             merchant.mode,
+            merchant.edit_before,
         )
 
     @property
@@ -96,6 +97,7 @@ class Turn:
         merchant.path = list(state.path)
         merchant.current = state.current
         merchant.mode = Mode(state.mode)
+        merchant.edit_before = dict(state.before) if state.before is not None else None
         merchant.interview_version = self._content.interview.version
 
     async def log(
@@ -239,6 +241,7 @@ class Core:
             merchant.path,
             merchant.current,
             merchant.mode,
+            merchant.edit_before,
         )
         return iv.effective_answers(self.content.interview, state.answers)
 

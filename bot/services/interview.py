@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.domain import interview as iv
 from bot.domain import links
-from bot.domain.callbacks import Back, Choose, Confirm, EditAnswer, SkipQuestion
+from bot.domain.callbacks import Back, CancelEdit, Choose, Confirm, EditAnswer, SkipQuestion
 from bot.domain.interview import State
 from bot.services.core import Core, Turn, UserInfo
 from bot.storage.models import Mode
@@ -182,11 +182,13 @@ class InterviewService:
                 return qid in state.answers and qid != state.current
         return False
 
-    async def edit(self, user: UserInfo, button: EditAnswer) -> Outcome:
-        """Change one answer (a Change button on the profile)."""
+    async def edit(self, user: UserInfo, button: EditAnswer | CancelEdit) -> Outcome:
+        """Change one answer (a Change button on the profile), or cancel the change."""
         core = self.core
         async with core.turn(user) as turn:
             state = turn.state
+            if isinstance(button, CancelEdit):
+                return await self._cancel_edit(turn)
             new = iv.edit(self.interview, state, button.question) if state.mode == "done" else None
             if new is None:
                 if state.current:
@@ -194,6 +196,18 @@ class InterviewService:
                 return Outcome(toast=core.toast(turn, "notices.stale_button"))
             turn.save(new)
             return Outcome(edit=self.views.question(turn.lang, new))
+
+    async def _cancel_edit(self, turn: Turn) -> Outcome:
+        """Cancel on a change screen: the answers as they were, back on the profile."""
+        restored = iv.cancel_edit(self.interview, turn.state)
+        if restored is None:
+            return Outcome(toast=self.core.toast(turn, "notices.stale_button"))
+        toast = self.core.toast(turn, "edit.cancelled")
+        if restored.answers != turn.state.answers:  # ticks already changed: undo them
+            outcome = await self._moved(turn, restored, edit_in_place=True)
+            return Outcome(edit=outcome.edit, send=outcome.send, toast=toast)
+        turn.save(restored)
+        return Outcome(edit=self.views.profile(turn.lang, restored.answers), toast=toast)
 
     async def _moved(
         self, turn: Turn, new: State, *, edit_in_place: bool, problem: str | None = None

@@ -127,6 +127,8 @@ class Merchant(SQLModel, table=True):
     current: str | None = Field(default=None, max_length=64)
     mode: Mode = Field(default=Mode.INTERVIEW, sa_column=Column(EnumText(Mode), nullable=False))
     interview_version: int = 0
+    # While changing answers from the profile: the answers before the change (for Cancel).
+    edit_before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
 
     # Alerts.
     alerts_on: bool = False

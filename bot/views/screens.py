@@ -14,6 +14,7 @@ from bot.content.render import Renderer
 from bot.domain.callbacks import (
     Alerts,
     Back,
+    CancelEdit,
     Choose,
     Confirm,
     DeleteData,
@@ -230,6 +231,9 @@ class Views:
             nav.append(self.button(lang, "done_many", encode(Confirm(seq, question.id))))
         if question.optional:
             nav.append(self.button(lang, "skip", encode(SkipQuestion(seq, question.id))))
+        if state.mode == "edit":
+            cancel = str(self.content.string(lang, "edit.cancel"))
+            nav.append(Button(cancel, encode(CancelEdit())))
         if nav:
             rows.append(tuple(nav))
         walked = len(state.path) + 1
