@@ -198,6 +198,8 @@ async def test_past_deadline_says_so_and_golive_alerts_still_work(
         text = user.last_text()
         assert "TikTok Storefront closed on 12 September 2023" in text
         assert "no shutdown alerts" in text
+        assert "still work.Your" not in text  # each sentence on its own line (trim_blocks)
+        assert "still work.\nYour go-live date" in text
         assert "🔔 Reminders:" in text and "Deadline alerts" not in text  # issue 14
         keys = sorted(r.key for r in await rows(db, status="pending"))
         # go-live 2026-12-20 is 23 days away: 14d, 7d, 3d, 1d, 0d.
