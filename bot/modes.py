@@ -31,9 +31,12 @@ from telegram.request import BaseRequest
 
 from bot import demo as terminal
 from bot import version as __version__
-from bot.app import ALLOWED_UPDATES, build_application
+from bot.app import ALLOWED_UPDATES, build_application, build_broadcasts
 from bot.botapi.fake import FakeRequest, FakeTelegram, SimulatedUser
+from bot.botapi.tghtml import html_to_terminal
 from bot.botapi.transport import AiohttpRequest
+from bot.broadcast.segments import SegmentError, parse_segment
+from bot.broadcast.service import BroadcastError, Progress
 from bot.config import ConfigError, Settings
 from bot.content.check import load_checked
 from bot.content.loader import Content, ContentError, load_content
@@ -738,6 +741,70 @@ async def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 # --- link: print a deep link -------------------------------------------------------------
+
+
+def broadcast(args: argparse.Namespace, settings: Settings) -> int:
+    """``broadcast``: dry run, queue, progress, cancel or list operator broadcasts."""
+    return asyncio.run(_broadcast(args, settings))
+
+
+def _print_progress(progress: Progress) -> None:
+    print(
+        f"campaign {progress.id} ({progress.status}, {progress.message}, segment "
+        f"{progress.segment or 'everyone'}): {progress.sent} sent, {progress.failed} failed, "
+        f"{progress.skipped} skipped, {progress.left} left of {progress.total} "
+        f"({progress.percent} %)"
+    )
+
+
+async def _broadcast(args: argparse.Namespace, settings: Settings) -> int:
+    content = load_checked(settings.content_dir, settings.deadline)
+    db = await open_database(settings)
+    try:
+        service = build_broadcasts(settings, content, db)
+        if args.list:
+            for progress in await service.campaigns():
+                _print_progress(progress)
+            return EXIT_OK
+        if args.status is not None or args.cancel is not None:
+            campaign = args.cancel if args.cancel is not None else args.status
+            if args.cancel is not None:
+                cancelled = await service.cancel(campaign, by="cli")
+                if cancelled is not None:
+                    print(f"campaign {campaign} cancelled: {cancelled} message(s) not sent")
+            found = await service.progress(campaign)
+            if found is None:
+                print(f"error: no campaign {campaign}", file=sys.stderr)
+                return EXIT_CONFIG
+            _print_progress(found)
+            return EXIT_OK
+        try:
+            segment = parse_segment(" ".join(args.segment))
+            message = service.message(template=args.template, text=args.text)
+            dry = await service.dry_run(segment, message)
+        except (SegmentError, BroadcastError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        languages = ", ".join(f"{lang} {n}" for lang, n in dry.per_language.items()) or "-"
+        print(f"segment: {segment.text() or 'every merchant'}")
+        print(f"merchants: {dry.total} ({languages})")
+        print(
+            f"at SEND_RATE {settings.send_rate:g}/s: {dry.now_due} now, about {dry.eta_seconds} s;"
+            f" {dry.waiting_quiet} wait for their quiet hours to end"
+        )
+        for lang, preview in dry.previews.items():
+            print(f"\n--- preview ({lang}) ---\n{html_to_terminal(preview)}")
+        if args.dry_run:
+            print("\ndry run: nothing queued")
+            return EXIT_OK
+        campaign = await service.create(segment, message, by="cli")
+        print(
+            f"\ncampaign {campaign} queued for {dry.total} merchant(s); the dispatcher of `run`"
+            f" or `remind` sends it. Progress: python -m bot broadcast --status {campaign}"
+        )
+        return EXIT_OK
+    finally:
+        await db.dispose()
 
 
 def link(args: argparse.Namespace, settings: Settings) -> int:

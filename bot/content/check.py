@@ -604,6 +604,33 @@ class Checker:
                     f"{kind} reminder",
                 )
 
+    def broadcast_templates(self) -> None:
+        """Every operator broadcast template (``templates/broadcasts/*.html.j2``) renders, as
+        valid Telegram HTML under the limit, in every locale, for each kind of merchant."""
+        folder = self.content.root / "locales" / "en" / "templates" / "broadcasts"
+        names = sorted(p.name for p in folder.glob("*.html.j2"))
+        samples = [
+            {
+                "shop_name": TRICKY_SHOP_NAME,
+                "done": 3,
+                "total": 14,
+                "finished": False,
+                "next_step": "A step title that is rather long, as some are",
+            },
+            {"shop_name": None, "done": 0, "total": 0, "finished": False, "next_step": None},
+            {"shop_name": None, "done": 14, "total": 14, "finished": True, "next_step": None},
+        ]
+        for lang in self.content.locales:
+            for name in names:
+                for sample in samples:
+                    self.screen(
+                        lambda lang=lang, name=name, sample=sample: Screen(
+                            self.renderer.render(lang, f"broadcasts/{name}", **sample)
+                        ),
+                        (folder / name, 1),
+                        f"broadcast template {name}",
+                    )
+
     # --- coverage ----------------------------------------------------------------------------
 
     def coverage(self) -> list[CoverageRow]:
@@ -858,6 +885,7 @@ class Checker:
         if self.problems:
             return self.problems
         self.fixed_screens()
+        self.broadcast_templates()
         self.plans()
         self.contradictions()
         self.reasons()

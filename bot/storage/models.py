@@ -6,7 +6,16 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    String,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -136,6 +145,9 @@ class Merchant(SQLModel, table=True):
     quiet_hours: str | None = Field(default=None, max_length=8)
     awaiting: Awaiting | None = Field(default=None, sa_column=Column(EnumText(Awaiting, 32)))
 
+    # Pressed "stop these messages" on an operator broadcast (reminders are separate).
+    broadcasts_off: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+
 
 class StepProgress(SQLModel, table=True):
     """A merchant's mark on one guidance step (done or skipped) and the step version then."""
@@ -263,3 +275,31 @@ class SendBudget(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=32)
     next_slot: float
+
+
+class BroadcastStatus(StrEnum):
+    """A broadcast campaign's life."""
+
+    SENDING = "sending"  # its outbox rows are queued (some may wait for quiet hours)
+    CANCELLED = "cancelled"  # an operator stopped it: pending rows were cancelled
+
+
+class Broadcast(SQLModel, table=True):
+    """An operator's message to a segment of merchants, sent through the outbox.
+
+    Each merchant of the segment gets one outbox row keyed ``bc:<id>`` (unique per merchant
+    and key: exactly once per campaign); progress is counted from those rows.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    created_by: str = Field(max_length=64)
+    segment: str = Field(max_length=500)
+    template: str | None = Field(default=None, max_length=64)
+    text: str | None = Field(default=None, max_length=4096)
+    status: BroadcastStatus = Field(
+        default=BroadcastStatus.SENDING,
+        sa_column=Column(EnumText(BroadcastStatus), nullable=False),
+    )
+    total: int = 0
+    cancelled_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
