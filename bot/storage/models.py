@@ -263,3 +263,17 @@ class SendBudget(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=32)
     next_slot: float
+
+
+class ConsoleLogin(SQLModel, table=True):
+    """A console login link that was used (by its id), so it logs in once across instances.
+
+    Rows are kept until the link would have expired anyway, then pruned at the next login.
+    """
+
+    __tablename__ = "console_login"
+
+    jti: str = Field(primary_key=True, max_length=64)
+    operator_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    used_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))

@@ -1,0 +1,10 @@
+"""Every console page, in nav order: each feature module exports ``PAGES``."""
+
+from __future__ import annotations
+
+from bot.console import home
+from bot.console.framework import Page
+
+PAGES: list[Page] = [
+    *home.PAGES,
+]
