@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from bot.console import home
+from bot.console import funnel, home
 from bot.console.framework import Page
 
 PAGES: list[Page] = [
     *home.PAGES,
+    *funnel.PAGES,
 ]

@@ -9,7 +9,7 @@ merchant act as one would; a restart continues exactly where the merchant was.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,6 +51,24 @@ def marks_of(rows: Iterable[StepProgress]) -> dict[str, Mark]:
         for row in rows
         if row.status in (StepStatus.DONE, StepStatus.SKIPPED)
     }
+
+
+def funnel_columns(answers: Mapping[str, Any]) -> tuple[str | None, str | None, str | None]:
+    """(platform, markets, shop_status) as the event and merchant columns hold them.
+
+    ``markets`` is the market ids wrapped in commas (``,uk,de,``: filter with LIKE '%,uk,%').
+    """
+    platform, status, markets = (
+        answers.get("platform"),
+        answers.get("shop_status"),
+        answers.get("market"),
+    )
+    joined = f",{','.join(markets)}," if isinstance(markets, list) and markets else None
+    return (
+        platform if isinstance(platform, str) else None,
+        joined[:255] if joined else None,
+        status if isinstance(status, str) else None,
+    )
 
 
 class Turn:
@@ -97,6 +115,7 @@ class Turn:
         merchant.current = state.current
         merchant.mode = Mode(state.mode)
         merchant.interview_version = self._content.interview.version
+        merchant.platform, merchant.markets, merchant.shop_status = funnel_columns(state.answers)
 
     async def log(
         self, kind: str, *, question: str | None = None, step: str | None = None, **data: Any
@@ -105,13 +124,7 @@ class Turn:
         and TikTok Shop status as they are now (columns operators filter on)."""
         # A Core insert: the row is write-only here, so the ORM would only add overhead
         # (an object to build, track and flush on the hottest path, every answer).
-        answers = self.state.answers
-        platform, status, markets = (
-            answers.get("platform"),
-            answers.get("shop_status"),
-            answers.get("market"),
-        )
-        joined = f",{','.join(markets)}," if isinstance(markets, list) and markets else None
+        platform, joined, status = funnel_columns(self.state.answers)
         conn = await self.session.connection()
         await conn.execute(
             insert(_EVENTS).values(
@@ -121,8 +134,8 @@ class Turn:
                 data=data,
                 question=question,
                 step=step,
-                platform=platform if isinstance(platform, str) else None,
-                shop_status=status if isinstance(status, str) else None,
+                platform=platform,
+                shop_status=status,
                 markets=joined,
             )
         )

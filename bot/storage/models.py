@@ -111,6 +111,12 @@ class EnumText(TypeDecorator[str]):
 class Merchant(SQLModel, table=True):
     """One Telegram user talking to the bot, with their interview state and preferences."""
 
+    __table_args__ = (
+        # The console's funnel: who stopped at which question; cohorts by first contact.
+        Index("ix_merchant_funnel", "mode", "current", "last_seen"),
+        Index("ix_merchant_first_seen", "first_seen"),
+    )
+
     id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     language_code: str | None = Field(default=None, max_length=16)
@@ -127,6 +133,11 @@ class Merchant(SQLModel, table=True):
     current: str | None = Field(default=None, max_length=64)
     mode: Mode = Field(default=Mode.INTERVIEW, sa_column=Column(EnumText(Mode), nullable=False))
     interview_version: int = 0
+    # The answers operators filter on (the console's funnel), copied from ``answers`` at each
+    # save, in the event table's form (``markets``: ``,uk,de,``).
+    platform: str | None = Field(default=None, max_length=32)
+    markets: str | None = Field(default=None, max_length=255)
+    shop_status: str | None = Field(default=None, max_length=32)
 
     # Alerts.
     alerts_on: bool = False
@@ -215,6 +226,10 @@ class Event(SQLModel, table=True):
 
     __table_args__ = (
         Index("ix_event_kind_at", "kind", "at"),
+        # The console's funnel: merchants per question / step and kind (index-only counts).
+        Index("ix_event_kind_question", "kind", "question", "merchant_id"),
+        Index("ix_event_kind_step", "kind", "step", "merchant_id"),
+        Index("ix_event_merchant_kind", "merchant_id", "kind"),
         Index("ix_event_platform", "platform"),
         Index("ix_event_shop_status", "shop_status"),
     )
