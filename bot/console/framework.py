@@ -82,6 +82,9 @@ class Page:
     title: str | None = None  # shown in the nav bar when set
     method: str = "GET"  # "POST": an action (CSRF checked, logged with the operator's id)
     api: bool = False  # True: 401 JSON without a session (pages redirect to the login page)
+    # POST pages: log "operator N: POST /console/route" before the handler runs; False when
+    # the handler writes its own audit line (ctx.audit) instead.
+    audit: bool = True
 
 
 class Console:
@@ -180,7 +183,8 @@ class Console:
                         status=403,
                         message="This form has expired. Reload the page and try again.",
                     )
-                ctx.audit(f"{page.method} {request.path}")
+                if page.audit:
+                    ctx.audit(f"{page.method} {request.path}")
             return await page.handler(ctx)
 
         return guarded

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from bot.console import funnel, home
+from bot.console import funnel, home, lookup
 from bot.console.framework import Page
 
 PAGES: list[Page] = [
     *home.PAGES,
     *funnel.PAGES,
+    *lookup.PAGES,
 ]
