@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import html
+import os
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -73,3 +75,78 @@ def csrf_of(page: str) -> str:
     found = re.search(r'name="csrf" value="([^"]+)"', page)
     assert found, page
     return found.group(1)
+
+
+# --- a real browser (Selenium + Debian's chromium and chromedriver) ----------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+BROWSER_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1280,1000",
+)
+
+
+def _no_browser(reason: str) -> None:
+    message = (
+        f"no browser for the console's browser test ({reason}): install Debian's chromium and"
+        " chromium-driver (`apt-get install -y chromium chromium-driver`) and selenium"
+        " (`pip install -e '.[dev]'`)"
+    )
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Any]:
+    """A headless Chromium driven by Selenium (skipped without one; fails under CI=true)."""
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        _no_browser("selenium is not installed")
+    for path in (CHROMIUM, CHROMEDRIVER):
+        if not path.exists():
+            _no_browser(f"{path} is missing")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in BROWSER_FLAGS:
+        options.add_argument(flag)
+    profile = tmp_path / "chromium-profile"
+    profile.mkdir()
+    options.add_argument(f"--user-data-dir={profile}")
+    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+async def live_console(app: BotApp) -> AsyncIterator[str]:
+    """The console of ``app`` on a loopback port a browser can open; yields its origin."""
+    server = TestServer(console_app(app).standalone(), host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        await server.close()
+
+
+def screenshot(driver: Any, tmp_path: Path, name: str) -> Path:
+    """Save the browser's page as ``<tmp_path>/screenshots/<name>.png``."""
+    folder = tmp_path / "screenshots"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{name}.png"
+    assert driver.save_screenshot(str(path)), name
+    return path

@@ -99,6 +99,9 @@ async def test_the_button_logs_in_once(
     assert f"operator {OPERATOR} logged in" in caplog.text
     # The same link again (another browser, a replay): refused.
     client.session.cookie_jar.clear()
+    async with client.get(path_of(link)) as response:
+        assert response.status == 403
+        assert 'id="login"' not in await response.text()
     async with client.post("/console/login", data={"t": token}) as response:
         assert response.status == 403
         assert "used before" in await response.text()

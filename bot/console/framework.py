@@ -207,6 +207,9 @@ class Console:
         problem = self._link_problem(token)
         if problem is not None:
             return self._message("Login link not valid", problem, status=403)
+        found = self.signer.read_link_token(token, self.now())
+        if found is not None and await self._used(found):
+            return self._used_message()
         html = self.env.get_template("login.html.j2").render(
             title="Log in", token=token, nav=[], operator=None, csrf_token=""
         )
@@ -233,11 +236,7 @@ class Console:
             log.warning(
                 "console: operator %d: login refused (link used before)", found.operator_id
             )
-            return self._message(
-                "Login link already used",
-                "This login link was used before. Send /console to the bot for a new one.",
-                status=403,
-            )
+            return self._used_message()
         log.info("console: operator %d logged in", found.operator_id)
         response = redirect(PREFIX + "/")
         response.set_cookie(
@@ -249,6 +248,18 @@ class Console:
             samesite="Strict",
         )
         return response
+
+    def _used_message(self) -> web.Response:
+        return self._message(
+            "Login link already used",
+            "This login link was used before. Send /console to the bot for a new one.",
+            status=403,
+        )
+
+    async def _used(self, link: Signed) -> bool:
+        """Whether the link logged someone in already (read-only: GET changes nothing)."""
+        async with self.data.db.session() as session:
+            return await session.get(ConsoleLogin, link.ident) is not None
 
     async def _use(self, link: Signed) -> bool:
         """Record the link as used; False when it was used before (any instance)."""
