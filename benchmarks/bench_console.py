@@ -57,11 +57,14 @@ def seed_rows(content: Any, merchants: int, rng: random.Random) -> tuple[list, l
         finished = rng.random() < 0.6
         reached = len(questions) if finished else rng.randint(1, len(questions))
         answers: dict[str, Any] = {}
+        shown: list[str] = []
+        plan_opened = step_done = None
         at = first
         event_rows.append((merchant_id, "first_contact", at, "{}", None, None, None, None, None))
         for index, qid in enumerate(questions[:reached]):
             cols = _cols(answers)
             event_rows.append((merchant_id, "question_shown", at, "{}", qid, None, *cols))
+            shown.append(qid)
             answered = index < reached - 1 or finished
             if not answered:
                 break
@@ -89,6 +92,7 @@ def seed_rows(content: Any, merchants: int, rng: random.Random) -> tuple[list, l
                     mark = rng.random()
                     if mark < 0.5:
                         progress_rows.append((merchant_id, step, "done", 1, at))
+                        step_done = at
                     elif mark < 0.6:
                         progress_rows.append((merchant_id, step, "skipped", 1, at))
         last = at + timedelta(days=rng.uniform(0, 20))
@@ -109,6 +113,10 @@ def seed_rows(content: Any, merchants: int, rng: random.Random) -> tuple[list, l
                 False,
                 "UTC",
                 *_cols(answers),
+                f",{','.join(shown)},",
+                f",{','.join(answers)}," if answers else None,
+                plan_opened,
+                step_done,
             )
         )
     return merchant_rows, event_rows, progress_rows
@@ -130,7 +138,8 @@ async def seed(dsn: str, content: Any, merchants: int) -> tuple[int, int, int]:
             columns=[
                 "id", "chat_id", "language_code", "first_seen", "last_seen", "blocked",
                 "answers", "path", "current", "mode", "interview_version", "alerts_on",
-                "nudge_on", "timezone", "platform", "markets", "shop_status",
+                "nudge_on", "timezone", "platform", "markets", "shop_status", "reached",
+                "answered", "plan_opened_at", "step_done_at",
             ],
         )  # fmt: skip
         await conn.copy_records_to_table(

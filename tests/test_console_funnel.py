@@ -14,6 +14,7 @@ from sqlalchemy import Connection, text
 
 from bot.botapi.fake import FakeTelegram, SimulatedUser
 from bot.context import BotApp
+from bot.services.core import with_id
 from bot.storage.db import Database, alembic_config
 from bot.storage.models import Merchant
 from tests import console_helpers
@@ -158,6 +159,7 @@ async def test_the_migration_fills_the_filter_columns_of_existing_merchants(
         command.upgrade(cfg, "0008")
 
     database = Database(db_url)
+    at = NOW.replace(tzinfo=None) if "sqlite" in db_url else NOW
     try:
         async with database.engine.connect() as conn:
             await conn.run_sync(to_0008)
@@ -168,10 +170,24 @@ async def test_the_migration_fills_the_filter_columns_of_existing_merchants(
                     " VALUES (7, 7, :t, :t, false, :a, '[]', 'done', 1, false, false, 'UTC')"
                 ),
                 {
-                    "t": NOW.replace(tzinfo=None) if "sqlite" in db_url else NOW,
+                    "t": at,
                     "a": json.dumps({"platform": "ecwid", "market": ["fr"], "x": 1}),
                 },
             )
+            for kind, question in (
+                ("question_shown", "platform"),
+                ("answer", "platform"),
+                ("question_shown", "market"),
+                ("question_shown", "market"),
+                ("plan_opened", None),
+            ):
+                await conn.execute(
+                    text(
+                        "INSERT INTO event (merchant_id, kind, at, data, question)"
+                        " VALUES (7, :k, :t, '{}', :q)"
+                    ),
+                    {"k": kind, "q": question, "t": at},
+                )
             await conn.commit()
         await database.upgrade()
         async with database.session() as session:
@@ -182,5 +198,14 @@ async def test_the_migration_fills_the_filter_columns_of_existing_merchants(
             ",fr,",
             None,
         )
+        assert (merchant.reached, merchant.answered) == (",platform,market,", ",platform,")
+        assert merchant.plan_opened_at == NOW and merchant.step_done_at is None
     finally:
         await database.dispose()
+
+
+def test_id_lists_hold_each_id_once() -> None:
+    assert with_id(None, "a") == ",a,"
+    assert with_id(",a,", "b") == ",a,b,"
+    assert with_id(",a,b,", "a") == ",a,b,"
+    assert with_id(",shop_status,", "shop") == ",shop_status,shop,"

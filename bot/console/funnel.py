@@ -2,13 +2,17 @@
 
 Everything is counted in SQL (no merchant row reaches Python):
 
-- **questions**: per interview question, the merchants it was shown to (``question_shown``
-  events), who answered it (``answer`` events) and who *stopped there*: still in the
-  interview with that question open and not seen for more than N days (merchant columns);
+- **questions**: per interview question, the merchants it was shown to, who answered it
+  (the merchant's ``reached``/``answered`` columns, kept from the ``question_shown`` and
+  ``answer`` events as they happen) and who *stopped there*: still in the interview with that
+  question open and not seen for more than N days;
 - **steps**: per plan step, the merchants it was opened by (``step_opened`` events) and
   marked done / skipped (``step_progress``, as marked now);
 - **weeks**: merchants by week of first contact (Monday, UTC): how many finished the
-  interview, opened their plan, marked a step done.
+  interview, opened their plan, marked a step done (ever).
+
+Questions and weeks come from one pass over the merchant table (one row per merchant, not
+their events): that is what keeps the page fast at 100,000 merchants.
 
 Filters (market, platform, TikTok Shop status, language) select merchants by their answers
 as they are now (the ``platform``/``markets``/``shop_status`` merchant columns, kept by every
@@ -26,7 +30,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import ColumnElement, case, distinct, func, select
+from sqlalchemy import ColumnElement, and_, case, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 
@@ -34,12 +38,7 @@ from bot.console.framework import Page, PageContext
 from bot.content.loader import Content
 from bot.storage.models import Event, Merchant, Mode, StepProgress, StepStatus
 
-QUESTION_SHOWN, ANSWER, STEP_OPENED, PLAN_OPENED = (
-    "question_shown",
-    "answer",
-    "step_opened",
-    "plan_opened",
-)
+STEP_OPENED = "step_opened"
 DEFAULT_IDLE_DAYS = 3
 LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{1,8})?$")
 TABLES = ("questions", "steps", "weeks")
@@ -127,39 +126,58 @@ def _percent(part: int, whole: int) -> str:
     return f"{100 * part / whole:.0f}%" if whole else ""
 
 
-async def questions_table(
+def _contains(conn: AsyncConnection, column: Any, item: str) -> ColumnElement[bool]:
+    """``,item,`` inside a comma-wrapped id list (strpos/instr: ids may hold ``_``)."""
+    needle = f",{item},"
+    if conn.dialect.name == "postgresql":
+        return func.strpos(column, needle) > 0
+    return func.instr(column, needle) > 0
+
+
+def _count_if(condition: ColumnElement[bool]) -> Any:
+    return func.sum(case((condition, 1), else_=0))
+
+
+async def merchant_counts(
     conn: AsyncConnection, content: Content, filters: Filters, now: datetime
-) -> Table:
-    """Per question: reached, answered, stopped there (idle more than N days)."""
-    counted = (
-        select(col(Event.question), col(Event.kind), func.count(distinct(col(Event.merchant_id))))
-        .where(col(Event.kind).in_((QUESTION_SHOWN, ANSWER)), col(Event.question).is_not(None))
-        .group_by(col(Event.question), col(Event.kind))
-    )
-    if filters.conditions():
-        counted = counted.where(col(Event.merchant_id).in_(_merchant_ids(filters)))
-    counts: dict[tuple[str, str], int] = {
-        (str(q), str(k)): int(n) for q, k, n in await conn.execute(counted)
-    }
+) -> list[tuple[Any, ...]]:
+    """One pass over the merchants, by week of first contact: merchants, finished the
+    interview, opened their plan, marked a step done, then for each question of the
+    interview: reached, answered, stopped there."""
+    week = _week(conn).label("week")
     cutoff = now - timedelta(days=filters.idle_days)
-    stopped_query = (
-        select(col(Merchant.current), func.count())
-        .where(
-            col(Merchant.mode) == Mode.INTERVIEW,
-            col(Merchant.current).is_not(None),
-            col(Merchant.last_seen) < cutoff,
-            *filters.conditions(),
-        )
-        .group_by(col(Merchant.current))
-    )
-    stopped = {str(q): int(n) for q, n in await conn.execute(stopped_query)}
-    order = list(content.interview.questions)
-    extra = sorted({q for q, _ in counts} - set(order))  # questions of older content
+    columns: list[Any] = [
+        week,
+        func.count(),
+        _count_if(col(Merchant.mode) != Mode.INTERVIEW),
+        _count_if(col(Merchant.plan_opened_at).is_not(None)),
+        _count_if(col(Merchant.step_done_at).is_not(None)),
+    ]
+    for qid in content.interview.questions:
+        columns += [
+            _count_if(_contains(conn, col(Merchant.reached), qid)),
+            _count_if(_contains(conn, col(Merchant.answered), qid)),
+            _count_if(
+                and_(
+                    col(Merchant.mode) == Mode.INTERVIEW,
+                    col(Merchant.current) == qid,
+                    col(Merchant.last_seen) < cutoff,
+                )
+            ),
+        ]
+    query = select(*columns).where(*filters.conditions()).group_by(week).order_by(week)
+    return [tuple(row) for row in await conn.execute(query)]
+
+
+def questions_table(counts: list[tuple[Any, ...]], content: Content, filters: Filters) -> Table:
+    """Per question: reached, answered, stopped there (idle more than N days)."""
     rows = []
-    for qid in [*order, *extra]:
-        reached = counts.get((qid, QUESTION_SHOWN), 0)
-        answered = counts.get((qid, ANSWER), 0)
-        rows.append((qid, reached, answered, _percent(answered, reached), stopped.get(qid, 0)))
+    for index, qid in enumerate(content.interview.questions):
+        at = 5 + 3 * index
+        reached, answered, stopped = (
+            sum(int(row[at + i] or 0) for row in counts) for i in range(3)
+        )
+        rows.append((qid, reached, answered, _percent(answered, reached), stopped))
     header = (
         "question",
         "reached",
@@ -202,43 +220,21 @@ def _week(conn: AsyncConnection) -> Any:
     return func.date(col(Merchant.first_seen), "weekday 0", "-6 days")
 
 
-async def weeks_table(conn: AsyncConnection, filters: Filters) -> Table:
+def weeks_table(counts: list[tuple[Any, ...]]) -> Table:
     """By week of first contact: merchants, finished interview, opened plan, a step done."""
-    week = _week(conn).label("week")
-    plan_opened = select(col(Event.merchant_id)).where(col(Event.kind) == PLAN_OPENED)
-    step_done = select(col(StepProgress.merchant_id)).where(
-        col(StepProgress.status) == StepStatus.DONE
-    )
-
-    def share(condition: ColumnElement[bool]) -> Any:
-        return func.sum(case((condition, 1), else_=0))
-
-    query = (
-        select(
-            week,
-            func.count(),
-            share(col(Merchant.mode) != Mode.INTERVIEW),
-            share(col(Merchant.id).in_(plan_opened)),
-            share(col(Merchant.id).in_(step_done)),
-        )
-        .where(*filters.conditions())
-        .group_by(week)
-        .order_by(week)
-    )
     rows = []
-    for monday, merchants, finished, opened, done in await conn.execute(query):
-        merchants, finished, opened, done = (
-            int(v or 0) for v in (merchants, finished, opened, done)
-        )
+    for row in counts:
+        monday = row[0]
+        total, ended, plans, marked = (int(v or 0) for v in row[1:5])
         rows.append(
             (
                 monday.isoformat() if isinstance(monday, date) else str(monday),
-                merchants,
-                finished,
-                _percent(finished, merchants),
-                opened,
-                done,
-                _percent(done, merchants),
+                total,
+                ended,
+                _percent(ended, total),
+                plans,
+                marked,
+                _percent(marked, total),
             )
         )
     header = (
@@ -258,13 +254,16 @@ async def tables(ctx: PageContext, filters: Filters, names: Sequence[str] = TABL
     found = []
     async with ctx.db.session() as session:
         conn = await session.connection()
+        counts = None
+        if {"questions", "weeks"} & set(names):
+            counts = await merchant_counts(conn, ctx.content, filters, ctx.now())
         for name in names:
-            if name == "questions":
-                found.append(await questions_table(conn, ctx.content, filters, ctx.now()))
+            if name == "questions" and counts is not None:
+                found.append(questions_table(counts, ctx.content, filters))
             elif name == "steps":
                 found.append(await steps_table(conn, ctx.content, filters))
-            elif name == "weeks":
-                found.append(await weeks_table(conn, filters))
+            elif name == "weeks" and counts is not None:
+                found.append(weeks_table(counts))
     return found
 
 

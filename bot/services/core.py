@@ -71,6 +71,13 @@ def funnel_columns(answers: Mapping[str, Any]) -> tuple[str | None, str | None, 
     )
 
 
+def with_id(ids: str | None, item: str) -> str:
+    """A comma-wrapped id list (``,a,b,``) with ``item`` in it (the funnel columns)."""
+    if ids and f",{item}," in ids:
+        return ids
+    return f"{ids or ','}{item},"
+
+
 class Turn:
     """One update's unit of work: the session, the merchant, their interview state."""
 
@@ -125,6 +132,7 @@ class Turn:
         # A Core insert: the row is write-only here, so the ORM would only add overhead
         # (an object to build, track and flush on the hottest path, every answer).
         platform, joined, status = funnel_columns(self.state.answers)
+        self._count(kind, question)
         conn = await self.session.connection()
         await conn.execute(
             insert(_EVENTS).values(
@@ -139,6 +147,18 @@ class Turn:
                 markets=joined,
             )
         )
+
+    def _count(self, kind: str, question: str | None) -> None:
+        """Keep the merchant's funnel columns (read by the operator console)."""
+        merchant = self.merchant
+        if question and kind in ("question_shown", "answer"):
+            merchant.reached = with_id(merchant.reached, question)
+            if kind == "answer":
+                merchant.answered = with_id(merchant.answered, question)
+        elif kind == "plan_opened" and merchant.plan_opened_at is None:
+            merchant.plan_opened_at = self.now
+        elif kind == "step_done" and merchant.step_done_at is None:
+            merchant.step_done_at = self.now
 
     async def last_event(self, *kinds: str) -> Event | None:
         """The merchant's latest logged event of one of these kinds."""

@@ -138,6 +138,13 @@ class Merchant(SQLModel, table=True):
     platform: str | None = Field(default=None, max_length=32)
     markets: str | None = Field(default=None, max_length=255)
     shop_status: str | None = Field(default=None, max_length=32)
+    # The funnel as of this merchant, kept as they go (Turn.log), so the console counts one
+    # row per merchant instead of their events: the questions shown / answered (ids wrapped
+    # in commas, like ``markets``) and when they first opened their plan / marked a step done.
+    reached: str | None = Field(default=None, max_length=2000)
+    answered: str | None = Field(default=None, max_length=2000)
+    plan_opened_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    step_done_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
     # Alerts.
     alerts_on: bool = False

@@ -1,6 +1,7 @@
 """Operator console: used login links (one-time across instances); the funnel's columns on
-merchant (platform, markets, shop status, back-filled from the answers) and the indexes its
-queries need.
+merchant (platform, markets, shop status from the answers; questions reached and answered,
+first plan opening and first step done from the events; all back-filled) and the indexes
+its queries need.
 
 Revision ID: 0010
 Revises: 0008
@@ -41,6 +42,30 @@ def _columns(answers: Any) -> dict[str, str | None]:
     }
 
 
+def _funnel(bind: Any, event: Any, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Per merchant: questions reached / answered, first plan opening, first step done."""
+    kinds = ("question_shown", "answer", "plan_opened", "step_done")
+    query = (
+        sa.select(event.c.merchant_id, event.c.kind, event.c.question, sa.func.min(event.c.at))
+        .where(event.c.merchant_id.in_(ids), event.c.kind.in_(kinds))
+        .group_by(event.c.merchant_id, event.c.kind, event.c.question)
+    )
+    found: dict[int, dict[str, Any]] = {}
+    for merchant_id, kind, question, at in bind.execute(query):
+        values = found.setdefault(merchant_id, {})
+        if kind in ("question_shown", "answer") and question:
+            names = ["reached", "answered"] if kind == "answer" else ["reached"]
+            for name in names:
+                current = values.get(name) or ","
+                if f",{question}," not in current:
+                    values[name] = f"{current}{question},"
+        elif kind == "plan_opened":
+            values["plan_opened_at"] = at
+        elif kind == "step_done":
+            values["step_done_at"] = at
+    return found
+
+
 def upgrade() -> None:
     """Upgrade schema."""
     op.create_table(
@@ -56,6 +81,10 @@ def upgrade() -> None:
         batch.add_column(sa.Column("platform", sa.String(length=32), nullable=True))
         batch.add_column(sa.Column("markets", sa.String(length=255), nullable=True))
         batch.add_column(sa.Column("shop_status", sa.String(length=32), nullable=True))
+        batch.add_column(sa.Column("reached", sa.String(length=2000), nullable=True))
+        batch.add_column(sa.Column("answered", sa.String(length=2000), nullable=True))
+        batch.add_column(sa.Column("plan_opened_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("step_done_at", sa.DateTime(timezone=True), nullable=True))
     merchant = sa.table(
         "merchant",
         sa.column("id", sa.BigInteger()),
@@ -63,6 +92,17 @@ def upgrade() -> None:
         sa.column("platform", sa.String()),
         sa.column("markets", sa.String()),
         sa.column("shop_status", sa.String()),
+        sa.column("reached", sa.String()),
+        sa.column("answered", sa.String()),
+        sa.column("plan_opened_at", sa.DateTime(timezone=True)),
+        sa.column("step_done_at", sa.DateTime(timezone=True)),
+    )
+    event = sa.table(
+        "event",
+        sa.column("merchant_id", sa.BigInteger()),
+        sa.column("kind", sa.String()),
+        sa.column("question", sa.String()),
+        sa.column("at", sa.DateTime(timezone=True)),
     )
     bind = op.get_bind()
     last = None
@@ -73,8 +113,9 @@ def upgrade() -> None:
         rows = bind.execute(query).all()
         if not rows:
             break
+        funnel = _funnel(bind, event, [row[0] for row in rows])
         for merchant_id, answers in rows:
-            values = _columns(answers)
+            values = {**_columns(answers), **funnel.get(merchant_id, {})}
             if any(values.values()):
                 bind.execute(
                     merchant.update().where(merchant.c.id == merchant_id).values(**values)
@@ -95,6 +136,10 @@ def downgrade() -> None:
     op.drop_index("ix_merchant_first_seen", table_name="merchant")
     op.drop_index("ix_merchant_funnel", table_name="merchant")
     with op.batch_alter_table("merchant") as batch:
+        batch.drop_column("step_done_at")
+        batch.drop_column("plan_opened_at")
+        batch.drop_column("answered")
+        batch.drop_column("reached")
         batch.drop_column("shop_status")
         batch.drop_column("markets")
         batch.drop_column("platform")
