@@ -223,8 +223,9 @@ async def test_pages_redirect_and_apis_answer_401_without_a_session(
             assert response.status == 303
         async with client.post("/console/act", data={"what": "x"}, allow_redirects=False) as r:
             assert r.status == 303
-        async with client.get("/", allow_redirects=False) as response:
-            assert response.headers["Location"] == "/console/"
+        for bare in ("/", "/console"):
+            async with client.get(bare, allow_redirects=False) as response:
+                assert response.headers["Location"] == "/console/"
         async with client.get("/console/login") as response:
             assert "Send /console" in await response.text()
 

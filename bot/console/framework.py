@@ -136,7 +136,12 @@ class Console:
         return sub
 
     def mount(self, app: web.Application) -> None:
-        """Serve the console under /console of ``app``."""
+        """Serve the console under /console of ``app`` (``/console`` itself redirects)."""
+
+        async def bare(_request: web.Request) -> web.StreamResponse:
+            return redirect(PREFIX + "/")
+
+        app.router.add_get(PREFIX, bare)
         app.add_subapp(PREFIX, self.app())
 
     def standalone(self) -> web.Application:
