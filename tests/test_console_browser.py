@@ -1,6 +1,7 @@
 """End to end in a real headless browser (Chromium via Selenium): an operator gets a login
 link from /console through the real Application and the fake Bot API, opens it, presses
-Log in, opens the funnel and looks a merchant up. A screenshot of each page is saved under
+Log in, opens the funnel and looks a merchant up; and one sends a broadcast to a segment
+(dry run, send, progress to 100 %). A screenshot of each page is saved under
 the test's temporary folder (``screenshots/``).
 
 Without chromium/chromedriver/selenium the test is skipped with a message saying so; under
@@ -18,9 +19,12 @@ import pytest
 
 from bot.botapi.fake import FakeTelegram, SimulatedUser
 from bot.context import BotApp
+from bot.modes import running_loops
+from bot.storage.db import Database
 from tests import console_helpers
 from tests.chat import Profile, interview
 from tests.console_helpers import login_link, path_of, screenshot
+from tests.test_broadcast import population, received
 
 settings = console_helpers.settings
 browser = console_helpers.browser
@@ -97,4 +101,80 @@ async def test_an_operator_logs_in_and_uses_the_console_in_a_browser(
         "3-funnel.png",
         "4-funnel-filtered.png",
         "5-lookup.png",
+    ]
+
+
+@pytest.mark.slow
+async def test_an_operator_broadcasts_to_a_segment_in_a_browser(
+    app: BotApp,
+    fake: FakeTelegram,
+    db: Database,
+    browser: Any,
+    live_console: str,
+    tmp_path: Path,
+) -> None:
+    """Log in, open the funnel, dry-run a segment, send it, watch progress reach 100 % while
+    the dispatcher runs as `run` and `serve` run it, and count what the fake Bot API got."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    await population(db)  # uk: 1 (en), 2 (de), 6; others: 3 (jp), 4 (blocked), 5 (opted out)
+    link = await login_link(app, fake)
+    stop = asyncio.Event()
+    async with running_loops(app, stop):  # the alert dispatcher, as the modes start it
+        await in_browser(browser.get, live_console + path_of(link))
+        await in_browser((await wait_for(browser, "button#login")).click)
+        await wait_for(browser, "form#logout")
+
+        await in_browser(browser.get, f"{live_console}/console/funnel")
+        await wait_for(browser, "table#table-questions")
+        screenshot(browser, tmp_path, "1-funnel")
+
+        await in_browser(browser.get, f"{live_console}/console/broadcast")
+        market = await wait_for(browser, "form#broadcast select[name=market]")
+        await in_browser(Select(market).select_by_value, "uk")
+        template = browser.find_element(By.CSS_SELECTOR, "form#broadcast select[name=template]")
+        await in_browser(Select(template).select_by_value, "check-in")
+        screenshot(browser, tmp_path, "2-segment-and-message")
+        submit = browser.find_element(By.CSS_SELECTOR, "form#broadcast button[type=submit]")
+        await in_browser(submit.click)
+
+        total = await wait_for(browser, "#total")
+        assert "3 merchant(s) would get it" in total.text
+        assert "Wie läuft" in browser.find_element(By.CSS_SELECTOR, "#preview-de").text
+        assert received(fake, 1, 2, 6) == {1: 0, 2: 0, 6: 0}
+        screenshot(browser, tmp_path, "3-dry-run")
+
+        send = browser.find_element(By.CSS_SELECTOR, "form#send button[type=submit]")
+        await in_browser(send.click)
+        await wait_for(browser, "#percent")
+        assert browser.current_url.startswith(f"{live_console}/console/broadcast/")
+        screenshot(browser, tmp_path, "4-progress")
+
+        def reached_100() -> bool:
+            from selenium.webdriver.support.ui import WebDriverWait
+
+            def done(driver: Any) -> bool:
+                try:
+                    left = driver.find_element(By.CSS_SELECTOR, "#left").text
+                    percent = driver.find_element(By.CSS_SELECTOR, "#percent").text
+                except Exception:  # the page is refreshing itself
+                    return False
+                return left == "0" and "100 %" in percent
+
+            return bool(WebDriverWait(browser, 30, poll_frequency=0.3).until(done))
+
+        assert await in_browser(reached_100)  # the page refreshes itself every 2 s
+        assert browser.find_element(By.CSS_SELECTOR, "#sent").text == "3"
+        screenshot(browser, tmp_path, "5-progress-100")
+
+    # Exactly one message per merchant in the segment, none to anyone else.
+    assert received(fake, 1, 2, 3, 4, 5, 6) == {1: 1, 2: 1, 3: 0, 4: 0, 5: 0, 6: 1}
+    shots = sorted(p.name for p in (tmp_path / "screenshots").iterdir())
+    assert shots == [
+        "1-funnel.png",
+        "2-segment-and-message.png",
+        "3-dry-run.png",
+        "4-progress.png",
+        "5-progress-100.png",
     ]

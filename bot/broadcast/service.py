@@ -275,7 +275,7 @@ class BroadcastService:
                 raise BroadcastError(f"no broadcast template {template!r} (known: {known})")
             return Message(template=template)
         assert text is not None
-        body = text.strip()
+        body = text.replace("\r\n", "\n").strip()  # browsers send form text with CRLF
         try:
             parsed = parse_html(body)
         except TelegramHTMLError as exc:
