@@ -157,3 +157,17 @@ async def test_send_and_cancel_refuse_without_csrf(
         assert response.status == 404
     async with client.get("/console/broadcast/999/progress.json") as response:
         assert response.status == 404
+
+
+async def test_lookup_shows_whether_a_merchant_stopped_broadcasts(
+    client: ConsoleClient, app: BotApp, fake: FakeTelegram, db: Database
+) -> None:
+    await population(db)
+    await log_in(client, app, fake)
+    token = await _token(client)
+    for merchant_id, shown in ((5, "stopped (pressed “Stop these messages”)"), (1, "on")):
+        async with client.post(
+            "/console/lookup", data={"csrf": token, "merchant_id": str(merchant_id)}
+        ) as response:
+            page = await response.text()
+        assert f"<tr><th>Broadcasts</th><td>{shown}</td></tr>" in page
