@@ -279,8 +279,16 @@ def weeks_table(counts: Counts) -> Table:
     return Table("weeks", header, rows)
 
 
-async def tables(ctx: PageContext, filters: Filters, names: Sequence[str] = TABLES) -> list[Table]:
-    """The funnel's tables, computed in one read-only session."""
+async def tables(
+    ctx: PageContext, filters: Filters, names: Sequence[str] = TABLES
+) -> tuple[list[Table], float]:
+    """The funnel's tables and their age in seconds: computed in one read-only session, or
+    reused when the same tables with the same filters were computed in the last 30 s."""
+    key = f"funnel:{','.join(names)}:{filters!r}"
+    return await ctx.cached(key, lambda: _tables(ctx, filters, names))
+
+
+async def _tables(ctx: PageContext, filters: Filters, names: Sequence[str]) -> list[Table]:
     found = []
     async with ctx.db.session() as session:
         conn = await session.connection()
@@ -305,11 +313,14 @@ def _choices(content: Content, qid: str) -> tuple[str, ...]:
 async def funnel_page(ctx: PageContext) -> web.StreamResponse:
     """The three tables, the filters form and the CSV links."""
     filters = Filters.parse(ctx.request.query, ctx.content)
+    found, age = await tables(ctx, filters)
     return ctx.render(
         "funnel.html.j2",
         title="Funnel",
         filters=filters,
-        tables=await tables(ctx, filters),
+        tables=found,
+        age=round(age),
+        reused=age > 0,
         choices={
             "market": _choices(ctx.content, "market"),
             "platform": _choices(ctx.content, "platform"),
@@ -324,7 +335,7 @@ async def funnel_csv(ctx: PageContext) -> web.StreamResponse:
     if name not in TABLES:
         raise web.HTTPNotFound()
     filters = Filters.parse(ctx.request.query, ctx.content)
-    (table,) = await tables(ctx, filters, [name])
+    (table,), _ = await tables(ctx, filters, [name])
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(table.header)
