@@ -22,6 +22,7 @@ save) and their Telegram language. Each table downloads as CSV with the same fil
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import re
@@ -289,19 +290,34 @@ async def tables(
 
 
 async def _tables(ctx: PageContext, filters: Filters, names: Sequence[str]) -> list[Table]:
+    """Compute the tables; on PostgreSQL the merchant pass and the steps run at once, each
+    on its own connection (SQLite has one writer and gains nothing)."""
+    now = ctx.now()
+
+    async def counted() -> Counts | None:
+        if not {"questions", "weeks"} & set(names):
+            return None
+        async with ctx.db.session() as session:
+            return await merchant_counts(await session.connection(), filters, now)
+
+    async def steps() -> Table | None:
+        if "steps" not in names:
+            return None
+        async with ctx.db.session() as session:
+            return await steps_table(await session.connection(), ctx.content, filters)
+
+    if ctx.db.is_postgres:
+        counts, step_table = await asyncio.gather(counted(), steps())
+    else:
+        counts, step_table = await counted(), await steps()
     found = []
-    async with ctx.db.session() as session:
-        conn = await session.connection()
-        counts = None
-        if {"questions", "weeks"} & set(names):
-            counts = await merchant_counts(conn, filters, ctx.now())
-        for name in names:
-            if name == "questions" and counts is not None:
-                found.append(questions_table(counts, ctx.content, filters))
-            elif name == "steps":
-                found.append(await steps_table(conn, ctx.content, filters))
-            elif name == "weeks" and counts is not None:
-                found.append(weeks_table(counts))
+    for name in names:
+        if name == "questions" and counts is not None:
+            found.append(questions_table(counts, ctx.content, filters))
+        elif name == "steps" and step_table is not None:
+            found.append(step_table)
+        elif name == "weeks" and counts is not None:
+            found.append(weeks_table(counts))
     return found
 
 
