@@ -183,8 +183,9 @@ def postgres_cpu(dbname: str) -> float:
         if not entry.name.isdigit():
             continue
         try:
-            if dbname.encode() not in (entry / "cmdline").read_bytes():
-                continue
+            command = (entry / "cmdline").read_bytes()
+            if dbname.encode() not in command or b"autovacuum" in command:
+                continue  # backends serving the console only, not autovacuum's workers
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
