@@ -23,6 +23,7 @@ import re
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("PTB_TIMEDELTA", "1")
@@ -161,7 +162,40 @@ async def seed(dsn: str, content: Any, merchants: int) -> tuple[int, int, int]:
     return len(rows[0]), len(rows[1]), len(rows[2])
 
 
-async def measure(url: str, rounds: int, merchants: int) -> list[tuple[str, list[float]]]:
+async def timed(client: TestClient[Any, Any], url: str, form: dict[str, str] | None) -> float:
+    """Milliseconds for one request (GET, or POST of ``form``), checked to succeed."""
+    started = time.perf_counter()
+    if form is None:
+        async with client.get(url) as response:
+            await response.read()
+    else:
+        async with client.post(url, data=form) as response:
+            await response.read()
+    assert response.status == 200, (url, response.status)
+    return (time.perf_counter() - started) * 1000
+
+
+def postgres_cpu(dbname: str) -> float:
+    """CPU seconds used so far by the PostgreSQL backends serving ``dbname`` (from /proc)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes()
+            if dbname.encode() not in command or b"autovacuum" in command:
+                continue  # backends serving the console only, not autovacuum's workers
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+async def measure(
+    url: str, rounds: int, merchants: int, dbname: str
+) -> list[tuple[str, list[float]]]:
     settings = Settings.model_validate(
         {
             "telegram_token": TOKEN,
@@ -196,11 +230,7 @@ async def measure(url: str, rounds: int, merchants: int) -> list[tuple[str, list
             ("funnel", "/console/funnel", None),
             ("funnel, platform + market", "/console/funnel?platform=shopify&market=uk", None),
             ("funnel, language de", "/console/funnel?language=de", None),
-            (
-                "funnel, status + idle 14 d",
-                "/console/funnel?status=not_started&idle_days=14",
-                None,
-            ),
+            ("funnel, status", "/console/funnel?status=not_started", None),
             ("CSV questions", "/console/funnel/questions.csv", None),
             ("CSV steps", "/console/funnel/steps.csv", None),
             ("CSV weeks", "/console/funnel/weeks.csv", None),
@@ -211,22 +241,33 @@ async def measure(url: str, rounds: int, merchants: int) -> list[tuple[str, list
                 {"merchant_id": str(10_000_000 + merchants // 2), "csrf": csrf.group(1)},
             ),
         ]
+        print(
+            f"{'page':<30} {'cold median':>11} {'cold max':>9} {'DB CPU':>7} {'app CPU':>8}"
+            f" {'warm median':>12}   (ms; cold: never computed before)"
+        )
         for name, path, form in requests:
-            times = []
+            cold, db_cpu, app_cpu, warm = [], [], [], []
             for round_ in range(rounds + 1):
-                started = time.perf_counter()
-                if form is None:
-                    async with client.get(path) as response:
-                        await response.read()
-                else:
-                    async with client.post(path, data=form) as response:
-                        await response.read()
-                elapsed = (time.perf_counter() - started) * 1000
-                assert response.status == 200, (path, response.status)
-                if round_:  # the first request warms caches and the pool
-                    times.append(elapsed)
-            results.append((name, times))
-            print(f"{name:<30} {statistics.median(times):>10.0f} {max(times):>8.0f}", flush=True)
+                # A fresh idle_days each round: the funnel's 30 s reuse never kicks in.
+                url = path
+                if "/funnel" in path:
+                    url += ("&" if "?" in path else "?") + f"idle_days={20 + round_}"
+                cpu_db, cpu_app = postgres_cpu(dbname), time.process_time()
+                elapsed = await timed(client, url, form)
+                cpu_db, cpu_app = postgres_cpu(dbname) - cpu_db, time.process_time() - cpu_app
+                if round_:  # the first request warms the pool and the database's caches
+                    cold.append(elapsed)
+                    db_cpu.append(cpu_db * 1000)
+                    app_cpu.append(cpu_app * 1000)
+            for _ in range(rounds):
+                warm.append(await timed(client, url, form))  # the last URL again
+            results.append((name, cold))
+            print(
+                f"{name:<30} {statistics.median(cold):>11.0f} {max(cold):>9.0f}"
+                f" {statistics.median(db_cpu):>7.0f} {statistics.median(app_cpu):>8.0f}"
+                f" {statistics.median(warm):>12.0f}",
+                flush=True,
+            )
     await db.dispose()
     return results
 
@@ -249,8 +290,7 @@ async def main() -> None:
             f"seeded {merchants:,} merchants, {events:,} events, {marks:,} step marks"
             f" in {time.perf_counter() - started:.0f} s"
         )
-        print(f"{'page':<30} {'median ms':>10} {'max ms':>8}")
-        await measure(url, args.rounds, args.merchants)
+        await measure(url, args.rounds, args.merchants, name)
 
 
 if __name__ == "__main__":

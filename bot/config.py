@@ -158,8 +158,11 @@ class Settings(BaseSettings):
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError("must be an http:// or https:// URL, e.g. https://bot.example.com")
-        if parts.query or parts.fragment:
-            raise ValueError("must not have a query or fragment")
+        if parts.path or parts.query or parts.fragment:
+            # The console lives at /console of that origin (its pages link there).
+            raise ValueError(
+                "must be an origin only (scheme and host), e.g. https://bot.example.com"
+            )
         return value
 
     @field_validator("console_secret")

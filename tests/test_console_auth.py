@@ -324,7 +324,7 @@ async def test_serve_serves_the_console_under_console(
 
 def test_public_url_must_be_an_http_origin(db_url: str) -> None:
     assert make_settings(db_url, public_url="https://x.example/").public_url == "https://x.example"
-    for bad in ("ftp://x", "x.example", "https://x.example/?a=1"):
+    for bad in ("ftp://x", "x.example", "https://x.example/?a=1", "https://x.example/bot"):
         with pytest.raises(ValidationError):
             make_settings(db_url, public_url=bad)
     with pytest.raises(ValidationError):

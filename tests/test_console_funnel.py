@@ -6,13 +6,16 @@ import csv
 import io
 import json
 import re
+import time
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from alembic import command
 from sqlalchemy import Connection, text
 
 from bot.botapi.fake import FakeTelegram, SimulatedUser
+from bot.console import framework
 from bot.context import BotApp
 from bot.services.core import with_id
 from bot.storage.db import Database, alembic_config
@@ -209,3 +212,22 @@ def test_id_lists_hold_each_id_once() -> None:
     assert with_id(",a,", "b") == ",a,b,"
     assert with_id(",a,b,", "a") == ",a,b,"
     assert with_id(",shop_status,", "shop") == ",shop_status,shop,"
+
+
+async def test_figures_are_reused_for_30_seconds(
+    client: ConsoleClient,
+    app: BotApp,
+    fake: FakeTelegram,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await _merchants(app, fake, clock)
+    await log_in(client, app, fake)
+    assert _table(await _get(client, "/console/funnel"), "questions")["platform"][0] == "3"
+    await SimulatedUser(app, fake, user_id=2004, first_name="Di").send("/start")
+    page = await _get(client, "/console/funnel")
+    assert _table(page, "questions")["platform"][0] == "3" and "s ago" in page
+    later = time.monotonic() + 31
+    monkeypatch.setattr(framework, "time", SimpleNamespace(monotonic=lambda: later))
+    page = await _get(client, "/console/funnel")
+    assert _table(page, "questions")["platform"][0] == "4" and "as of now" in page

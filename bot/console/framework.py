@@ -27,11 +27,12 @@ code, English only, that must keep working while content is broken or being relo
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -71,6 +72,9 @@ SECURITY_HEADERS = {
 }
 
 PageHandler = Callable[["PageContext"], Awaitable[web.StreamResponse]]
+T = TypeVar("T")
+CACHE_SECONDS = 30.0  # how long an aggregate page's figures are reused (PageContext.cached)
+CACHE_ENTRIES = 256
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,8 @@ class Console:
     def __init__(self, application: BotApp, pages: Sequence[Page]) -> None:
         self.application = application
         self.pages = list(pages)
+        # Results pages computed recently (PageContext.cached): key -> (computed at, value).
+        self._cache: dict[str, tuple[float, Any]] = {}
         self.signer = Signer(signing_key(self.settings))
         self.env = Environment(
             loader=FileSystemLoader(TEMPLATES),
@@ -343,6 +349,26 @@ class PageContext:
     async def form(self) -> MultiDictProxy[str | bytes | Any]:
         """The POSTed form (already checked for its CSRF token)."""
         return await self.request.post()
+
+    async def cached(
+        self, key: str, compute: Callable[[], Awaitable[T]], *, seconds: float = CACHE_SECONDS
+    ) -> tuple[T, float]:
+        """``compute()``'s result, reused for ``seconds`` by every operator of this process
+        (aggregates over all merchants need not be recomputed on every click); returns the
+        value and its age in seconds."""
+        now = time.monotonic()
+        found = self.console._cache.get(key)
+        if found is not None and now - found[0] < seconds:
+            return found[1], now - found[0]
+        value = await compute()
+        cache = self.console._cache
+        if len(cache) >= CACHE_ENTRIES:  # filters are free text: bound the memory
+            for stale in [k for k, (at, _) in cache.items() if now - at >= seconds] or [
+                next(iter(cache))
+            ]:
+                cache.pop(stale, None)
+        cache[key] = (time.monotonic(), value)
+        return value, 0.0
 
     def audit(self, action: str, **details: object) -> None:
         """One log line naming the operator and what they did."""

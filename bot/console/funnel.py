@@ -22,6 +22,7 @@ save) and their Telegram language. Each table downloads as CSV with the same fil
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import re
@@ -279,21 +280,44 @@ def weeks_table(counts: Counts) -> Table:
     return Table("weeks", header, rows)
 
 
-async def tables(ctx: PageContext, filters: Filters, names: Sequence[str] = TABLES) -> list[Table]:
-    """The funnel's tables, computed in one read-only session."""
+async def tables(
+    ctx: PageContext, filters: Filters, names: Sequence[str] = TABLES
+) -> tuple[list[Table], float]:
+    """The funnel's tables and their age in seconds: computed in one read-only session, or
+    reused when the same tables with the same filters were computed in the last 30 s."""
+    key = f"funnel:{','.join(names)}:{filters!r}"
+    return await ctx.cached(key, lambda: _tables(ctx, filters, names))
+
+
+async def _tables(ctx: PageContext, filters: Filters, names: Sequence[str]) -> list[Table]:
+    """Compute the tables; on PostgreSQL the merchant pass and the steps run at once, each
+    on its own connection (SQLite has one writer and gains nothing)."""
+    now = ctx.now()
+
+    async def counted() -> Counts | None:
+        if not {"questions", "weeks"} & set(names):
+            return None
+        async with ctx.db.session() as session:
+            return await merchant_counts(await session.connection(), filters, now)
+
+    async def steps() -> Table | None:
+        if "steps" not in names:
+            return None
+        async with ctx.db.session() as session:
+            return await steps_table(await session.connection(), ctx.content, filters)
+
+    if ctx.db.is_postgres:
+        counts, step_table = await asyncio.gather(counted(), steps())
+    else:
+        counts, step_table = await counted(), await steps()
     found = []
-    async with ctx.db.session() as session:
-        conn = await session.connection()
-        counts = None
-        if {"questions", "weeks"} & set(names):
-            counts = await merchant_counts(conn, filters, ctx.now())
-        for name in names:
-            if name == "questions" and counts is not None:
-                found.append(questions_table(counts, ctx.content, filters))
-            elif name == "steps":
-                found.append(await steps_table(conn, ctx.content, filters))
-            elif name == "weeks" and counts is not None:
-                found.append(weeks_table(counts))
+    for name in names:
+        if name == "questions" and counts is not None:
+            found.append(questions_table(counts, ctx.content, filters))
+        elif name == "steps" and step_table is not None:
+            found.append(step_table)
+        elif name == "weeks" and counts is not None:
+            found.append(weeks_table(counts))
     return found
 
 
@@ -305,11 +329,14 @@ def _choices(content: Content, qid: str) -> tuple[str, ...]:
 async def funnel_page(ctx: PageContext) -> web.StreamResponse:
     """The three tables, the filters form and the CSV links."""
     filters = Filters.parse(ctx.request.query, ctx.content)
+    found, age = await tables(ctx, filters)
     return ctx.render(
         "funnel.html.j2",
         title="Funnel",
         filters=filters,
-        tables=await tables(ctx, filters),
+        tables=found,
+        age=round(age),
+        reused=age > 0,
         choices={
             "market": _choices(ctx.content, "market"),
             "platform": _choices(ctx.content, "platform"),
@@ -324,7 +351,7 @@ async def funnel_csv(ctx: PageContext) -> web.StreamResponse:
     if name not in TABLES:
         raise web.HTTPNotFound()
     filters = Filters.parse(ctx.request.query, ctx.content)
-    (table,) = await tables(ctx, filters, [name])
+    (table,), _ = await tables(ctx, filters, [name])
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(table.header)
