@@ -44,6 +44,27 @@ def _parser() -> argparse.ArgumentParser:
     link.add_argument("--answer", action="append", default=[], metavar="KEY=VALUE")
     link.add_argument("--step", help="open this guidance step")
 
+    broadcast = modes.add_parser(
+        "broadcast", help="message a segment of merchants through the outbox (dry run first)"
+    )
+    broadcast.add_argument(
+        "--segment",
+        action="append",
+        default=[],
+        metavar="FILTER",
+        help="market=uk,de platform=shopify status=... lang=de stopped=market:3"
+        " plan=not-opened idle=14 (repeat or space-separate; none: every merchant)",
+    )
+    what = broadcast.add_mutually_exclusive_group()
+    what.add_argument("--template", help="a template in content/locales/*/templates/broadcasts")
+    what.add_argument("--text", help="free text (Telegram HTML), the same in every language")
+    broadcast.add_argument(
+        "--dry-run", action="store_true", help="count, preview and estimate; send nothing"
+    )
+    broadcast.add_argument("--status", type=int, metavar="ID", help="a campaign's progress")
+    broadcast.add_argument("--cancel", type=int, metavar="ID", help="cancel a campaign")
+    broadcast.add_argument("--list", action="store_true", help="the latest campaigns")
+
     modes.add_parser(
         "doctor",
         help="check configuration, database, migrations and Telegram; say what to fix",
@@ -104,6 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return modes.remind(settings)
         if args.mode == "demo":
             return modes.demo(args, settings)
+        if args.mode == "broadcast":
+            return modes.broadcast(args, settings)
         if args.mode == "link":
             return modes.link(args, settings)
     except ConfigError as exc:

@@ -26,12 +26,14 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot.alerts.dispatcher import Dispatcher
+from bot.alerts.dispatcher import Dispatcher, Routed
 from bot.alerts.planner import DEFAULT_HOUR
 from bot.alerts.service import AlertService
 from bot.botapi.budget import make_budget
 from bot.botapi.ratelimiter import BudgetRateLimiter
 from bot.botapi.transport import AiohttpRequest
+from bot.broadcast.service import PREFIX as BROADCAST_PREFIX
+from bot.broadcast.service import BroadcastService
 from bot.config import Settings
 from bot.content.check import load_checked
 from bot.content.loader import Content
@@ -116,6 +118,32 @@ def deadline_of(settings: Settings, content: Content) -> datetime:
     return settings.deadline or content.campaign.deadline
 
 
+def build_broadcasts(
+    settings: Settings,
+    content: Content,
+    db: Database,
+    clock: Callable[[], datetime] = utcnow,
+) -> BroadcastService:
+    """The broadcast feature alone (the CLI and tools: no Telegram needed to queue one)."""
+    renderer = Renderer(content)
+    core = Core(
+        db,
+        content,
+        Views(content, renderer),
+        deadline=deadline_of(settings, content),
+        clock=clock,
+        retention_days=settings.retention_days,
+    )
+    alerts = AlertService(
+        core,
+        offsets=settings.alert_offsets or content.campaign.alert_offsets,
+        quiet_default=settings.quiet_hours,
+        nudge_after_days=content.campaign.nudge_after_days,
+        plan_change_notices=settings.plan_change_notices,
+    )
+    return BroadcastService(core, alerts, send_rate=settings.send_rate)
+
+
 def build_application(
     settings: Settings,
     *,
@@ -163,6 +191,7 @@ def build_application(
         privacy=PrivacyService(core),
         admin=AdminService(core),
         alerts=alerts,
+        broadcasts=BroadcastService(core, alerts, send_rate=settings.send_rate),
     )
     if settings.retention_days is not None:
         data.background.append(retention_loop(db, settings.retention_days, clock=clock))
@@ -196,8 +225,11 @@ def build_application(
     )
     app: BotApp = builder.build()
     # The outbox dispatcher sends reminders through the same bot and budget as replies.
+    # Operator broadcasts share the outbox: their rows (``bc:``) go to their own source.
+    assert data.broadcasts is not None
+    source = Routed(alerts, {BROADCAST_PREFIX: data.broadcasts})
     alerts.dispatcher = Dispatcher.sized(
-        db, app.bot, alerts, budget, clock=clock, paid_broadcast=settings.allow_paid_broadcast
+        db, app.bot, source, budget, clock=clock, paid_broadcast=settings.allow_paid_broadcast
     )
     data.background.append(alerts.dispatcher.run)
     register(app)  # the Telegram adapter is wired here and only here

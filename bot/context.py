@@ -11,6 +11,7 @@ from typing import Any
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.alerts.service import AlertService
+from bot.broadcast.service import BroadcastService
 from bot.config import Settings
 from bot.content.loader import Content
 from bot.content.render import Renderer
@@ -42,6 +43,7 @@ class BotData:
     privacy: PrivacyService
     admin: AdminService
     alerts: AlertService
+    broadcasts: BroadcastService | None = None  # operator broadcasts (same outbox)
     # Long-running loops started next to polling (e.g. the alert dispatcher); each gets a
     # stop event and returns when it is set.
     background: list[Callable[[asyncio.Event], Awaitable[None]]] = field(default_factory=list)

@@ -31,10 +31,15 @@ from telegram.request import BaseRequest
 
 from bot import demo as terminal
 from bot import version as __version__
-from bot.app import ALLOWED_UPDATES, build_application
+from bot.app import ALLOWED_UPDATES, build_application, build_broadcasts
 from bot.botapi.fake import FakeRequest, FakeTelegram, SimulatedUser
+from bot.botapi.tghtml import html_to_terminal
 from bot.botapi.transport import AiohttpRequest
+from bot.broadcast.segments import SegmentError, parse_segment
+from bot.broadcast.service import BroadcastError, Progress
 from bot.config import ConfigError, Settings
+from bot.console.framework import Console
+from bot.console.pages import PAGES as CONSOLE_PAGES
 from bot.content.check import load_checked
 from bot.content.loader import Content, ContentError, load_content
 from bot.context import BotApp
@@ -256,6 +261,31 @@ async def ops_server(settings: Settings, health: Health) -> AsyncIterator[None]:
                 EXIT_CONFIG,
             ) from None
         log.info("metrics and probes at %s:%d", settings.host, settings.metrics_port)
+        yield
+    finally:
+        await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def console_server(settings: Settings, application: BotApp) -> AsyncIterator[None]:
+    """The operator console on CONSOLE_PORT while the block runs (when it is set)."""
+    if settings.console_port is None:
+        yield
+        return
+    console = Console(application, CONSOLE_PAGES)
+    runner = aiohttp_web.AppRunner(
+        console.standalone(), access_log=None, handle_signals=False, shutdown_timeout=1.0
+    )
+    await runner.setup()
+    try:
+        try:
+            await aiohttp_web.TCPSite(runner, settings.host, settings.console_port).start()
+        except OSError as exc:
+            raise StartupError(
+                f"cannot listen on {settings.host}:{settings.console_port} (CONSOLE_PORT): {exc}",
+                EXIT_CONFIG,
+            ) from None
+        log.info("operator console at %s:%d/console", settings.host, settings.console_port)
         yield
     finally:
         await runner.cleanup()
@@ -493,7 +523,7 @@ async def _poll(settings: Settings, content: Content) -> int:
     instrument_worker(app, metrics)
     health = Health(app.bot_data.db, content, metrics)
     try:
-        async with ops_server(settings, health):
+        async with ops_server(settings, health), console_server(settings, app):
             return await _polling(settings, app, health)
     except StartupError as exc:
         fail(exc.message, settings)
@@ -593,6 +623,8 @@ async def _serve_started(
         public_metrics=settings.metrics_port is None,
         lease=timedelta(seconds=settings.inbox_lease),
     )
+    if settings.console_port is None:  # the console under /console of the public port
+        Console(application, CONSOLE_PAGES).mount(app)
     health = app[WEBHOOK].health
     runner = aiohttp_web.AppRunner(
         app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT
@@ -607,7 +639,7 @@ async def _serve_started(
         except OSError as exc:
             fail(f"cannot listen on {settings.host}:{settings.port}: {exc}", settings)
             return EXIT_CONFIG
-        async with ops_server(settings, health):
+        async with ops_server(settings, health), console_server(settings, application):
             stop = stop_on_signals(stop)
             log.info(
                 "serving webhook at %s:%d%s as @%s (database: %s)",
@@ -738,6 +770,70 @@ async def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 # --- link: print a deep link -------------------------------------------------------------
+
+
+def broadcast(args: argparse.Namespace, settings: Settings) -> int:
+    """``broadcast``: dry run, queue, progress, cancel or list operator broadcasts."""
+    return asyncio.run(_broadcast(args, settings))
+
+
+def _print_progress(progress: Progress) -> None:
+    print(
+        f"campaign {progress.id} ({progress.status}, {progress.message}, segment "
+        f"{progress.segment or 'everyone'}): {progress.sent} sent, {progress.failed} failed, "
+        f"{progress.skipped} skipped, {progress.left} left of {progress.total} "
+        f"({progress.percent} %)"
+    )
+
+
+async def _broadcast(args: argparse.Namespace, settings: Settings) -> int:
+    content = load_checked(settings.content_dir, settings.deadline)
+    db = await open_database(settings)
+    try:
+        service = build_broadcasts(settings, content, db)
+        if args.list:
+            for progress in await service.campaigns():
+                _print_progress(progress)
+            return EXIT_OK
+        if args.status is not None or args.cancel is not None:
+            campaign = args.cancel if args.cancel is not None else args.status
+            if args.cancel is not None:
+                cancelled = await service.cancel(campaign, by="cli")
+                if cancelled is not None:
+                    print(f"campaign {campaign} cancelled: {cancelled} message(s) not sent")
+            found = await service.progress(campaign)
+            if found is None:
+                print(f"error: no campaign {campaign}", file=sys.stderr)
+                return EXIT_CONFIG
+            _print_progress(found)
+            return EXIT_OK
+        try:
+            segment = parse_segment(" ".join(args.segment))
+            message = service.message(template=args.template, text=args.text)
+            dry = await service.dry_run(segment, message)
+        except (SegmentError, BroadcastError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        languages = ", ".join(f"{lang} {n}" for lang, n in dry.per_language.items()) or "-"
+        print(f"segment: {segment.text() or 'every merchant'}")
+        print(f"merchants: {dry.total} ({languages})")
+        print(
+            f"at SEND_RATE {settings.send_rate:g}/s: {dry.now_due} now, about {dry.eta_seconds} s;"
+            f" {dry.waiting_quiet} wait for their quiet hours to end"
+        )
+        for lang, preview in dry.previews.items():
+            print(f"\n--- preview ({lang}) ---\n{html_to_terminal(preview)}")
+        if args.dry_run:
+            print("\ndry run: nothing queued")
+            return EXIT_OK
+        campaign = await service.create(segment, message, by="cli")
+        print(
+            f"\ncampaign {campaign} queued for {dry.total} merchant(s); the dispatcher of `run`"
+            f" or `remind` sends it. Progress: python -m bot broadcast --status {campaign}"
+        )
+        return EXIT_OK
+    finally:
+        await db.dispose()
 
 
 def link(args: argparse.Namespace, settings: Settings) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from telegram.ext import Application, CallbackQueryHandler, filters
 
-from handlers import admin, alerts, errors, groups, interview, plan, privacy, start
+from handlers import admin, alerts, broadcast, errors, groups, interview, plan, privacy, start
 
 # The commands merchants see in Telegram's menu; their descriptions live in content.
 COMMANDS = (
@@ -25,7 +25,7 @@ COMMANDS = (
 )
 
 # Feature modules, in registration order; each has ``handlers(private) -> list[BaseHandler]``.
-FEATURES = (start, plan, privacy, admin, alerts, interview)
+FEATURES = (start, plan, privacy, admin, alerts, broadcast, interview)
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]

@@ -27,7 +27,7 @@ WEB = ("aiohttp",)
 TEMPLATES = ("jinja2", "markupsafe")
 
 # Pure modules: the domain rules, testable without Telegram, SQL, HTTP or templates.
-PURE = ("bot.domain", "bot.alerts.planner", "bot.alerts.keys")
+PURE = ("bot.domain", "bot.alerts.planner", "bot.alerts.keys", "bot.broadcast.segments")
 
 # module prefix -> prefixes it must never import
 RULES: dict[str, tuple[str, ...]] = {
@@ -53,6 +53,8 @@ RULES: dict[str, tuple[str, ...]] = {
     ),
     "bot.alerts.planner": (*TELEGRAM, *SQL, *WEB, *TEMPLATES, "bot.", "handlers"),
     "bot.alerts.keys": (*TELEGRAM, *SQL, *WEB, *TEMPLATES, "bot.storage", "bot.services"),
+    "bot.broadcast.segments": (*TELEGRAM, *SQL, *WEB, *TEMPLATES, "bot.", "handlers"),
+    "bot.broadcast.service": (*WEB, "handlers", "bot.web"),
     "bot.content": (*TELEGRAM, *SQL, *WEB, "bot.services", "bot.alerts.service", "bot.storage"),
     "bot.views": (*TELEGRAM, *SQL, *WEB, "bot.services", "bot.alerts.service", "bot.storage"),
     "bot.services": (*TELEGRAM, *WEB, "bot.botapi", "handlers", "bot.web"),

@@ -73,6 +73,7 @@ __all__ = [
     "Claimed",
     "Dispatcher",
     "Prepared",
+    "Routed",
     "claim",
     "unanswered",
 ]
@@ -121,6 +122,54 @@ class AlertSource(Protocol):
     async def sent(self, session: AsyncSession, rows: Sequence[Claimed]) -> None:
         """Follow-ups after rows were marked sent (e.g. schedule the next nudge)."""
         ...
+
+
+@dataclass
+class Routed:
+    """Several features sharing one outbox: rows go to the source their key prefix names
+    (``bc:`` to broadcasts), every other row to ``default`` (the reminders).
+
+    A block (403) is the default source's business (it marks the merchant blocked and cancels
+    every pending row, whatever its feature).
+    """
+
+    default: AlertSource
+    by_prefix: dict[str, AlertSource] = field(default_factory=dict)
+
+    def source_of(self, key: str) -> AlertSource:
+        """The source that owns rows with this key."""
+        for prefix, source in self.by_prefix.items():
+            if key.startswith(prefix):
+                return source
+        return self.default
+
+    async def prepare(self, rows: Sequence[Claimed]) -> list[Prepared]:
+        """Each source renders its own rows."""
+        groups: dict[int, tuple[AlertSource, list[Claimed]]] = {}
+        for row in rows:
+            source = self.source_of(row.key)
+            groups.setdefault(id(source), (source, []))[1].append(row)
+        out: list[Prepared] = []
+        for source, mine in groups.values():
+            out.extend(await source.prepare(mine))
+        return out
+
+    async def blocked(self, session: AsyncSession, merchant_id: int) -> None:
+        """The merchant blocked the bot."""
+        await self.default.blocked(session, merchant_id)
+
+    def useful_until(self, row: Claimed) -> datetime | None:
+        """As the row's own source says."""
+        return self.source_of(row.key).useful_until(row)
+
+    async def sent(self, session: AsyncSession, rows: Sequence[Claimed]) -> None:
+        """Each source's follow-ups for its rows."""
+        groups: dict[int, tuple[AlertSource, list[Claimed]]] = {}
+        for row in rows:
+            source = self.source_of(row.key)
+            groups.setdefault(id(source), (source, []))[1].append(row)
+        for source, mine in groups.values():
+            await source.sent(session, mine)
 
 
 Kind = Literal["sent", "retry", "unanswered", "failed", "blocked", "cancelled", "released"]

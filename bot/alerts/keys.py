@@ -5,7 +5,8 @@ Outbox keys carry their target so that a moved deadline or go-live date makes ne
 instead of touching rows already sent: ``deadline:7d@20230912T0000``, ``golive:1d@20270331``,
 ``snooze:<key>`` (one snooze row per alert, reused when snoozed again) and
 ``nudge@<yyyymmdd>`` (the optional weekly nudge) and ``changed@<content hash>`` (one "your plan
-changed" notice per merchant per content release).
+changed" notice per merchant per content release). ``bc:<campaign id>`` rows belong to operator
+broadcasts (bot.broadcast) and are left alone here.
 
 Re-planning is idempotent: planned rows that have not been sent are upserted, pending rows
 no longer planned are cancelled (an overdue or snoozed row for a target still ahead is kept),
@@ -24,6 +25,8 @@ from bot.alerts.planner import QuietHours, plan_alerts, zone
 SNOOZE = "snooze:"
 NUDGE = "nudge@"
 CHANGED = "changed@"
+#: Operator broadcasts (``bc:<campaign id>``): not reminders; re-planning never touches them.
+BROADCAST = "bc:"
 
 
 @dataclass(frozen=True)
@@ -233,7 +236,7 @@ def reconcile(
             changes.append(Reconciled(key, Change.RESCHEDULE, due))
     wanted = settings.on and not settings.blocked
     for key, row in stored.items():
-        if key in plan or row.status != "pending":
+        if key in plan or row.status != "pending" or key.startswith(BROADCAST):
             continue
         info = parse_key(key)
         if info is not None and info.kind == "changed":  # not planned here: kept while wanted

@@ -116,12 +116,16 @@ class AlertService:
 
     def quiet_of(self, merchant: Merchant) -> QuietHours | None:
         """The merchant's quiet hours: their own choice, off, or the operator's default."""
-        if merchant.quiet_hours is None:
+        return self.quiet_for(merchant.quiet_hours)
+
+    def quiet_for(self, stored: str | None) -> QuietHours | None:
+        """Quiet hours from a merchant's stored choice (``None``: the operator's default)."""
+        if stored is None:
             return self.quiet_default
-        if merchant.quiet_hours == QUIET_OFF:
+        if stored == QUIET_OFF:
             return None
         try:
-            return parse_quiet_hours(merchant.quiet_hours)
+            return parse_quiet_hours(stored)
         except ValueError:
             return self.quiet_default
 

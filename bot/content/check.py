@@ -463,6 +463,11 @@ class Checker:
                 ("delete_cancelled.html.j2", {}),
                 ("stats.html.j2", {"figures": dict.fromkeys(STATS_FIGURES, 12345)}),
                 (
+                    "console_link.html.j2",
+                    {"url": "https://bot.example.com/console/login?t=" + "x" * 120, "minutes": 10},
+                ),
+                ("console_link.html.j2", {"url": None, "minutes": 10}),
+                (
                     "deleted.html.j2",
                     {"counts": {"merchant": 1, "step_progress": 9, "outbox": 4, "event": 99}},
                 ),
@@ -603,6 +608,33 @@ class Checker:
                     where,
                     f"{kind} reminder",
                 )
+
+    def broadcast_templates(self) -> None:
+        """Every operator broadcast template (``templates/broadcasts/*.html.j2``) renders, as
+        valid Telegram HTML under the limit, in every locale, for each kind of merchant."""
+        folder = self.content.root / "locales" / "en" / "templates" / "broadcasts"
+        names = sorted(p.name for p in folder.glob("*.html.j2"))
+        samples = [
+            {
+                "shop_name": TRICKY_SHOP_NAME,
+                "done": 3,
+                "total": 14,
+                "finished": False,
+                "next_step": "A step title that is rather long, as some are",
+            },
+            {"shop_name": None, "done": 0, "total": 0, "finished": False, "next_step": None},
+            {"shop_name": None, "done": 14, "total": 14, "finished": True, "next_step": None},
+        ]
+        for lang in self.content.locales:
+            for name in names:
+                for sample in samples:
+                    self.screen(
+                        lambda lang=lang, name=name, sample=sample: Screen(
+                            self.renderer.render(lang, f"broadcasts/{name}", **sample)
+                        ),
+                        (folder / name, 1),
+                        f"broadcast template {name}",
+                    )
 
     # --- coverage ----------------------------------------------------------------------------
 
@@ -858,6 +890,7 @@ class Checker:
         if self.problems:
             return self.problems
         self.fixed_screens()
+        self.broadcast_templates()
         self.plans()
         self.contradictions()
         self.reasons()

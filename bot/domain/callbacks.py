@@ -169,6 +169,14 @@ class DeleteData(Callback):
     choice: Literal["yes", "no"]
 
 
+@dataclass(frozen=True)
+class Broadcasts(Callback):
+    """ "Stop these messages" on an operator broadcast, and the way back (``resume``)."""
+
+    CODE: ClassVar[str] = "b"
+    action: Literal["stop", "resume"]
+
+
 KINDS: tuple[type[Callback], ...] = (
     Choose,
     Confirm,
@@ -184,6 +192,7 @@ KINDS: tuple[type[Callback], ...] = (
     NextStep,
     Alerts,
     DeleteData,
+    Broadcasts,
 )
 _BY_CODE: dict[str, type[Callback]] = {kind.CODE: kind for kind in KINDS}
 

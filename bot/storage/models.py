@@ -6,7 +6,16 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    String,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -111,6 +120,12 @@ class EnumText(TypeDecorator[str]):
 class Merchant(SQLModel, table=True):
     """One Telegram user talking to the bot, with their interview state and preferences."""
 
+    __table_args__ = (
+        # The console's funnel: who stopped at which question; cohorts by first contact.
+        Index("ix_merchant_funnel", "mode", "current", "last_seen"),
+        Index("ix_merchant_first_seen", "first_seen"),
+    )
+
     id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     language_code: str | None = Field(default=None, max_length=16)
@@ -129,6 +144,18 @@ class Merchant(SQLModel, table=True):
     interview_version: int = 0
     # While changing answers from the profile: the answers before the change (for Cancel).
     edit_before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    # The answers operators filter on (the console's funnel), copied from ``answers`` at each
+    # save, in the event table's form (``markets``: ``,uk,de,``).
+    platform: str | None = Field(default=None, max_length=32)
+    markets: str | None = Field(default=None, max_length=255)
+    shop_status: str | None = Field(default=None, max_length=32)
+    # The funnel as of this merchant, kept as they go (Turn.log), so the console counts one
+    # row per merchant instead of their events: the questions shown / answered (ids wrapped
+    # in commas, like ``markets``) and when they first opened their plan / marked a step done.
+    reached: str | None = Field(default=None, max_length=2000)
+    answered: str | None = Field(default=None, max_length=2000)
+    plan_opened_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    step_done_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
     # Alerts.
     alerts_on: bool = False
@@ -137,6 +164,9 @@ class Merchant(SQLModel, table=True):
     preferred_hour: int | None = None
     quiet_hours: str | None = Field(default=None, max_length=8)
     awaiting: Awaiting | None = Field(default=None, sa_column=Column(EnumText(Awaiting, 32)))
+
+    # Pressed "stop these messages" on an operator broadcast (reminders are separate).
+    broadcasts_off: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class StepProgress(SQLModel, table=True):
@@ -217,6 +247,10 @@ class Event(SQLModel, table=True):
 
     __table_args__ = (
         Index("ix_event_kind_at", "kind", "at"),
+        # The console's funnel: merchants per question / step and kind (index-only counts).
+        Index("ix_event_kind_question", "kind", "question", "merchant_id"),
+        Index("ix_event_kind_step", "kind", "step", "merchant_id"),
+        Index("ix_event_merchant_kind", "merchant_id", "kind"),
         Index("ix_event_platform", "platform"),
         Index("ix_event_shop_status", "shop_status"),
     )
@@ -265,3 +299,45 @@ class SendBudget(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=32)
     next_slot: float
+
+
+class BroadcastStatus(StrEnum):
+    """A broadcast campaign's life."""
+
+    SENDING = "sending"  # its outbox rows are queued (some may wait for quiet hours)
+    CANCELLED = "cancelled"  # an operator stopped it: pending rows were cancelled
+
+
+class Broadcast(SQLModel, table=True):
+    """An operator's message to a segment of merchants, sent through the outbox.
+
+    Each merchant of the segment gets one outbox row keyed ``bc:<id>`` (unique per merchant
+    and key: exactly once per campaign); progress is counted from those rows.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    created_by: str = Field(max_length=64)
+    segment: str = Field(max_length=500)
+    template: str | None = Field(default=None, max_length=64)
+    text: str | None = Field(default=None, max_length=4096)
+    status: BroadcastStatus = Field(
+        default=BroadcastStatus.SENDING,
+        sa_column=Column(EnumText(BroadcastStatus), nullable=False),
+    )
+    total: int = 0
+    cancelled_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class ConsoleLogin(SQLModel, table=True):
+    """A console login link that was used (by its id), so it logs in once across instances.
+
+    Rows are kept until the link would have expired anyway, then pruned at the next login.
+    """
+
+    __tablename__ = "console_login"
+
+    jti: str = Field(primary_key=True, max_length=64)
+    operator_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    used_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))

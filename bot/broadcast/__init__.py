@@ -1,0 +1,1 @@
+"""Operator broadcasts: segments of merchants (pure), campaigns sent through the outbox."""
