@@ -121,9 +121,8 @@ class Merchant(SQLModel, table=True):
     """One Telegram user talking to the bot, with their interview state and preferences."""
 
     __table_args__ = (
-        # The console's funnel: who stopped at which question; cohorts by first contact.
+        # The console's funnel: who stopped at which question.
         Index("ix_merchant_funnel", "mode", "current", "last_seen"),
-        Index("ix_merchant_first_seen", "first_seen"),
     )
 
     id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
@@ -247,10 +246,8 @@ class Event(SQLModel, table=True):
 
     __table_args__ = (
         Index("ix_event_kind_at", "kind", "at"),
-        # The console's funnel: merchants per question / step and kind (index-only counts).
-        Index("ix_event_kind_question", "kind", "question", "merchant_id"),
+        # The console's funnel: distinct merchants per step (read in index order).
         Index("ix_event_kind_step", "kind", "step", "merchant_id"),
-        Index("ix_event_merchant_kind", "merchant_id", "kind"),
         Index("ix_event_platform", "platform"),
         Index("ix_event_shop_status", "shop_status"),
     )

@@ -122,18 +122,12 @@ def upgrade() -> None:
                 )
         last = rows[-1][0]
     op.create_index("ix_merchant_funnel", "merchant", ["mode", "current", "last_seen"])
-    op.create_index("ix_merchant_first_seen", "merchant", ["first_seen"])
-    op.create_index("ix_event_kind_question", "event", ["kind", "question", "merchant_id"])
     op.create_index("ix_event_kind_step", "event", ["kind", "step", "merchant_id"])
-    op.create_index("ix_event_merchant_kind", "event", ["merchant_id", "kind"])
 
 
 def downgrade() -> None:
     """Downgrade schema."""
-    op.drop_index("ix_event_merchant_kind", table_name="event")
     op.drop_index("ix_event_kind_step", table_name="event")
-    op.drop_index("ix_event_kind_question", table_name="event")
-    op.drop_index("ix_merchant_first_seen", table_name="merchant")
     op.drop_index("ix_merchant_funnel", table_name="merchant")
     with op.batch_alter_table("merchant") as batch:
         batch.drop_column("step_done_at")
