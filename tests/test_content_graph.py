@@ -58,7 +58,7 @@ def test_without_dot_the_cli_prints_dot_text() -> None:
 
 
 def test_without_dot_to_svg_says_none(monkeypatch: pytest.MonkeyPatch, content: Content) -> None:
-    monkeypatch.setattr(graph.shutil, "which", lambda _name: None)
+    monkeypatch.setattr(shutil, "which", lambda _name: None)
     assert not graph.dot_available()
     assert graph.to_svg(graph.to_dot(content)) is None
 
