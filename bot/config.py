@@ -74,6 +74,13 @@ class Settings(BaseSettings):
     # update is handled again once the lease has run out (serve: by any instance).
     inbox_lease: float = Field(default=60.0, ge=1, le=3600)
 
+    # Operator console (bot.console): the public origin login links point at, an optional
+    # port of its own, and the key that signs login links and sessions (derived from the
+    # bot token when unset).
+    public_url: str | None = None
+    console_port: int | None = Field(default=None, ge=1, le=65535)
+    console_secret: SecretStr | None = None
+
     @field_validator("admin_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
@@ -92,6 +99,9 @@ class Settings(BaseSettings):
         "webhook_secret",
         "telegram_token",
         "metrics_port",
+        "public_url",
+        "console_port",
+        "console_secret",
         mode="before",
     )
     @classmethod
@@ -139,6 +149,26 @@ class Settings(BaseSettings):
             raise ValueError("must start with https:// (Telegram delivers webhooks over TLS only)")
         return value
 
+    @field_validator("public_url")
+    @classmethod
+    def _origin(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().rstrip("/")
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http:// or https:// URL, e.g. https://bot.example.com")
+        if parts.query or parts.fragment:
+            raise ValueError("must not have a query or fragment")
+        return value
+
+    @field_validator("console_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (e.g. `openssl rand -hex 32`)")
+        return value
+
     @field_validator("webhook_path")
     @classmethod
     def _path(cls, value: str) -> str:
@@ -175,7 +205,7 @@ class Settings(BaseSettings):
 
     def secrets(self) -> tuple[str, ...]:
         """Every secret value that must never reach a log line (the database password too)."""
-        values = [self.telegram_token, self.webhook_secret]
+        values = [self.telegram_token, self.webhook_secret, self.console_secret]
         found = [v.get_secret_value() for v in values if v and v.get_secret_value()]
         password = database_password(self.database_url)
         if password:

@@ -35,6 +35,8 @@ from bot.app import ALLOWED_UPDATES, build_application
 from bot.botapi.fake import FakeRequest, FakeTelegram, SimulatedUser
 from bot.botapi.transport import AiohttpRequest
 from bot.config import ConfigError, Settings
+from bot.console.framework import Console
+from bot.console.pages import PAGES as CONSOLE_PAGES
 from bot.content.check import load_checked
 from bot.content.loader import Content, ContentError, load_content
 from bot.context import BotApp
@@ -296,6 +298,31 @@ async def ops_server(settings: Settings, health: Health) -> AsyncIterator[None]:
         await runner.cleanup()
 
 
+@contextlib.asynccontextmanager
+async def console_server(settings: Settings, application: BotApp) -> AsyncIterator[None]:
+    """The operator console on CONSOLE_PORT while the block runs (when it is set)."""
+    if settings.console_port is None:
+        yield
+        return
+    console = Console(application, CONSOLE_PAGES)
+    runner = aiohttp_web.AppRunner(
+        console.standalone(), access_log=None, handle_signals=False, shutdown_timeout=1.0
+    )
+    await runner.setup()
+    try:
+        try:
+            await aiohttp_web.TCPSite(runner, settings.host, settings.console_port).start()
+        except OSError as exc:
+            raise StartupError(
+                f"cannot listen on {settings.host}:{settings.console_port} (CONSOLE_PORT): {exc}",
+                EXIT_CONFIG,
+            ) from None
+        log.info("operator console at %s:%d/console", settings.host, settings.console_port)
+        yield
+    finally:
+        await runner.cleanup()
+
+
 async def grace(seconds: float) -> None:
     """Wait ``seconds`` (readiness already says 503), or until a second SIGTERM/SIGINT."""
     if seconds <= 0:
@@ -528,7 +555,8 @@ async def _poll(settings: Settings, content: Content) -> int:
     instrument_worker(app, metrics)
     health = Health(app.bot_data.db, content, metrics)
     try:
-        async with ops_server(settings, health), live_content(app, "run", metrics, health):
+        live = live_content(app, "run", metrics, health)
+        async with ops_server(settings, health), console_server(settings, app), live:
             return await _polling(settings, app, health)
     except StartupError as exc:
         fail(exc.message, settings)
@@ -628,6 +656,8 @@ async def _serve_started(
         public_metrics=settings.metrics_port is None,
         lease=timedelta(seconds=settings.inbox_lease),
     )
+    if settings.console_port is None:  # the console under /console of the public port
+        Console(application, CONSOLE_PAGES).mount(app)
     health = app[WEBHOOK].health
     runner = aiohttp_web.AppRunner(
         app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT
@@ -643,7 +673,7 @@ async def _serve_started(
             fail(f"cannot listen on {settings.host}:{settings.port}: {exc}", settings)
             return EXIT_CONFIG
         live = live_content(application, "serve", metrics, health)
-        async with ops_server(settings, health), live:
+        async with ops_server(settings, health), console_server(settings, application), live:
             stop = stop_on_signals(stop)
             log.info(
                 "serving webhook at %s:%d%s as @%s (database: %s)",

@@ -463,6 +463,11 @@ class Checker:
                 ("delete_cancelled.html.j2", {}),
                 ("stats.html.j2", {"figures": dict.fromkeys(STATS_FIGURES, 12345)}),
                 (
+                    "console_link.html.j2",
+                    {"url": "https://bot.example.com/console/login?t=" + "x" * 120, "minutes": 10},
+                ),
+                ("console_link.html.j2", {"url": None, "minutes": 10}),
+                (
                     "deleted.html.j2",
                     {"counts": {"merchant": 1, "step_progress": 9, "outbox": 4, "event": 99}},
                 ),

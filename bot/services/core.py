@@ -9,7 +9,7 @@ merchant act as one would; a restart continues exactly where the merchant was.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -73,6 +73,31 @@ def marks_of(rows: Iterable[StepProgress]) -> dict[str, Mark]:
     }
 
 
+def funnel_columns(answers: Mapping[str, Any]) -> tuple[str | None, str | None, str | None]:
+    """(platform, markets, shop_status) as the event and merchant columns hold them.
+
+    ``markets`` is the market ids wrapped in commas (``,uk,de,``: filter with LIKE '%,uk,%').
+    """
+    platform, status, markets = (
+        answers.get("platform"),
+        answers.get("shop_status"),
+        answers.get("market"),
+    )
+    joined = f",{','.join(markets)}," if isinstance(markets, list) and markets else None
+    return (
+        platform if isinstance(platform, str) else None,
+        joined[:255] if joined else None,
+        status if isinstance(status, str) else None,
+    )
+
+
+def with_id(ids: str | None, item: str) -> str:
+    """A comma-wrapped id list (``,a,b,``) with ``item`` in it (the funnel columns)."""
+    if ids and f",{item}," in ids:
+        return ids
+    return f"{ids or ','}{item},"
+
+
 class Turn:
     """One update's unit of work: the session, the merchant, their interview state."""
 
@@ -117,6 +142,7 @@ class Turn:
         merchant.current = state.current
         merchant.mode = Mode(state.mode)
         merchant.interview_version = self._content.interview.version
+        merchant.platform, merchant.markets, merchant.shop_status = funnel_columns(state.answers)
 
     async def log(
         self, kind: str, *, question: str | None = None, step: str | None = None, **data: Any
@@ -125,13 +151,8 @@ class Turn:
         and TikTok Shop status as they are now (columns operators filter on)."""
         # A Core insert: the row is write-only here, so the ORM would only add overhead
         # (an object to build, track and flush on the hottest path, every answer).
-        answers = self.state.answers
-        platform, status, markets = (
-            answers.get("platform"),
-            answers.get("shop_status"),
-            answers.get("market"),
-        )
-        joined = f",{','.join(markets)}," if isinstance(markets, list) and markets else None
+        platform, joined, status = funnel_columns(self.state.answers)
+        self._count(kind, question)
         conn = await self.session.connection()
         await conn.execute(
             insert(_EVENTS).values(
@@ -141,11 +162,23 @@ class Turn:
                 data=data,
                 question=question,
                 step=step,
-                platform=platform if isinstance(platform, str) else None,
-                shop_status=status if isinstance(status, str) else None,
+                platform=platform,
+                shop_status=status,
                 markets=joined,
             )
         )
+
+    def _count(self, kind: str, question: str | None) -> None:
+        """Keep the merchant's funnel columns (read by the operator console)."""
+        merchant = self.merchant
+        if question and kind in ("question_shown", "answer"):
+            merchant.reached = with_id(merchant.reached, question)
+            if kind == "answer":
+                merchant.answered = with_id(merchant.answered, question)
+        elif kind == "plan_opened" and merchant.plan_opened_at is None:
+            merchant.plan_opened_at = self.now
+        elif kind == "step_done" and merchant.step_done_at is None:
+            merchant.step_done_at = self.now
 
     async def last_event(self, *kinds: str) -> Event | None:
         """The merchant's latest logged event of one of these kinds."""

@@ -111,6 +111,12 @@ class EnumText(TypeDecorator[str]):
 class Merchant(SQLModel, table=True):
     """One Telegram user talking to the bot, with their interview state and preferences."""
 
+    __table_args__ = (
+        # The console's funnel: who stopped at which question; cohorts by first contact.
+        Index("ix_merchant_funnel", "mode", "current", "last_seen"),
+        Index("ix_merchant_first_seen", "first_seen"),
+    )
+
     id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     language_code: str | None = Field(default=None, max_length=16)
@@ -127,6 +133,18 @@ class Merchant(SQLModel, table=True):
     current: str | None = Field(default=None, max_length=64)
     mode: Mode = Field(default=Mode.INTERVIEW, sa_column=Column(EnumText(Mode), nullable=False))
     interview_version: int = 0
+    # The answers operators filter on (the console's funnel), copied from ``answers`` at each
+    # save, in the event table's form (``markets``: ``,uk,de,``).
+    platform: str | None = Field(default=None, max_length=32)
+    markets: str | None = Field(default=None, max_length=255)
+    shop_status: str | None = Field(default=None, max_length=32)
+    # The funnel as of this merchant, kept as they go (Turn.log), so the console counts one
+    # row per merchant instead of their events: the questions shown / answered (ids wrapped
+    # in commas, like ``markets``) and when they first opened their plan / marked a step done.
+    reached: str | None = Field(default=None, max_length=2000)
+    answered: str | None = Field(default=None, max_length=2000)
+    plan_opened_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    step_done_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
     # Alerts.
     alerts_on: bool = False
@@ -215,6 +233,10 @@ class Event(SQLModel, table=True):
 
     __table_args__ = (
         Index("ix_event_kind_at", "kind", "at"),
+        # The console's funnel: merchants per question / step and kind (index-only counts).
+        Index("ix_event_kind_question", "kind", "question", "merchant_id"),
+        Index("ix_event_kind_step", "kind", "step", "merchant_id"),
+        Index("ix_event_merchant_kind", "merchant_id", "kind"),
         Index("ix_event_platform", "platform"),
         Index("ix_event_shop_status", "shop_status"),
     )
@@ -300,3 +322,17 @@ class Instance(SQLModel, table=True):
     problems: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     last_seen: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ConsoleLogin(SQLModel, table=True):
+    """A console login link that was used (by its id), so it logs in once across instances.
+
+    Rows are kept until the link would have expired anyway, then pruned at the next login.
+    """
+
+    __tablename__ = "console_login"
+
+    jti: str = Field(primary_key=True, max_length=64)
+    operator_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    used_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))

@@ -6,7 +6,7 @@ when it moved. ``instance`` is a heartbeat per process: its role, the content ha
 when it started and was last seen, and the problems of its last failed reload.
 
 Revision ID: 0012
-Revises: 0008
+Revises: 0010 (0008 before the console branch was merged)
 Create Date: 2026-12-02
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012"
-down_revision: str | Sequence[str] | None = "0008"
+down_revision: str | Sequence[str] | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,354 @@
+"""The funnel pages: where merchants stop in the interview and the plan, cohorts by week.
+
+Everything is counted in SQL (no merchant row reaches Python):
+
+- **questions**: per interview question, the merchants it was shown to, who answered it
+  (the merchant's ``reached``/``answered`` columns, kept from the ``question_shown`` and
+  ``answer`` events as they happen) and who *stopped there*: still in the interview with that
+  question open and not seen for more than N days;
+- **steps**: per plan step, the merchants it was opened by (``step_opened`` events) and
+  marked done / skipped (``step_progress``, as marked now);
+- **weeks**: merchants by week of first contact (Monday, UTC): how many finished the
+  interview, opened their plan, marked a step done (ever).
+
+Questions and weeks come from grouped queries over the merchant table (one row per
+merchant, not their events; see :func:`merchant_counts`): that is what keeps the page fast at
+100,000 merchants.
+
+Filters (market, platform, TikTok Shop status, language) select merchants by their answers
+as they are now (the ``platform``/``markets``/``shop_status`` merchant columns, kept by every
+save) and their Telegram language. Each table downloads as CSV with the same filters.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import col
+
+from bot.console.framework import Page, PageContext
+from bot.content.loader import Content
+from bot.storage.models import Event, Merchant, Mode, StepProgress, StepStatus
+
+STEP_OPENED = "step_opened"
+DEFAULT_IDLE_DAYS = 3
+LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{1,8})?$")
+TABLES = ("questions", "steps", "weeks")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the operator narrowed the funnel to (None: everyone)."""
+
+    market: str | None = None
+    platform: str | None = None
+    status: str | None = None
+    language: str | None = None
+    idle_days: int = DEFAULT_IDLE_DAYS
+
+    @classmethod
+    def parse(cls, query: Any, content: Content) -> Filters:
+        """From the query string; unknown option ids and malformed values are ignored."""
+        questions = content.interview.questions
+
+        def option(name: str, qid: str) -> str | None:
+            value = str(query.get(name, "")).strip()
+            known = questions[qid].options if qid in questions else ()
+            return value if value in known else None
+
+        language = str(query.get("language", "")).strip().lower()
+        try:
+            idle = int(str(query.get("idle_days", DEFAULT_IDLE_DAYS)))
+        except ValueError:
+            idle = DEFAULT_IDLE_DAYS
+        return cls(
+            market=option("market", "market"),
+            platform=option("platform", "platform"),
+            status=option("status", "shop_status"),
+            language=language if LANGUAGE.match(language) else None,
+            idle_days=min(max(idle, 0), 3650),
+        )
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """Conditions on the merchant table."""
+        found: list[ColumnElement[bool]] = []
+        if self.platform:
+            found.append(col(Merchant.platform) == self.platform)
+        if self.market:
+            found.append(col(Merchant.markets).like(f"%,{self.market},%"))
+        if self.status:
+            found.append(col(Merchant.shop_status) == self.status)
+        if self.language:
+            found.append(
+                (func.lower(col(Merchant.language_code)) == self.language)
+                | func.lower(col(Merchant.language_code)).like(f"{self.language}-%")
+            )
+        return found
+
+    def query_string(self) -> str:
+        """The filters as a query string (for the CSV links)."""
+        pairs = [
+            (name, value)
+            for name, value in (
+                ("market", self.market),
+                ("platform", self.platform),
+                ("status", self.status),
+                ("language", self.language),
+            )
+            if value
+        ]
+        pairs.append(("idle_days", str(self.idle_days)))
+        return "&".join(f"{name}={value}" for name, value in pairs)
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table for the page and its CSV."""
+
+    name: str
+    header: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+
+
+def _merchant_ids(filters: Filters) -> Any:
+    return select(col(Merchant.id)).where(*filters.conditions())
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.0f}%" if whole else ""
+
+
+@dataclass
+class Cohort:
+    """One week of first contact: merchants, and how far they got."""
+
+    merchants: int = 0
+    finished: int = 0
+    plan_opened: int = 0
+    step_done: int = 0
+
+
+@dataclass
+class Counts:
+    """What one pass over the merchant table says (the questions and weeks tables)."""
+
+    weeks: dict[str, Cohort]
+    reached: dict[str, int]
+    answered: dict[str, int]
+    stopped: dict[str, int]
+
+
+def _ids(listed: str | None) -> list[str]:
+    return [item for item in (listed or "").split(",") if item]
+
+
+async def merchant_counts(conn: AsyncConnection, filters: Filters, now: datetime) -> Counts:
+    """Two grouped queries over the merchants (never their events).
+
+    The first groups by week of first contact, how far the merchant got and the questions
+    they reached and answered (the comma-wrapped lists): few distinct groups, since the
+    lists follow the interview's paths, so the database only hashes a few short values per
+    merchant and Python adds the groups up per question. The second counts who stopped
+    where (index ix_merchant_funnel).
+    """
+    week = _week(conn).label("week")
+    finished = (col(Merchant.mode) != Mode.INTERVIEW).label("finished")
+    opened = col(Merchant.plan_opened_at).is_not(None).label("opened")
+    done = col(Merchant.step_done_at).is_not(None).label("done")
+    reached, answered = col(Merchant.reached), col(Merchant.answered)
+    grouped = (
+        select(week, finished, opened, done, reached, answered, func.count())
+        .where(*filters.conditions())
+        .group_by(week, finished, opened, done, reached, answered)
+    )
+    counts = Counts(weeks={}, reached={}, answered={}, stopped={})
+    for monday, ended, plan, step, shown, replied, number in await conn.execute(grouped):
+        key = monday.isoformat() if isinstance(monday, date) else str(monday)
+        cohort = counts.weeks.setdefault(key, Cohort())
+        cohort.merchants += number
+        cohort.finished += number if ended else 0
+        cohort.plan_opened += number if plan else 0
+        cohort.step_done += number if step else 0
+        for qid in _ids(shown):
+            counts.reached[qid] = counts.reached.get(qid, 0) + number
+        for qid in _ids(replied):
+            counts.answered[qid] = counts.answered.get(qid, 0) + number
+    stopped = (
+        select(col(Merchant.current), func.count())
+        .where(
+            col(Merchant.mode) == Mode.INTERVIEW,
+            col(Merchant.current).is_not(None),
+            col(Merchant.last_seen) < now - timedelta(days=filters.idle_days),
+            *filters.conditions(),
+        )
+        .group_by(col(Merchant.current))
+    )
+    counts.stopped = {str(qid): int(n) for qid, n in await conn.execute(stopped)}
+    return counts
+
+
+def questions_table(counts: Counts, content: Content, filters: Filters) -> Table:
+    """Per question: reached, answered, stopped there (idle more than N days)."""
+    order = list(content.interview.questions)
+    extra = sorted((set(counts.reached) | set(counts.stopped)) - set(order))  # older content
+    rows = []
+    for qid in [*order, *extra]:
+        reached, answered = counts.reached.get(qid, 0), counts.answered.get(qid, 0)
+        stopped = counts.stopped.get(qid, 0)
+        rows.append((qid, reached, answered, _percent(answered, reached), stopped))
+    header = (
+        "question",
+        "reached",
+        "answered",
+        "answered %",
+        f"stopped there (idle > {filters.idle_days} d)",
+    )
+    return Table("questions", header, rows)
+
+
+async def steps_table(conn: AsyncConnection, content: Content, filters: Filters) -> Table:
+    """Per plan step: merchants who opened it, marked it done, skipped it."""
+    # Distinct (step, merchant) pairs first, read in index order (ix_event_kind_step), then
+    # counted: cheaper than count(DISTINCT) per group.
+    pairs: Any = (
+        select(col(Event.step).label("step"), col(Event.merchant_id))
+        .where(col(Event.kind) == STEP_OPENED, col(Event.step).is_not(None))
+        .distinct()
+    )
+    marks_query = select(
+        col(StepProgress.step_id), col(StepProgress.status), func.count()
+    ).group_by(col(StepProgress.step_id), col(StepProgress.status))
+    if filters.conditions():
+        pairs = pairs.where(col(Event.merchant_id).in_(_merchant_ids(filters)))
+        marks_query = marks_query.where(col(StepProgress.merchant_id).in_(_merchant_ids(filters)))
+    distinct_pairs = pairs.subquery()
+    opened_query = select(distinct_pairs.c.step, func.count()).group_by(distinct_pairs.c.step)
+    opened = {str(s): int(n) for s, n in await conn.execute(opened_query)}
+    marks = {(str(s), str(k)): int(n) for s, k, n in await conn.execute(marks_query)}
+    order = [step.id for step in content.steps]
+    extra = sorted((set(opened) | {s for s, _ in marks}) - set(order))
+    rows = []
+    for step_id in [*order, *extra]:
+        done = marks.get((step_id, StepStatus.DONE.value), 0)
+        skipped = marks.get((step_id, StepStatus.SKIPPED.value), 0)
+        rows.append((step_id, opened.get(step_id, 0), done, skipped))
+    return Table("steps", ("step", "opened", "done", "skipped"), rows)
+
+
+def _week(conn: AsyncConnection) -> Any:
+    """The Monday (UTC) of a merchant's first contact, as SQL for the session's database."""
+    if conn.dialect.name == "postgresql":
+        return func.date(func.date_trunc("week", func.timezone("UTC", col(Merchant.first_seen))))
+    return func.date(col(Merchant.first_seen), "weekday 0", "-6 days")
+
+
+def weeks_table(counts: Counts) -> Table:
+    """By week of first contact: merchants, finished interview, opened plan, a step done."""
+    rows = []
+    for monday in sorted(counts.weeks):
+        c = counts.weeks[monday]
+        rows.append(
+            (
+                monday,
+                c.merchants,
+                c.finished,
+                _percent(c.finished, c.merchants),
+                c.plan_opened,
+                c.step_done,
+                _percent(c.step_done, c.merchants),
+            )
+        )
+    header = (
+        "week of first contact",
+        "merchants",
+        "finished interview",
+        "finished %",
+        "opened plan",
+        "marked a step done",
+        "a step done %",
+    )
+    return Table("weeks", header, rows)
+
+
+async def tables(
+    ctx: PageContext, filters: Filters, names: Sequence[str] = TABLES
+) -> tuple[list[Table], float]:
+    """The funnel's tables and their age in seconds: computed in one read-only session, or
+    reused when the same tables with the same filters were computed in the last 30 s."""
+    key = f"funnel:{','.join(names)}:{filters!r}"
+    return await ctx.cached(key, lambda: _tables(ctx, filters, names))
+
+
+async def _tables(ctx: PageContext, filters: Filters, names: Sequence[str]) -> list[Table]:
+    found = []
+    async with ctx.db.session() as session:
+        conn = await session.connection()
+        counts = None
+        if {"questions", "weeks"} & set(names):
+            counts = await merchant_counts(conn, filters, ctx.now())
+        for name in names:
+            if name == "questions" and counts is not None:
+                found.append(questions_table(counts, ctx.content, filters))
+            elif name == "steps":
+                found.append(await steps_table(conn, ctx.content, filters))
+            elif name == "weeks" and counts is not None:
+                found.append(weeks_table(counts))
+    return found
+
+
+def _choices(content: Content, qid: str) -> tuple[str, ...]:
+    question = content.interview.questions.get(qid)
+    return question.options if question is not None else ()
+
+
+async def funnel_page(ctx: PageContext) -> web.StreamResponse:
+    """The three tables, the filters form and the CSV links."""
+    filters = Filters.parse(ctx.request.query, ctx.content)
+    found, age = await tables(ctx, filters)
+    return ctx.render(
+        "funnel.html.j2",
+        title="Funnel",
+        filters=filters,
+        tables=found,
+        age=round(age),
+        reused=age > 0,
+        choices={
+            "market": _choices(ctx.content, "market"),
+            "platform": _choices(ctx.content, "platform"),
+            "status": _choices(ctx.content, "shop_status"),
+        },
+    )
+
+
+async def funnel_csv(ctx: PageContext) -> web.StreamResponse:
+    """One table as CSV, with the page's filters."""
+    name = ctx.request.match_info["table"]
+    if name not in TABLES:
+        raise web.HTTPNotFound()
+    filters = Filters.parse(ctx.request.query, ctx.content)
+    (table,), _ = await tables(ctx, filters, [name])
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(table.header)
+    writer.writerows(table.rows)
+    ctx.audit("funnel export", table=name)
+    return web.Response(
+        text=out.getvalue(),
+        content_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="funnel-{name}.csv"'},
+    )
+
+
+PAGES = [
+    Page("/funnel", funnel_page, title="Funnel"),
+    Page("/funnel/{table}.csv", funnel_csv),
+]
