@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from bot.console import funnel, home, lookup
+from bot.console import content, funnel, home, lookup
 from bot.console.framework import Page
 
 PAGES: list[Page] = [
     *home.PAGES,
     *funnel.PAGES,
     *lookup.PAGES,
+    *content.PAGES,
 ]
