@@ -107,6 +107,7 @@ async def test_sighup_reloads_this_process_after_the_full_check(
     assert await instances.list_instances(app.bot_data.db) == []
 
 
+@pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
 async def test_a_request_from_another_instance_reaches_this_one(
     app: BotApp,
     settings: Settings,
