@@ -373,7 +373,7 @@ class Checker:
         """Every interview path yields a plan; every screen of it renders and fits."""
         interview_file = self.content.root / "interview.yaml"
         steps = self.content.steps
-        by_mask: dict[int, list[tuple[dict[str, Answer], dict[str, Answer]]]] = {}
+        by_mask: dict[int, list[tuple[dict[str, Answer], dict[str, Answer], int]]] = {}
         for combo, answers, mask in self.combos():
             if mask == 0:
                 self.report(
@@ -383,16 +383,18 @@ class Checker:
             group = by_mask.setdefault(mask, [])
             # Keep the first path and the one with the most ticks (longest reasons).
             if len(group) < 2:
-                group.append((combo, answers))
-            elif self._ticks(answers) > self._ticks(group[1][1]):
-                group[1] = (combo, answers)
-        referenced = {s.id: self._referenced_keys(s.id) for s in steps}
+                group.append((combo, answers, self._ticks(answers)))
+            else:
+                ticks = self._ticks(answers)
+                if ticks > group[1][2]:
+                    group[1] = (combo, answers, ticks)
+        referenced = {s.id: sorted(self._referenced_keys(s.id)) for s in steps}
         rendered_steps: set[tuple[Any, ...]] = set()
         rendered_pages: dict[tuple[Any, ...], int] = {}
         variants: dict[tuple[str, str], int] = {}
         for lang in self.content.locales:
             for group in by_mask.values():
-                for combo, answers in group:
+                for combo, answers, ticks in group:
                     plan = select(steps, answers)
                     progress = Progress(tuple(plan), {})
                     done = Progress(tuple(plan), {s.id: Mark("done", s.version) for s in plan})
@@ -417,17 +419,15 @@ class Checker:
                                 f"{label} page {page + 1} for {self._summary(combo)}",
                             )
                     for step in plan:
-                        projection = tuple(
-                            (k, str(answers.get(k))) for k in sorted(referenced[step.id])
-                        )
-                        step_marker = (lang, step.id, projection, self._ticks(answers) > 2)
+                        projection = tuple((k, str(answers.get(k))) for k in referenced[step.id])
+                        step_marker = (lang, step.id, projection, ticks > 2)
                         if step_marker in rendered_steps:
                             continue
                         # A body that reads many answers has thousands of variants; a sample
                         # of them (first seen, plus every longest-reason one) bounds the
                         # time while the property test in tests/ samples the rest.
                         count = variants.get((lang, step.id), 0)
-                        if count >= STEP_VARIANTS and self._ticks(answers) <= 2:
+                        if count >= STEP_VARIANTS and ticks <= 2:
                             continue
                         variants[(lang, step.id)] = count + 1
                         rendered_steps.add(step_marker)
