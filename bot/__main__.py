@@ -87,6 +87,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     preview.add_argument("--lang", default="en", help="locale (default en)")
     tasks.add_parser("coverage", help="steps per platform x market")
+    graph = tasks.add_parser(
+        "graph", help="interview branches and step prerequisites (SVG with Graphviz, else DOT)"
+    )
+    graph.add_argument(
+        "--format",
+        choices=("auto", "svg", "dot"),
+        default="auto",
+        help="auto (default): SVG when Graphviz's dot is installed, DOT text otherwise",
+    )
     facts = tasks.add_parser(
         "facts", help="facts by age, the steps citing each, and those past review"
     )

@@ -41,8 +41,9 @@ from bot.content.render import Renderer
 from bot.context import BotApp, BotData, Context
 from bot.logs import current_update, update_context
 from bot.services.admin import AdminService
-from bot.services.core import Core
+from bot.services.core import Core, Live
 from bot.services.interview import InterviewService
+from bot.services.live import LiveContent
 from bot.services.plan import PlanService
 from bot.services.privacy import PrivacyService
 from bot.storage import send_slots
@@ -195,6 +196,7 @@ def build_application(
     )
     if settings.retention_days is not None:
         data.background.append(retention_loop(db, settings.retention_days, clock=clock))
+    data.live = _live_content(settings, data, clock)  # run by the modes (bot.modes.live_content)
 
     builder = (
         ApplicationBuilder()
@@ -235,6 +237,35 @@ def build_application(
     register(app)  # the Telegram adapter is wired here and only here
     _name_handlers(app)
     return app
+
+
+def _live_content(settings: Settings, data: BotData, clock: Callable[[], datetime]) -> LiveContent:
+    """Content reloads (SIGHUP, or a request through the database) for this process."""
+
+    def build(content: Content) -> Live:
+        renderer = Renderer(content)
+        return Live(content, Views(content, renderer), deadline_of(settings, content))
+
+    async def released(content: Content) -> None:
+        # Everything that reads the release outside a turn follows it, before any await.
+        data.content = content
+        data.views = data.core.views
+        data.renderer = data.views.r
+        data.alerts.campaign_changed(
+            settings.alert_offsets or content.campaign.alert_offsets,
+            content.campaign.nudge_after_days,
+        )
+        await data.alerts.content_released()  # "your plan changed" for the new release
+
+    return LiveContent(
+        core=data.core,
+        db=data.db,
+        content_dir=settings.content_dir,
+        load=functools.partial(load_checked, deadline=settings.deadline),
+        build=build,
+        clock=clock,
+        on_release=[released],
+    )
 
 
 def _name_handlers(app: BotApp) -> None:

@@ -19,6 +19,7 @@ from bot.logs import NoticeLimiter
 from bot.services.admin import AdminService
 from bot.services.core import Core
 from bot.services.interview import InterviewService
+from bot.services.live import LiveContent
 from bot.services.plan import PlanService
 from bot.services.privacy import PrivacyService
 from bot.storage.db import Database
@@ -49,6 +50,8 @@ class BotData:
     background: list[Callable[[asyncio.Event], Awaitable[None]]] = field(default_factory=list)
     # Operator failure notices: one per error kind per minute, with a count.
     notices: NoticeLimiter = field(default_factory=NoticeLimiter)
+    # Content reloads (SIGHUP, the console) and this process's instance row; set by the wiring.
+    live: LiveContent | None = None
 
 
 class Context(CallbackContext[ExtBot[None], dict[object, object], dict[object, object], BotData]):

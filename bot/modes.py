@@ -233,6 +233,41 @@ async def running_loops(
         await asyncio.gather(*loops, return_exceptions=True)
 
 
+@contextlib.asynccontextmanager
+async def live_content(
+    app: BotApp, role: str, metrics: Metrics, health: Health
+) -> AsyncIterator[None]:
+    """Content reloads while the block runs: SIGHUP reloads this process; the database's
+    reload generation (the console's button) reloads every process; a heartbeat says which
+    content version this process runs."""
+    live = app.bot_data.live
+    if live is None:
+        yield
+        return
+    live.role = role
+
+    async def follow(content: Content) -> None:
+        metrics.set_content_hash(content.hash)
+        health.content = content
+
+    live.on_release.insert(0, follow)  # before the notices (which wait for the database)
+    loop = asyncio.get_running_loop()
+    hup = getattr(signal, "SIGHUP", None)
+    if hup is not None:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(hup, live.request_local)
+    stop = asyncio.Event()
+    task = asyncio.ensure_future(live.run(stop))
+    try:
+        yield
+    finally:
+        if hup is not None:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(hup)
+        stop.set()
+        await asyncio.gather(task, return_exceptions=True)
+
+
 def instrument_worker(app: BotApp, metrics: Metrics) -> None:
     """Point the reminder counters and bot_database_up at the app's alert dispatcher."""
     alerts = app.bot_data.alerts
@@ -523,7 +558,8 @@ async def _poll(settings: Settings, content: Content) -> int:
     instrument_worker(app, metrics)
     health = Health(app.bot_data.db, content, metrics)
     try:
-        async with ops_server(settings, health), console_server(settings, app):
+        live = live_content(app, "run", metrics, health)
+        async with ops_server(settings, health), console_server(settings, app), live:
             return await _polling(settings, app, health)
     except StartupError as exc:
         fail(exc.message, settings)
@@ -639,7 +675,8 @@ async def _serve_started(
         except OSError as exc:
             fail(f"cannot listen on {settings.host}:{settings.port}: {exc}", settings)
             return EXIT_CONFIG
-        async with ops_server(settings, health), console_server(settings, application):
+        live = live_content(application, "serve", metrics, health)
+        async with ops_server(settings, health), console_server(settings, application), live:
             stop = stop_on_signals(stop)
             log.info(
                 "serving webhook at %s:%d%s as @%s (database: %s)",
@@ -682,7 +719,7 @@ async def _remind(settings: Settings) -> int:
     health = Health(app.bot_data.db, app.bot_data.content, metrics)
     stop = stop_on_signals()
     try:
-        async with ops_server(settings, health):
+        async with ops_server(settings, health), live_content(app, "remind", metrics, health):
             log.info("sending due alerts as @%s", app.bot.username)
             async with running_loops(app, stop):
                 await stop.wait()

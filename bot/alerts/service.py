@@ -41,6 +41,7 @@ from bot.alerts.screens import (
     Scheduled,
 )
 from bot.alerts.screens import SettingsView as SettingsScreen
+from bot.content.render import Renderer
 from bot.domain.callbacks import MAX_INT, Alerts
 from bot.domain.interview import likely_path
 from bot.domain.plan import Mark
@@ -89,8 +90,7 @@ class AlertService:
         """Wire the feature to the core and the operator's reminder settings."""
         self.core = core
         self.db = core.db
-        self.r = core.views.r
-        self.screens = AlertScreens(core.views)
+        self._screens = AlertScreens(core.views)
         self.quiet_default = quiet_default
         self.campaign = keys.Campaign(
             deadline=core.deadline,
@@ -101,6 +101,27 @@ class AlertService:
         self.plan_change_notices = plan_change_notices
         # When each content release this process knows went live (retry horizon of notices).
         self.releases: dict[str, datetime] = {}
+
+    @property
+    def screens(self) -> AlertScreens:
+        """The reminder screens of the live content release."""
+        views = self.core.views
+        if self._screens.views is not views:
+            self._screens = AlertScreens(views)
+        return self._screens
+
+    @property
+    def r(self) -> Renderer:
+        """The live release's renderer."""
+        return self.core.views.r
+
+    def campaign_changed(self, offsets: Sequence[timedelta], nudge_after_days: int) -> None:
+        """A reloaded content release: its deadline, reminder offsets and nudge period."""
+        self.campaign = keys.Campaign(
+            deadline=self.core.deadline,
+            offsets=tuple(offsets),
+            nudge_after=timedelta(days=nudge_after_days),
+        )
 
     @property
     def deadline(self) -> datetime:

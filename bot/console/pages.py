@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.console import broadcast, funnel, home, lookup
+from bot.console import broadcast, content, funnel, home, lookup
 from bot.console.framework import Page
 
 PAGES: list[Page] = [
@@ -10,4 +10,5 @@ PAGES: list[Page] = [
     *funnel.PAGES,
     *broadcast.PAGES,
     *lookup.PAGES,
+    *content.PAGES,
 ]

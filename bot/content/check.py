@@ -33,7 +33,15 @@ from bot.alerts.screens import (
 from bot.botapi.tghtml import ALLOWED_TAGS, TelegramHTMLError, parse_html
 from bot.content.loader import Content, ContentError, Problem, load_content
 from bot.content.render import Renderer
-from bot.domain.interview import Answer, Interview, State, begin, effective_answers, route
+from bot.domain.interview import (
+    Answer,
+    Interview,
+    Question,
+    State,
+    begin,
+    effective_answers,
+    route,
+)
 from bot.domain.plan import Mark, Progress, Selector, Step, conflicts_in, select
 from bot.views.model import Screen
 from bot.views.screens import PLAN_PAGE_SIZE, Views
@@ -55,6 +63,7 @@ STATS_FIGURES = (
 )
 FAR_FUTURE = date(2100, 1, 1)  # every fact is past review then
 STEP_VARIANTS = 60  # answer variants rendered per step (see plans())
+PLATFORM_VARIANTS = 8  # answer variants per step and platform in platform_mentions()
 #: Plans holding a step with this tag set a merchant up in their markets; the coverage rule
 #: (a platform-specific and a market-specific step per platform x market) applies to them.
 SETUP_TAG = "register"
@@ -89,23 +98,50 @@ def answer_combinations(interview: Interview) -> Iterator[dict[str, Answer]]:
         if qid is None:
             yield answers
             return
-        question = interview.question(qid)
-        values: list[Answer]
-        if question.kind == "one":
-            values = list(question.options)
-        elif question.kind == "many":
-            values = [[o] for o in question.options]
-            values.append(list(question.options))
-        elif question.kind == "date":
-            values = [(SAMPLE_NOW.date() + timedelta(days=30)).isoformat()]
-        else:
-            values = [TRICKY_SHOP_NAME[: question.max_length]]
-        for value in values:
+        for value in walk_values(interview.question(qid)):
             nxt = dict(answers)
             nxt[qid] = value
             yield from walk(route(interview, qid, nxt), nxt)
 
     yield from walk(interview.start, {})
+
+
+def walk_values(question: Question) -> list[Answer]:
+    """The answers :func:`answer_combinations` tries for one question."""
+    if question.kind == "one":
+        return list(question.options)
+    if question.kind == "many":
+        return [*([o] for o in question.options), list(question.options)]
+    if question.kind == "date":
+        return [(SAMPLE_NOW.date() + timedelta(days=30)).isoformat()]
+    return [TRICKY_SHOP_NAME[: question.max_length]]
+
+
+def routes_look_ahead(interview: Interview) -> bool:
+    """Whether a question's branch depends on a question that can only come after it.
+
+    When none does (the normal case), the path walked to build a set of answers is the
+    merchant's active path for those answers, so the walk can compute the effective answers
+    and the plan mask as it goes instead of re-walking every path from the start.
+    """
+    ahead: dict[str, set[str]] = {}
+
+    def reachable(qid: str, seen: set[str]) -> set[str]:
+        for candidate in interview.question(qid).routes:
+            goto = candidate.goto
+            if goto in interview.questions and goto not in seen:
+                seen.add(goto)
+                reachable(goto, seen)
+        return seen
+
+    for qid, question in interview.questions.items():
+        ahead[qid] = reachable(qid, set())
+        if qid in ahead[qid]:  # a loop: the walk's shortcut would not hold
+            return True
+        for candidate in question.routes:
+            if set(candidate.when) & ahead[qid]:
+                return True
+    return False
 
 
 _TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)[^<>]*?(/?)>")
@@ -291,18 +327,53 @@ class Checker:
         """Every interview path: (raw answers, effective answers, applicable-steps mask)."""
         if self._combos is None:
             interview = self.content.interview
-            result = []
-            for combo in answer_combinations(interview):
-                answers = effective_answers(interview, combo)
-                result.append((combo, answers, self.selector.mask(answers)))
-            self._combos = result
+            if routes_look_ahead(interview):
+                self._combos = [
+                    (combo, answers, self.selector.mask(answers))
+                    for combo in answer_combinations(interview)
+                    for answers in (effective_answers(interview, combo),)
+                ]
+            else:
+                self._combos = self._walk_combos()
         return self._combos
+
+    def _walk_combos(self) -> list[tuple[dict[str, Answer], dict[str, Answer], int]]:
+        """The same list as walking every path and re-deriving its effective answers and
+        mask, computed along the walk (routes only look back: see routes_look_ahead)."""
+        interview = self.content.interview
+        selector = self.selector
+        empty: dict[str, Answer] = {
+            qid: [] if q.kind == "many" else None for qid, q in interview.questions.items()
+        }
+        keys = selector.keys
+        result: list[tuple[dict[str, Answer], dict[str, Answer], int]] = []
+
+        def walk(qid: str | None, answers: dict[str, Answer], partial: tuple[int, int]) -> None:
+            if qid is None:
+                effective = dict(empty)
+                for key, value in answers.items():
+                    effective[key] = list(value) if isinstance(value, list) else value
+                for key in keys:
+                    if key not in answers:
+                        partial = selector.advance(partial, key, effective[key])
+                result.append((answers, effective, selector.finish(partial)))
+                return
+            question = interview.question(qid)
+            fed = qid in keys
+            for value in walk_values(question):
+                nxt = dict(answers)
+                nxt[qid] = value
+                state = selector.advance(partial, qid, value) if fed else partial
+                walk(route(interview, qid, nxt), nxt, state)
+
+        walk(interview.start, {}, selector.start())
+        return result
 
     def plans(self) -> None:
         """Every interview path yields a plan; every screen of it renders and fits."""
         interview_file = self.content.root / "interview.yaml"
         steps = self.content.steps
-        by_mask: dict[int, list[tuple[dict[str, Answer], dict[str, Answer]]]] = {}
+        by_mask: dict[int, list[tuple[dict[str, Answer], dict[str, Answer], int]]] = {}
         for combo, answers, mask in self.combos():
             if mask == 0:
                 self.report(
@@ -312,16 +383,18 @@ class Checker:
             group = by_mask.setdefault(mask, [])
             # Keep the first path and the one with the most ticks (longest reasons).
             if len(group) < 2:
-                group.append((combo, answers))
-            elif self._ticks(answers) > self._ticks(group[1][1]):
-                group[1] = (combo, answers)
-        referenced = {s.id: self._referenced_keys(s.id) for s in steps}
+                group.append((combo, answers, self._ticks(answers)))
+            else:
+                ticks = self._ticks(answers)
+                if ticks > group[1][2]:
+                    group[1] = (combo, answers, ticks)
+        referenced = {s.id: sorted(self._referenced_keys(s.id)) for s in steps}
         rendered_steps: set[tuple[Any, ...]] = set()
         rendered_pages: dict[tuple[Any, ...], int] = {}
         variants: dict[tuple[str, str], int] = {}
         for lang in self.content.locales:
             for group in by_mask.values():
-                for combo, answers in group:
+                for combo, answers, ticks in group:
                     plan = select(steps, answers)
                     progress = Progress(tuple(plan), {})
                     done = Progress(tuple(plan), {s.id: Mark("done", s.version) for s in plan})
@@ -346,17 +419,15 @@ class Checker:
                                 f"{label} page {page + 1} for {self._summary(combo)}",
                             )
                     for step in plan:
-                        projection = tuple(
-                            (k, str(answers.get(k))) for k in sorted(referenced[step.id])
-                        )
-                        step_marker = (lang, step.id, projection, self._ticks(answers) > 2)
+                        projection = tuple((k, str(answers.get(k))) for k in referenced[step.id])
+                        step_marker = (lang, step.id, projection, ticks > 2)
                         if step_marker in rendered_steps:
                             continue
                         # A body that reads many answers has thousands of variants; a sample
                         # of them (first seen, plus every longest-reason one) bounds the
                         # time while the property test in tests/ samples the rest.
                         count = variants.get((lang, step.id), 0)
-                        if count >= STEP_VARIANTS and self._ticks(answers) <= 2:
+                        if count >= STEP_VARIANTS and ticks <= 2:
                             continue
                         variants[(lang, step.id)] = count + 1
                         rendered_steps.add(step_marker)
@@ -883,6 +954,111 @@ class Checker:
                                 f"reason for {step.id}: {type(exc).__name__}: {exc}",
                             )
 
+    def platform_mentions(self) -> None:
+        """Platform steps never talk about a platform the merchant does not use: for every
+        answer class, every ``scope: platform`` step of its plan is rendered (body and
+        details, every locale; up to PLATFORM_VARIANTS answer variants per step and
+        platform) for that class's platform, and no other platform's name (its option
+        label) may appear in it, unless the step lists that platform in ``mentions`` (a
+        neutral mention)."""
+        interview = self.content.interview
+        if "platform" not in interview.questions:
+            return
+        options = interview.question("platform").options
+        names: dict[str, re.Pattern[str]] = {}
+        for option in options:
+            for locale in self.content.locales:
+                label = self.content.string(locale, f"questions.platform.options.{option}")
+                if isinstance(label, str) and label.strip():
+                    names.setdefault(
+                        option, re.compile(rf"(?<!\w){re.escape(label.strip())}(?!\w)")
+                    )
+        for step in self.content.steps:
+            for unknown in sorted(step.mentions - set(options)):
+                self.report(
+                    self.content.step_text(None, step.id).path,
+                    1,
+                    f"mentions: {unknown!r} is not a platform option"
+                    f" (one of {', '.join(options)})",
+                )
+        steps = self.selector.steps
+        platform_steps = [i for i, s in enumerate(steps) if s.scope == "platform"]
+        any_platform_step = sum(1 << i for i in platform_steps)
+        seen: set[tuple[Any, ...]] = set()
+        variants: dict[tuple[str, str], int] = {}
+        referenced = {s.id: sorted(self._referenced_keys(s.id)) for s in steps}
+        for mask, raw in self.answer_classes().items():
+            platform = raw.get("platform")
+            if not isinstance(platform, str) or not mask & any_platform_step:
+                continue
+            others = {o: n for o, n in names.items() if o != platform}
+            todo: list[Step] = []
+            for index in platform_steps:
+                step = steps[index]
+                if not mask >> index & 1 or variants.get((step.id, platform), 0) >= (
+                    PLATFORM_VARIANTS
+                ):
+                    continue
+                marker = (step.id, platform, tuple(str(raw.get(k)) for k in referenced[step.id]))
+                if marker in seen:
+                    continue
+                seen.add(marker)
+                variants[(step.id, platform)] = variants.get((step.id, platform), 0) + 1
+                todo.append(step)
+            if not todo:
+                continue
+            answers = effective_answers(interview, raw)
+            plan = [s for i, s in enumerate(steps) if mask >> i & 1]
+            progress = Progress(tuple(plan), {})
+            for step in todo:
+                allowed = {o: n for o, n in others.items() if o not in step.mentions}
+                for lang in self.content.locales:
+                    self._mentions_in(lang, step, answers, progress, platform, allowed)
+
+    def _mentions_in(
+        self,
+        lang: str,
+        step: Step,
+        answers: dict[str, Answer],
+        progress: Progress,
+        platform: str,
+        names: Mapping[str, re.Pattern[str]],
+    ) -> None:
+        try:
+            shown = self.views.step(
+                lang, step, answers, progress, SAMPLE_NOW, self.deadline, intro=True
+            ).text
+            shown += (
+                "\n"
+                + self.views.details(
+                    lang, step, answers, now=SAMPLE_NOW, deadline=self.deadline, today=FAR_FUTURE
+                ).text
+            )
+        except (TemplateError, KeyError, AttributeError, TypeError, ValueError):
+            return  # reported by plans()
+        text = self.content.step_text(lang, step.id)
+        for option, pattern in names.items():
+            found = pattern.search(shown)
+            if found is None:
+                continue
+            name = found.group(0)
+            path, line = text.path, 1
+            for source, first in ((text.body, text.body_line), (text.details, text.details_line)):
+                hit = pattern.search(source) if source else None
+                if hit is not None:
+                    line = first + source.count("\n", 0, hit.start())
+                    break
+            else:
+                lines = path.read_text(encoding="utf-8").splitlines()
+                line = next((i for i, t in enumerate(lines, 1) if pattern.search(t)), 1)
+            self.report(
+                path,
+                line,
+                f"step {step.id} names {name} to a merchant on {platform}: show it only to"
+                f" {option} merchants (a `when` condition, or an `if` in the text), or add"
+                f" `mentions: [{option}]` to the front matter if the mention is neutral",
+            )
+
     def run(self) -> list[Problem]:
         """Every check."""
         self.compile_all()
@@ -894,6 +1070,7 @@ class Checker:
         self.plans()
         self.contradictions()
         self.reasons()
+        self.platform_mentions()
         self.coverage_rule()
         return self.problems
 

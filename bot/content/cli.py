@@ -1,4 +1,4 @@
-"""``python -m bot content check | preview | coverage``: the editors' tools."""
+"""``python -m bot content check | preview | coverage | facts | graph``: the editors' tools."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from bot.botapi.tghtml import html_to_terminal
 from bot.config import ConfigError, Settings
 from bot.content.check import Checker, check
 from bot.content.facts import FactIndex, review_warnings
+from bot.content.graph import to_dot, to_svg
 from bot.content.loader import Content, ContentError, load_content
 from bot.content.preview import preview
 from bot.content.render import Renderer
@@ -40,6 +41,21 @@ def facts_report(content: Content, today: date) -> int:
                 f"  facts.yaml:{fact.line}: {fact.path} (checked {fact.checked.isoformat()},"
                 f" review by {fact.review_by.isoformat()})"
             )
+    return 0
+
+
+def graph(content: Content, form: str) -> int:
+    """``content graph``: SVG from Graphviz's ``dot`` when installed, else the DOT text."""
+    dot = to_dot(content)
+    svg = to_svg(dot) if form in ("auto", "svg") else None
+    if svg is not None:
+        sys.stdout.write(svg)
+        return 0
+    if form == "svg":
+        raise ConfigError("Graphviz's `dot` is not installed (or failed): use --format dot")
+    if form == "auto":
+        print("(Graphviz's dot is not installed: printing DOT text)", file=sys.stderr)
+    sys.stdout.write(dot)
     return 0
 
 
@@ -77,6 +93,8 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     if args.task == "facts":
         return facts_report(content, today)
+    if args.task == "graph":
+        return graph(content, args.format)
     checker = Checker(content, deadline=settings.deadline)
     if args.task == "coverage":
         rows = checker.coverage()

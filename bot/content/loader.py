@@ -324,6 +324,7 @@ class StepModel(_Strict):
     excludes: list[str] = []
     conflicts: list[str] = []
     only: dict[str, list[str]] = {}
+    mentions: list[str] = []
 
     @field_validator("when", "unless", "only", mode="before")
     @classmethod
@@ -859,6 +860,7 @@ def load_content(root: Path) -> Content:
                 excludes=tuple(meta.excludes),
                 conflicts=tuple(meta.conflicts),
                 only={k: frozenset(v) for k, v in meta.only.items()},
+                mentions=frozenset(meta.mentions),
             )
         )
     ids = {s.id for s in steps}

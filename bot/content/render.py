@@ -14,33 +14,38 @@ from bot.content.loader import DEFAULT_LOCALE, Content
 
 
 class LocaleLoader(BaseLoader):
-    """Loads ``<name>`` for a locale from content/locales/<code>/templates, else English."""
+    """Loads ``<name>`` for a locale from content/locales/<code>/templates, else English.
+
+    Every template is read once, when the loader is made: a renderer keeps the templates
+    of the tree it was built for, even if the folder changes under a running process (a
+    content reload builds a new renderer after checking the new tree).
+    """
 
     def __init__(self, locales_dir: Path) -> None:
         self.locales_dir = locales_dir
+        self._sources: dict[str, tuple[str, str]] = {}
+        for folder in sorted(locales_dir.glob("*/templates")):
+            code = folder.parent.name
+            for path in sorted(folder.glob("*.j2")):
+                source = path.read_text(encoding="utf-8")
+                self._sources[f"{code}/{path.name}"] = (source, str(path))
 
     def get_source(
         self,
         environment: Any,  # noqa: ARG002 - signature fixed by jinja2
         template: str,
     ) -> tuple[str, str, Any]:
-        """The template's source, its file, and an up-to-date check."""
+        """The template's source, its file, and an up-to-date check (always up to date)."""
         code, _, name = template.partition("/")
         for candidate in (code, DEFAULT_LOCALE):
-            path = self.locales_dir / candidate / "templates" / name
-            if path.is_file():
-                source = path.read_text(encoding="utf-8")
-                mtime = path.stat().st_mtime
-                return source, str(path), lambda p=path, m=mtime: p.stat().st_mtime == m
+            found = self._sources.get(f"{candidate}/{name}")
+            if found is not None:
+                return found[0], found[1], lambda: True
         raise TemplateNotFound(template)
 
     def list_templates(self) -> list[str]:
         """Every template of every locale, as ``<code>/<name>``."""
-        names: list[str] = []
-        for folder in sorted(self.locales_dir.glob("*/templates")):
-            code = folder.parent.name
-            names.extend(f"{code}/{p.name}" for p in sorted(folder.glob("*.j2")))
-        return names
+        return list(self._sources)
 
 
 def _thousands(number: int) -> str:

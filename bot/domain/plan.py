@@ -61,6 +61,10 @@ class Step:
     conflicts: tuple[str, ...] = ()
     #: Like ``when``, but every option picked must be listed (several-answer questions).
     only: Conditions = field(default_factory=dict)
+    #: Platform options this step may name to merchants on another platform (a neutral
+    #: mention, e.g. "as on Shopify, ..."): ``content check`` allows them (see
+    #: Checker.platform_mentions).
+    mentions: frozenset[str] = frozenset()
 
     @property
     def names(self) -> frozenset[str]:

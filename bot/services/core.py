@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -32,6 +33,25 @@ from bot.views.screens import Views
 _EVENTS: Table = Event.__table__  # type: ignore[attr-defined]
 #: Activity-log kind: a step was shown on its own (what typed "done" or "skip" applies to).
 STEP_SHOWN = "step_opened"  # a step shown to the merchant (funnel, and typed done/skip)
+
+
+@dataclass(frozen=True)
+class Live:
+    """One content release as the services use it: the tree, its screens and its deadline.
+
+    Swapped as a whole (one reference) when the content is reloaded; an update reads the one
+    that was live when its turn opened, from start to end (see :meth:`Core.turn`).
+    """
+
+    content: Content
+    views: Views
+    deadline: datetime
+    # Per-release caches (a locale's typed words).
+    typed_words: dict[str, TypedWords] = field(default_factory=dict, compare=False)
+
+
+# The release an update pinned when its turn opened (per task: PTB runs each update in its own).
+_PINNED: ContextVar[tuple[int, Live] | None] = ContextVar("bot_live_release", default=None)
 
 
 @dataclass(frozen=True)
@@ -211,9 +231,7 @@ class Core:
         retention_days: int | None = None,
     ) -> None:
         self.db = db
-        self.content = content
-        self.views = views
-        self.deadline = deadline
+        self._live = Live(content, views, deadline)
         self.clock = clock
         self.retention_days = retention_days
         # The hour new merchants' alerts arrive at (set by the wiring; None: any time).
@@ -224,11 +242,48 @@ class Core:
         self.typed_input: dict[str, TypedInput] = {}
         # Set by the wiring: typed text once the interview is finished (done, skip, next...).
         self.after_interview: TypedInput | None = None
-        self._typed_words: dict[str, TypedWords] = {}  # by locale shipped
+
+    # --- the live content release -----------------------------------------------------------
+
+    @property
+    def live(self) -> Live:
+        """The release this update runs on: pinned when its turn opened, else the newest."""
+        pinned = _PINNED.get()
+        if pinned is not None and pinned[0] == id(self):
+            return pinned[1]
+        return self._live
+
+    def swap(self, live: Live) -> None:
+        """Make ``live`` the release every turn opened from now on uses (one assignment)."""
+        self._live = live
+
+    @property
+    def content(self) -> Content:
+        """The content tree of the live release."""
+        return self.live.content
+
+    @property
+    def views(self) -> Views:
+        """The screens of the live release."""
+        return self.live.views
+
+    @property
+    def deadline(self) -> datetime:
+        """The campaign deadline of the live release (with the operator's override)."""
+        return self.live.deadline
 
     @asynccontextmanager
     async def turn(self, user: UserInfo) -> AsyncIterator[Turn]:
         """Open the update's unit of work: lock the chat, load or create the merchant."""
+        token = _PINNED.set((id(self), self.live))
+        try:
+            async with self._turn(user) as turn:
+                yield turn
+        finally:
+            _PINNED.reset(token)
+
+    @asynccontextmanager
+    async def _turn(self, user: UserInfo) -> AsyncIterator[Turn]:
         async with self.db.session(lock_chat=user.chat_id) as session:
             now = self.clock()
             merchant = await session.get(Merchant, user.id)
@@ -280,10 +335,11 @@ class Core:
 
     def typed_words(self, lang: str | None) -> TypedWords:
         """The locale's words with a meaning of their own (back, skip, negations)."""
-        code = self.content.locale(lang).code
-        if code not in self._typed_words:
-            self._typed_words[code] = self.content.typed_words(code)
-        return self._typed_words[code]
+        live = self.live
+        code = live.content.locale(lang).code
+        if code not in live.typed_words:
+            live.typed_words[code] = live.content.typed_words(code)
+        return live.typed_words[code]
 
     # --- screens several features show ---------------------------------------------------
 

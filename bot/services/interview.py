@@ -5,10 +5,11 @@ from __future__ import annotations
 from bot.domain import interview as iv
 from bot.domain import links
 from bot.domain.callbacks import Back, CancelEdit, Choose, Confirm, EditAnswer, SkipQuestion
-from bot.domain.interview import State
+from bot.domain.interview import Interview, State
 from bot.services.core import Core, Turn, UserInfo
 from bot.storage.models import Mode
 from bot.views.model import Outcome, Screen
+from bot.views.screens import Views
 
 InterviewButton = Choose | Confirm | SkipQuestion | Back
 # Activity-log kinds: a step deep link followed before the answers were in, and its opening.
@@ -21,8 +22,16 @@ class InterviewService:
 
     def __init__(self, core: Core) -> None:
         self.core = core
-        self.views = core.views
-        self.interview = core.content.interview
+
+    @property
+    def views(self) -> Views:
+        """The live release's screens."""
+        return self.core.views
+
+    @property
+    def interview(self) -> Interview:
+        """The live release's interview."""
+        return self.core.content.interview
 
     async def start(self, user: UserInfo, payload: str | None = None) -> Outcome:
         """/start (optionally from a deep link): greet; resume the interview or show the plan."""

@@ -9,6 +9,7 @@ from bot.domain.interview import normalise
 from bot.services.core import STEP_SHOWN, Core, Turn, UserInfo
 from bot.storage.models import StepProgress, StepStatus
 from bot.views.model import Outcome
+from bot.views.screens import Views
 
 PlanButton = ShowPlan | PlanPage | ShowProfile | OpenStep | MarkStep | NextStep
 
@@ -18,7 +19,11 @@ class PlanService:
 
     def __init__(self, core: Core) -> None:
         self.core = core
-        self.views = core.views
+
+    @property
+    def views(self) -> Views:
+        """The live release's screens."""
+        return self.core.views
 
     async def plan(self, user: UserInfo) -> Outcome:
         """/plan."""

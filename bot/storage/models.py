@@ -326,6 +326,43 @@ class Broadcast(SQLModel, table=True):
     cancelled_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
+class ContentReload(SQLModel, table=True):
+    """A reload of the content asked for on every instance (bot.storage.instances).
+
+    One row (``global``); ``generation`` goes up with each request. Each process remembers the
+    generation it last acted on and reloads its own content folder when the row moved on.
+    """
+
+    __tablename__ = "content_reload"
+
+    name: str = Field(primary_key=True, max_length=32)
+    generation: int = 0
+    requested_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    requested_by: str | None = Field(default=None, max_length=64)
+
+
+class Instance(SQLModel, table=True):
+    """A running process (``serve``, ``run`` or ``remind``) and the content version it runs.
+
+    Written at start and on every poll (a heartbeat); the console lists them, stale ones
+    (not seen for a while) marked as such. ``problems`` holds the lines of the last failed
+    reload (empty once a reload succeeds).
+    """
+
+    __tablename__ = "instance"
+    __table_args__ = (Index("ix_instance_last_seen", "last_seen"),)
+
+    id: str = Field(primary_key=True, max_length=64)
+    role: str = Field(max_length=16)
+    host: str = Field(max_length=255)
+    pid: int
+    content_hash: str = Field(max_length=64)
+    generation: int = 0
+    problems: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    last_seen: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
 class ConsoleLogin(SQLModel, table=True):
     """A console login link that was used (by its id), so it logs in once across instances.
 
