@@ -26,9 +26,10 @@ class LocaleLoader(BaseLoader):
         self._sources: dict[str, tuple[str, str]] = {}
         for folder in sorted(locales_dir.glob("*/templates")):
             code = folder.parent.name
-            for path in sorted(folder.glob("*.j2")):
+            for path in sorted(folder.rglob("*.j2")):  # subfolders too (broadcasts/)
                 source = path.read_text(encoding="utf-8")
-                self._sources[f"{code}/{path.name}"] = (source, str(path))
+                name = path.relative_to(folder).as_posix()
+                self._sources[f"{code}/{name}"] = (source, str(path))
 
     def get_source(
         self,
