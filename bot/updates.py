@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -108,9 +108,13 @@ class UpdateRunner:
     def spawn(self, payloads: Sequence[dict[str, Any]], attempts: int = 0) -> None:
         """Handle accepted updates concurrently (one chat's in order: the update processor)."""
         for payload in payloads:
-            task = asyncio.ensure_future(self.handle(payload, attempts))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self.background(self.handle(payload, attempts))
+
+    def background(self, handling: Coroutine[Any, Any, bool]) -> None:
+        """Run the handling of an accepted update as a task that :meth:`drain` waits for."""
+        task = asyncio.ensure_future(handling)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def drain(self) -> None:
         """Wait for the updates being handled (shutdown)."""
