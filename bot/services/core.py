@@ -1,10 +1,11 @@
 """What every use case shares: the per-update unit of work (:class:`Turn`) and the helpers
 that read a merchant's plan.
 
-Each use case opens exactly one turn: one short transaction, serialised per chat (an
-advisory lock on PostgreSQL), that loads (or creates, on first contact) the merchant and
-reads their interview state against today's content. Two instances handling the same
-merchant act as one would; a restart continues exactly where the merchant was.
+Each use case opens exactly one turn: one short transaction, serialised per merchant (on
+PostgreSQL the read that loads the merchant locks their row), that loads (or creates, on
+first contact) the merchant and reads their interview state against today's content. Two
+instances handling the same merchant act as one would; a restart continues exactly where
+the merchant was.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from bot.domain import interview as iv
 from bot.domain.interview import State, TypedWords
 from bot.domain.plan import Mark, Progress
 from bot.domain.plan import select as select_steps
-from bot.storage.db import Database
+from bot.storage.db import Database, get_locked
 from bot.storage.models import Event, Merchant, Mode, StepProgress, StepStatus, utcnow
 from bot.views.model import Outcome, Screen
 from bot.views.screens import Views
@@ -70,6 +71,7 @@ class Turn:
         self.created = created
         self.now = now
         self._content = content
+        self._events: list[dict[str, Any]] = []  # logged, written by write_events()
         self.state = iv.resume(
             content.interview,
             merchant.answers,
@@ -103,8 +105,8 @@ class Turn:
     ) -> None:
         """Record a funnel event in this transaction, with the merchant's platform, markets
         and TikTok Shop status as they are now (columns operators filter on)."""
-        # A Core insert: the row is write-only here, so the ORM would only add overhead
-        # (an object to build, track and flush on the hottest path, every answer).
+        # A Core insert at the end of the turn (write_events): the row is write-only here, so
+        # the ORM would only add overhead, and one statement carries all of a turn's events.
         answers = self.state.answers
         platform, status, markets = (
             answers.get("platform"),
@@ -112,23 +114,33 @@ class Turn:
             answers.get("market"),
         )
         joined = f",{','.join(markets)}," if isinstance(markets, list) and markets else None
-        conn = await self.session.connection()
-        await conn.execute(
-            insert(_EVENTS).values(
-                merchant_id=self.merchant.id,
-                kind=kind,
-                at=self.now,
-                data=data,
-                question=question,
-                step=step,
-                platform=platform if isinstance(platform, str) else None,
-                shop_status=status if isinstance(status, str) else None,
-                markets=joined,
-            )
+        self._events.append(
+            {
+                "merchant_id": self.merchant.id,
+                "kind": kind,
+                "at": self.now,
+                "data": data,
+                "question": question,
+                "step": step,
+                "platform": platform if isinstance(platform, str) else None,
+                "shop_status": status if isinstance(status, str) else None,
+                "markets": joined,
+            }
         )
+
+    async def write_events(self) -> None:
+        """Insert the events logged so far, all in one statement (one round trip: an answer
+        logs two, ``answer`` and ``question_shown``). Runs before the turn commits."""
+        if not self._events:
+            return
+        rows, self._events = self._events, []
+        await self.session.flush()  # a new merchant's row goes first
+        conn = await self.session.connection()
+        await conn.execute(insert(_EVENTS).values(rows))
 
     async def last_event(self, *kinds: str) -> Event | None:
         """The merchant's latest logged event of one of these kinds."""
+        await self.write_events()
         await self.session.flush()
         found = await self.session.exec(
             select(Event)
@@ -194,9 +206,11 @@ class Core:
     @asynccontextmanager
     async def turn(self, user: UserInfo) -> AsyncIterator[Turn]:
         """Open the update's unit of work: lock the chat, load or create the merchant."""
-        async with self.db.session(lock_chat=user.chat_id) as session:
+        async with self.db.session() as session:
             now = self.clock()
-            merchant = await session.get(Merchant, user.id)
+            # The first statement reads the merchant and locks the row (PostgreSQL): one
+            # chat's updates are serialised across processes without a round trip of its own.
+            merchant = await get_locked(self.db, session, Merchant, user.id, lock_key=user.chat_id)
             created = merchant is None
             if merchant is None:
                 merchant = Merchant(
@@ -220,6 +234,7 @@ class Core:
             if created:
                 await turn.log("first_contact")
             yield turn
+            await turn.write_events()
 
     # --- reading the plan -------------------------------------------------------------------
 
