@@ -136,7 +136,9 @@ class Turn:
         rows, self._events = self._events, []
         await self.session.flush()  # a new merchant's row goes first
         conn = await self.session.connection()
-        await conn.execute(insert(_EVENTS).values(rows))
+        # Rows as parameters (executemany: one statement), not .values(rows): a multi-row
+        # VALUES has no cache key, so it would be compiled again on every update.
+        await conn.execute(insert(_EVENTS), rows[0] if len(rows) == 1 else rows)
 
     async def last_event(self, *kinds: str) -> Event | None:
         """The merchant's latest logged event of one of these kinds."""

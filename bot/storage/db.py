@@ -33,6 +33,8 @@ from bot.storage import sqlite_inline
 
 log = logging.getLogger(__name__)
 _M = TypeVar("_M")
+# Statement parameters: one row, or several (executemany).
+Params = dict[str, Any] | list[dict[str, Any]]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _CHECKPOINT = "wal_checkpoint_after_commit"
@@ -145,7 +147,9 @@ class Database:
             if session.info.get(_CHECKPOINT) and self.dialect == "sqlite":
                 await self._checkpoint()
 
-    async def execute(self, statement: Executable) -> list[tuple[Any, ...]]:
+    async def execute(
+        self, statement: Executable, parameters: Params | None = None
+    ) -> list[tuple[Any, ...]]:
         """Run one statement as its own transaction and return its rows (if any).
 
         On PostgreSQL it is one round trip (autocommit). A pooled connection that the
@@ -154,21 +158,23 @@ class Database:
         setting values).
         """
         try:
-            return await self._execute_once(statement)
+            return await self._execute_once(statement, parameters)
         except DBAPIError as exc:
             if not lost_connection(exc):
                 raise
             log.info("database connection was dropped (restart?): retrying on a new one")
-            return await self._execute_once(statement)
+            return await self._execute_once(statement, parameters)
 
-    async def _execute_once(self, statement: Executable) -> list[tuple[Any, ...]]:
+    async def _execute_once(
+        self, statement: Executable, parameters: Params | None
+    ) -> list[tuple[Any, ...]]:
         if self._autocommit is not None:
             async with self._autocommit.connect() as conn:
-                result = await conn.execute(statement)
+                result = await conn.execute(statement, parameters)
                 return [tuple(row) for row in result] if result.returns_rows else []
         async with self.session() as session:
             conn = await session.connection()
-            result = await conn.execute(statement)
+            result = await conn.execute(statement, parameters)
             return [tuple(row) for row in result] if result.returns_rows else []
 
     async def _checkpoint(self) -> None:

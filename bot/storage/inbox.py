@@ -43,25 +43,25 @@ async def accept(
     if not payloads:
         return []
     insert = pg_insert if db.is_postgres else sqlite_insert
+    # The rows go as parameters, not as .values(...): a multi-row VALUES has no cache key,
+    # so SQLAlchemy would compile it again for every update.
     statement = (
         insert(_TABLE)
-        .values(
-            [
-                {
-                    "update_id": payload["update_id"],
-                    "payload": payload,
-                    "received_at": now,
-                    "status": InboxStatus.PENDING,
-                    "attempts": 0,
-                    "lease_until": now + lease,
-                }
-                for payload in payloads
-            ]
-        )
         .on_conflict_do_nothing(index_elements=["update_id"])
         .returning(_TABLE.c.update_id)
     )
-    fresh = {row[0] for row in await db.execute(statement)}
+    rows = [
+        {
+            "update_id": payload["update_id"],
+            "payload": payload,
+            "received_at": now,
+            "status": InboxStatus.PENDING,
+            "attempts": 0,
+            "lease_until": now + lease,
+        }
+        for payload in payloads
+    ]
+    fresh = {row[0] for row in await db.execute(statement, rows[0] if len(rows) == 1 else rows)}
     return [payload for payload in payloads if payload["update_id"] in fresh]
 
 
