@@ -212,66 +212,63 @@ async def run(merchants: int, rounds: int, database: str = "sqlite") -> None:
 
         server_pg = PostgresServer().start()
     print(f"database: {database}")
-    with tempfile.TemporaryDirectory() as cache:
-        for round_no in range(rounds + 1):
-            counted = round_no == rounds  # one more run, counting round trips
-            with tempfile.TemporaryDirectory() as tmp:
-                db_url = (
-                    server_pg.create_database(f"bench{round_no}")
-                    if server_pg is not None
-                    else f"sqlite+aiosqlite:///{tmp}/bench.db"
-                )
-                fake = Probe()
-                async with await serve(fake) as server:
-                    env = {
-                        "PATH": os.environ.get("PATH", ""),
-                        "PYTHONPATH": str(REPO),
-                        "PTB_TIMEDELTA": "1",
-                        "TELEGRAM_TOKEN": TOKEN,
-                        "TELEGRAM_BASE_URL": server.base_url,
-                        "DATABASE_URL": db_url,
-                        "LOG_LEVEL": "WARNING",
-                        # The echo bot has no send budget: give the bot's the paid ceiling
-                        # (1000 msg/s) so both are measured on their own work. On PostgreSQL
-                        # the budget is shared through the database: slots are leased 200 at
-                        # a time then, about one lease per 200 replies.
-                        "SEND_RATE": "1000",
-                        "ALLOW_PAID_BROADCAST": "true",
-                        # Passing content checks are remembered here (the first start fills
-                        # it: the start-up figures are with the check cached).
-                        "XDG_CACHE_HOME": cache,
-                    }
-                    if round_no == 0:
-                        await check_content(env, tmp)
-                    bots = COUNTED if counted else BOTS
-                    row = []
-                    for i, (_, args, warmup) in enumerate(bots):
-                        base = 10_000 * (i + 1) + round_no * 1000
-                        counts = Path(tmp) / "counts.json" if counted else None
-                        if counts is not None:
-                            env["BENCH_COUNTS"] = str(counts)
-                        row.append(
-                            await measure(fake, args, env, tmp, merchants, base, warmup, counts)
-                        )
-            if counted:
-                report_trips(row[0], database)
-                continue
-            runs.append(row)
-            echo, echo_same, bot = row
-            rates = (
-                f"{name} {m.rate:6.1f} msg/s" for (name, _, _), m in zip(BOTS, row, strict=True)
+    for round_no in range(rounds + 1):
+        counted = round_no == rounds  # one more run, counting round trips
+        with tempfile.TemporaryDirectory() as tmp:
+            db_url = (
+                server_pg.create_database(f"bench{round_no}")
+                if server_pg is not None
+                else f"sqlite+aiosqlite:///{tmp}/bench.db"
             )
-            print(
-                f"run {round_no + 1}: "
-                + "   ".join(rates)
-                + f"   ratio {bot.rate / echo.rate:.2f}"
-                + f" (same transport {bot.rate / echo_same.rate:.2f})"
-                + f"   CPU/msg bot {bot.cpu * 1000:.2f} ms, echo {echo.cpu * 1000:.2f} ms"
-                + f" (ratio {bot.cpu / echo.cpu:.2f})"
-                + f"   p99 bot {pct(bot.latencies, 99):.0f} ms, echo {pct(echo.latencies, 99):.0f}"
-                + f"   start-up bot {bot.startup:.2f} s ({bot.startup_cpu:.2f} s CPU),"
-                + f" echo {echo.startup:.2f} s ({echo.startup_cpu:.2f} s CPU)"
-            )
+            fake = Probe()
+            async with await serve(fake) as server:
+                env = {
+                    "PATH": os.environ.get("PATH", ""),
+                    "PYTHONPATH": str(REPO),
+                    "PTB_TIMEDELTA": "1",
+                    "TELEGRAM_TOKEN": TOKEN,
+                    "TELEGRAM_BASE_URL": server.base_url,
+                    "DATABASE_URL": db_url,
+                    "LOG_LEVEL": "WARNING",
+                    # The echo bot has no send budget: give the bot's the paid ceiling
+                    # (1000 msg/s) so both are measured on their own work. On PostgreSQL
+                    # the budget is shared through the database: slots are leased 200 at
+                    # a time then, about one lease per 200 replies.
+                    "SEND_RATE": "1000",
+                    "ALLOW_PAID_BROADCAST": "true",
+                    # Passing content checks are remembered in ~/.cache (check_content
+                    # fills it first: the start-up figures are with the check cached).
+                    "HOME": str(Path.home()),
+                }
+                if round_no == 0:
+                    await check_content(env, tmp)
+                bots = COUNTED if counted else BOTS
+                row = []
+                for i, (_, args, warmup) in enumerate(bots):
+                    base = 10_000 * (i + 1) + round_no * 1000
+                    counts = Path(tmp) / "counts.json" if counted else None
+                    if counts is not None:
+                        env["BENCH_COUNTS"] = str(counts)
+                    row.append(
+                        await measure(fake, args, env, tmp, merchants, base, warmup, counts)
+                    )
+        if counted:
+            report_trips(row[0], database)
+            continue
+        runs.append(row)
+        echo, echo_same, bot = row
+        rates = (f"{name} {m.rate:6.1f} msg/s" for (name, _, _), m in zip(BOTS, row, strict=True))
+        print(
+            f"run {round_no + 1}: "
+            + "   ".join(rates)
+            + f"   ratio {bot.rate / echo.rate:.2f}"
+            + f" (same transport {bot.rate / echo_same.rate:.2f})"
+            + f"   CPU/msg bot {bot.cpu * 1000:.2f} ms, echo {echo.cpu * 1000:.2f} ms"
+            + f" (ratio {bot.cpu / echo.cpu:.2f})"
+            + f"   p99 bot {pct(bot.latencies, 99):.0f} ms, echo {pct(echo.latencies, 99):.0f}"
+            + f"   start-up bot {bot.startup:.2f} s ({bot.startup_cpu:.2f} s CPU),"
+            + f" echo {echo.startup:.2f} s ({echo.startup_cpu:.2f} s CPU)"
+        )
 
     if server_pg is not None:
         server_pg.stop()

@@ -118,7 +118,7 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-async def measure(url: str, cache: str, cwd: str, base: int) -> dict[str, float | list[float]]:
+async def measure(url: str, cwd: str, base: int) -> dict[str, float | list[float]]:
     fake = Probe()
     async with await serve(fake) as server:
         env = {
@@ -131,7 +131,7 @@ async def measure(url: str, cache: str, cwd: str, base: int) -> dict[str, float 
             "LOG_LEVEL": "WARNING",
             "SEND_RATE": "1000",
             "ALLOW_PAID_BROADCAST": "true",
-            "XDG_CACHE_HOME": cache,
+            "HOME": str(Path.home()),  # the content check's cache (~/.cache)
         }
         await check_content(env, cwd)
         proc = await start_process(["-m", "bot", "run"], env, cwd)
@@ -154,42 +154,41 @@ async def run(merchants: int, rounds: int, database: str) -> None:
 
         server_pg = PostgresServer().start()
     rows = []
-    with tempfile.TemporaryDirectory() as cache:
-        for round_no in range(rounds):
-            result = {}
-            for label, count in (("empty", 0), ("seeded", merchants)):
-                with tempfile.TemporaryDirectory() as tmp:
-                    url = (
-                        server_pg.create_database(f"scale{round_no}{label}")
-                        if server_pg is not None
-                        else f"sqlite+aiosqlite:///{tmp}/bench.db"
-                    )
-                    took = await seed(url, count)
-                    if count:
-                        print(f"  seeded {count} merchants in {took:.0f} s")
-                    result[label] = await measure(url, cache, tmp, 10_000 + round_no * 1000)
-            empty, seeded = result["empty"], result["seeded"]
-            assert isinstance(empty["latencies"], list) and isinstance(seeded["latencies"], list)
-            p50e, p50s = pct(empty["latencies"], 50), pct(seeded["latencies"], 50)
-            row = (
-                round_no + 1,
-                empty["ready"],
-                empty["after"],
-                seeded["ready"],
-                seeded["after"],
-                float(seeded["after"]) - float(empty["after"]),
-                p50e,
-                p50s,
-                p50s / p50e,
-                pct(empty["latencies"], 99),
-                pct(seeded["latencies"], 99),
-            )
-            rows.append(row)
-            print(
-                "run {}: RSS empty {:.1f} -> {:.1f} MB, seeded {:.1f} -> {:.1f} MB"
-                " (seeded - empty after the load: {:+.1f} MB); p50 {:.0f} / {:.0f} ms"
-                " (ratio {:.2f}); p99 {:.0f} / {:.0f} ms".format(*row)
-            )
+    for round_no in range(rounds):
+        result = {}
+        for label, count in (("empty", 0), ("seeded", merchants)):
+            with tempfile.TemporaryDirectory() as tmp:
+                url = (
+                    server_pg.create_database(f"scale{round_no}{label}")
+                    if server_pg is not None
+                    else f"sqlite+aiosqlite:///{tmp}/bench.db"
+                )
+                took = await seed(url, count)
+                if count:
+                    print(f"  seeded {count} merchants in {took:.0f} s")
+                result[label] = await measure(url, tmp, 10_000 + round_no * 1000)
+        empty, seeded = result["empty"], result["seeded"]
+        assert isinstance(empty["latencies"], list) and isinstance(seeded["latencies"], list)
+        p50e, p50s = pct(empty["latencies"], 50), pct(seeded["latencies"], 50)
+        row = (
+            round_no + 1,
+            empty["ready"],
+            empty["after"],
+            seeded["ready"],
+            seeded["after"],
+            float(seeded["after"]) - float(empty["after"]),
+            p50e,
+            p50s,
+            p50s / p50e,
+            pct(empty["latencies"], 99),
+            pct(seeded["latencies"], 99),
+        )
+        rows.append(row)
+        print(
+            "run {}: RSS empty {:.1f} -> {:.1f} MB, seeded {:.1f} -> {:.1f} MB"
+            " (seeded - empty after the load: {:+.1f} MB); p50 {:.0f} / {:.0f} ms"
+            " (ratio {:.2f}); p99 {:.0f} / {:.0f} ms".format(*row)
+        )
     if server_pg is not None:
         server_pg.stop()
     growth = statistics.median(r[5] for r in rows)
