@@ -77,6 +77,7 @@ class Delivery:
     final: bool = True
     failed: bool = False
     error: str | None = None
+    exception: BaseException | None = None  # what failed it (a dropped connection is retried)
 
 
 DELIVERY: ContextVar[Delivery | None] = ContextVar("bot_delivery", default=None)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,6 +33,7 @@ from telegram.error import TelegramError
 
 from bot.context import DELIVERY, BotApp, Delivery
 from bot.storage import inbox
+from bot.storage.db import lost_connection
 from bot.storage.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -108,9 +109,13 @@ class UpdateRunner:
     def spawn(self, payloads: Sequence[dict[str, Any]], attempts: int = 0) -> None:
         """Handle accepted updates concurrently (one chat's in order: the update processor)."""
         for payload in payloads:
-            task = asyncio.ensure_future(self.handle(payload, attempts))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self.background(self.handle(payload, attempts))
+
+    def background(self, handling: Coroutine[Any, Any, bool]) -> None:
+        """Run the handling of an accepted update as a task that :meth:`drain` waits for."""
+        task = asyncio.ensure_future(handling)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def drain(self) -> None:
         """Wait for the updates being handled (shutdown)."""
@@ -137,19 +142,14 @@ class UpdateRunner:
                 log.warning("could not record update %d", update_id, exc_info=True)
             return True
         attempt = attempts + 1
-        delivery = Delivery(attempt=attempt, final=attempt >= self.max_attempts)
-        token = DELIVERY.set(delivery)
-        try:
-            if update is None:  # read from the inbox: parse it here
-                update = Update.de_json(payload, self.app.bot)
-            app = self.app
-            await app.update_processor.process_update(update, app.process_update(update))
-        except Exception as exc:  # not a handler failure (those go to the error handler)
-            delivery.failed = True
-            delivery.error = f"{type(exc).__name__}: {exc}"[:500]
-            log.exception("update %d could not be handled", update_id)
-        finally:
-            DELIVERY.reset(token)
+        if update is None:  # read from the inbox: parse it here
+            update = Update.de_json(payload, self.app.bot)
+        delivery = await self._attempt(update, attempt)
+        if delivery.failed and not delivery.final and lost_connection(delivery.exception):
+            # A pooled connection the database had dropped (it restarted): the pool has let
+            # go of every such connection now, so try again at once instead of later.
+            log.info("update %d: database connection was dropped; trying again", update_id)
+            delivery = await self._attempt(update, attempt)
         try:
             if not delivery.failed:
                 await inbox.done(self.db, update_id)
@@ -165,6 +165,22 @@ class UpdateRunner:
             # update is handled again; replies are at least once.
             log.warning("could not record the outcome of update %d", update_id, exc_info=True)
         return not delivery.failed
+
+    async def _attempt(self, update: Update, attempt: int) -> Delivery:
+        """Run the handlers once; the returned delivery says whether (and how) it failed."""
+        delivery = Delivery(attempt=attempt, final=attempt >= self.max_attempts)
+        token = DELIVERY.set(delivery)
+        try:
+            app = self.app
+            await app.update_processor.process_update(update, app.process_update(update))
+        except Exception as exc:  # not a handler failure (those go to the error handler)
+            delivery.failed = True
+            delivery.exception = exc
+            delivery.error = f"{type(exc).__name__}: {exc}"[:500]
+            log.exception("update %d could not be handled", update.update_id)
+        finally:
+            DELIVERY.reset(token)
+        return delivery
 
     async def sweep(self, *, recover: bool = False) -> int:
         """Handle pending updates whose lease ran out: retries due, and those a dead process

@@ -9,10 +9,13 @@ combined check (database and content, with details). The worker (``remind``) and
 
 Updates go through the durable inbox (:mod:`bot.updates`): the webhook writes the update
 to the ``inbox`` table (insert-if-absent: a re-delivery of a known id is acknowledged and
-ignored, across instances), handles it inside the request, and answers 200. An update is
+ignored, across instances), answers 200 at once and handles it in the background. So a
+webhook connection is never held while the reply waits for the send budget (a merchant
+flooding one chat cannot hold Telegram's few webhook connections). An update is
 acknowledged only once it is in the inbox, so a process that dies mid-update loses nothing:
 its lease runs out and any instance's sweeper handles it. A handler failure is retried by
-the sweeper; the last failure apologises to the merchant.
+the sweeper; the last failure apologises to the merchant. :meth:`Webhook.settled` waits
+until every accepted update is handled (shutdown drains the same way; tests use it).
 
 Serve mode runs no loops from ``bot_data.background`` (the alert dispatcher runs in the
 ``remind`` worker process); its one loop is the inbox sweeper (retries, leftovers, pruning).
@@ -148,7 +151,8 @@ def create_ops_app(health: Health) -> web.Application:
 
 
 class Webhook:
-    """Receives updates: checks the secret, de-duplicates ids, processes inside the request."""
+    """Receives updates: checks the secret, de-duplicates ids, stores them in the inbox and
+    handles them in the background (the 200 never waits for the handling)."""
 
     def __init__(
         self,
@@ -202,13 +206,22 @@ class Webhook:
             self.metrics.reject("duplicate")
             log.info("update %d seen before: ignored", payload["update_id"])
             return web.Response(text="ok")
+        # Durable now: answer at once and handle it in the background, so the connection is
+        # never held while the reply waits for the send budget (or a slow Bot API).
+        self.runner.background(self._handle(payload, update))
+        return web.Response(text="ok")
+
+    async def _handle(self, payload: dict[str, Any], update: Update) -> bool:
         started = time.perf_counter()
         try:
-            await self.runner.handle(payload, update=update)
+            return await self.runner.handle(payload, update=update)
         finally:
             self.metrics.handler_seconds.observe(time.perf_counter() - started)
-        self.metrics.count_update(update)
-        return web.Response(text="ok")
+            self.metrics.count_update(update)
+
+    async def settled(self) -> None:
+        """Wait until every update accepted so far (and any it led to) is handled."""
+        await self.runner.drain()
 
     def _refuse(self, reason: str, status: int, request: web.Request) -> web.Response:
         self.metrics.reject(reason)
@@ -411,9 +424,14 @@ def create_app(
             yield
             stop.set()
             await task
-            await hook.runner.drain()
 
         app.cleanup_ctx.append(sweeper)
+
+    async def finish_updates(_app: web.Application) -> None:
+        # Once no request is in flight: handle what was acknowledged before stopping.
+        await hook.settled()
+
+    app.on_cleanup.append(finish_updates)
     return app
 
 

@@ -21,6 +21,7 @@ async def on_error(update: object, context: Context) -> None:
     """
     delivery = current_delivery()
     delivery.failed = True
+    delivery.exception = context.error
     delivery.error = f"{type(context.error).__name__}: {context.error}"[:500]
     if not delivery.final:
         log.warning("update failed (attempt %d), will retry: %s", delivery.attempt, delivery.error)

@@ -21,7 +21,7 @@ from sqlmodel import col, select
 
 from bot.botapi.fake import FakeMessage, FakeServer, FakeTelegram, serve
 from bot.storage.db import Database
-from bot.storage.models import Event, Merchant, StepProgress
+from bot.storage.models import Event, Inbox, InboxStatus, Merchant, StepProgress
 from tests.conftest import REPO, TOKEN
 from tests.pgserver import PostgresServer
 
@@ -135,14 +135,36 @@ async def fake_api() -> AsyncIterator[tuple[FakeTelegram, FakeServer]]:
 Post = Callable[[ServeProcess, dict[str, Any]], Awaitable[int]]
 
 
-def poster(http: aiohttp.ClientSession) -> Post:
+def poster(http: aiohttp.ClientSession, db_url: str) -> Post:
+    """POST an update to a server and wait until it is handled: the webhook answers 200 once
+    the update is in the inbox and handles it in the background."""
+
     async def post(server: ServeProcess, update: dict[str, Any]) -> int:
         headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
         async with http.post(f"{server.url}/telegram", json=update, headers=headers) as response:
             await response.read()
-            return response.status
+            status = response.status
+        if status == 200:
+            await until_handled(db_url, update["update_id"])
+        return status
 
     return post
+
+
+async def until_handled(db_url: str, update_id: int) -> None:
+    """Wait until the inbox records the update as handled (done, or given up)."""
+    db = Database(db_url)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            async with db.session() as session:
+                row = await session.get(Inbox, update_id)
+                if row is not None and row.status != InboxStatus.PENDING:
+                    return
+            assert time.monotonic() < deadline, f"update {update_id} was never handled"
+            await asyncio.sleep(0.02)
+    finally:
+        await db.dispose()
 
 
 def newest(fake: FakeTelegram) -> FakeMessage | None:
@@ -301,7 +323,7 @@ async def test_two_instances_on_one_postgres_act_as_one(
     db_url: str, postgres_server: PostgresServer, tmp_path: Path
 ) -> None:
     async with fake_api() as (fake, fake_server), aiohttp.ClientSession() as http:
-        post = poster(http)
+        post = poster(http, db_url)
         a, b = await asyncio.gather(
             start_serve(tmp_path, "a", db_url, fake_server),
             start_serve(tmp_path, "b", db_url, fake_server),
@@ -348,7 +370,7 @@ async def test_two_instances_on_one_postgres_act_as_one(
     async with fake_api() as (fake, fake_server), aiohttp.ClientSession() as http:
         single = await start_serve(tmp_path, "single", reference_url, fake_server)
         try:
-            await walk(fake, poster(http), [single], winners=winners)
+            await walk(fake, poster(http, reference_url), [single], winners=winners)
             one = await merchant_state(reference_url)
         finally:
             assert await single.stop() == 0
@@ -374,7 +396,7 @@ async def test_sigterm_finishes_the_update_in_flight(tmp_path: Path) -> None:
         server = await start_serve(tmp_path, "solo", db_url, fake_server, LOG_FORMAT="text")
         try:
             in_flight = asyncio.ensure_future(
-                poster(http)(server, fake.text_update(CHAT, "/start"))
+                poster(http, db_url)(server, fake.text_update(CHAT, "/start"))
             )
             await asyncio.wait_for(sending.wait(), 20)
             server.proc.send_signal(signal.SIGTERM)

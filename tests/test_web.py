@@ -75,14 +75,31 @@ async def client(web_app: web.Application) -> AsyncIterator[TestClient[Any, Any]
 
 
 async def post(
-    client: TestClient[Any, Any], body: Any, *, secret: str | None = SECRET, raw: bool = False
+    client: TestClient[Any, Any],
+    body: Any,
+    *,
+    secret: str | None = SECRET,
+    raw: bool = False,
+    settle: bool = True,
 ) -> tuple[int, str]:
+    """POST to the webhook; with ``settle`` (the default), also wait until the update is
+    handled (the webhook answers 200 once it is in the inbox and handles it after)."""
     headers = {"Content-Type": "application/json"}
     if secret is not None:
         headers[SECRET_HEADER] = secret
     data = body if raw else json.dumps(body)
     async with client.post("/telegram", data=data, headers=headers) as response:
-        return response.status, await response.text()
+        answer = response.status, await response.text()
+    if settle:
+        await settled(client)
+    return answer
+
+
+async def settled(client: TestClient[Any, Any]) -> None:
+    """Wait until every update the webhook accepted is handled."""
+    server = client.server
+    assert isinstance(server, TestServer)
+    await server.app[WEBHOOK].settled()
 
 
 async def recorded_ids(db: Database) -> list[int]:
@@ -125,6 +142,30 @@ async def test_good_secret_reaches_a_handler_and_replies(
     assert any("1q:0:platform:shopify" in str(m.reply_markup) for m in replies)
     assert await recorded_ids(db) == [update["update_id"]]
     assert not fake.calls_to("getUpdates"), "serve mode must never poll"
+
+
+async def test_the_200_never_waits_for_the_reply_to_be_sent(
+    client: TestClient[Any, Any], fake: FakeTelegram, db: Database
+) -> None:
+    """The webhook answers once the update is durable; the reply follows in the background
+    (a connection is never held while the reply waits for the send budget)."""
+    gate = asyncio.Event()
+    real = fake.handle
+
+    async def held(token: str, method: str, params: Any) -> Any:
+        if method == "sendMessage":
+            await gate.wait()  # the send budget (or the Bot API) is holding every reply
+        return await real(token, method, params)
+
+    fake.handle = held  # type: ignore[method-assign]
+    update = fake.text_update(CHAT, "/start")
+    # (old code handled the update inside the request: the POST would never return)
+    assert await asyncio.wait_for(post(client, update, settle=False), 60) == (200, "ok")
+    assert fake.messages(CHAT) == []  # acknowledged before any reply was sent
+    assert await recorded_ids(db) == [update["update_id"]]  # ... because it is in the inbox
+    gate.set()
+    await settled(client)
+    assert "Which platform" in (fake.messages(CHAT)[-1].text or "")
 
 
 @pytest.mark.parametrize("secret", [None, "", "wrong", SECRET + "x", SECRET[:-1], "ünïcode"])

@@ -46,6 +46,7 @@ from bot.domain.callbacks import MAX_INT, Alerts
 from bot.domain.interview import likely_path
 from bot.domain.plan import Mark
 from bot.services.core import Core, Turn, UserInfo, marks_of
+from bot.storage.db import get_locked
 from bot.storage.models import (
     Awaiting,
     ContentRelease,
@@ -441,8 +442,8 @@ class AlertService:
 
     async def chat_member(self, user: UserInfo, status: str) -> Outcome:
         """The bot was blocked (``kicked``/``left``) or allowed again (``member``)."""
-        async with self.db.session(lock_chat=user.chat_id) as session:
-            merchant = await session.get(Merchant, user.id)
+        async with self.db.session() as session:
+            merchant = await get_locked(self.db, session, Merchant, user.id, lock_key=user.chat_id)
             if merchant is None:
                 return Outcome()
             if status in ("kicked", "left", "banned"):

@@ -47,18 +47,26 @@ class ContentError(Exception):
 # --- YAML with line numbers ----------------------------------------------------------------
 
 
+# libyaml's parser when PyYAML has it (the wheels do): the pure-Python one spent about a second
+# of every start-up parsing the content tree (py-spy, issue 20). Same constructors, same marks.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _load_yaml(
     text: str, path: Path, problems: list[Problem], line_offset: int = 0
 ) -> tuple[Any, dict[tuple[Any, ...], int]]:
     """Parse YAML; return the data and the line (1-based) of every mapping key / list item."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+    loader = _YAML_LOADER(text)
+    try:  # parsed once: the nodes give the lines, the same nodes give the data
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = (mark.line + 1 if mark else 1) + line_offset
         problems.append(Problem(path, line, f"YAML error: {getattr(exc, 'problem', exc)}"))
         return None, {}
+    finally:
+        loader.dispose()
     lines: dict[tuple[Any, ...], int] = {}
 
     def walk(n: yaml.Node | None, loc: tuple[Any, ...]) -> None:

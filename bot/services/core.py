@@ -1,10 +1,11 @@
 """What every use case shares: the per-update unit of work (:class:`Turn`) and the helpers
 that read a merchant's plan.
 
-Each use case opens exactly one turn: one short transaction, serialised per chat (an
-advisory lock on PostgreSQL), that loads (or creates, on first contact) the merchant and
-reads their interview state against today's content. Two instances handling the same
-merchant act as one would; a restart continues exactly where the merchant was.
+Each use case opens exactly one turn: one short transaction, serialised per merchant (on
+PostgreSQL the read that loads the merchant locks their row), that loads (or creates, on
+first contact) the merchant and reads their interview state against today's content. Two
+instances handling the same merchant act as one would; a restart continues exactly where
+the merchant was.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from bot.domain import interview as iv
 from bot.domain.interview import State, TypedWords
 from bot.domain.plan import Mark, Progress
 from bot.domain.plan import select as select_steps
-from bot.storage.db import Database
+from bot.storage.db import Database, get_locked
 from bot.storage.models import Event, Merchant, Mode, StepProgress, StepStatus, utcnow
 from bot.views.model import Outcome, Screen
 from bot.views.screens import Views
@@ -115,6 +116,7 @@ class Turn:
         self.created = created
         self.now = now
         self._content = content
+        self._events: list[dict[str, Any]] = []  # logged, written by write_events()
         self.state = iv.resume(
             content.interview,
             merchant.answers,
@@ -151,23 +153,22 @@ class Turn:
     ) -> None:
         """Record a funnel event in this transaction, with the merchant's platform, markets
         and TikTok Shop status as they are now (columns operators filter on)."""
-        # A Core insert: the row is write-only here, so the ORM would only add overhead
-        # (an object to build, track and flush on the hottest path, every answer).
+        # A Core insert at the end of the turn (write_events): the row is write-only here, so
+        # the ORM would only add overhead, and one statement carries all of a turn's events.
         platform, joined, status = funnel_columns(self.state.answers)
         self._count(kind, question)
-        conn = await self.session.connection()
-        await conn.execute(
-            insert(_EVENTS).values(
-                merchant_id=self.merchant.id,
-                kind=kind,
-                at=self.now,
-                data=data,
-                question=question,
-                step=step,
-                platform=platform,
-                shop_status=status,
-                markets=joined,
-            )
+        self._events.append(
+            {
+                "merchant_id": self.merchant.id,
+                "kind": kind,
+                "at": self.now,
+                "data": data,
+                "question": question,
+                "step": step,
+                "platform": platform,
+                "shop_status": status,
+                "markets": joined,
+            }
         )
 
     def _count(self, kind: str, question: str | None) -> None:
@@ -182,8 +183,21 @@ class Turn:
         elif kind == "step_done" and merchant.step_done_at is None:
             merchant.step_done_at = self.now
 
+    async def write_events(self) -> None:
+        """Insert the events logged so far, all in one statement (one round trip: an answer
+        logs two, ``answer`` and ``question_shown``). Runs before the turn commits."""
+        if not self._events:
+            return
+        rows, self._events = self._events, []
+        await self.session.flush()  # a new merchant's row goes first
+        conn = await self.session.connection()
+        # Rows as parameters (executemany: one statement), not .values(rows): a multi-row
+        # VALUES has no cache key, so it would be compiled again on every update.
+        await conn.execute(insert(_EVENTS), rows[0] if len(rows) == 1 else rows)
+
     async def last_event(self, *kinds: str) -> Event | None:
         """The merchant's latest logged event of one of these kinds."""
+        await self.write_events()
         await self.session.flush()
         found = await self.session.exec(
             select(Event)
@@ -284,9 +298,11 @@ class Core:
 
     @asynccontextmanager
     async def _turn(self, user: UserInfo) -> AsyncIterator[Turn]:
-        async with self.db.session(lock_chat=user.chat_id) as session:
+        async with self.db.session() as session:
             now = self.clock()
-            merchant = await session.get(Merchant, user.id)
+            # The first statement reads the merchant and locks the row (PostgreSQL): one
+            # chat's updates are serialised across processes without a round trip of its own.
+            merchant = await get_locked(self.db, session, Merchant, user.id, lock_key=user.chat_id)
             created = merchant is None
             if merchant is None:
                 merchant = Merchant(
@@ -310,6 +326,7 @@ class Core:
             if created:
                 await turn.log("first_contact")
             yield turn
+            await turn.write_events()
 
     # --- reading the plan -------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -23,14 +23,18 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.sql import Executable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import ConfigError
 from bot.storage import sqlite_inline
 
 log = logging.getLogger(__name__)
+_M = TypeVar("_M")
+# Statement parameters: one row, or several (executemany).
+Params = dict[str, Any] | list[dict[str, Any]]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _CHECKPOINT = "wal_checkpoint_after_commit"
@@ -87,11 +91,20 @@ class Database:
             kwargs["async_creator"] = sqlite_inline.connector(database or ":memory:", uri=uri)
         else:
             parsed, self.connect_args = _asyncpg_ssl(parsed)
-            kwargs.update(
-                pool_size=10, max_overflow=20, pool_pre_ping=True, connect_args=self.connect_args
-            )
+            # No pool pre-ping: it is one more round trip on every checkout (3 per update).
+            # A pooled connection the server dropped (a restart) fails its first statement
+            # instead; SQLAlchemy then discards every connection made before it, and the work
+            # is retried once at once (execute() below; UpdateRunner for the handling).
+            kwargs.update(pool_size=10, max_overflow=20, connect_args=self.connect_args)
         self.url = parsed
         self.engine: AsyncEngine = create_async_engine(parsed, **kwargs)
+        # Single statements outside a unit of work run without BEGIN/COMMIT on PostgreSQL:
+        # one round trip instead of three (one statement is atomic on its own).
+        self._autocommit = (
+            self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            if self.dialect == "postgresql"
+            else None
+        )
         # SQLite takes one writer at a time: one lock per process keeps writers in line,
         # BEGIN IMMEDIATE (below) and busy_timeout keep other processes in line.
         self._sqlite_write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
@@ -133,6 +146,36 @@ class Database:
                 raise
             if session.info.get(_CHECKPOINT) and self.dialect == "sqlite":
                 await self._checkpoint()
+
+    async def execute(
+        self, statement: Executable, parameters: Params | None = None
+    ) -> list[tuple[Any, ...]]:
+        """Run one statement as its own transaction and return its rows (if any).
+
+        On PostgreSQL it is one round trip (autocommit). A pooled connection that the
+        database dropped since its last use (a restart) is retried once on a fresh one, so
+        use it only for statements that may run twice (inserts guarded by a key, updates
+        setting values).
+        """
+        try:
+            return await self._execute_once(statement, parameters)
+        except DBAPIError as exc:
+            if not lost_connection(exc):
+                raise
+            log.info("database connection was dropped (restart?): retrying on a new one")
+            return await self._execute_once(statement, parameters)
+
+    async def _execute_once(
+        self, statement: Executable, parameters: Params | None
+    ) -> list[tuple[Any, ...]]:
+        if self._autocommit is not None:
+            async with self._autocommit.connect() as conn:
+                result = await conn.execute(statement, parameters)
+                return [tuple(row) for row in result] if result.returns_rows else []
+        async with self.session() as session:
+            conn = await session.connection()
+            result = await conn.execute(statement, parameters)
+            return [tuple(row) for row in result] if result.returns_rows else []
 
     async def _checkpoint(self) -> None:
         """Move the WAL into the database file and truncate it (under the write lock)."""
@@ -186,6 +229,31 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+
+
+def lost_connection(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is a database connection that was dropped (worth one retry at once)."""
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+async def get_locked(
+    db: Database, session: AsyncSession, model: type[_M], key: int, *, lock_key: int
+) -> _M | None:
+    """The row with this primary key, locked until the transaction ends (PostgreSQL).
+
+    This is how one chat's updates are serialised across processes, folded into the first
+    read: ``SELECT ... FOR UPDATE`` waits for another transaction holding the row and then
+    returns the row as that one committed it. A row that does not exist yet cannot be
+    locked: then (first contact only) the transaction takes the advisory lock ``lock_key``
+    and reads again, so two first contacts at once create the row once.
+    """
+    row = await session.get(model, key, with_for_update=True)
+    if row is None and db.is_postgres:
+        await session.exec(  # type: ignore[call-overload]
+            text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=lock_key)
+        )
+        row = await session.get(model, key, with_for_update=True)
+    return row
 
 
 def request_checkpoint(session: AsyncSession) -> None:

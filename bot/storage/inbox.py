@@ -1,8 +1,9 @@
 """The durable inbox's storage: accept updates, lease the ones to handle, record outcomes.
 
-Every statement is one short transaction. Leasing mirrors the outbox: a pending row whose
-lease ran out is claimable (PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so two processes never
-take the same row); a process that dies simply lets its leases run out.
+Every statement is one short transaction (on PostgreSQL one round trip: autocommit).
+Leasing mirrors the outbox: a pending row whose lease ran out is claimable (PostgreSQL:
+``FOR UPDATE SKIP LOCKED``, so two processes never take the same row); a process that dies
+simply lets its leases run out.
 """
 
 from __future__ import annotations
@@ -42,27 +43,25 @@ async def accept(
     if not payloads:
         return []
     insert = pg_insert if db.is_postgres else sqlite_insert
+    # The rows go as parameters, not as .values(...): a multi-row VALUES has no cache key,
+    # so SQLAlchemy would compile it again for every update.
     statement = (
         insert(_TABLE)
-        .values(
-            [
-                {
-                    "update_id": payload["update_id"],
-                    "payload": payload,
-                    "received_at": now,
-                    "status": InboxStatus.PENDING,
-                    "attempts": 0,
-                    "lease_until": now + lease,
-                }
-                for payload in payloads
-            ]
-        )
         .on_conflict_do_nothing(index_elements=["update_id"])
         .returning(_TABLE.c.update_id)
     )
-    async with db.session() as session:
-        conn = await session.connection()
-        fresh = {row[0] for row in (await conn.execute(statement)).all()}
+    rows = [
+        {
+            "update_id": payload["update_id"],
+            "payload": payload,
+            "received_at": now,
+            "status": InboxStatus.PENDING,
+            "attempts": 0,
+            "lease_until": now + lease,
+        }
+        for payload in payloads
+    ]
+    fresh = {row[0] for row in await db.execute(statement, rows[0] if len(rows) == 1 else rows)}
     return [payload for payload in payloads if payload["update_id"] in fresh]
 
 
@@ -86,50 +85,42 @@ async def claim(db: Database, now: datetime, lease: timedelta, limit: int) -> li
         .values(lease_until=now + lease)
         .returning(t.c.update_id, t.c.payload, t.c.attempts)
     )
-    async with db.session() as session:
-        conn = await session.connection()
-        rows = (await conn.execute(statement)).all()
+    rows = await db.execute(statement)
     leased = [Leased(row[0], row[1] or {}, row[2]) for row in rows]
     return sorted(leased, key=lambda item: item.update_id)
 
 
 async def done(db: Database, update_id: int) -> None:
     """The update was handled: keep its id (to ignore re-deliveries), drop its payload."""
-    async with db.session() as session:
-        conn = await session.connection()
-        await conn.execute(
-            update(_TABLE)
-            .where(_TABLE.c.update_id == update_id)
-            .values(status=InboxStatus.DONE, payload=None, lease_until=None, error=None)
-        )
+    await db.execute(
+        update(_TABLE)
+        .where(_TABLE.c.update_id == update_id)
+        .values(status=InboxStatus.DONE, payload=None, lease_until=None, error=None)
+    )
 
 
 async def retry(db: Database, update_id: int, attempts: int, error: str, at: datetime) -> None:
     """A failed attempt: try again at ``at`` (another process may, if this one dies)."""
-    async with db.session() as session:
-        conn = await session.connection()
-        await conn.execute(
-            update(_TABLE)
-            .where(_TABLE.c.update_id == update_id)
-            .values(attempts=attempts, error=error[:500], lease_until=at)
-        )
+    await db.execute(
+        update(_TABLE)
+        .where(_TABLE.c.update_id == update_id)
+        .values(attempts=attempts, error=error[:500], lease_until=at)
+    )
 
 
 async def give_up(db: Database, update_id: int, attempts: int, error: str) -> None:
     """Every attempt failed: the update is not tried again (its payload is dropped)."""
-    async with db.session() as session:
-        conn = await session.connection()
-        await conn.execute(
-            update(_TABLE)
-            .where(_TABLE.c.update_id == update_id)
-            .values(
-                status=InboxStatus.FAILED,
-                attempts=attempts,
-                error=error[:500],
-                payload=None,
-                lease_until=None,
-            )
+    await db.execute(
+        update(_TABLE)
+        .where(_TABLE.c.update_id == update_id)
+        .values(
+            status=InboxStatus.FAILED,
+            attempts=attempts,
+            error=error[:500],
+            payload=None,
+            lease_until=None,
         )
+    )
 
 
 async def prune(db: Database, older_than: datetime) -> int:

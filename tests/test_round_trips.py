@@ -1,0 +1,175 @@
+"""Database round trips per interactive update, counted (issue 20): a change that adds one
+fails here. Not a timing test: it counts what goes over the wire to PostgreSQL (and the
+statements SQLite runs) for one typed interview answer and one button press, through the
+whole path an update takes in production (inbox accept, the turn, inbox done)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from bot.botapi.fake import FakeTelegram
+from bot.context import BotApp
+from bot.storage.db import Database
+from bot.storage.models import Inbox, InboxStatus, Merchant
+from bot.updates import UpdateRunner
+from tests.conftest import Clock
+
+
+class Wire:
+    """Counts what one engine sends to the database: statements, BEGIN/COMMIT/ROLLBACK
+    (PostgreSQL sends them as statements of their own; SQLite's ``BEGIN IMMEDIATE`` is a
+    statement here already) and pool pings. Autocommit work sends no BEGIN or COMMIT."""
+
+    def __init__(self, postgres: bool) -> None:
+        self.postgres = postgres
+        self.log: list[str] = []
+        self._begun = False  # BEGIN sent; shown with the transaction's first statement
+        self._lease = False
+
+    def on_execute(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        # Send slots are leased from PostgreSQL a batch at a time (bot.storage.send_slots),
+        # not per update: that transaction is left out of the count.
+        if "send_budget" in statement:
+            self._lease = True
+            self._begun = False
+            return
+        if self._begun:
+            self.log.append("BEGIN")
+            self._begun = False
+        self.log.append(" ".join(statement.split())[:60])
+
+    def _real(self, conn: Any) -> bool:
+        """PostgreSQL sends BEGIN/COMMIT/ROLLBACK unless the connection is in autocommit."""
+        autocommit = conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+        return self.postgres and not autocommit
+
+    def on_begin(self, conn: Any) -> None:
+        self._begun = self._real(conn)
+        self._lease = False
+
+    def on_commit(self, conn: Any) -> None:
+        if self._real(conn) and not self._lease:
+            self.log.append("COMMIT")
+
+    def on_rollback(self, conn: Any) -> None:
+        if self._real(conn) and not self._lease:
+            self.log.append("ROLLBACK")
+
+
+@contextmanager
+def counting(db: Database) -> Iterator[Wire]:
+    wire = Wire(db.is_postgres)
+    engine = db.engine.sync_engine
+    dialect = engine.dialect
+    real_ping = dialect.do_ping
+
+    def ping(dbapi_connection: Any) -> bool:
+        wire.log.append("PING")
+        return bool(real_ping(dbapi_connection))
+
+    hooks: list[tuple[str, Callable[..., None]]] = [
+        ("before_cursor_execute", wire.on_execute),
+        ("begin", wire.on_begin),
+        ("commit", wire.on_commit),
+        ("rollback", wire.on_rollback),
+    ]
+    for name, fn in hooks:
+        event.listen(engine, name, fn)
+    dialect.do_ping = ping  # type: ignore[method-assign]
+    try:
+        yield wire
+    finally:
+        dialect.do_ping = real_ping  # type: ignore[method-assign]
+        for name, fn in hooks:
+            event.remove(engine, name, fn)
+
+
+async def through_inbox(runner: UpdateRunner, payload: dict[str, Any]) -> None:
+    [fresh] = await runner.accept([payload])
+    assert await runner.handle(fresh)
+
+
+# Round trips for one update through the whole path (inbox accept, the turn, inbox done),
+# once caches are warm. Lower these when a change saves one; never raise them.
+# PostgreSQL: INSERT inbox (autocommit), BEGIN, SELECT merchant FOR UPDATE (the per-chat
+# lock folded in), INSERT the turn's events (one statement), UPDATE merchant, COMMIT, UPDATE
+# inbox (autocommit): 7, where there were 17 (3 pool pings, 2 more BEGIN/COMMIT pairs, the
+# advisory lock, one INSERT per event). SQLite: the same with BEGIN IMMEDIATE per
+# transaction (no network: these are statements, not round trips).
+TYPED = {"sqlite": 8, "postgres": 7}
+PRESS = {"sqlite": 8, "postgres": 7}
+
+
+async def press_first_button(runner: UpdateRunner, fake: FakeTelegram, chat: int) -> None:
+    last = next(m for m in reversed(fake.messages(chat)) if m.button_labels)
+    rows = (last.reply_markup or {})["inline_keyboard"]
+    data = next(b["callback_data"] for row in rows for b in row if "callback_data" in b)
+    await through_inbox(runner, fake.callback_update(chat, last.message_id, str(data)))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
+async def test_round_trips_per_typed_answer_and_button_press(
+    app: BotApp, fake: FakeTelegram, db: Database, clock: Clock
+) -> None:
+    runner = UpdateRunner(app, clock=clock)
+    chat = 77
+    await through_inbox(runner, fake.text_update(chat, "/start"))
+    await through_inbox(runner, fake.text_update(chat, "Shopify"))  # warm every cache
+    await through_inbox(runner, fake.text_update(chat, "UK"))
+    with counting(db) as typed:
+        await through_inbox(runner, fake.text_update(chat, "Registered company"))
+    with counting(db) as pressed:
+        await press_first_button(runner, fake, chat)
+    kind = "postgres" if db.is_postgres else "sqlite"
+    shown = "\n  ".join(["typed answer:", *typed.log, "button press:", *pressed.log])
+    assert "PING" not in typed.log + pressed.log, shown  # no pre-ping on the hot path
+    assert len(typed.log) <= TYPED[kind], shown
+    assert len(pressed.log) <= PRESS[kind], shown
+
+
+async def drop_connections(db: Database) -> None:
+    """What a restart does to the pool: the server closes every connection of this database
+    (the pool keeps them, not knowing). Done from outside the bot's pool."""
+    outside = create_async_engine(db.url, poolclass=NullPool)
+    async with outside.connect() as conn:
+        dropped = await conn.scalar(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    await outside.dispose()
+    assert dropped and dropped >= 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_a_database_restart_between_updates_loses_nothing(
+    app: BotApp, fake: FakeTelegram, db: Database, clock: Clock
+) -> None:
+    """No pre-ping: every pooled connection the server dropped fails its first statement;
+    that work is retried at once on a new connection, the merchant sees nothing of it."""
+    runner = UpdateRunner(app, clock=clock)
+    chat = 78
+    await through_inbox(runner, fake.text_update(chat, "/start"))
+    await through_inbox(runner, fake.text_update(chat, "Shopify"))
+    await drop_connections(db)
+    answer = fake.text_update(chat, "UK")
+    [fresh] = await runner.accept([answer])  # the accept is retried on a new connection
+    await drop_connections(db)  # and again, before the turn
+    assert await runner.handle(fresh)
+    assert fake.messages(chat)[-1].button_labels  # the next question
+    async with db.session() as session:
+        row = await session.get(Inbox, answer["update_id"])
+        assert row is not None and row.status == InboxStatus.DONE
+        merchant = await session.get(Merchant, chat)
+        assert merchant is not None and merchant.answers.get("market") == ["uk"]
+    assert not [m for m in fake.messages(chat) if "sorry" in (m.text or "").lower()]
