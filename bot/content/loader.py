@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.alerts.planner import parse_offsets
+from bot.content.values import FactValue, Text, parse_value, render_tree
 from bot.domain.interview import END, Interview, Question, Route, TypedWords, normalise
 from bot.domain.plan import Flag, Source, Step, find_cycle
 
@@ -378,6 +379,7 @@ class Fact:
     checked: date
     review_by: date
     line: int
+    typed: FactValue | None = None
 
     def overdue(self, today: date) -> bool:
         """Past its review date: the value may have changed since it was confirmed."""
@@ -461,11 +463,31 @@ def read_facts(
     ) -> Any:
         where = ".".join(str(p) for p in loc)
         line = _line_for(lines, line_loc or loc)
-        if isinstance(value, (bool, type(None))) or not isinstance(value, (str, int, float)):
+        if isinstance(value, (bool, type(None))) or not isinstance(
+            value, (str, int, float, date, list, Mapping)
+        ):
             problems.append(Problem(path, line, f"{where}: a fact is text; put it in quotes"))
             return value
-        text = str(value)
-        tag = markup_in(text)
+        if isinstance(value, Mapping) and not all(
+            isinstance(v, str) and re.fullmatch(r"[a-z]{2,3}(-[A-Z]{2})?", str(k))
+            for k, v in value.items()
+        ):
+            problems.append(
+                Problem(
+                    path,
+                    line,
+                    f"{where}: per-language text is a mapping of language codes to text,"
+                    ' like {en: "no cap", de: "keine Obergrenze"}',
+                )
+            )
+            return value
+        typed = parse_value(value)
+        text = typed.raw
+        tag = markup_in(
+            " ".join(t for _, t in typed.per_locale)
+            if isinstance(typed, Text) and typed.per_locale
+            else text
+        )
         if tag is not None:
             problems.append(
                 Problem(
@@ -479,7 +501,7 @@ def read_facts(
         group = where.rpartition(".")[0]
         if checked is None or ("review" not in meta and "review_by" not in meta):
             if group in undated:  # one problem per group, not one per fact
-                return text
+                return typed
             undated.add(group)
         if checked is None:
             problems.append(
@@ -490,7 +512,7 @@ def read_facts(
                     " (or write it as {value: ..., checked: YYYY-MM-DD})",
                 )
             )
-            return text
+            return typed
         if "review_by" in meta:
             review_by = meta["review_by"]
         elif "review" in meta:
@@ -504,9 +526,9 @@ def read_facts(
                     " YYYY-MM-DD`) to its group or the top of the file",
                 )
             )
-            return text
-        facts[where] = Fact(where, text, checked, review_by, line)
-        return text
+            return typed
+        facts[where] = Fact(where, text, checked, review_by, line, typed)
+        return typed
 
     def walk(node: Mapping[str, Any], loc: tuple[Any, ...], inherited: Mapping[str, Any]) -> Any:
         meta = dict(inherited)
@@ -531,7 +553,7 @@ def read_facts(
             if key.startswith("_"):
                 continue
             here = (*loc, key)
-            if isinstance(value, Mapping) and "value" in value:
+            if isinstance(value, Mapping) and "value" in value and not key.startswith("_"):
                 own = dict(meta)
                 for name, item in value.items():
                     if name == "value":
@@ -612,6 +634,32 @@ class Content:
     shop_markets: frozenset[str] = frozenset()
     #: The content's identity: a hash of every file of the tree (see :func:`tree_hash`).
     hash: str = ""
+    #: facts.yaml as typed values (:mod:`bot.content.values`); ``facts`` is them in English.
+    fact_values: Mapping[str, Any] = field(default_factory=dict)
+    _facts_by_locale: dict[str, Mapping[str, Any]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def words(self, code: str | None) -> Callable[[str], str | None]:
+        """A string of a language by key (English fallback), None when there is none."""
+
+        def word(key: str) -> str | None:
+            try:
+                value = self.string(code, key)
+            except KeyError:
+                return None
+            return value if isinstance(value, str) else None
+
+        return word
+
+    def facts_in(self, code: str | None) -> Mapping[str, Any]:
+        """facts.yaml as templates read it in a language (dates, numbers, money by Babel)."""
+        locale = self.locale(code).code
+        found = self._facts_by_locale.get(locale)
+        if found is None:
+            found = render_tree(self.fact_values, locale, self.words(locale))
+            self._facts_by_locale[locale] = found
+        return found
 
     def locale(self, code: str | None) -> Locale:
         """The locale for a Telegram language code, falling back to English."""
@@ -982,10 +1030,19 @@ def load_content(root: Path) -> Content:
         alert_offsets=parse_offsets(",".join(campaign_model.alert_offsets)),
         nudge_after_days=campaign_model.nudge_after_days,
     )
+    english = Content(
+        root=root,
+        campaign=campaign,
+        facts={},
+        interview=interview,
+        steps=(),
+        locales=locales,
+    )
     return Content(
         root=root,
         campaign=campaign,
-        facts=facts,
+        facts=render_tree(facts, DEFAULT_LOCALE, english.words(DEFAULT_LOCALE)),
+        fact_values=facts,
         interview=interview,
         steps=tuple(steps),
         locales=locales,
