@@ -66,6 +66,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     preview.add_argument("--lang", default="en", help="locale (default en)")
     tasks.add_parser("coverage", help="steps per platform x market")
+    translations = tasks.add_parser(
+        "translations",
+        help="per locale: missing keys, templates and steps, stale ones, coverage",
+    )
+    translations.add_argument(
+        "--stamp",
+        metavar="LANG",
+        help="record the current English source hash in LANG's translated steps lacking one",
+    )
+    translations.add_argument(
+        "--force",
+        action="append",
+        default=[],
+        metavar="STEP",
+        help="with --stamp: re-stamp this step (after reviewing it against the English)",
+    )
     facts = tasks.add_parser(
         "facts", help="facts by age, the steps citing each, and those past review"
     )

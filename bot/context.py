@@ -18,6 +18,7 @@ from bot.logs import NoticeLimiter
 from bot.services.admin import AdminService
 from bot.services.core import Core
 from bot.services.interview import InterviewService
+from bot.services.language import LanguageService
 from bot.services.plan import PlanService
 from bot.services.privacy import PrivacyService
 from bot.storage.db import Database
@@ -42,11 +43,14 @@ class BotData:
     privacy: PrivacyService
     admin: AdminService
     alerts: AlertService
+    language: LanguageService
     # Long-running loops started next to polling (e.g. the alert dispatcher); each gets a
     # stop event and returns when it is set.
     background: list[Callable[[asyncio.Event], Awaitable[None]]] = field(default_factory=list)
     # Operator failure notices: one per error kind per minute, with a count.
     notices: NoticeLimiter = field(default_factory=NoticeLimiter)
+    # The start-up sync of the command menu and profile texts per language (a task).
+    profile_sync: asyncio.Task[list[str]] | None = None
 
 
 class Context(CallbackContext[ExtBot[None], dict[object, object], dict[object, object], BotData]):

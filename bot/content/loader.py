@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
 import re
@@ -341,11 +342,14 @@ class StepModel(_Strict):
 
 
 class TranslationModel(_Strict):
-    """A translated step's front matter: only what a translator changes."""
+    """A translated step's front matter: only what a translator changes, and which English
+    text it was translated from (``source``: :func:`source_hash`, written by
+    ``content translations --stamp LANG``)."""
 
     id: str = Field(pattern=ID_PATTERN)
     version: int = Field(ge=1)
     title: str = Field(min_length=3, max_length=80)
+    source: str | None = Field(default=None, pattern=r"^[0-9a-f]{12}$")
 
 
 # --- the loaded tree -----------------------------------------------------------------------
@@ -585,6 +589,27 @@ def _did_you_mean(word: str, known: Iterable[str]) -> str:
     return f": did you mean `{close[0]}`?" if close else ""
 
 
+def source_hash(text: StepText) -> str:
+    """The English text a translation is made from (title, body, details), hashed short."""
+    digest = hashlib.sha256("\0".join((text.title, text.body, text.details)).encode())
+    return digest.hexdigest()[:12]
+
+
+def normalise_language(code: str | None, shipped: Iterable[str]) -> str:
+    """The shipped locale for a Telegram ``language_code``: ``de-AT`` -> ``de``,
+    ``pt-br`` -> ``pt-BR`` (when shipped, else ``pt``), anything unknown -> English."""
+    if not code:
+        return DEFAULT_LOCALE
+    known = set(shipped)
+    parts = code.strip().replace("_", "-").split("-")
+    language = parts[0].lower()
+    candidates = []
+    if len(parts) > 1 and len(parts[1]) == 2:
+        candidates.append(f"{language}-{parts[1].upper()}")
+    candidates.append(language)
+    return next((c for c in candidates if c in known), DEFAULT_LOCALE)
+
+
 @dataclass(frozen=True)
 class StepText:
     """A step's words in one locale: title, main body and details (jinja2 sources)."""
@@ -605,6 +630,8 @@ class Locale:
     strings: Mapping[str, Any]
     steps: Mapping[str, StepText]
     template_dir: Path
+    #: Translated steps: the English ``version`` and ``source`` hash they were made from.
+    sources: Mapping[str, tuple[int, str | None]] = field(default_factory=dict)
 
     def lookup(self, key: str) -> Any:
         """A string (or mapping) by dotted key, KeyError when missing."""
@@ -662,12 +689,13 @@ class Content:
         return found
 
     def locale(self, code: str | None) -> Locale:
-        """The locale for a Telegram language code, falling back to English."""
-        if code:
-            base = code.split("-")[0].lower()
-            if base in self.locales:
-                return self.locales[base]
-        return self.locales[DEFAULT_LOCALE]
+        """The locale for a Telegram language code: region, then language, then English."""
+        return self.locales[normalise_language(code, self.locales)]
+
+    @property
+    def shipped(self) -> tuple[str, ...]:
+        """The languages merchants can choose: English first, then the others by code."""
+        return (DEFAULT_LOCALE, *sorted(c for c in self.locales if c != DEFAULT_LOCALE))
 
     def string(self, code: str | None, key: str) -> Any:
         """A string in the merchant's language, falling back to English per key."""
@@ -677,34 +705,64 @@ class Content:
             return self.locales[DEFAULT_LOCALE].lookup(key)
 
     def step_text(self, code: str | None, step_id: str) -> StepText:
-        """A step's words in the merchant's language (English when not translated)."""
+        """A step's words in the merchant's language (English when not translated, or when
+        the translation is of an older ``version``: see :meth:`outdated`)."""
         locale = self.locale(code)
-        if step_id in locale.steps:
+        if step_id in locale.steps and not self.outdated(locale.code, step_id):
             return locale.steps[step_id]
         return self.locales[DEFAULT_LOCALE].steps[step_id]
+
+    def outdated(self, code: str | None, step_id: str) -> bool:
+        """A translation made from an English ``version`` older than the current one: the
+        facts may have changed since, so merchants read the English text (with a note)."""
+        locale = self.locale(code)
+        made = locale.sources.get(step_id)
+        step = self.step_index.get(step_id)
+        return made is not None and step is not None and made[0] < step.version
+
+    def translation_state(self, code: str, step_id: str) -> str:
+        """``missing``, ``outdated`` (older version), ``stale`` (English changed since the
+        recorded source), ``unstamped`` (no source recorded) or ``current``."""
+        locale = self.locales[code]
+        if step_id not in locale.steps:
+            return "missing"
+        if self.outdated(code, step_id):
+            return "outdated"
+        _, source = locale.sources.get(step_id, (0, None))
+        if source is None:
+            return "unstamped"
+        english = self.locales[DEFAULT_LOCALE].steps[step_id]
+        return "current" if source == source_hash(english) else "stale"
 
     def option_labels(self, code: str | None, qid: str) -> dict[str, list[str]]:
         """Every name a merchant might type for each option: label plus synonyms."""
         result: dict[str, list[str]] = {}
+        codes = dict.fromkeys((self.locale(code).code, DEFAULT_LOCALE))
         for option in self.interview.question(qid).options:
-            names = [str(self.string(code, f"questions.{qid}.options.{option}"))]
-            try:
-                extra = self.string(code, f"questions.{qid}.synonyms.{option}")
-            except KeyError:
-                extra = []
-            names.extend(str(x) for x in extra)
-            result[option] = names
+            names: list[str] = []
+            for each in codes:  # the merchant's language first, English understood too
+                names.append(str(self.string(each, f"questions.{qid}.options.{option}")))
+                try:
+                    extra = self.locales[each].lookup(f"questions.{qid}.synonyms.{option}")
+                except KeyError:
+                    extra = []
+                names.extend(str(x) for x in extra)
+            result[option] = list(dict.fromkeys(names))
         return result
 
     def typed_words(self, code: str | None) -> TypedWords:
         """What typed words mean beyond option names, normalised (``typed_answers.*``)."""
 
+        codes = dict.fromkeys((self.locale(code).code, DEFAULT_LOCALE))
+
         def words(key: str, *labels: str) -> frozenset[str]:
-            try:
-                listed = [str(word) for word in self.string(code, f"typed_answers.{key}")]
-            except KeyError:
-                listed = []
-            names = [*listed, *(str(self.string(code, label)) for label in labels)]
+            names: list[str] = []
+            for each in codes:  # the merchant's language, and English understood too
+                with contextlib.suppress(KeyError):
+                    names.extend(
+                        str(word) for word in self.locales[each].lookup(f"typed_answers.{key}")
+                    )
+                names.extend(str(self.string(each, label)) for label in labels)
             return frozenset(normalise(name) for name in names) - {""}
 
         return TypedWords(
@@ -995,6 +1053,7 @@ def load_content(root: Path) -> Content:
                     continue
                 strings[key] = value
         translated: dict[str, StepText] = dict(english_steps) if code == DEFAULT_LOCALE else {}
+        sources: dict[str, tuple[int, str | None]] = {}
         if code != DEFAULT_LOCALE:
             for path in _iter_files(folder / "guidance", ".md"):
                 meta, text, tlines = _load_step_file(path, TranslationModel, problems)
@@ -1010,7 +1069,8 @@ def load_content(root: Path) -> Content:
                     )
                     continue
                 translated[meta.id] = text
-        locales[code] = Locale(code, strings, translated, folder / "templates")
+                sources[meta.id] = (meta.version, meta.source)
+        locales[code] = Locale(code, strings, translated, folder / "templates", sources)
     if DEFAULT_LOCALE not in locales:
         problems.append(Problem(locales_dir / DEFAULT_LOCALE, 0, "the English locale is missing"))
     elif interview is not None and DEFAULT_LOCALE not in unreadable:

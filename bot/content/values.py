@@ -100,6 +100,15 @@ def _babel(code: str) -> BabelLocale:
         return BabelLocale.parse("en_GB")
 
 
+def language_locale(code: str) -> BabelLocale:
+    """The Babel locale of a language code as such (``en`` is English, not en-GB: for
+    language names)."""
+    try:
+        return BabelLocale.parse(code, sep="-")
+    except (ValueError, UnknownLocaleError):
+        return BabelLocale.parse("en")
+
+
 def _number(text: str) -> Decimal:
     return Decimal(text.replace(",", ""))
 

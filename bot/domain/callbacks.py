@@ -162,7 +162,16 @@ class DeleteData(Callback):
     choice: Literal["yes", "no"]
 
 
+@dataclass(frozen=True)
+class PickLanguage(Callback):
+    """Write to me in this language (a shipped locale code, lower case: ``pt-br``)."""
+
+    CODE: ClassVar[str] = "L"
+    code: str
+
+
 KINDS: tuple[type[Callback], ...] = (
+    PickLanguage,
     Choose,
     Confirm,
     SkipQuestion,

@@ -77,6 +77,7 @@ class Awaiting(StrEnum):
     ZONES = "alerts:zones"
     HOUR = "alerts:hour"
     QUIET = "alerts:quiet"
+    LANGUAGE = "language:pick"  # the /language picker is on screen: a typed name works
 
 
 class EnumText(TypeDecorator[str]):
@@ -114,6 +115,8 @@ class Merchant(SQLModel, table=True):
     id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     language_code: str | None = Field(default=None, max_length=16)
+    # The language chosen with /language (a shipped locale code); None: follow Telegram's.
+    locale: str | None = Field(default=None, max_length=16)
     first_seen: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     last_seen: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
     # Last time the merchant moved forward (answered, marked a step): drives the weekly nudge.
@@ -135,6 +138,11 @@ class Merchant(SQLModel, table=True):
     preferred_hour: int | None = None
     quiet_hours: str | None = Field(default=None, max_length=8)
     awaiting: Awaiting | None = Field(default=None, sa_column=Column(EnumText(Awaiting, 32)))
+
+    @property
+    def lang(self) -> str | None:
+        """The language to write in: the one chosen with /language, else Telegram's."""
+        return self.locale or self.language_code
 
 
 class StepProgress(SQLModel, table=True):

@@ -9,7 +9,7 @@ from typing import Any
 from markupsafe import Markup
 
 from bot.content.facts import FactIndex
-from bot.content.loader import Content
+from bot.content.loader import DEFAULT_LOCALE, Content
 from bot.content.render import Renderer
 from bot.content.values import format_day, join_list
 from bot.domain.callbacks import (
@@ -302,18 +302,24 @@ class Views:
         source = text.details if details else text.body
         if not source:
             return ""
+        note, read_in = "", lang
+        if self.content.outdated(lang, step.id):
+            # The translation predates a factual change: the English text, said so.
+            read_in = DEFAULT_LOCALE
+            if not details:
+                note = self.r.text(lang, "language.stale_note") + "\n\n"
         origin = f"{text.path}:{'details' if details else 'body'}"
-        return self.r.render_source(
+        return note + self.r.render_source(
             source,
             origin,
             str(text.path),
-            lang=lang,
+            lang=read_in,
             answers=dict(answers),
             shop_name=shop_name_of(answers),
-            markets=self.market_labels(lang, answers),
+            markets=self.market_labels(read_in, answers),
             shop_markets=self.shop_markets(answers),
-            market_names=self.market_names(lang),
-            deadline=countdown(deadline, now, self.code(lang)),
+            market_names=self.market_names(read_in),
+            deadline=countdown(deadline, now, self.code(read_in)),
         )
 
     def plan_pages(self, progress: Progress) -> int:
