@@ -245,3 +245,86 @@ def test_content_check_warns_about_facts_that_would_show_english(small_tree: Pat
     content = load_content(small_tree)
     found = [str(w) for w in warnings(content)]
     assert any("probation.us.pro ('no cap at all') shows English text in de" in w for w in found)
+
+
+# Terms TikTok keeps in English, and English words German uses as they are.
+BRAND_TERMS = (
+    "TikTok Shop",
+    "TikTok Storefront",
+    "Storefront",
+    "Seller Center",
+    "Shopify",
+    "GMV Max",
+    "FBT",
+    "LIVE",
+)
+
+
+def english_ui_strings(content: Content) -> set[str]:
+    """English UI strings German must not show: every English string of 12+ characters
+    (without template code) whose German string differs, with brand terms removed."""
+    english = content.locales["en"]
+    found = set()
+
+    def walk(node: object, key: str) -> None:
+        if isinstance(node, dict):
+            for name, value in node.items():
+                walk(value, f"{key}.{name}" if key else str(name))
+            return
+        if not isinstance(node, str) or "{" in node or "<" in node:
+            return
+        text = node.strip()
+        try:
+            german = content.locales["de"].lookup(key)
+        except KeyError:
+            german = None
+        for term in BRAND_TERMS:
+            text = text.replace(term, "")
+        if len(text.strip()) >= 12 and german != node:
+            found.add(node.strip())
+
+    walk(dict(english.strings), "")
+    return found
+
+
+@pytest.mark.slow
+async def test_a_german_merchant_goes_from_start_to_plan_reminders_and_calendar_in_german(
+    app: BotApp, fake: FakeTelegram, content: Content
+) -> None:
+    lena = SimulatedUser(app, fake, user_id=4712, first_name="Lena", language_code="de")
+    seen: list[str] = []
+
+    async def say(text: str) -> None:
+        seen.extend(m.text or "" for m in await lena.send(text))
+
+    await say("/start")
+    for answer in (
+        "Shopify",
+        "Deutschland, Vereinigtes Königreich",
+        "GmbH",
+        "hier",
+        "mittel",
+        "machen wir selbst",
+        "Shop-Tab",
+        "noch nicht",
+        "überspringen",
+        "überspringen",
+    ):
+        await say(answer)
+    shown = "\n".join(seen)
+    assert "Deine Antworten" in shown and "Weil du" in shown
+    await say("/plan")
+    await say("/next")
+    seen.extend(m.text or "" for m in await lena.press(lena.buttons()[0]))  # Erledigt
+    await say("/alerts")
+    seen.extend(m.text or "" for m in await lena.press("🔔 Erinnerungen einschalten"))
+    calendar = (await lena.send("/calendar"))[-1]
+    assert calendar.document is not None
+    ics = (calendar.document_bytes or b"").decode()
+    assert "TikTok Storefront abgeschaltet" in ics
+    everything = "\n".join(seen)
+    for german in ("Schritt", "Erinnerungen", "Dezember 2026", "Tage"):
+        assert german in everything, german
+    leaked = sorted(s for s in english_ui_strings(content) if s in everything)
+    assert leaked == []
+    assert "December" not in everything and "Your answers" not in everything

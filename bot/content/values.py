@@ -196,7 +196,10 @@ def join_list(items: Sequence[str], code: str | None, style: ListStyle = "standa
     """A, B and C / A, B und C (``style`` or: A or B; unit: A, B)."""
     if not items:
         return ""
-    return format_list(list(items), style=style, locale=babel_locale(code))
+    try:
+        return format_list(list(items), style=style, locale=babel_locale(code))
+    except KeyError:  # CLDR data without this style for the language (Babel: de "unit")
+        return format_list(list(items), locale=babel_locale(code))
 
 
 def relative_days(days: int, code: str | None) -> str:

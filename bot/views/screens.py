@@ -105,7 +105,9 @@ class Views:
         if question.kind == "date" and isinstance(value, str):
             return format_date(date.fromisoformat(value), self.code(lang))
         if isinstance(value, list):
-            return join_list([self.option_label(lang, qid, v) for v in value], self.code(lang))
+            # A list of answers, as the language writes a plain list (A, B, C / A、B、C).
+            labels = [self.option_label(lang, qid, v) for v in value]
+            return join_list(labels, self.code(lang), "unit")
         if question.is_choice:
             return self.option_label(lang, qid, value)
         return value
