@@ -93,6 +93,14 @@ def test_typed_facts_render_per_language(content: Content) -> None:
     assert renderer.render_source(source, "t:de", lang="en-GB") == "9% ab 8 January 2026"
 
 
+def test_flags_read_in_the_merchants_language(content: Content) -> None:
+    step = content.step_index["what-carries-over"]
+    german = content.step_flags("de", step)
+    assert german[0].kind == step.flags[0].kind
+    assert german[0].text.startswith("Dass Verkäufe bei TikTok Shop kein TikTok Pixel brauchen")
+    assert content.step_flags("en", step) == step.flags
+
+
 def test_untyped_english_text_is_told_apart_from_names() -> None:
     assert parse_value("list 5 products within 15 days").english_only
     assert not parse_value("Wolverhampton").english_only

@@ -350,6 +350,8 @@ class TranslationModel(_Strict):
     version: int = Field(ge=1)
     title: str = Field(min_length=3, max_length=80)
     source: str | None = Field(default=None, pattern=r"^[0-9a-f]{12}$")
+    #: The English step's uncertainty flags translated, in the same order (kinds stay).
+    flags: list[str] = []
 
 
 # --- the loaded tree -----------------------------------------------------------------------
@@ -632,6 +634,8 @@ class Locale:
     template_dir: Path
     #: Translated steps: the English ``version`` and ``source`` hash they were made from.
     sources: Mapping[str, tuple[int, str | None]] = field(default_factory=dict)
+    #: Translated steps' flag texts (English order).
+    flags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def lookup(self, key: str) -> Any:
         """A string (or mapping) by dotted key, KeyError when missing."""
@@ -711,6 +715,15 @@ class Content:
         if step_id in locale.steps and not self.outdated(locale.code, step_id):
             return locale.steps[step_id]
         return self.locales[DEFAULT_LOCALE].steps[step_id]
+
+    def step_flags(self, code: str | None, step: Step) -> tuple[Flag, ...]:
+        """A step's uncertainty flags in the merchant's language (English when the
+        translation has not translated all of them, or is outdated)."""
+        locale = self.locale(code)
+        texts = locale.flags.get(step.id, ())
+        if len(texts) != len(step.flags) or not texts or self.outdated(locale.code, step.id):
+            return step.flags
+        return tuple(Flag(f.kind, t) for f, t in zip(step.flags, texts, strict=True))
 
     def outdated(self, code: str | None, step_id: str) -> bool:
         """A translation made from an English ``version`` older than the current one: the
@@ -1054,6 +1067,7 @@ def load_content(root: Path) -> Content:
                 strings[key] = value
         translated: dict[str, StepText] = dict(english_steps) if code == DEFAULT_LOCALE else {}
         sources: dict[str, tuple[int, str | None]] = {}
+        flag_texts: dict[str, tuple[str, ...]] = {}
         if code != DEFAULT_LOCALE:
             for path in _iter_files(folder / "guidance", ".md"):
                 meta, text, tlines = _load_step_file(path, TranslationModel, problems)
@@ -1070,7 +1084,11 @@ def load_content(root: Path) -> Content:
                     continue
                 translated[meta.id] = text
                 sources[meta.id] = (meta.version, meta.source)
-        locales[code] = Locale(code, strings, translated, folder / "templates", sources)
+                if meta.flags:
+                    flag_texts[meta.id] = tuple(meta.flags)
+        locales[code] = Locale(
+            code, strings, translated, folder / "templates", sources, flag_texts
+        )
     if DEFAULT_LOCALE not in locales:
         problems.append(Problem(locales_dir / DEFAULT_LOCALE, 0, "the English locale is missing"))
     elif interview is not None and DEFAULT_LOCALE not in unreadable:

@@ -42,6 +42,7 @@ class LocaleStatus:
     stale_steps: list[str] = field(default_factory=list)  # English text changed
     unstamped_steps: list[str] = field(default_factory=list)  # no `source:` recorded
     english_facts: list[str] = field(default_factory=list)  # facts shown in English
+    missing_flags: list[str] = field(default_factory=list)  # steps with flags untranslated
     total: int = 0
     done: int = 0
 
@@ -93,13 +94,26 @@ def status(content: Content) -> list[LocaleStatus]:
             if target is not None:
                 target.append(step.id)
         row.english_facts = english_facts(content, code)
-        row.total = len(english_keys) + len(english_templates) + len(content.steps)
+        row.missing_flags = [
+            step.id
+            for step in content.steps
+            if step.flags
+            and step.id in locale.steps
+            and len(locale.flags.get(step.id, ())) != len(step.flags)
+        ]
+        row.total = (
+            len(english_keys)
+            + len(english_templates)
+            + len(content.steps)
+            + sum(1 for step in content.steps if step.flags)
+        )
         not_done = (
             len(row.missing_keys)
             + len(row.missing_templates)
             + len(row.missing_steps)
             + len(row.outdated_steps)
             + len(row.stale_steps)
+            + len(row.missing_flags)
         )
         row.done = row.total - not_done
         rows.append(row)
@@ -191,12 +205,14 @@ def report(rows: list[LocaleStatus]) -> tuple[list[str], int]:
             f" missing: {len(row.missing_keys)} keys, {len(row.missing_templates)} templates,"
             f" {len(row.missing_steps)} steps; stale: {len(row.stale_steps)};"
             f" outdated: {len(row.outdated_steps)}; unstamped: {len(row.unstamped_steps)};"
-            f" facts in English: {len(row.english_facts)}"
+            f" facts in English: {len(row.english_facts)};"
+            f" flags untranslated: {len(row.missing_flags)}"
         )
         for title, items in (
             ("missing keys", row.missing_keys),
             ("missing templates", row.missing_templates),
             ("missing steps", row.missing_steps),
+            ("steps whose flags are not translated (front matter `flags:`)", row.missing_flags),
             ("outdated steps (English version raised: merchants see English)", row.outdated_steps),
             ("stale steps (English text changed since translated)", row.stale_steps),
             ("unstamped steps (run --stamp after translating)", row.unstamped_steps),
@@ -205,7 +221,7 @@ def report(rows: list[LocaleStatus]) -> tuple[list[str], int]:
             if items:
                 lines.append(f"  {title}:")
                 lines.extend(f"    {item}" for item in items)
-        if row.missing_keys or row.missing_templates or row.missing_steps:
+        if row.missing_keys or row.missing_templates or row.missing_steps or row.missing_flags:
             bad += 1
         if row.stale_steps or row.outdated_steps:
             bad += 1

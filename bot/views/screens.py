@@ -36,7 +36,7 @@ from bot.domain.interview import (
     effective_answers,
     likely_path,
 )
-from bot.domain.plan import Progress, Step, reasons
+from bot.domain.plan import Progress, Source, Step, reasons
 from bot.views.model import Button, Screen, shorten
 
 PLAN_PAGE_SIZE = 8
@@ -440,7 +440,7 @@ class Views:
                 self.step_body(lang, step, answers, details=False, now=now, deadline=deadline)
             ),
             intro=Markup(intro_text),
-            flags=step.flags,
+            flags=self.content.step_flags(lang, step),
             reason=Markup(self.reason(lang, step, answers)),
             minutes=step.minutes,
             progress=progress,
@@ -491,8 +491,13 @@ class Views:
             "step_details.html.j2",
             title=self.content.step_text(lang, step.id).title,
             details=Markup(body),
-            flags=step.flags,
-            sources=step.sources,
+            flags=self.content.step_flags(lang, step),
+            sources=[
+                Source(src.url, src.title, self.r.plain(lang, "language.undated"))
+                if src.date == "undated"
+                else src
+                for src in step.sources
+            ],
             checked=self.day(lang, step.checked) if step.checked else "",
             stale=stale,
         )
