@@ -309,7 +309,7 @@ class Views:
             # The translation predates a factual change: the English text, said so.
             read_in = DEFAULT_LOCALE
             if not details:
-                note = self.r.text(lang, "language.stale_note") + "\n\n"
+                note = f"<i>{self.r.text(lang, 'language.stale_note')}</i>\n\n"
         origin = f"{text.path}:{'details' if details else 'body'}"
         return note + self.r.render_source(
             source,
