@@ -224,9 +224,10 @@ def test_content_translations_reports_and_stamps(
     _translate_what_changed(small_tree, english_version=1, german_version=1)
     settings = make_settings("sqlite+aiosqlite:///:memory:", content_dir=small_tree)
     args = argparse.Namespace(task="translations", stamp=None, force=[])
-    assert cli.main(args, settings) == 0  # nothing missing or stale: not yet stamped
+    assert cli.main(args, settings) == 1  # this translation left the step's flags out
     out = capsys.readouterr().out
     assert "de: " in out and "unstamped steps" in out and "what-changed" in out
+    assert "steps whose flags are not translated" in out
     stamped = argparse.Namespace(task="translations", stamp="de", force=[])
     assert cli.main(stamped, settings) == 0
     german = small_tree / "locales" / "de" / "guidance" / "what-changed.md"

@@ -24,6 +24,9 @@ class LanguageService:
 
     def native_name(self, code: str) -> str:
         """The language's name in itself: Deutsch, English, português (Brasil)."""
+        own = self.core.content.locales[code].strings.get("language_name")
+        if isinstance(own, str) and own.strip():  # the translators' own spelling
+            return own.strip()
         name = language_locale(code).get_display_name() or code
         return name[:1].upper() + name[1:]
 
