@@ -96,6 +96,22 @@ def _parser() -> argparse.ArgumentParser:
         default="auto",
         help="auto (default): SVG when Graphviz's dot is installed, DOT text otherwise",
     )
+    translations = tasks.add_parser(
+        "translations",
+        help="per locale: missing keys, templates and steps, stale ones, coverage",
+    )
+    translations.add_argument(
+        "--stamp",
+        metavar="LANG",
+        help="record the current English source hash in LANG's translated steps lacking one",
+    )
+    translations.add_argument(
+        "--force",
+        action="append",
+        default=[],
+        metavar="STEP",
+        help="with --stamp: re-stamp this step (after reviewing it against the English)",
+    )
     facts = tasks.add_parser(
         "facts", help="facts by age, the steps citing each, and those past review"
     )

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
 from typing import Any
 
-from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram import Bot, BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -36,13 +36,14 @@ from bot.broadcast.service import PREFIX as BROADCAST_PREFIX
 from bot.broadcast.service import BroadcastService
 from bot.config import Settings
 from bot.content.check import load_checked
-from bot.content.loader import Content
+from bot.content.loader import DEFAULT_LOCALE, Content
 from bot.content.render import Renderer
 from bot.context import BotApp, BotData, Context
 from bot.logs import current_update, update_context
 from bot.services.admin import AdminService
 from bot.services.core import Core, Live
 from bot.services.interview import InterviewService
+from bot.services.language import LanguageService
 from bot.services.live import LiveContent
 from bot.services.plan import PlanService
 from bot.services.privacy import PrivacyService
@@ -178,6 +179,8 @@ def build_application(
     core.default_hour = DEFAULT_HOUR  # new merchants' alerts arrive in the daytime
     core.listeners.append(alerts)  # a new go-live date moves its reminders
     core.typed_input["alerts"] = alerts  # a typed time zone
+    language = LanguageService(core)
+    core.typed_input["language"] = language  # a language name typed at the picker
     plan = PlanService(core)
     core.after_interview = plan  # "done", "skip", "next" typed on a step
     data = BotData(
@@ -193,6 +196,7 @@ def build_application(
         admin=AdminService(core),
         alerts=alerts,
         broadcasts=BroadcastService(core, alerts, send_rate=settings.send_rate),
+        language=language,
     )
     if settings.retention_days is not None:
         data.background.append(retention_loop(db, settings.retention_days, clock=clock))
@@ -294,14 +298,55 @@ async def _post_init(app: BotApp) -> None:
     content = data.content
     if data.alerts is not None:  # a new content release: "your plan changed" notices
         await data.alerts.content_released()
-    commands = [
-        BotCommand(name, str(content.string(None, f"commands.{name}"))) for name in COMMANDS
-    ]
-    try:
-        await app.bot.set_my_commands(commands)
-    except TelegramError as exc:  # a menu is nice to have, not worth refusing to start
-        log.warning("could not set the command menu: %s", exc)
+    # Off the critical path: start-up does not wait for Telegram's profile round trips.
+    data.profile_sync = asyncio.create_task(sync_bot_profile(app.bot, content))
+
+
+def command_description(content: Content, code: str | None, name: str) -> str:
+    """A command's menu text in a language (``language.command`` for /language)."""
+    key = "language.command" if name == "language" else f"commands.{name}"
+    return str(content.string(code, key))
+
+
+async def sync_bot_profile(bot: Bot, content: Content) -> list[str]:
+    """The command menu, description and short description for every shipped language
+    (the default is English), set only where they differ from what Telegram has.
+
+    Returns what was set (``commands:de``...), for tests and the log."""
+    changed: list[str] = []
+
+    async def one(code: str) -> None:
+        tag = code.split("-")[0] if code != DEFAULT_LOCALE else ""  # Telegram: ISO 639-1
+        commands = [BotCommand(n, command_description(content, code, n)) for n in COMMANDS]
+        description = str(content.string(code, "bot.description"))
+        short = str(content.string(code, "bot.short_description"))
+        have_commands, have_description, have_short = await asyncio.gather(
+            bot.get_my_commands(language_code=tag or None),
+            bot.get_my_description(language_code=tag or None),
+            bot.get_my_short_description(language_code=tag or None),
+        )
+        if tuple(have_commands) != tuple(commands):
+            await bot.set_my_commands(commands, language_code=tag or None)
+            changed.append(f"commands:{code}")
+        if have_description.description != description:
+            await bot.set_my_description(description, language_code=tag or None)
+            changed.append(f"description:{code}")
+        if have_short.short_description != short:
+            await bot.set_my_short_description(short, language_code=tag or None)
+            changed.append(f"short_description:{code}")
+
+    for code in content.shipped:
+        try:
+            await one(code)
+        except TelegramError as exc:  # a menu is nice to have, not worth refusing to start
+            log.warning("could not set the bot's menu/profile for %s: %s", code, exc)
+    if changed:
+        log.info("bot profile updated: %s", ", ".join(changed))
+    return changed
 
 
 async def _post_shutdown(app: BotApp) -> None:
+    task = app.bot_data.profile_sync
+    if task is not None and not task.done():
+        task.cancel()
     await app.bot_data.db.dispose()

@@ -19,6 +19,7 @@ from bot.logs import NoticeLimiter
 from bot.services.admin import AdminService
 from bot.services.core import Core
 from bot.services.interview import InterviewService
+from bot.services.language import LanguageService
 from bot.services.live import LiveContent
 from bot.services.plan import PlanService
 from bot.services.privacy import PrivacyService
@@ -44,6 +45,7 @@ class BotData:
     privacy: PrivacyService
     admin: AdminService
     alerts: AlertService
+    language: LanguageService
     broadcasts: BroadcastService | None = None  # operator broadcasts (same outbox)
     # Long-running loops started next to polling (e.g. the alert dispatcher); each gets a
     # stop event and returns when it is set.
@@ -52,6 +54,8 @@ class BotData:
     notices: NoticeLimiter = field(default_factory=NoticeLimiter)
     # Content reloads (SIGHUP, the console) and this process's instance row; set by the wiring.
     live: LiveContent | None = None
+    # The start-up sync of the command menu and profile texts per language (a task).
+    profile_sync: asyncio.Task[list[str]] | None = None
 
 
 class Context(CallbackContext[ExtBot[None], dict[object, object], dict[object, object], BotData]):

@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from telegram.ext import Application, CallbackQueryHandler, filters
 
-from handlers import admin, alerts, broadcast, errors, groups, interview, plan, privacy, start
+from handlers import (
+    admin,
+    alerts,
+    broadcast,
+    errors,
+    groups,
+    interview,
+    language,
+    plan,
+    privacy,
+    start,
+)
 
 # The commands merchants see in Telegram's menu; their descriptions live in content.
 COMMANDS = (
@@ -22,10 +33,11 @@ COMMANDS = (
     "export",
     "delete",
     "help",
+    "language",
 )
 
 # Feature modules, in registration order; each has ``handlers(private) -> list[BaseHandler]``.
-FEATURES = (start, plan, privacy, admin, alerts, broadcast, interview)
+FEATURES = (start, plan, privacy, admin, alerts, broadcast, language, interview)
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]

@@ -161,6 +161,7 @@ def test_message_over_4096_characters(small_tree: Path) -> None:
 def test_empty_plan_is_reported(small_tree: Path) -> None:
     tree = small_tree
     (tree / "guidance" / "what-changed.md").unlink()
+    (tree / "locales" / "de" / "guidance" / "what-changed.md").unlink(missing_ok=True)
     write_step(tree, "only-us", VALID_FRONT.format(id="only-us") + "when:\n  market: [us]\n")
     found = problems_of(tree)
     assert any("empty plan for" in p and "market=['uk']" in p for p in found), found

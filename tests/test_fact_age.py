@@ -58,9 +58,9 @@ def test_group_settings_are_inherited_and_a_fact_can_override_them(tree: Path) -
     facts = tree / "facts.yaml"
     text = facts.read_text(encoding="utf-8")
     text = text.replace(
-        '    commission: "9%"\n    commission_from: "2 September 2024"',
+        '    commission: "9%"\n    commission_from: "2024-09-02"',
         '    commission: {value: "9%", checked: 2026-06-01, review: 30d}\n'
-        '    commission_from: "2 September 2024"',
+        '    commission_from: "2024-09-02"',
         1,
     )
     facts.write_text(

@@ -14,7 +14,7 @@ from bot.alerts.planner import QuietHours, format_offset
 from bot.domain.callbacks import Alerts, NextStep, OpenStep, ShowPlan, encode
 from bot.domain.plan import Progress
 from bot.views.model import Button, Screen
-from bot.views.screens import Views, format_date
+from bot.views.screens import Views
 
 #: The time zones offered as buttons (labels live in strings.alerts.yaml ``alerts.zones``).
 ZONES: dict[str, str] = {
@@ -132,7 +132,7 @@ class AlertScreens:
                 "kind": item.kind,
                 "offset": offset_view(item.offset or "0d"),
                 "snoozed": item.snoozed,
-                "when": f"{format_date(item.local.date())}, {item.local:%H:%M}",
+                "when": f"{self.views.day(lang, item.local.date())}, {item.local:%H:%M}",
             }
             for item in view.scheduled
         ]
@@ -142,9 +142,9 @@ class AlertScreens:
             on=view.on,
             notice=notice,
             deadline_passed=view.deadline < view.now,
-            deadline=format_date(view.deadline.date()),
+            deadline=self.views.day(lang, view.deadline.date()),
             offsets=[offset_view(format_offset(o)) for o in view.offsets],
-            golive=format_date(view.go_live) if view.go_live else None,
+            golive=self.views.day(lang, view.go_live) if view.go_live else None,
             zone=view.tz,
             local_now=f"{view.now:%H:%M}",
             hour=view.hour,
@@ -259,7 +259,7 @@ class AlertScreens:
             "alert.html.j2",
             kind=view.kind,
             left=view.left,
-            date=format_date(view.when) if view.when else "",
+            date=self.views.day(lang, view.when) if view.when else "",
             progress=view.progress,
             step=step,
             shop_name=view.shop_name,

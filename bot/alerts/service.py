@@ -461,7 +461,7 @@ class AlertService:
             )
             if stopped.first() is None:
                 return Outcome()
-            return Outcome(send=[self.screens.resume(merchant.language_code)])
+            return Outcome(send=[self.screens.resume(merchant.lang)])
 
     # --- dispatcher hooks (bot.alerts.dispatcher.AlertSource) ---------------------------
 
@@ -569,7 +569,7 @@ class AlertService:
         answers = self.core.effective_answers(merchant)
         plan = self.core.progress_of(answers, marks)
         changed = set(release.changed)
-        lang = merchant.language_code
+        lang = merchant.lang  # read at send time: a switch reaches queued reminders
         steps = tuple(
             ChangedStep(
                 id=step.id,
@@ -596,7 +596,7 @@ class AlertService:
             return None, "unknown key"
         answers = self.core.effective_answers(merchant)
         progress = self.core.progress_of(answers, marks)
-        lang = merchant.language_code
+        lang = merchant.lang  # read at send time: a switch reaches queued reminders
         tz = self.zone_of(merchant)
         left: tuple[str, int] = ("today", 0)
         when: date | None = None

@@ -301,6 +301,9 @@ class FakeTelegram:
         self.calls: list[ApiCall] = []
         self.answered_callbacks: list[CallbackAnswer] = []
         self.commands: dict[str, list[dict[str, str]]] = {}
+        # The bot's profile texts by language_code ("" for the default).
+        self.descriptions: dict[str, str] = {}
+        self.short_descriptions: dict[str, str] = {}
         self.webhook: dict[str, Any] | None = None
         self.blocked: set[int] = set()
         self.rate_limited_count = 0
@@ -337,6 +340,10 @@ class FakeTelegram:
             "setmycommands": self._set_my_commands,
             "getmycommands": self._get_my_commands,
             "deletemycommands": self._delete_my_commands,
+            "setmydescription": self._set_my_description,
+            "getmydescription": self._get_my_description,
+            "setmyshortdescription": self._set_my_short_description,
+            "getmyshortdescription": self._get_my_short_description,
             "sendchataction": self._send_chat_action,
             "senddocument": self._send_document,
             "getfile": self._get_file,
@@ -1005,6 +1012,30 @@ class FakeTelegram:
     def _delete_my_commands(self, params: dict[str, Any]) -> Any:
         self.commands.pop(self._commands_key(params), None)
         return True
+
+    def _set_my_description(self, params: dict[str, Any]) -> Any:
+        text = _opt_str(params, "description") or ""
+        if len(text) > 512:
+            raise _bad("description is too long")
+        self.descriptions[_opt_str(params, "language_code") or ""] = text
+        return True
+
+    def _get_my_description(self, params: dict[str, Any]) -> Any:
+        # Telegram falls back to the default text for a language without its own.
+        code = _opt_str(params, "language_code") or ""
+        return {"description": self.descriptions.get(code, self.descriptions.get("", ""))}
+
+    def _set_my_short_description(self, params: dict[str, Any]) -> Any:
+        text = _opt_str(params, "short_description") or ""
+        if len(text) > 120:
+            raise _bad("short description is too long")
+        self.short_descriptions[_opt_str(params, "language_code") or ""] = text
+        return True
+
+    def _get_my_short_description(self, params: dict[str, Any]) -> Any:
+        code = _opt_str(params, "language_code") or ""
+        text = self.short_descriptions.get(code, self.short_descriptions.get("", ""))
+        return {"short_description": text}
 
     def _send_chat_action(self, params: dict[str, Any]) -> Any:
         _chat_id(params)

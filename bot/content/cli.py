@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 
 from bot.botapi.tghtml import html_to_terminal
 from bot.config import ConfigError, Settings
+from bot.content import translations
 from bot.content.check import Checker, check
 from bot.content.facts import FactIndex, review_warnings
 from bot.content.graph import to_dot, to_svg
@@ -79,6 +80,8 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         assert content is not None
         for warning in review_warnings(content, FactIndex(content, Renderer(content).env), today):
             print(warning)
+        for warning in translations.warnings(content):
+            print(warning)
         print(
             f"content OK: {len(content.steps)} steps,"
             f" {len(content.interview.questions)} questions,"
@@ -95,6 +98,20 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         return facts_report(content, today)
     if args.task == "graph":
         return graph(content, args.format)
+    if args.task == "translations":
+        if args.stamp:
+            try:
+                changed = translations.stamp(content, args.stamp, tuple(args.force))
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+            for path in changed:
+                print(f"stamped {path}")
+            print(f"{len(changed)} file(s) stamped")
+            return 0
+        lines, code = translations.report(translations.status(content))
+        for line in lines:
+            print(line)
+        return code
     checker = Checker(content, deadline=settings.deadline)
     if args.task == "coverage":
         rows = checker.coverage()

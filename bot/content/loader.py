@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.alerts.planner import parse_offsets
+from bot.content.values import FactValue, Text, parse_value, render_tree
 from bot.domain.interview import END, Interview, Question, Route, TypedWords, normalise
 from bot.domain.plan import Flag, Source, Step, find_cycle
 
@@ -349,11 +351,16 @@ class StepModel(_Strict):
 
 
 class TranslationModel(_Strict):
-    """A translated step's front matter: only what a translator changes."""
+    """A translated step's front matter: only what a translator changes, and which English
+    text it was translated from (``source``: :func:`source_hash`, written by
+    ``content translations --stamp LANG``)."""
 
     id: str = Field(pattern=ID_PATTERN)
     version: int = Field(ge=1)
     title: str = Field(min_length=3, max_length=80)
+    source: str | None = Field(default=None, pattern=r"^[0-9a-f]{12}$")
+    #: The English step's uncertainty flags translated, in the same order (kinds stay).
+    flags: list[str] = []
 
 
 # --- the loaded tree -----------------------------------------------------------------------
@@ -387,6 +394,7 @@ class Fact:
     checked: date
     review_by: date
     line: int
+    typed: FactValue | None = None
 
     def overdue(self, today: date) -> bool:
         """Past its review date: the value may have changed since it was confirmed."""
@@ -470,11 +478,31 @@ def read_facts(
     ) -> Any:
         where = ".".join(str(p) for p in loc)
         line = _line_for(lines, line_loc or loc)
-        if isinstance(value, (bool, type(None))) or not isinstance(value, (str, int, float)):
+        if isinstance(value, (bool, type(None))) or not isinstance(
+            value, (str, int, float, date, list, Mapping)
+        ):
             problems.append(Problem(path, line, f"{where}: a fact is text; put it in quotes"))
             return value
-        text = str(value)
-        tag = markup_in(text)
+        if isinstance(value, Mapping) and not all(
+            isinstance(v, str) and re.fullmatch(r"[a-z]{2,3}(-[A-Z]{2})?", str(k))
+            for k, v in value.items()
+        ):
+            problems.append(
+                Problem(
+                    path,
+                    line,
+                    f"{where}: per-language text is a mapping of language codes to text,"
+                    ' like {en: "no cap", de: "keine Obergrenze"}',
+                )
+            )
+            return value
+        typed = parse_value(value)
+        text = typed.raw
+        tag = markup_in(
+            " ".join(t for _, t in typed.per_locale)
+            if isinstance(typed, Text) and typed.per_locale
+            else text
+        )
         if tag is not None:
             problems.append(
                 Problem(
@@ -488,7 +516,7 @@ def read_facts(
         group = where.rpartition(".")[0]
         if checked is None or ("review" not in meta and "review_by" not in meta):
             if group in undated:  # one problem per group, not one per fact
-                return text
+                return typed
             undated.add(group)
         if checked is None:
             problems.append(
@@ -499,7 +527,7 @@ def read_facts(
                     " (or write it as {value: ..., checked: YYYY-MM-DD})",
                 )
             )
-            return text
+            return typed
         if "review_by" in meta:
             review_by = meta["review_by"]
         elif "review" in meta:
@@ -513,9 +541,9 @@ def read_facts(
                     " YYYY-MM-DD`) to its group or the top of the file",
                 )
             )
-            return text
-        facts[where] = Fact(where, text, checked, review_by, line)
-        return text
+            return typed
+        facts[where] = Fact(where, text, checked, review_by, line, typed)
+        return typed
 
     def walk(node: Mapping[str, Any], loc: tuple[Any, ...], inherited: Mapping[str, Any]) -> Any:
         meta = dict(inherited)
@@ -540,7 +568,7 @@ def read_facts(
             if key.startswith("_"):
                 continue
             here = (*loc, key)
-            if isinstance(value, Mapping) and "value" in value:
+            if isinstance(value, Mapping) and "value" in value and not key.startswith("_"):
                 own = dict(meta)
                 for name, item in value.items():
                     if name == "value":
@@ -572,6 +600,27 @@ def _did_you_mean(word: str, known: Iterable[str]) -> str:
     return f": did you mean `{close[0]}`?" if close else ""
 
 
+def source_hash(text: StepText) -> str:
+    """The English text a translation is made from (title, body, details), hashed short."""
+    digest = hashlib.sha256("\0".join((text.title, text.body, text.details)).encode())
+    return digest.hexdigest()[:12]
+
+
+def normalise_language(code: str | None, shipped: Iterable[str]) -> str:
+    """The shipped locale for a Telegram ``language_code``: ``de-AT`` -> ``de``,
+    ``pt-br`` -> ``pt-BR`` (when shipped, else ``pt``), anything unknown -> English."""
+    if not code:
+        return DEFAULT_LOCALE
+    known = set(shipped)
+    parts = code.strip().replace("_", "-").split("-")
+    language = parts[0].lower()
+    candidates = []
+    if len(parts) > 1 and len(parts[1]) == 2:
+        candidates.append(f"{language}-{parts[1].upper()}")
+    candidates.append(language)
+    return next((c for c in candidates if c in known), DEFAULT_LOCALE)
+
+
 @dataclass(frozen=True)
 class StepText:
     """A step's words in one locale: title, main body and details (jinja2 sources)."""
@@ -592,6 +641,10 @@ class Locale:
     strings: Mapping[str, Any]
     steps: Mapping[str, StepText]
     template_dir: Path
+    #: Translated steps: the English ``version`` and ``source`` hash they were made from.
+    sources: Mapping[str, tuple[int, str | None]] = field(default_factory=dict)
+    #: Translated steps' flag texts (English order).
+    flags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def lookup(self, key: str) -> Any:
         """A string (or mapping) by dotted key, KeyError when missing."""
@@ -621,14 +674,41 @@ class Content:
     shop_markets: frozenset[str] = frozenset()
     #: The content's identity: a hash of every file of the tree (see :func:`tree_hash`).
     hash: str = ""
+    #: facts.yaml as typed values (:mod:`bot.content.values`); ``facts`` is them in English.
+    fact_values: Mapping[str, Any] = field(default_factory=dict)
+    _facts_by_locale: dict[str, Mapping[str, Any]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def words(self, code: str | None) -> Callable[[str], str | None]:
+        """A string of a language by key (English fallback), None when there is none."""
+
+        def word(key: str) -> str | None:
+            try:
+                value = self.string(code, key)
+            except KeyError:
+                return None
+            return value if isinstance(value, str) else None
+
+        return word
+
+    def facts_in(self, code: str | None) -> Mapping[str, Any]:
+        """facts.yaml as templates read it in a language (dates, numbers, money by Babel)."""
+        locale = self.locale(code).code
+        found = self._facts_by_locale.get(locale)
+        if found is None:
+            found = render_tree(self.fact_values, locale, self.words(locale))
+            self._facts_by_locale[locale] = found
+        return found
 
     def locale(self, code: str | None) -> Locale:
-        """The locale for a Telegram language code, falling back to English."""
-        if code:
-            base = code.split("-")[0].lower()
-            if base in self.locales:
-                return self.locales[base]
-        return self.locales[DEFAULT_LOCALE]
+        """The locale for a Telegram language code: region, then language, then English."""
+        return self.locales[normalise_language(code, self.locales)]
+
+    @property
+    def shipped(self) -> tuple[str, ...]:
+        """The languages merchants can choose: English first, then the others by code."""
+        return (DEFAULT_LOCALE, *sorted(c for c in self.locales if c != DEFAULT_LOCALE))
 
     def string(self, code: str | None, key: str) -> Any:
         """A string in the merchant's language, falling back to English per key."""
@@ -638,34 +718,73 @@ class Content:
             return self.locales[DEFAULT_LOCALE].lookup(key)
 
     def step_text(self, code: str | None, step_id: str) -> StepText:
-        """A step's words in the merchant's language (English when not translated)."""
+        """A step's words in the merchant's language (English when not translated, or when
+        the translation is of an older ``version``: see :meth:`outdated`)."""
         locale = self.locale(code)
-        if step_id in locale.steps:
+        if step_id in locale.steps and not self.outdated(locale.code, step_id):
             return locale.steps[step_id]
         return self.locales[DEFAULT_LOCALE].steps[step_id]
+
+    def step_flags(self, code: str | None, step: Step) -> tuple[Flag, ...]:
+        """A step's uncertainty flags in the merchant's language (English when the
+        translation has not translated all of them, or is outdated)."""
+        locale = self.locale(code)
+        texts = locale.flags.get(step.id, ())
+        if len(texts) != len(step.flags) or not texts or self.outdated(locale.code, step.id):
+            return step.flags
+        return tuple(Flag(f.kind, t) for f, t in zip(step.flags, texts, strict=True))
+
+    def outdated(self, code: str | None, step_id: str) -> bool:
+        """A translation made from an English ``version`` older than the current one: the
+        facts may have changed since, so merchants read the English text (with a note)."""
+        locale = self.locale(code)
+        made = locale.sources.get(step_id)
+        step = self.step_index.get(step_id)
+        return made is not None and step is not None and made[0] < step.version
+
+    def translation_state(self, code: str, step_id: str) -> str:
+        """``missing``, ``outdated`` (older version), ``stale`` (English changed since the
+        recorded source), ``unstamped`` (no source recorded) or ``current``."""
+        locale = self.locales[code]
+        if step_id not in locale.steps:
+            return "missing"
+        if self.outdated(code, step_id):
+            return "outdated"
+        _, source = locale.sources.get(step_id, (0, None))
+        if source is None:
+            return "unstamped"
+        english = self.locales[DEFAULT_LOCALE].steps[step_id]
+        return "current" if source == source_hash(english) else "stale"
 
     def option_labels(self, code: str | None, qid: str) -> dict[str, list[str]]:
         """Every name a merchant might type for each option: label plus synonyms."""
         result: dict[str, list[str]] = {}
+        codes = dict.fromkeys((self.locale(code).code, DEFAULT_LOCALE))
         for option in self.interview.question(qid).options:
-            names = [str(self.string(code, f"questions.{qid}.options.{option}"))]
-            try:
-                extra = self.string(code, f"questions.{qid}.synonyms.{option}")
-            except KeyError:
-                extra = []
-            names.extend(str(x) for x in extra)
-            result[option] = names
+            names: list[str] = []
+            for each in codes:  # the merchant's language first, English understood too
+                names.append(str(self.string(each, f"questions.{qid}.options.{option}")))
+                try:
+                    extra = self.locales[each].lookup(f"questions.{qid}.synonyms.{option}")
+                except KeyError:
+                    extra = []
+                names.extend(str(x) for x in extra)
+            result[option] = list(dict.fromkeys(names))
         return result
 
     def typed_words(self, code: str | None) -> TypedWords:
         """What typed words mean beyond option names, normalised (``typed_answers.*``)."""
 
+        codes = dict.fromkeys((self.locale(code).code, DEFAULT_LOCALE))
+
         def words(key: str, *labels: str) -> frozenset[str]:
-            try:
-                listed = [str(word) for word in self.string(code, f"typed_answers.{key}")]
-            except KeyError:
-                listed = []
-            names = [*listed, *(str(self.string(code, label)) for label in labels)]
+            names: list[str] = []
+            for each in codes:  # the merchant's language, and English understood too
+                with contextlib.suppress(KeyError):
+                    names.extend(
+                        str(word) for word in self.locales[each].lookup(f"typed_answers.{key}")
+                    )
+                names.extend(str(self.string(each, label)) for label in labels)
             return frozenset(normalise(name) for name in names) - {""}
 
         return TypedWords(
@@ -957,6 +1076,8 @@ def load_content(root: Path) -> Content:
                     continue
                 strings[key] = value
         translated: dict[str, StepText] = dict(english_steps) if code == DEFAULT_LOCALE else {}
+        sources: dict[str, tuple[int, str | None]] = {}
+        flag_texts: dict[str, tuple[str, ...]] = {}
         if code != DEFAULT_LOCALE:
             for path in _iter_files(folder / "guidance", ".md"):
                 meta, text, tlines = _load_step_file(path, TranslationModel, problems)
@@ -972,7 +1093,12 @@ def load_content(root: Path) -> Content:
                     )
                     continue
                 translated[meta.id] = text
-        locales[code] = Locale(code, strings, translated, folder / "templates")
+                sources[meta.id] = (meta.version, meta.source)
+                if meta.flags:
+                    flag_texts[meta.id] = tuple(meta.flags)
+        locales[code] = Locale(
+            code, strings, translated, folder / "templates", sources, flag_texts
+        )
     if DEFAULT_LOCALE not in locales:
         problems.append(Problem(locales_dir / DEFAULT_LOCALE, 0, "the English locale is missing"))
     elif interview is not None and DEFAULT_LOCALE not in unreadable:
@@ -992,10 +1118,19 @@ def load_content(root: Path) -> Content:
         alert_offsets=parse_offsets(",".join(campaign_model.alert_offsets)),
         nudge_after_days=campaign_model.nudge_after_days,
     )
+    english = Content(
+        root=root,
+        campaign=campaign,
+        facts={},
+        interview=interview,
+        steps=(),
+        locales=locales,
+    )
     return Content(
         root=root,
         campaign=campaign,
-        facts=facts,
+        facts=render_tree(facts, DEFAULT_LOCALE, english.words(DEFAULT_LOCALE)),
+        fact_values=facts,
         interview=interview,
         steps=tuple(steps),
         locales=locales,

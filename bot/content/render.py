@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from jinja2 import BaseLoader, StrictUndefined, Template, TemplateNotFound
+from jinja2 import BaseLoader, StrictUndefined, Template, TemplateNotFound, pass_context
+from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup, escape
 
+from bot.content import values
 from bot.content.loader import DEFAULT_LOCALE, Content
 
 
@@ -49,12 +54,76 @@ class LocaleLoader(BaseLoader):
         return list(self._sources)
 
 
-def _thousands(number: int) -> str:
-    return f"{number:,}"
+_CODE = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")
 
 
-def _plural(count: int, one: str, many: str) -> str:
-    return one if count == 1 else many
+def _lang(context: Context) -> str:
+    """The language a filter formats for: the render's, or (in an imported macro file)
+    the one of the template's folder."""
+    found = context.get("_lang")
+    if isinstance(found, str):
+        return found
+    code, slash, _ = (context.name or "").partition("/")
+    return code if slash and _CODE.match(code) else DEFAULT_LOCALE
+
+
+class _Environment(ImmutableSandboxedEnvironment):
+    """Imports resolve in the importing template's language: ``{% import
+    "en/_macros.html.j2" %}`` in a German template reads the German macros (English when
+    there are none), so translated templates copy imports unchanged."""
+
+    def join_path(self, template: str, parent: str) -> str:
+        """``<parent's language>/<name>``."""
+        code, slash, _ = parent.partition("/")
+        if not slash or not _CODE.match(code):
+            return template
+        return f"{code}/{template.rpartition('/')[2]}"
+
+
+@pass_context
+def _thousands(context: Context, number: Any) -> str:
+    """12,000 / 12.000 (kept under its old name: templates use it)."""
+    return values.format_num(number, _lang(context))
+
+
+@pass_context
+def _percent(context: Context, number: Any) -> str:
+    """9 → 9% / 9 %."""
+    return values.format_pct(number, _lang(context))
+
+
+@pass_context
+def _plural(context: Context, count: Any, *forms: str, **named: str) -> str:
+    """``n|plural('day', 'days')`` (one, other) in any language by its CLDR plural rule;
+    more forms in the language's category order (Polish: one, few, many, other), or named:
+    ``n|plural(one='dzień', few='dni', many='dni', other='dnia')``."""
+    return values.choose_plural(count, _lang(context), forms, named)
+
+
+@pass_context
+def _and_list(context: Context, items: Any) -> Markup:
+    """A, B and C / A, B und C (items escaped unless already markup)."""
+    return Markup(values.join_list([str(escape(i)) for i in items], _lang(context)))
+
+
+@pass_context
+def _or_list(context: Context, items: Any) -> Markup:
+    """A or B / A oder B."""
+    return Markup(values.join_list([str(escape(i)) for i in items], _lang(context), "or"))
+
+
+@pass_context
+def _long_date(context: Context, value: Any) -> str:
+    """A date (or ISO text) written out: 15 January 2027 / 15. Januar 2027."""
+    if isinstance(value, str):
+        value = date.fromisoformat(value)
+    return values.format_datetime_date(value, _lang(context))
+
+
+@pass_context
+def _relative_days(context: Context, days: Any) -> str:
+    """Days from now: in 3 days / in 3 Tagen; 2 days ago / vor 2 Tagen."""
+    return values.relative_days(int(days), _lang(context))
 
 
 class Renderer:
@@ -62,7 +131,7 @@ class Renderer:
 
     def __init__(self, content: Content) -> None:
         self.content = content
-        self.env = ImmutableSandboxedEnvironment(
+        self.env = _Environment(
             loader=LocaleLoader(content.root / "locales"),
             autoescape=True,
             undefined=StrictUndefined,
@@ -73,6 +142,12 @@ class Renderer:
         )
         self.env.filters["plural"] = _plural
         self.env.filters["thousands"] = _thousands
+        self.env.filters["number"] = _thousands
+        self.env.filters["percent"] = _percent
+        self.env.filters["and_list"] = _and_list
+        self.env.filters["or_list"] = _or_list
+        self.env.filters["long_date"] = _long_date
+        self.env.filters["relative_days"] = _relative_days
         self.env.globals["facts"] = content.facts
         self._compiled: dict[str, Template] = {}
 
@@ -83,8 +158,15 @@ class Renderer:
 
     def render(self, code: str | None, name: str, **context: Any) -> str:
         """Render a message template to Telegram HTML."""
-        text = self.template(code, name).render(s=self.strings(code), **context)
+        text = self.template(code, name).render(
+            s=self.strings(code), **self.locale_context(code), **context
+        )
         return tidy(text)
+
+    def locale_context(self, code: str | None) -> dict[str, Any]:
+        """What every render in a language reads: its facts and its code (for filters)."""
+        locale = self.content.locale(code).code
+        return {"facts": self.content.facts_in(locale), "_lang": locale}
 
     def from_source(self, source: str, origin: str, filename: str | None = None) -> Template:
         """Compile (once) a template held in content, e.g. a guidance body.
@@ -101,10 +183,18 @@ class Renderer:
         return compiled
 
     def render_source(
-        self, source: str, origin: str, filename: str | None = None, **context: Any
+        self,
+        source: str,
+        origin: str,
+        filename: str | None = None,
+        *,
+        lang: str | None = None,
+        **context: Any,
     ) -> str:
-        """Render a template held in content (guidance bodies, strings with variables)."""
-        return tidy(self.from_source(source, origin, filename).render(**context))
+        """Render a template held in content (guidance bodies, strings with variables)
+        in a language (its facts, dates, numbers and plurals)."""
+        template = self.from_source(source, origin, filename)
+        return tidy(template.render(**self.locale_context(lang), **context))
 
     def strings(self, code: str | None) -> _Strings:
         """Strings for templates: ``s.buttons.back`` with English fallback per key."""
@@ -116,7 +206,7 @@ class Renderer:
         if "{" not in source:
             return html.escape(source, quote=False)
         return self.render_source(
-            source, f"string:{self.content.locale(code).code}:{key}", **context
+            source, f"string:{self.content.locale(code).code}:{key}", lang=code, **context
         )
 
     def plain(self, code: str | None, key: str, **context: Any) -> str:

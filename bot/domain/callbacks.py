@@ -177,7 +177,16 @@ class Broadcasts(Callback):
     action: Literal["stop", "resume"]
 
 
+@dataclass(frozen=True)
+class PickLanguage(Callback):
+    """Write to me in this language (a shipped locale code, lower case: ``pt-br``)."""
+
+    CODE: ClassVar[str] = "L"
+    code: str
+
+
 KINDS: tuple[type[Callback], ...] = (
+    PickLanguage,
     Choose,
     Confirm,
     SkipQuestion,

@@ -128,8 +128,8 @@ class Turn:
 
     @property
     def lang(self) -> str | None:
-        """The merchant's language code (as Telegram last reported it)."""
-        return self.merchant.language_code
+        """The merchant's language: chosen with /language, else as Telegram reports it."""
+        return self.merchant.lang
 
     @property
     def answers(self) -> dict[str, iv.Answer]:

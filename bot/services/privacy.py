@@ -82,7 +82,7 @@ class PrivacyService:
             text = r.text(
                 lang,
                 "calendar.nothing_ahead",
-                deadline=format_date(deadline.date()),
+                deadline=format_date(deadline.date(), self.core.content.locale(lang).code),
                 golive_offered="go_live" in likely_path(self.core.content.interview, answers),
             )
             return Outcome(send=[Screen(text)])

@@ -86,6 +86,7 @@ class Awaiting(StrEnum):
     ZONES = "alerts:zones"
     HOUR = "alerts:hour"
     QUIET = "alerts:quiet"
+    LANGUAGE = "language:pick"  # the /language picker is on screen: a typed name works
 
 
 class EnumText(TypeDecorator[str]):
@@ -128,6 +129,8 @@ class Merchant(SQLModel, table=True):
     id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     language_code: str | None = Field(default=None, max_length=16)
+    # The language chosen with /language (a shipped locale code); None: follow Telegram's.
+    locale: str | None = Field(default=None, max_length=16)
     first_seen: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     last_seen: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
     # Last time the merchant moved forward (answered, marked a step): drives the weekly nudge.
@@ -166,6 +169,11 @@ class Merchant(SQLModel, table=True):
 
     # Pressed "stop these messages" on an operator broadcast (reminders are separate).
     broadcasts_off: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+
+    @property
+    def lang(self) -> str | None:
+        """The language to write in: the one chosen with /language, else Telegram's."""
+        return self.locale or self.language_code
 
 
 class StepProgress(SQLModel, table=True):

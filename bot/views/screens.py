@@ -9,8 +9,9 @@ from typing import Any
 from markupsafe import Markup
 
 from bot.content.facts import FactIndex
-from bot.content.loader import Content
+from bot.content.loader import DEFAULT_LOCALE, Content
 from bot.content.render import Renderer
+from bot.content.values import format_day, join_list
 from bot.domain.callbacks import (
     Alerts,
     Back,
@@ -36,7 +37,7 @@ from bot.domain.interview import (
     effective_answers,
     likely_path,
 )
-from bot.domain.plan import Progress, Step, reasons
+from bot.domain.plan import Progress, Source, Step, reasons
 from bot.views.model import Button, Screen, shorten
 
 PLAN_PAGE_SIZE = 8
@@ -48,32 +49,20 @@ def shop_name_of(answers: Mapping[str, Answer]) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def format_date(value: date) -> str:
-    """12 September 2023 (no locale-dependent strftime)."""
-    months = [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ]
-    return f"{value.day} {months[value.month - 1]} {value.year}"
+def format_date(value: date, code: str | None = None) -> str:
+    """12 September 2023 / 12. September 2023 (Babel, in a content language code)."""
+    return format_day(value, code)
 
 
-def countdown(deadline: datetime, now: datetime) -> dict[str, Any]:
+def countdown(deadline: datetime, now: datetime, code: str | None = None) -> dict[str, Any]:
     """Calendar days to (or since) the deadline, in UTC."""
     days = (deadline.date() - now.date()).days
-    return {"date": format_date(deadline.date()), "days": abs(days), "passed": days < 0}
+    return {"date": format_date(deadline.date(), code), "days": abs(days), "passed": days < 0}
 
 
-def go_live_countdown(answers: Mapping[str, Answer], now: datetime) -> dict[str, Any] | None:
+def go_live_countdown(
+    answers: Mapping[str, Answer], now: datetime, code: str | None = None
+) -> dict[str, Any] | None:
     """Days to the merchant's own go-live date, when they gave one."""
     value = answers.get("go_live")
     if not isinstance(value, str):
@@ -83,7 +72,7 @@ def go_live_countdown(answers: Mapping[str, Answer], now: datetime) -> dict[str,
     except ValueError:
         return None
     days = (day - now.date()).days
-    return {"date": format_date(day), "days": abs(days), "passed": days < 0}
+    return {"date": format_date(day, code), "days": abs(days), "passed": days < 0}
 
 
 class Views:
@@ -115,10 +104,11 @@ class Views:
         if value is None or value == []:
             return str(self.content.string(lang, "plan.skipped"))
         if question.kind == "date" and isinstance(value, str):
-            return format_date(date.fromisoformat(value))
+            return format_date(date.fromisoformat(value), self.code(lang))
         if isinstance(value, list):
-            joiner = str(self.content.string(lang, "plan.value_join"))
-            return joiner.join(self.option_label(lang, qid, v) for v in value)
+            # A list of answers, as the language writes a plain list (A, B, C / A、B、C).
+            labels = [self.option_label(lang, qid, v) for v in value]
+            return join_list(labels, self.code(lang), "unit")
         if question.is_choice:
             return self.option_label(lang, qid, value)
         return value
@@ -161,11 +151,15 @@ class Views:
 
     def and_list(self, lang: str | None, items: Sequence[str]) -> str:
         """The items as "a", "a and b" or "a, b and c" in the merchant's language."""
-        if len(items) < 2:
-            return "".join(items)
-        comma = str(self.content.string(lang, "plan.value_join"))
-        last = str(self.content.string(lang, "plan.last_join"))
-        return comma.join(items[:-1]) + last + items[-1]
+        return join_list(list(items), self.code(lang))
+
+    def code(self, lang: str | None) -> str:
+        """The content language a merchant's language code reads in (English fallback)."""
+        return self.content.locale(lang).code
+
+    def day(self, lang: str | None, value: date) -> str:
+        """A date written out in the merchant's language."""
+        return format_date(value, self.code(lang))
 
     def market_labels(self, lang: str | None, answers: Mapping[str, Answer]) -> list[str]:
         """The merchant's markets by name."""
@@ -267,7 +261,7 @@ class Views:
 
     def problem(self, lang: str | None, key: str, values: Mapping[str, Any]) -> str:
         """A kind re-ask for a typed answer we could not use (dates written out in full)."""
-        shown = {k: format_date(v) if isinstance(v, date) else v for k, v in values.items()}
+        shown = {k: self.day(lang, v) if isinstance(v, date) else v for k, v in values.items()}
         return self.r.plain(lang, f"problems.{key}", **shown)
 
     # --- profile, plan, steps -------------------------------------------------------------
@@ -314,17 +308,24 @@ class Views:
         source = text.details if details else text.body
         if not source:
             return ""
+        note, read_in = "", lang
+        if self.content.outdated(lang, step.id):
+            # The translation predates a factual change: the English text, said so.
+            read_in = DEFAULT_LOCALE
+            if not details:
+                note = f"<i>{self.r.text(lang, 'language.stale_note')}</i>\n\n"
         origin = f"{text.path}:{'details' if details else 'body'}"
-        return self.r.render_source(
+        return note + self.r.render_source(
             source,
             origin,
             str(text.path),
+            lang=read_in,
             answers=dict(answers),
             shop_name=shop_name_of(answers),
-            markets=self.market_labels(lang, answers),
+            markets=self.market_labels(read_in, answers),
             shop_markets=self.shop_markets(answers),
-            market_names=self.market_names(lang),
-            deadline=countdown(deadline, now),
+            market_names=self.market_names(read_in),
+            deadline=countdown(deadline, now, self.code(read_in)),
         )
 
     def plan_pages(self, progress: Progress) -> int:
@@ -395,9 +396,9 @@ class Views:
             progress=progress,
             page=page + 1,
             pages=pages,
-            when=countdown(deadline, now),
+            when=countdown(deadline, now, self.code(lang)),
             shop_name=shop_name_of(answers),
-            go_live=go_live_countdown(answers, now),
+            go_live=go_live_countdown(answers, now, self.code(lang)),
         )
         return Screen(text, tuple(buttons))
 
@@ -443,12 +444,12 @@ class Views:
                 self.step_body(lang, step, answers, details=False, now=now, deadline=deadline)
             ),
             intro=Markup(intro_text),
-            flags=step.flags,
+            flags=self.content.step_flags(lang, step),
             reason=Markup(self.reason(lang, step, answers)),
             minutes=step.minutes,
             progress=progress,
             status=status,
-            when=countdown(deadline, now),
+            when=countdown(deadline, now, self.code(lang)),
         )
         second = (
             self.button(lang, "step_details", encode(MarkStep(step.id, "details"))),
@@ -486,7 +487,7 @@ class Views:
             if fact.value not in values:
                 values.append(fact.value)
         stale = [
-            Markup(self.r.text(lang, "fact_age.item", values=values, date=format_date(day)))
+            Markup(self.r.text(lang, "fact_age.item", values=values, date=self.day(lang, day)))
             for day, values in sorted(by_day.items())
         ]
         text = self.r.render(
@@ -494,9 +495,14 @@ class Views:
             "step_details.html.j2",
             title=self.content.step_text(lang, step.id).title,
             details=Markup(body),
-            flags=step.flags,
-            sources=step.sources,
-            checked=format_date(step.checked) if step.checked else "",
+            flags=self.content.step_flags(lang, step),
+            sources=[
+                Source(src.url, src.title, self.r.plain(lang, "language.undated"))
+                if src.date == "undated"
+                else src
+                for src in step.sources
+            ],
+            checked=self.day(lang, step.checked) if step.checked else "",
             stale=stale,
         )
         back = self.button(lang, "back_to_plan", encode(self._plan_at(progress, step)))
@@ -556,7 +562,7 @@ class Views:
             returning=returning,
             resuming=resuming,
             progress=progress,
-            when=countdown(deadline, now),
+            when=countdown(deadline, now, self.code(lang)),
         )
         keyboard: tuple[tuple[Button, ...], ...] = ()
         if progress is not None:
