@@ -15,7 +15,15 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.alerts.planner import parse_offsets
-from bot.domain.interview import END, Interview, Question, Route, TypedWords, normalise
+from bot.domain.interview import (
+    END,
+    DateWords,
+    Interview,
+    Question,
+    Route,
+    TypedWords,
+    normalise,
+)
 from bot.domain.plan import Flag, Source, Step, find_cycle
 
 DEFAULT_LOCALE = "en"
@@ -651,15 +659,34 @@ class Content:
     def typed_words(self, code: str | None) -> TypedWords:
         """What typed words mean beyond option names, normalised (``typed_answers.*``)."""
 
-        def words(key: str, *labels: str) -> frozenset[str]:
+        def words(key: str, *labels: str, group: str = "typed_answers") -> frozenset[str]:
             try:
-                listed = [str(word) for word in self.string(code, f"typed_answers.{key}")]
+                listed = [str(word) for word in self.string(code, f"{group}.{key}")]
             except KeyError:
                 listed = []
             names = [*listed, *(str(self.string(code, label)) for label in labels)]
             return frozenset(normalise(name) for name in names) - {""}
 
+        def phrases(key: str) -> tuple[str, ...]:
+            return tuple(sorted(words(key, group="typed_dates"), key=len, reverse=True))
+
+        try:
+            rewrite = self.string(code, "typed_dates.rewrite")
+        except KeyError:
+            rewrite = {}
+        pairs = sorted(
+            ((normalise(str(k)), normalise(str(v or ""))) for k, v in dict(rewrite).items()),
+            key=lambda pair: -len(pair[0]),
+        )
+        dates = DateWords(
+            today=words("today", group="typed_dates"),
+            start=phrases("start"),
+            middle=phrases("middle"),
+            end=phrases("end"),
+            rewrite=tuple(pair for pair in pairs if pair[0]),
+        )
         return TypedWords(
+            dates=dates,
             negations=words("negations"),
             back=words("back", "buttons.back"),
             skip=words("skip", "buttons.skip", "buttons.step_skip"),
