@@ -269,6 +269,7 @@ class QuestionModel(_Strict):
     pattern: str | None = None
     min_days_ahead: int = 0
     max_days_ahead: int = 5 * 366
+    numbers: dict[str, tuple[int, int | None]] = {}
 
     @field_validator("options")
     @classmethod
@@ -1142,7 +1143,13 @@ def _build_interview(
             pattern=q.pattern,
             min_days_ahead=q.min_days_ahead,
             max_days_ahead=q.max_days_ahead,
+            numbers=dict(q.numbers),
         )
+        for option, (low, high) in q.numbers.items():
+            if option not in q.options or q.kind != "one" or (high is not None and high < low):
+                problems.append(
+                    Problem(path, here, f"{q.id}: numbers.{option} is not a range of an option")
+                )
     interview = Interview(model.version, model.start, questions)
     for index, q in enumerate(model.questions):
         for r in questions[q.id].routes:

@@ -41,6 +41,9 @@ class Question:
     pattern: str | None = None
     min_days_ahead: int = 0
     max_days_ahead: int = 5 * 366
+    #: A number typed at a one-choice question picks the option whose range holds it
+    #: ("about 300 products"): option id -> (lowest, highest or None for no upper bound).
+    numbers: Mapping[str, tuple[int, int | None]] = field(default_factory=dict)
 
     @property
     def is_choice(self) -> bool:
@@ -359,9 +362,33 @@ def match_parts(
         if not hits:
             unknown.append(" ".join(piece.split()))
         found.extend(hit for hit in hits if hit not in found)
+    if question.kind == "one" and not found and question.numbers:
+        by_number = _by_number(question, typed)
+        if by_number is not None:
+            return [by_number], []
     if question.kind == "one" and (len(found) != 1 or unknown):
         return [], unknown
     return [o for o in question.options if o in found], unknown
+
+
+#: A count as merchants type it: "300", "1,200", "1.5k", "~2k".
+_COUNT = re.compile(r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s*(k)?(?![\w.,]*\d)", re.I)
+
+
+def _by_number(question: Question, typed: str) -> str | None:
+    """The option whose range holds every count in the text, if exactly one does."""
+    picked: set[str] = set()
+    for match in _COUNT.finditer(typed[:TYPED_MAX]):
+        value = float(match.group(1).replace(",", "")) * (1000 if match.group(2) else 1)
+        hits = [
+            option
+            for option, (low, high) in question.numbers.items()
+            if low <= value and (high is None or value <= high)
+        ]
+        if len(hits) != 1:
+            return None
+        picked.update(hits)
+    return picked.pop() if len(picked) == 1 else None
 
 
 def match_options(
