@@ -97,3 +97,30 @@ async def test_asap_is_today(user: SimulatedUser, db: Database) -> None:
     await go_live_question(user)
     await user.send("asap")
     assert (await answers_of(db))["go_live"] == "2026-11-27"
+
+
+async def test_typing_what_the_storefront_question_suggests(
+    user: SimulatedUser, db: Database
+) -> None:
+    await user.send("/start")
+    for answer in ("WooCommerce", "Spain, Italy", "individual", "local", "3", "own"):
+        await user.send(answer)
+    assert '"I didn\'t use Storefront"' in user.last_text()
+    reply = (await user.send("I didn't use Storefront"))[-1].text or ""
+    assert "didn't catch that" not in reply
+    assert (await answers_of(db))["uses"] == ["never"]
+    assert "Where do you stand with TikTok Shop?" in reply
+
+
+@pytest.mark.parametrize("go_live", [None, "2027-03-31"])
+async def test_alerts_sentences_do_not_run_together(
+    user: SimulatedUser, go_live: str | None
+) -> None:
+    await user.send("/start")
+    for answer in ("WooCommerce", "Spain", "company", "local", "3", "own", "ads", "approved"):
+        await user.send(answer)
+    await user.press("Skip")
+    await (user.send(go_live) if go_live else user.press("Skip"))
+    text = (await user.send("/alerts"))[-1].text or ""
+    assert "still work." in text
+    assert "still work.A" not in text and "still work.Y" not in text
