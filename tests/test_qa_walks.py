@@ -124,3 +124,20 @@ async def test_alerts_sentences_do_not_run_together(
     text = (await user.send("/alerts"))[-1].text or ""
     assert "still work." in text
     assert "still work.A" not in text and "still work.Y" not in text
+
+
+async def test_acknowledging_a_blocker_is_not_praised_as_work_done(user: SimulatedUser) -> None:
+    await user.send("/start")
+    for answer in ("no web store", "US", "individual", "abroad", "12", "own", "applied"):
+        await user.send(answer)
+    await user.press("Skip")
+    await user.press("Skip")
+    await user.send("/next")
+    assert "Individuals cannot sell cross-border" in user.last_text()
+    replies = await user.press("👍 Understood")
+    answer = user.last_callback_answer()
+    assert answer is not None and answer.text != "Marked done."
+    assert answer.text == "Noted."
+    follow = replies[-1].text or ""
+    assert follow.startswith("Step 1 of")
+    assert "Nice work" not in follow
