@@ -141,3 +141,11 @@ async def test_acknowledging_a_blocker_is_not_praised_as_work_done(user: Simulat
     follow = replies[-1].text or ""
     assert follow.startswith("Step 1 of")
     assert "Nice work" not in follow
+
+
+async def test_back_on_the_first_question_says_so(user: SimulatedUser) -> None:
+    await user.send("/start")
+    reply = (await user.send("back"))[-1].text or ""
+    assert "didn't catch that" not in reply
+    assert "This is the first question" in reply
+    assert "Which platform runs your online store?" in reply

@@ -700,6 +700,8 @@ def read_typed(
     new: State | None
     if said in words.back:
         new = back(state)
+        if new is None and state.mode == "interview":  # first question: say so
+            return Refused(TextProblem("first_question"))
     elif said in words.skip and question.optional:
         new = skip(interview, state, question.id)
     elif question.kind in ("text", "date"):
