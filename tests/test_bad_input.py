@@ -65,12 +65,12 @@ async def test_back_and_skip_can_be_typed(user: SimulatedUser, db: Database) -> 
     answers = (await state_of(db, user.user_id))[0]
     assert isinstance(answers, dict) and answers.get("shop_name") is None
     assert "Your answers" in "".join(m.text or "" for m in await user.send("Skip!"))
-    # On the first question there is nowhere to go back to: a hint, nothing changes.
+    # On the first question there is nowhere to go back to: it says so, nothing changes.
     other = SimulatedUser(user.app, user.fake, user_id=user.user_id + 1)
     await other.send("/start")
     before = await state_of(db, other.user_id)
     await other.send("go back")
-    assert "I didn't catch that" in other.last_text()
+    assert "This is the first question" in other.last_text()
     assert await state_of(db, other.user_id) == before
 
 

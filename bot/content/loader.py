@@ -17,7 +17,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bot.alerts.planner import parse_offsets
 from bot.content.values import FactValue, Text, parse_value, render_tree
-from bot.domain.interview import END, Interview, Question, Route, TypedWords, normalise
+from bot.domain.interview import (
+    END,
+    DateWords,
+    Interview,
+    Question,
+    Route,
+    TypedWords,
+    normalise,
+)
 from bot.domain.plan import Flag, Source, Step, find_cycle
 
 DEFAULT_LOCALE = "en"
@@ -271,6 +279,7 @@ class QuestionModel(_Strict):
     pattern: str | None = None
     min_days_ahead: int = 0
     max_days_ahead: int = 5 * 366
+    numbers: dict[str, tuple[int, int | None]] = {}
 
     @field_validator("options")
     @classmethod
@@ -777,17 +786,34 @@ class Content:
 
         codes = dict.fromkeys((self.locale(code).code, DEFAULT_LOCALE))
 
-        def words(key: str, *labels: str) -> frozenset[str]:
+        def words(key: str, *labels: str, group: str = "typed_answers") -> frozenset[str]:
             names: list[str] = []
             for each in codes:  # the merchant's language, and English understood too
                 with contextlib.suppress(KeyError):
-                    names.extend(
-                        str(word) for word in self.locales[each].lookup(f"typed_answers.{key}")
-                    )
+                    names.extend(str(word) for word in self.locales[each].lookup(f"{group}.{key}"))
                 names.extend(str(self.string(each, label)) for label in labels)
             return frozenset(normalise(name) for name in names) - {""}
 
+        def phrases(key: str) -> tuple[str, ...]:
+            return tuple(sorted(words(key, group="typed_dates"), key=len, reverse=True))
+
+        try:
+            rewrite = self.string(code, "typed_dates.rewrite")
+        except KeyError:
+            rewrite = {}
+        pairs = sorted(
+            ((normalise(str(k)), normalise(str(v or ""))) for k, v in dict(rewrite).items()),
+            key=lambda pair: -len(pair[0]),
+        )
+        dates = DateWords(
+            today=words("today", group="typed_dates"),
+            start=phrases("start"),
+            middle=phrases("middle"),
+            end=phrases("end"),
+            rewrite=tuple(pair for pair in pairs if pair[0]),
+        )
         return TypedWords(
+            dates=dates,
             negations=words("negations"),
             back=words("back", "buttons.back"),
             skip=words("skip", "buttons.skip", "buttons.step_skip"),
@@ -1260,7 +1286,13 @@ def _build_interview(
             pattern=q.pattern,
             min_days_ahead=q.min_days_ahead,
             max_days_ahead=q.max_days_ahead,
+            numbers=dict(q.numbers),
         )
+        for option, (low, high) in q.numbers.items():
+            if option not in q.options or q.kind != "one" or (high is not None and high < low):
+                problems.append(
+                    Problem(path, here, f"{q.id}: numbers.{option} is not a range of an option")
+                )
     interview = Interview(model.version, model.start, questions)
     for index, q in enumerate(model.questions):
         for r in questions[q.id].routes:

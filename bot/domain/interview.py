@@ -41,6 +41,9 @@ class Question:
     pattern: str | None = None
     min_days_ahead: int = 0
     max_days_ahead: int = 5 * 366
+    #: A number typed at a one-choice question picks the option whose range holds it
+    #: ("about 300 products"): option id -> (lowest, highest or None for no upper bound).
+    numbers: Mapping[str, tuple[int, int | None]] = field(default_factory=dict)
 
     @property
     def is_choice(self) -> bool:
@@ -359,9 +362,33 @@ def match_parts(
         if not hits:
             unknown.append(" ".join(piece.split()))
         found.extend(hit for hit in hits if hit not in found)
+    if question.kind == "one" and not found and question.numbers:
+        by_number = _by_number(question, typed)
+        if by_number is not None:
+            return [by_number], []
     if question.kind == "one" and (len(found) != 1 or unknown):
         return [], unknown
     return [o for o in question.options if o in found], unknown
+
+
+#: A count as merchants type it: "300", "1,200", "1.5k", "~2k".
+_COUNT = re.compile(r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s*(k)?(?![\w.,]*\d)", re.I)
+
+
+def _by_number(question: Question, typed: str) -> str | None:
+    """The option whose range holds every count in the text, if exactly one does."""
+    picked: set[str] = set()
+    for match in _COUNT.finditer(typed[:TYPED_MAX]):
+        value = float(match.group(1).replace(",", "")) * (1000 if match.group(2) else 1)
+        hits = [
+            option
+            for option, (low, high) in question.numbers.items()
+            if low <= value and (high is None or value <= high)
+        ]
+        if len(hits) != 1:
+            return None
+        picked.update(hits)
+    return picked.pop() if len(picked) == 1 else None
 
 
 def match_options(
@@ -444,36 +471,100 @@ class AmbiguousDate:
     month_first: date
 
 
-def _parse_with(text: str, today: date, prefer: str, languages: Sequence[str]) -> date | None:
-    import dateparser  # a large import: only when a date is typed
+@dataclass(frozen=True)
+class DateWords:
+    """How merchants say dates beyond what the parser reads (``typed_dates.*``, normalised).
+
+    ``today``: "asap"; ``start`` / ``middle`` / ``end``: "early", "mid", "end of" before a
+    month or year; ``rewrite``: phrases replaced before parsing ("within" → "in", "by" → "").
+    """
+
+    today: frozenset[str] = frozenset()
+    start: tuple[str, ...] = ()
+    middle: tuple[str, ...] = ()
+    end: tuple[str, ...] = ()
+    rewrite: tuple[tuple[str, str], ...] = ()
+
+
+#: The clock time relative dates are counted from: a parsed date carrying it was relative
+#: ("in 3 months": keep the day), one at midnight named its month ("March": the 1st).
+_BASE_TIME = time(12, 34, 56)
+Position = Literal["start", "middle", "end"] | None
+
+
+def _parse_with(
+    text: str, today: date, prefer: str, languages: Sequence[str], position: Position = None
+) -> date | None:
+    from dateparser.date import DateDataParser  # a large import: only when a date is typed
 
     settings: dict[str, Any] = {
         "PREFER_DATES_FROM": prefer,
-        "RELATIVE_BASE": datetime.combine(today, time(12)),
+        "RELATIVE_BASE": datetime.combine(today, _BASE_TIME),
         "DATE_ORDER": "DMY",
-        "PREFER_DAY_OF_MONTH": "first",
+        "PREFER_DAY_OF_MONTH": "current",
         "RETURN_AS_TIMEZONE_AWARE": False,
     }
     try:
-        found = dateparser.parse(text, languages=list(languages), settings=settings)
+        data = DateDataParser(languages=list(languages), settings=settings).get_date_data(text)
     except (ValueError, OverflowError, TypeError):
         return None
-    return found.date() if found is not None else None
+    found: datetime | None = data.date_obj
+    if found is None:
+        return None
+    day: date = found.date()
+    named = position is not None or found.time() != _BASE_TIME
+    if data.period == "month" and named:
+        last = (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+        day = day.replace(day={"end": last.day, "middle": 15}.get(position or "start", 1))
+    elif data.period == "year" and named:
+        ends = {"end": date(day.year, 12, 31), "middle": date(day.year, 7, 1)}
+        day = ends.get(position or "start", date(day.year, 1, 1))
+    return day
+
+
+def _as_said(text: str, words: DateWords) -> tuple[str | None, Position]:
+    """The text to parse once the merchant's own phrasing is read, and where in the period.
+
+    None when nothing was rewritten (the typed text is parsed as it is).
+    """
+    said = normalise(text)
+    changed = False
+    for phrase, replacement in words.rewrite:
+        new = " ".join(re.sub(rf"(?<!\w){re.escape(phrase)}(?!\w)", replacement, said).split())
+        changed = changed or new != said
+        said = new
+    for position, phrases in (
+        ("end", words.end),
+        ("middle", words.middle),
+        ("start", words.start),
+    ):
+        for phrase in sorted(phrases, key=len, reverse=True):
+            if said.startswith(f"{phrase} "):
+                return said[len(phrase) + 1 :], position  # type: ignore[return-value]
+    return (said if changed else None), None
 
 
 def parse_date(
-    typed: str, today: date, languages: Sequence[str] = ("en",)
+    typed: str,
+    today: date,
+    languages: Sequence[str] = ("en",),
+    words: DateWords | None = None,
 ) -> date | AmbiguousDate | None:
     """Understand a typed date with a maintained parser (dateparser).
 
     Takes "2027-03-31", "31.03.2027", "03/15/2027", "31 Dec 2026", "15 Jan", "March 2027",
-    "tomorrow", "next friday", "in 3 weeks". A year left out means the next such date from
-    today. A numeric day and month that could be either way round ("01/02/2027") is
-    :class:`AmbiguousDate`, never a silent guess; a bare number ("5", "2027") is not a date.
+    "tomorrow", "next friday", "in 3 weeks", and with ``words`` "asap", "end of March",
+    "mid April", "by early 2027". A year left out means the next such date from today; a
+    month alone means its first day. A numeric day and month that could be either way
+    round ("01/02/2027") is :class:`AmbiguousDate`, never a silent guess; a bare number
+    ("5", "2027") is not a date.
     """
     text = " ".join(typed.split())[:100]
     if not text or text.isdigit():
         return None
+    words = words or DateWords()
+    if normalise(text) in words.today:
+        return today
     numeric = _NUMERIC_DATE.match(text)
     if numeric is not None:
         a, b = int(numeric.group(1)), int(numeric.group(2))
@@ -484,10 +575,15 @@ def parse_date(
                 return AmbiguousDate(day_first, month_first)
         elif b > 12 >= a:  # 03/15/2027: only month first makes sense
             return _on(b, a, year, today)
-    found = _parse_with(text, today, "current_period", languages)
+    rewritten, position = _as_said(text, words)
+    if rewritten is not None:
+        if not rewritten or (rewritten.isdigit() and position is None):
+            return None
+        text = rewritten
+    found = _parse_with(text, today, "current_period", languages, position)
     if found is not None and found >= today:
         return found
-    return _parse_with(text, today, "future", languages)
+    return _parse_with(text, today, "future", languages, position)
 
 
 def _on(day: int, month: int, year: str | None, today: date) -> date | None:
@@ -502,10 +598,14 @@ def _on(day: int, month: int, year: str | None, today: date) -> date | None:
 
 
 def validate_date(
-    question: Question, typed: str, today: date, languages: Sequence[str] = ("en",)
+    question: Question,
+    typed: str,
+    today: date,
+    languages: Sequence[str] = ("en",),
+    words: DateWords | None = None,
 ) -> str | TextProblem:
     """A go-live style date: understood, not ambiguous, not in the past, not too far away."""
-    parsed = parse_date(typed, today, languages)
+    parsed = parse_date(typed, today, languages, words)
     if parsed is None:
         return TextProblem("date_unclear")
     if isinstance(parsed, AmbiguousDate):
@@ -546,6 +646,7 @@ class TypedWords:
     skip: frozenset[str]  # typed instead of pressing Skip (optional questions)
     done: frozenset[str] = frozenset()  # typed on a step instead of pressing Done
     next: frozenset[str] = frozenset()  # typed instead of pressing Next step
+    dates: DateWords = field(default_factory=DateWords)  # "asap", "end of March"
 
 
 @dataclass(frozen=True)
@@ -599,13 +700,15 @@ def read_typed(
     new: State | None
     if said in words.back:
         new = back(state)
+        if new is None and state.mode == "interview":  # first question: say so
+            return Refused(TextProblem("first_question"))
     elif said in words.skip and question.optional:
         new = skip(interview, state, question.id)
     elif question.kind in ("text", "date"):
         result = (
             validate_text(question, typed)
             if question.kind == "text"
-            else validate_date(question, typed, today, languages)
+            else validate_date(question, typed, today, languages, words.dates)
         )
         if isinstance(result, TextProblem):
             return Refused(result)

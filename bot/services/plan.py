@@ -160,6 +160,10 @@ class PlanService:
         await turn.session.flush()
         progress = await core.progress(turn)
         edited = views.step(lang, step, answers, progress, now, core.deadline)
-        follow = await core.next_screen(turn, after=step_id, intro=True, marked=status.value)
+        # A blocker or background step is acknowledged ("Understood"), not work done.
+        read = status == StepStatus.DONE and not step.counted
+        marked = "noted" if read else status.value
+        follow = await core.next_screen(turn, after=step_id, intro=True, marked=marked)
         toast_key = "notices.step_done" if status == StepStatus.DONE else "notices.step_skipped"
+        toast_key = "acknowledged.toast" if read else toast_key
         return Outcome(toast=core.toast(turn, toast_key), edit=edited, send=[follow])
