@@ -1,0 +1,97 @@
+"""German (de) user interface: a German merchant answers by typing German words and reads
+German questions, buttons and "weil …" reasons that are grammatical German."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.botapi.fake import FakeTelegram, SimulatedUser
+from bot.content.loader import Content
+from bot.content.render import Renderer
+from bot.domain.interview import match_parts, normalise
+from bot.views.screens import Views
+from tests.conftest import AppFactory
+
+
+@pytest.mark.slow
+async def test_german_merchant_types_german_answers(
+    make_app: AppFactory, fake: FakeTelegram
+) -> None:
+    async with make_app() as app:
+        lena = SimulatedUser(app, fake, user_id=4711, first_name="Lena", language_code="de-DE")
+        first = (await lena.send("/start"))[-1]
+        assert "Über welche Plattform läuft dein Onlineshop?" in (first.text or "")
+        assert "Eine andere Plattform" in first.button_labels
+        market = (await lena.send("ich nutze Shopify"))[-1]
+        assert "In welche Märkte verkaufst du?" in (market.text or "")
+        assert "Fertig ✓" in market.button_labels
+        entity = (await lena.send("Deutschland, Österreich und England"))[-1]
+        assert "eingetragenes Unternehmen" in (entity.text or "")
+        await lena.send("GmbH")
+        await lena.send("hier")
+        await lena.send("mittel")
+        await lena.send("machen wir selbst")
+        await lena.send("Shop-Tab, Lives")
+        await lena.send("noch nicht")
+        golive = (await lena.send("überspringen"))[-1]
+        assert "Ab wann möchtest du auf TikTok Shop verkaufen?" in (golive.text or "")
+        replies = await lena.send("überspringen")
+        shown = "\n".join(m.text or "" for m in replies)
+        assert "Deine Antworten" in shown
+        assert "Vereinigtes Königreich, Deutschland, Österreich (unbestätigt)" in shown
+        assert "Weil du in Deutschland und Österreich verkaufst." in shown
+        assert "Because" not in shown and "Your answers" not in shown
+
+
+def test_reasons_read_as_german_subordinate_clauses(content: Content) -> None:
+    views = Views(content, Renderer(content))
+    merged = views.reason_text(
+        "de",
+        {"platform": ["shopify"], "market": ["de", "uk"], "shop_status": ["selling"]},
+        {"platform": "shopify"},
+    )
+    assert merged == (
+        "du auf Shopify in Deutschland und Großbritannien verkaufst "
+        "und du bereits auf TikTok Shop verkaufst"
+    )
+    used = views.reason_text("de", {"uses": ["shop_tab", "ads"]}, {})
+    assert used == "du Storefront für den Shop-Tab in deinem Profil und für Anzeigen genutzt hast"
+    assert views.reason_text("de", {"platform": ["none"]}, {"platform": "none"}) == (
+        "du keinen Onlineshop hast"
+    )
+
+
+def test_german_words_merchants_type(content: Content) -> None:
+    words = content.typed_words("de")
+
+    def typed(qid: str, text: str) -> list[str]:
+        question = content.interview.question(qid)
+        found, unknown = match_parts(
+            question, text, content.option_labels("de", qid), words.negations
+        )
+        return [] if unknown else found
+
+    assert typed("market", "Vereinigtes Königreich, Großbritannien") == ["uk"]
+    assert typed("market", "USA, Vereinigte Staaten, Spanien, Frankreich") == ["us", "es", "fr"]
+    assert typed("market", "Italien, Irland, Mexiko, Brasilien, Japan") == [
+        "ie",
+        "it",
+        "mx",
+        "br",
+        "jp",
+    ]
+    assert typed("market", "Belgien, Niederlande, Österreich, Polen") == ["be", "nl", "at", "pl"]
+    assert typed("market", "in Deutschland, aber nicht in Polen") == []  # a negation: ask to tap
+    assert typed("entity", "Einzelunternehmer") == ["individual"]
+    assert typed("entity", "ich habe ein Gewerbe") == ["individual"]
+    assert typed("entity", "Firma") == typed("entity", "GmbH") == ["company"]
+    assert typed("platform", "wir haben keinen Onlineshop") == ["none"]
+    assert typed("platform", "ohne Shopify") == []
+    for word, meaning in [
+        ("fertig", "done"),
+        ("erledigt", "done"),
+        ("überspringen", "skip"),
+        ("weiter", "next"),
+        ("zurück", "back"),
+    ]:
+        assert normalise(word) in getattr(words, meaning), word
