@@ -38,7 +38,7 @@ async def test_german_merchant_types_german_answers(
         replies = await lena.send("überspringen")
         shown = "\n".join(m.text or "" for m in replies)
         assert "Deine Antworten" in shown
-        assert "Vereinigtes Königreich, Deutschland und Österreich (unbestätigt)" in shown
+        assert "Großbritannien, Deutschland und Österreich (unbestätigt)" in shown
         assert "Weil du in Deutschland und Österreich verkaufst." in shown
         assert "Because" not in shown and "Your answers" not in shown
 
