@@ -42,7 +42,7 @@ CASES = [
     Case(  # applied: prepare while waiting, never "apply"
         Profile("applied-uk", "WooCommerce", ("United Kingdom",), status="Applied, waiting"),
         must=("While TikTok reviews your application", "you have applied"),
-        must_not=("Apply for a TikTok Shop seller account",),
+        must_not=("Apply for a TikTok Shop seller account", "Register for TikTok Shop"),
     ),
     Case(  # approved: set-up to first sale, no registration
         Profile("approved-us", "Shopify", ("United States",), status="Approved, not selling yet"),
