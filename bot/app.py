@@ -120,18 +120,17 @@ def deadline_of(settings: Settings, content: Content) -> datetime:
     return settings.deadline or content.campaign.deadline
 
 
-def build_broadcasts(
+def core_and_alerts(
     settings: Settings,
     content: Content,
     db: Database,
     clock: Callable[[], datetime] = utcnow,
-) -> BroadcastService:
-    """The broadcast feature alone (the CLI and tools: no Telegram needed to queue one)."""
-    renderer = Renderer(content)
+) -> tuple[Core, AlertService]:
+    """The core (one session factory, one renderer) and the reminders built on it."""
     core = Core(
         db,
         content,
-        Views(content, renderer),
+        Views(content, Renderer(content)),
         deadline=deadline_of(settings, content),
         clock=clock,
         retention_days=settings.retention_days,
@@ -143,6 +142,17 @@ def build_broadcasts(
         nudge_after_days=content.campaign.nudge_after_days,
         plan_change_notices=settings.plan_change_notices,
     )
+    return core, alerts
+
+
+def build_broadcasts(
+    settings: Settings,
+    content: Content,
+    db: Database,
+    clock: Callable[[], datetime] = utcnow,
+) -> BroadcastService:
+    """The broadcast feature alone (the CLI and tools: no Telegram needed to queue one)."""
+    core, alerts = core_and_alerts(settings, content, db, clock)
     return BroadcastService(core, alerts, send_rate=settings.send_rate)
 
 
@@ -159,23 +169,8 @@ def build_application(
     if content is None:
         content = load_checked(settings.content_dir, settings.deadline)
     db = db or Database(settings.database_url)
-    renderer = Renderer(content)
-    views = Views(content, renderer)
-    core = Core(
-        db,
-        content,
-        views,
-        deadline=deadline_of(settings, content),
-        clock=clock,
-        retention_days=settings.retention_days,
-    )
-    alerts = AlertService(
-        core,
-        offsets=settings.alert_offsets or content.campaign.alert_offsets,
-        quiet_default=settings.quiet_hours,
-        nudge_after_days=content.campaign.nudge_after_days,
-        plan_change_notices=settings.plan_change_notices,
-    )
+    core, alerts = core_and_alerts(settings, content, db, clock)
+    views, renderer = core.views, core.views.r
     core.default_hour = DEFAULT_HOUR  # new merchants' alerts arrive in the daytime
     core.listeners.append(alerts)  # a new go-live date moves its reminders
     core.typed_input["alerts"] = alerts  # a typed time zone

@@ -278,27 +278,38 @@ def instrument_worker(app: BotApp, metrics: Metrics) -> None:
 
 
 @contextlib.asynccontextmanager
+async def side_server(
+    app: aiohttp_web.Application, host: str, port: int, setting: str, what: str
+) -> AsyncIterator[None]:
+    """Serve ``app`` on ``host:port`` while the block runs; a port in use is a config error."""
+    runner = aiohttp_web.AppRunner(
+        app, access_log=None, handle_signals=False, shutdown_timeout=1.0
+    )
+    await runner.setup()
+    try:
+        try:
+            await aiohttp_web.TCPSite(runner, host, port).start()
+        except OSError as exc:
+            raise StartupError(
+                f"cannot listen on {host}:{port} ({setting}): {exc}", EXIT_CONFIG
+            ) from None
+        log.info("%s at %s:%d", what, host, port)
+        yield
+    finally:
+        await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
 async def ops_server(settings: Settings, health: Health) -> AsyncIterator[None]:
     """/metrics, /livez, /readyz on METRICS_PORT while the block runs (when it is set)."""
     if settings.metrics_port is None:
         yield
         return
-    runner = aiohttp_web.AppRunner(
-        create_ops_app(health), access_log=None, handle_signals=False, shutdown_timeout=1.0
-    )
-    await runner.setup()
-    try:
-        try:
-            await aiohttp_web.TCPSite(runner, settings.host, settings.metrics_port).start()
-        except OSError as exc:
-            raise StartupError(
-                f"cannot listen on {settings.host}:{settings.metrics_port} (METRICS_PORT): {exc}",
-                EXIT_CONFIG,
-            ) from None
-        log.info("metrics and probes at %s:%d", settings.host, settings.metrics_port)
+    ops = create_ops_app(health)
+    async with side_server(
+        ops, settings.host, settings.metrics_port, "METRICS_PORT", "metrics and probes"
+    ):
         yield
-    finally:
-        await runner.cleanup()
 
 
 @contextlib.asynccontextmanager
@@ -307,23 +318,15 @@ async def console_server(settings: Settings, application: BotApp) -> AsyncIterat
     if settings.console_port is None:
         yield
         return
-    console = Console(application, CONSOLE_PAGES)
-    runner = aiohttp_web.AppRunner(
-        console.standalone(), access_log=None, handle_signals=False, shutdown_timeout=1.0
-    )
-    await runner.setup()
-    try:
-        try:
-            await aiohttp_web.TCPSite(runner, settings.host, settings.console_port).start()
-        except OSError as exc:
-            raise StartupError(
-                f"cannot listen on {settings.host}:{settings.console_port} (CONSOLE_PORT): {exc}",
-                EXIT_CONFIG,
-            ) from None
-        log.info("operator console at %s:%d/console", settings.host, settings.console_port)
+    console = Console(application, CONSOLE_PAGES).standalone()
+    async with side_server(
+        console,
+        settings.host,
+        settings.console_port,
+        "CONSOLE_PORT",
+        "operator console (/console)",
+    ):
         yield
-    finally:
-        await runner.cleanup()
 
 
 async def grace(seconds: float) -> None:
