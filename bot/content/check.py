@@ -392,46 +392,50 @@ class Checker:
         rendered_steps: set[tuple[Any, ...]] = set()
         rendered_pages: dict[tuple[Any, ...], int] = {}
         variants: dict[tuple[str, str], int] = {}
+        # Each path's plan is the same in every language: select it once.
+        walked = []
+        for group in by_mask.values():
+            for combo, answers, ticks in group:
+                plan = select(steps, answers)
+                progress = Progress(tuple(plan), {})
+                done = Progress(tuple(plan), {s.id: Mark("done", s.version) for s in plan})
+                pages = self.views.plan_pages(progress)
+                walked.append((combo, answers, ticks, plan, progress, done, pages))
         for lang in self.content.locales:
-            for group in by_mask.values():
-                for combo, answers, ticks in group:
-                    plan = select(steps, answers)
-                    progress = Progress(tuple(plan), {})
-                    done = Progress(tuple(plan), {s.id: Mark("done", s.version) for s in plan})
-                    pages = self.views.plan_pages(progress)
-                    for page in range(pages):
-                        chunk = plan[page * PLAN_PAGE_SIZE : (page + 1) * PLAN_PAGE_SIZE]
-                        # The same steps on the same page differ only in their reasons, and
-                        # every reason renders in reasons(): render the longest one seen.
-                        marker = (lang, page, pages, tuple(s.id for s in chunk))
-                        length = sum(len(self.views.reason(lang, s, answers)) for s in chunk)
-                        if rendered_pages.get(marker, -1) >= length:
-                            continue
-                        rendered_pages[marker] = length
-                        for label, prog in (("plan", progress), ("finished plan", done)):
-                            self.screen(
-                                lambda lang=lang, prog=prog, answers=answers, page=page: (
-                                    self.views.plan(
-                                        lang, answers, prog, SAMPLE_NOW, self.deadline, page=page
-                                    )
-                                ),
-                                (interview_file, 1),
-                                f"{label} page {page + 1} for {self._summary(combo)}",
-                            )
-                    for step in plan:
-                        projection = tuple((k, str(answers.get(k))) for k in referenced[step.id])
-                        step_marker = (lang, step.id, projection, ticks > 2)
-                        if step_marker in rendered_steps:
-                            continue
-                        # A body that reads many answers has thousands of variants; a sample
-                        # of them (first seen, plus every longest-reason one) bounds the
-                        # time while the property test in tests/ samples the rest.
-                        count = variants.get((lang, step.id), 0)
-                        if count >= STEP_VARIANTS and ticks <= 2:
-                            continue
-                        variants[(lang, step.id)] = count + 1
-                        rendered_steps.add(step_marker)
-                        self._render_step(lang, step, answers, progress)
+            for combo, answers, ticks, plan, progress, done, pages in walked:
+                for page in range(pages):
+                    chunk = plan[page * PLAN_PAGE_SIZE : (page + 1) * PLAN_PAGE_SIZE]
+                    # The same steps on the same page differ only in their reasons, and
+                    # every reason renders in reasons(): render the longest one seen.
+                    marker = (lang, page, pages, tuple(s.id for s in chunk))
+                    length = sum(len(self.views.reason(lang, s, answers)) for s in chunk)
+                    if rendered_pages.get(marker, -1) >= length:
+                        continue
+                    rendered_pages[marker] = length
+                    for label, prog in (("plan", progress), ("finished plan", done)):
+                        self.screen(
+                            lambda lang=lang, prog=prog, answers=answers, page=page: (
+                                self.views.plan(
+                                    lang, answers, prog, SAMPLE_NOW, self.deadline, page=page
+                                )
+                            ),
+                            (interview_file, 1),
+                            f"{label} page {page + 1} for {self._summary(combo)}",
+                        )
+                for step in plan:
+                    projection = tuple((k, str(answers.get(k))) for k in referenced[step.id])
+                    step_marker = (lang, step.id, projection, ticks > 2)
+                    if step_marker in rendered_steps:
+                        continue
+                    # A body that reads many answers has thousands of variants; a sample
+                    # of them (first seen, plus every longest-reason one) bounds the
+                    # time while the property test in tests/ samples the rest.
+                    count = variants.get((lang, step.id), 0)
+                    if count >= STEP_VARIANTS and ticks <= 2:
+                        continue
+                    variants[(lang, step.id)] = count + 1
+                    rendered_steps.add(step_marker)
+                    self._render_step(lang, step, answers, progress)
 
     def _render_step(
         self, lang: str, step: Step, answers: dict[str, Answer], progress: Progress

@@ -688,6 +688,10 @@ class Content:
     _facts_by_locale: dict[str, Mapping[str, Any]] = field(
         default_factory=dict, compare=False, repr=False
     )
+    # Telegram language code -> locale, remembered: asked on every screen of every update.
+    _locale_by_code: dict[str | None, Locale] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def words(self, code: str | None) -> Callable[[str], str | None]:
         """A string of a language by key (English fallback), None when there is none."""
@@ -712,7 +716,13 @@ class Content:
 
     def locale(self, code: str | None) -> Locale:
         """The locale for a Telegram language code: region, then language, then English."""
-        return self.locales[normalise_language(code, self.locales)]
+        found = self._locale_by_code.get(code)
+        if found is None:
+            found = self.locales[normalise_language(code, self.locales)]
+            if len(self._locale_by_code) > 512:  # codes are few; never let odd ones pile up
+                self._locale_by_code.clear()
+            self._locale_by_code[code] = found
+        return found
 
     @property
     def shipped(self) -> tuple[str, ...]:
