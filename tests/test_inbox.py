@@ -192,6 +192,16 @@ async def test_serve_killed_with_updates_in_flight_loses_none(db_url: str, tmp_p
             again = [u for u, status in zip(updates, statuses, strict=True) if status != 200]
             await asyncio.gather(*(deliver(session, u) for u in again))
             await wait_for(lambda: len(help_replies(fake, users)) == len(users), 90)
+            # An update answered 200 is durable before it is handled (issue 13): what the
+            # killed process had accepted but not finished, the new one's sweeper finishes.
+            watcher = Database(db_url)
+            try:
+                for _ in range(450):
+                    if await inbox.pending(watcher) == 0:
+                        break
+                    await asyncio.sleep(0.2)
+            finally:
+                await watcher.dispose()
         second.send_signal(signal.SIGTERM)
         await asyncio.wait_for(second.communicate(), 30)
     db = Database(db_url)
