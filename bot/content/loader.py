@@ -62,6 +62,31 @@ class ContentError(Exception):
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+#: Where the parser's context names the thing left open (a bracket, a brace, a quote), the
+#: editor's mistake is at its start, not at the line (often the end of the file) where the
+#: parser gave up. "while parsing a block mapping" only names the enclosing block: not used.
+_OPENED_CONTEXTS = ("flow sequence", "flow mapping", "quoted scalar")
+
+
+def _yaml_problem(exc: yaml.YAMLError, path: Path, line_offset: int) -> Problem:
+    """One problem for a YAML error, at the line an editor should look at."""
+    mark = getattr(exc, "problem_mark", None)
+    line = (mark.line + 1 if mark else 1) + line_offset
+    message = f"YAML error: {getattr(exc, 'problem', None) or exc}"
+    context = getattr(exc, "context", None) or ""
+    opened = getattr(exc, "context_mark", None)
+    if opened is not None and any(kind in context for kind in _OPENED_CONTEXTS):
+        start = opened.line + 1 + line_offset
+        if start != line:
+            what = context.removeprefix("while parsing ").removeprefix("while scanning ")
+            return Problem(
+                path,
+                start,
+                f"{message}: the {what} opened here is not closed (noticed at line {line})",
+            )
+    return Problem(path, line, message)
+
+
 def _load_yaml(
     text: str, path: Path, problems: list[Problem], line_offset: int = 0
 ) -> tuple[Any, dict[tuple[Any, ...], int]]:
@@ -71,9 +96,7 @@ def _load_yaml(
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = (mark.line + 1 if mark else 1) + line_offset
-        problems.append(Problem(path, line, f"YAML error: {getattr(exc, 'problem', exc)}"))
+        problems.append(_yaml_problem(exc, path, line_offset))
         return None, {}
     finally:
         loader.dispose()
