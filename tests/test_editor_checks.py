@@ -208,3 +208,21 @@ def test_shipped_guidance_names_no_market_in_template_code(content: object) -> N
     checker = Checker(loaded)
     checker.market_literals()
     assert checker.problems == []
+
+
+@pytest.mark.slow
+def test_named_days_and_quarters_are_checked_at_their_line(tree: Path) -> None:
+    dates = tree / "locales" / "en" / "strings.dates.yaml"
+    text = dates.read_text(encoding="utf-8")
+    text = text.replace("    christmas: 12-25", "    christmas: 25-12", 1)
+    text = text.replace("    4: [q4,", "    5: [q4,", 1)
+    dates.write_text(text, encoding="utf-8")
+    rows = text.splitlines()
+    christmas = rows.index("    christmas: 25-12") + 1
+    quarter = next(i for i, row in enumerate(rows, 1) if row.startswith("    5: [q4,"))
+    found = load_problems(tree)
+    assert (
+        f"{dates}:{christmas}: typed_dates.days.christmas: '25-12' is not a month-day"
+        " such as 12-25" in found
+    ), found
+    assert f"{dates}:{quarter}: typed_dates.quarters: 5 is not a quarter (1 to 4)" in found, found
