@@ -3,7 +3,8 @@
 ``python -m bot demo`` (started in :mod:`bot.modes`) runs the same Application, handlers,
 content and database code against the in-process fake Bot API the tests use. Bot messages
 print as plain text; inline buttons print as a numbered list: type a number to press one,
-anything else is sent as a message; ``:wait 2d`` moves the clock so due reminders arrive.
+anything else is sent as a message; ``:wait 2d`` moves the clock so due reminders arrive;
+``:reload`` re-reads the content folder (as SIGHUP does), so an editor sees an edit at once.
 Files the bot sends are saved to a folder, and toasts are printed. End of input (or
 Ctrl-C) exits.
 """
@@ -43,6 +44,7 @@ Pressable = tuple[int, str | None]  # (message id, callback data or URL)
 #: arrive, as they would while the merchant is away.
 _WAIT = re.compile(r"^:wait\s+(\d{1,4})\s*([dhm])$")
 _UNITS = {"d": timedelta(days=1), "h": timedelta(hours=1), "m": timedelta(minutes=1)}
+_RELOAD = ":reload"
 
 
 class DemoClock:
@@ -110,11 +112,13 @@ async def converse(
     clock: DemoClock | None = None,
     deliver_due: Callable[[], Awaitable[object]] | None = None,
     files: Path | None = None,
+    reload: Callable[[], Awaitable[str]] | None = None,
 ) -> None:
     """Read the merchant's lines until end of input.
 
     After each line, reminders that are due go out (``deliver_due``) and show up like any
-    other message; a button press's toast is printed as ``(toast: …)``.
+    other message; a button press's toast is printed as ``(toast: …)``. ``:reload`` awaits
+    ``reload`` and prints what it says.
     """
     queue = _reader(lines)
     buttons: list[Pressable] = []
@@ -134,6 +138,8 @@ async def converse(
         if waited and clock is not None:
             clock.waited += int(waited.group(1)) * _UNITS[waited.group(2)]
             print(f"(it is now {clock():%Y-%m-%d %H:%M} UTC)", file=out)
+        elif typed == _RELOAD and reload is not None:
+            print(await reload(), file=out)
         elif typed.isdigit() and buttons and 1 <= int(typed) <= len(buttons):
             owner, data = buttons[int(typed) - 1]
             if data is None or data.startswith("http"):

@@ -18,7 +18,7 @@ import logging
 import signal
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -793,20 +793,68 @@ async def _demo(args: argparse.Namespace, settings: Settings) -> int:
                 dispatcher = app.bot_data.alerts.dispatcher
                 print(
                     "demo: type /start (or /help); a number presses a button; ':wait 2d' moves"
-                    f" the clock; files the bot sends go to {files}; Ctrl-D or Ctrl-C quits.",
+                    " the clock; ':reload' (or SIGHUP) re-reads the content folder; files the"
+                    f" bot sends go to {files}; Ctrl-D or Ctrl-C quits.",
                     file=sys.stderr,
                 )
-                await terminal.converse(
-                    user,
-                    sys.stdin,
-                    sys.stdout,
-                    clock=clock,
-                    deliver_due=dispatcher.drain if dispatcher is not None else None,
-                    files=files,
-                )
+                with _reload_on_hangup(app) as reload:
+                    await terminal.converse(
+                        user,
+                        sys.stdin,
+                        sys.stdout,
+                        clock=clock,
+                        deliver_due=dispatcher.drain if dispatcher is not None else None,
+                        files=files,
+                        reload=reload,
+                    )
         finally:
             await db.dispose()
     return 0
+
+
+@contextlib.contextmanager
+def _reload_on_hangup(app: BotApp) -> Iterator[Callable[[], Awaitable[str]]]:
+    """The demo's content reload: ``:reload`` awaits it and SIGHUP starts it.
+
+    It reloads as ``run`` does (the whole tree swapped, or the old one kept with the problems
+    named) but loads as the demo starts, without the full walk: an editor previews an edit
+    at once and runs ``python -m bot content check`` before publishing.
+    """
+    live = app.bot_data.live
+    assert live is not None
+    live.load = load_content
+
+    async def reload() -> str:
+        result = await live.reload("demo")
+        if result.problems:
+            return "(content reload refused, still showing the last good content:\n  {})".format(
+                "\n  ".join(result.problems)
+            )
+        if result.changed:
+            return f"(content reloaded: version {result.hash})"
+        return f"(content unchanged: version {result.hash})"
+
+    tasks: set[asyncio.Task[None]] = set()
+
+    def hangup() -> None:
+        async def report() -> None:
+            print(await reload(), file=sys.stdout, flush=True)
+
+        task = asyncio.ensure_future(report())
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    loop = asyncio.get_running_loop()
+    hup = getattr(signal, "SIGHUP", None)
+    if hup is not None:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(hup, hangup)
+    try:
+        yield reload
+    finally:
+        if hup is not None:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(hup)
 
 
 # --- link: print a deep link -------------------------------------------------------------

@@ -186,6 +186,36 @@ async def test_quiet_hours_hold_a_message_until_they_end(
     assert received(fake, 11, 12) == {11: 1, 12: 1}
 
 
+async def test_a_retry_or_a_change_never_lands_inside_quiet_hours(
+    app: BotApp, db: Database, fake: FakeTelegram, clock: Clock
+) -> None:
+    """Quiet hours are the merchant's at send time: a send retried after a 5xx that falls due
+    inside them, or quiet hours set after the campaign was queued, wait until they end."""
+    await add(db, 13, quiet_hours="12-14")  # NOW is 12:00 UTC: quiet from now on
+    await add(db, 14)  # quiet hours off when the campaign is queued
+    broadcasts = service(app)
+    clock.now = NOW - timedelta(seconds=10)  # queued just before 12:00: both due at once
+    await broadcasts.create(Segment(), broadcasts.message(text="Hello"), by="test")
+    fake.fail_next("sendMessage", status=502, chat_id=13)
+    async with db.session() as session:  # 14 sets quiet hours before the send
+        merchant = await session.get(Merchant, 14)
+        assert merchant is not None
+        merchant.quiet_hours = "11-14"
+    assert await drain(app) == 0  # 13: a 502; 14: inside its quiet hours now
+    clock.now = NOW + timedelta(minutes=5)  # 13's retry is due: inside its quiet hours
+    assert await drain(app) == 0
+    assert received(fake, 13, 14) == {13: 0, 14: 0}
+    async with db.session() as session:
+        rows = (await session.exec(select(Outbox))).all()
+    assert {row.merchant_id: row.due_at.replace(tzinfo=None) for row in rows} == {
+        13: (NOW + timedelta(hours=2)).replace(tzinfo=None),
+        14: (NOW + timedelta(hours=2)).replace(tzinfo=None),
+    }
+    clock.now = NOW + timedelta(hours=2, minutes=1)
+    assert await drain(app) == 2
+    assert received(fake, 13, 14) == {13: 1, 14: 1}
+
+
 async def test_stop_button_opts_out_and_the_next_campaign_honours_it(
     app: BotApp, db: Database, fake: FakeTelegram
 ) -> None:

@@ -23,6 +23,12 @@ TODAY = date(2026, 12, 2)
         ("innerhalb von 3 Monaten", date(2027, 3, 2)),
         ("bis Ende Februar", date(2027, 2, 28)),
         ("end of march", date(2027, 3, 31)),  # English still understood
+        ("Q1 2027", date(2027, 1, 1)),
+        ("Ende Q1 2027", date(2027, 3, 31)),
+        ("bis Ende des ersten Quartals", date(2027, 3, 31)),
+        ("im 2. Quartal 2027", date(2027, 4, 1)),
+        ("vor Weihnachten", date(2026, 12, 24)),
+        ("bis Silvester", date(2026, 12, 31)),
     ],
 )
 def test_german_date_phrases(content: Content, typed: str, expected: date) -> None:

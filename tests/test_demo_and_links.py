@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import queue
+import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -190,3 +193,81 @@ def test_demo_wait_shows_a_reminder_arriving(tmp_path: Path) -> None:
     after_wait = result.stdout.split(":wait 10d", 1)[1]
     assert "(it is now 2023-08-30" in after_wait
     assert "TikTok Storefront closes" in after_wait, after_wait[-2000:]
+
+
+def _demo_process(content: Path, cwd: Path) -> tuple[subprocess.Popen[str], queue.Queue[str]]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "demo"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "PYTHONPATH": str(REPO),
+            "CONTENT_DIR": str(content),
+        },
+        cwd=cwd,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line)
+        lines.put("")
+
+    threading.Thread(target=read, daemon=True).start()
+    return process, lines
+
+
+def _read_until(lines: queue.Queue[str], needle: str, seen: list[str]) -> None:
+    while True:
+        try:
+            line = lines.get(timeout=90)
+        except queue.Empty:
+            line = ""
+        assert line, "".join(seen)[-3000:]
+        seen.append(line)
+        if needle in line:
+            return
+
+
+@pytest.mark.slow
+def test_demo_reloads_content_an_editor_changed(tmp_path: Path) -> None:
+    """An editor previewing in the demo sees an edit after ``:reload``, and a broken edit
+    is refused with its file and line while the demo keeps the content it had."""
+    content = tmp_path / "content"
+    shutil.copytree(REPO / "content", content)
+    start = content / "locales" / "en" / "templates" / "start.html.j2"
+    process, lines = _demo_process(content, tmp_path)
+    assert process.stdin is not None
+    seen: list[str] = []
+    try:
+        process.stdin.write("/start\n")
+        process.stdin.flush()
+        _read_until(lines, "ask a few short questions", seen)
+        edited = start.read_text().replace("ask a few short questions", "ask some quick questions")
+        start.write_text(edited)
+        process.stdin.write(":reload\n/start\n")
+        process.stdin.flush()
+        _read_until(lines, "ask some quick questions", seen)
+        reload_lines = "".join(seen).split(":reload", 1)[1]
+        assert "(content reloaded" in reload_lines
+        # A broken file: refused, named with its line; the last good content stays live.
+        strings = content / "locales" / "en" / "strings.yaml"
+        lines_before = strings.read_text().count("\n")
+        strings.write_text(strings.read_text() + "broken: [unclosed\n")
+        process.stdin.write(":reload\n/start\n")
+        process.stdin.flush()
+        process.stdin.close()
+        assert process.wait(timeout=120) == 0
+        while (line := lines.get(timeout=10)) != "":
+            seen.append(line)
+    finally:
+        process.kill()
+    transcript = "".join(seen)
+    refused = transcript.rsplit(":reload", 1)[1]
+    assert "(content reload refused" in refused, refused[:2000]
+    assert f"strings.yaml:{lines_before + 1}" in refused, refused[:2000]
+    assert "ask some quick questions" in refused  # still the last good content

@@ -58,6 +58,26 @@ def test_one_yaml_error_in_strings_is_one_problem(tree: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    ("at", "opened"), [(3, "[unclosed, list"), (-1, '"an unclosed quote'), (-1, "{a: 1")]
+)
+def test_a_yaml_error_names_the_line_where_the_broken_thing_opens(
+    tree: Path, at: int, opened: str
+) -> None:
+    """The parser notices an unclosed bracket or quote lines later (at the end of the file):
+    the editor is sent to the line that opened it, and told where it was noticed."""
+    strings = tree / "locales" / "en" / "strings.yaml"
+    lines = strings.read_text(encoding="utf-8").splitlines()
+    lines.insert(at if at >= 0 else len(lines), f"broken: {opened}")
+    strings.write_text("\n".join(lines) + "\n\n\n", encoding="utf-8")
+    line = lines.index(f"broken: {opened}") + 1
+    found = load_problems(tree)
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{strings}:{line}: YAML error: "), found
+    assert "noticed at line" in found[0], found
+
+
+@pytest.mark.slow
 def test_schema_errors_read_as_editor_language(tree: Path) -> None:
     path = write_step(
         tree,
@@ -188,3 +208,21 @@ def test_shipped_guidance_names_no_market_in_template_code(content: object) -> N
     checker = Checker(loaded)
     checker.market_literals()
     assert checker.problems == []
+
+
+@pytest.mark.slow
+def test_named_days_and_quarters_are_checked_at_their_line(tree: Path) -> None:
+    dates = tree / "locales" / "en" / "strings.dates.yaml"
+    text = dates.read_text(encoding="utf-8")
+    text = text.replace("    christmas: 12-25", "    christmas: 25-12", 1)
+    text = text.replace("    4: [q4,", "    5: [q4,", 1)
+    dates.write_text(text, encoding="utf-8")
+    rows = text.splitlines()
+    christmas = rows.index("    christmas: 25-12") + 1
+    quarter = next(i for i, row in enumerate(rows, 1) if row.startswith("    5: [q4,"))
+    found = load_problems(tree)
+    assert (
+        f"{dates}:{christmas}: typed_dates.days.christmas: '25-12' is not a month-day"
+        " such as 12-25" in found
+    ), found
+    assert f"{dates}:{quarter}: typed_dates.quarters: 5 is not a quarter (1 to 4)" in found, found

@@ -79,6 +79,14 @@ GO_LIVE_SAID = [  # today is Friday 27 November 2026 (tests/conftest.py NOW)
     ("within 3 months", "2027-02-27"),
     ("hopefully by mid march", "2027-03-15"),
     ("in 2 weeks", "2026-12-11"),
+    ("Q1 2027", "2027-01-01"),
+    ("end of Q1 2027", "2027-03-31"),
+    ("by the end of the first quarter", "2027-03-31"),
+    ("Q2", "2027-04-01"),
+    ("mid Q3 2027", "2027-08-15"),
+    ("before christmas", "2026-12-25"),
+    ("by Xmas", "2026-12-25"),
+    ("new year", "2027-01-01"),
 ]
 
 
@@ -91,6 +99,16 @@ async def test_go_live_dates_as_merchants_say_them(user: SimulatedUser, db: Data
         assert (await answers_of(db))["go_live"] == stored, typed
         await user.send("/profile")
         await user.press("Change: Your go-live date")
+
+
+@pytest.mark.parametrize("typed", ["by 01/02/2027", "before 3/4", "hopefully by 05.06.2027"])
+async def test_a_numeric_date_either_way_round_is_asked_back_after_filler_words(
+    user: SimulatedUser, db: Database, typed: str
+) -> None:
+    await go_live_question(user)
+    reply = " ".join(m.text or "" for m in await user.send(typed))
+    assert " or " in reply and "type the month as a word" in reply, reply
+    assert "go_live" not in await answers_of(db)
 
 
 async def test_asap_is_today(user: SimulatedUser, db: Database) -> None:

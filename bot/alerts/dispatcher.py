@@ -24,6 +24,8 @@ Delivery rules:
   Other 400s: ``failed`` at once (the message itself is wrong). 403 (or "chat not found"):
   the merchant's alerts are switched off and their pending rows cancelled (by the
   :class:`AlertSource`).
+* A source may answer "not now" for a claimed row (``Prepared.later``, e.g. the merchant's
+  quiet hours began since it was queued): the row is due again then, no attempt counted.
 """
 
 from __future__ import annotations
@@ -96,12 +98,14 @@ class Claimed:
 
 @dataclass(frozen=True)
 class Prepared:
-    """A claimed row made ready: the message to send, or ``None`` to cancel the row."""
+    """A claimed row made ready: the message to send, ``None`` to cancel the row, or
+    ``later``: not now (e.g. the merchant's quiet hours), due again then, nothing counted."""
 
     row: Claimed
     chat_id: int
     screen: Screen | None
     reason: str | None = None
+    later: datetime | None = None
 
 
 class AlertSource(Protocol):
@@ -172,7 +176,9 @@ class Routed:
             await source.sent(session, mine)
 
 
-Kind = Literal["sent", "retry", "unanswered", "failed", "blocked", "cancelled", "released"]
+Kind = Literal[
+    "sent", "retry", "unanswered", "failed", "blocked", "cancelled", "released", "deferred"
+]
 
 # Failures that prove the request never reached Telegram: nothing can have been sent.
 _NOT_SENT: tuple[type[BaseException], ...] = (
@@ -216,6 +222,7 @@ class _Result:
     row: Claimed
     kind: Kind
     error: str | None = None
+    later: datetime | None = None  # "deferred": the new due time
 
 
 async def claim(
@@ -374,6 +381,9 @@ class Dispatcher:
     async def _deliver(self, item: Prepared) -> None:
         """Send one prepared row (retrying 429s); record the outcome for the next flush."""
         row = item.row
+        if item.later is not None:
+            self._results.append(_Result(row, "deferred", item.reason, later=item.later))
+            return
         if item.screen is None:
             self._results.append(_Result(row, "cancelled", item.reason))
             return
@@ -464,6 +474,8 @@ class Dispatcher:
         free = {"lease_owner": None, "lease_until": None}
         if result.kind == "released":
             await conn.execute(update(t).where(*ours).values(**free))
+        elif result.kind == "deferred":
+            await conn.execute(update(t).where(*ours).values(due_at=result.later, **free))
         elif result.kind == "cancelled":
             self.cancelled_count += 1
             await conn.execute(

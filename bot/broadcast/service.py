@@ -508,7 +508,8 @@ class BroadcastService:
 
     async def prepare(self, rows: Sequence[Claimed]) -> list[Prepared]:
         """Render each claimed row for its merchant now, or drop it (cancelled campaign,
-        blocked, opted out)."""
+        blocked, opted out), or hold it until the merchant's quiet hours end."""
+        now = self.core.clock()
         out: list[Prepared] = []
         async with self.core.db.session() as session:
             ids = {c for row in rows if (c := campaign_of(row.key)) is not None}
@@ -539,6 +540,12 @@ class BroadcastService:
                 if merchant.blocked or merchant.broadcasts_off:
                     reason = "blocked" if merchant.blocked else "opted out"
                     out.append(Prepared(row, merchant.chat_id, None, reason))
+                    continue
+                # Quiet hours are the merchant's at send time: a retry after a failure, or
+                # quiet hours set after the campaign was queued, wait until they end.
+                due = self._due(merchant.timezone, merchant.quiet_hours, now)
+                if due > now:
+                    out.append(Prepared(row, merchant.chat_id, None, "quiet hours", later=due))
                     continue
                 message = Message(template=found_campaign.template, text=found_campaign.text)
                 lang = self.language_of(merchant.language_code)

@@ -62,6 +62,31 @@ class ContentError(Exception):
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+#: Where the parser's context names the thing left open (a bracket, a brace, a quote), the
+#: editor's mistake is at its start, not at the line (often the end of the file) where the
+#: parser gave up. "while parsing a block mapping" only names the enclosing block: not used.
+_OPENED_CONTEXTS = ("flow sequence", "flow mapping", "quoted scalar")
+
+
+def _yaml_problem(exc: yaml.YAMLError, path: Path, line_offset: int) -> Problem:
+    """One problem for a YAML error, at the line an editor should look at."""
+    mark = getattr(exc, "problem_mark", None)
+    line = (mark.line + 1 if mark else 1) + line_offset
+    message = f"YAML error: {getattr(exc, 'problem', None) or exc}"
+    context = getattr(exc, "context", None) or ""
+    opened = getattr(exc, "context_mark", None)
+    if opened is not None and any(kind in context for kind in _OPENED_CONTEXTS):
+        start = opened.line + 1 + line_offset
+        if start != line:
+            what = context.removeprefix("while parsing ").removeprefix("while scanning ")
+            return Problem(
+                path,
+                start,
+                f"{message}: the {what} opened here is not closed (noticed at line {line})",
+            )
+    return Problem(path, line, message)
+
+
 def _load_yaml(
     text: str, path: Path, problems: list[Problem], line_offset: int = 0
 ) -> tuple[Any, dict[tuple[Any, ...], int]]:
@@ -71,9 +96,7 @@ def _load_yaml(
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = (mark.line + 1 if mark else 1) + line_offset
-        problems.append(Problem(path, line, f"YAML error: {getattr(exc, 'problem', exc)}"))
+        problems.append(_yaml_problem(exc, path, line_offset))
         return None, {}
     finally:
         loader.dispose()
@@ -815,12 +838,26 @@ class Content:
             ((normalise(str(k)), normalise(str(v or ""))) for k, v in dict(rewrite).items()),
             key=lambda pair: -len(pair[0]),
         )
+        quarters: dict[str, int] = {}
+        days: dict[str, tuple[int, int]] = {}
+        for each in reversed(codes):  # the merchant's language wins over English
+            with contextlib.suppress(KeyError):
+                for number, names in dict(
+                    self.locales[each].lookup("typed_dates.quarters")
+                ).items():
+                    quarters.update((normalise(str(name)), int(number)) for name in names)
+            with contextlib.suppress(KeyError):
+                for name, month_day in dict(self.locales[each].lookup("typed_dates.days")).items():
+                    month, day = (int(part) for part in str(month_day).split("-"))
+                    days[normalise(str(name))] = (month, day)
         dates = DateWords(
             today=words("today", group="typed_dates"),
             start=phrases("start"),
             middle=phrases("middle"),
             end=phrases("end"),
             rewrite=tuple(pair for pair in pairs if pair[0]),
+            quarters=tuple(quarters.items()),
+            days=tuple(days.items()),
         )
         return TypedWords(
             dates=dates,
@@ -1103,6 +1140,7 @@ def load_content(root: Path) -> Content:
                 problems.append(Problem(path, 1, "strings must be a mapping"))
                 continue
             _check_text(data, slines, path, problems)
+            _check_typed_dates(data.get("typed_dates"), slines, path, problems)
             for key, value in data.items():
                 if key in strings:
                     line = slines.get((key,), 1)
@@ -1329,6 +1367,52 @@ def _build_interview(
                     )
                 )
     return interview if len(problems) == before else None
+
+
+_MONTH_DAY = re.compile(r"^(\d{1,2})-(\d{1,2})$")
+
+
+def _check_typed_dates(
+    node: Any, lines: Mapping[tuple[Any, ...], int], path: Path, problems: list[Problem]
+) -> None:
+    """``typed_dates.quarters`` (1 to 4: a list of names) and ``typed_dates.days`` (a name:
+    month-day) are data the date reader trusts: refuse what it could not read."""
+    if not isinstance(node, Mapping):
+        return
+
+    def problem(loc: tuple[Any, ...], message: str) -> None:
+        where = ("typed_dates", *loc)
+        if where not in lines:  # the lines know a key as written: "5", not 5
+            where = ("typed_dates", *(str(part) for part in loc))
+        problems.append(Problem(path, _line_for(lines, where), message))
+
+    quarters = node.get("quarters", {})
+    if not isinstance(quarters, Mapping):
+        problem(("quarters",), "typed_dates.quarters: a mapping of 1 to 4 to lists of names")
+    else:
+        for number, names in quarters.items():
+            if number not in (1, 2, 3, 4):
+                problem(
+                    ("quarters", number),
+                    f"typed_dates.quarters: {number} is not a quarter (1 to 4)",
+                )
+            elif not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                problem(("quarters", number), f"typed_dates.quarters.{number}: a list of names")
+    days = node.get("days", {})
+    if not isinstance(days, Mapping):
+        problem(("days",), "typed_dates.days: a mapping of names to month-days such as 12-25")
+        return
+    for name, month_day in days.items():
+        found = _MONTH_DAY.match(str(month_day))
+        try:
+            valid = found is not None and bool(date(2024, int(found[1]), int(found[2])))
+        except ValueError:
+            valid = False
+        if not valid:
+            problem(
+                ("days", name),
+                f"typed_dates.days.{name}: {str(month_day)!r} is not a month-day such as 12-25",
+            )
 
 
 def _check_text(

@@ -461,6 +461,10 @@ def validate_text(question: Question, typed: str) -> str | TextProblem:
 
 #: Numeric dates whose day and month could be either way round: 01/02/2027, 1.2.27, 01/02.
 _NUMERIC_DATE = re.compile(r"^\s*(\d{1,2})\s*[./-]\s*(\d{1,2})(?:\s*[./-]\s*(\d{2}|\d{4}))?\s*$")
+#: The same once normalised (punctuation became spaces): "by 01/02/2027" → "01 02 2027".
+_NUMERIC_SAID = re.compile(r"^(\d{1,2}) (\d{1,2})(?: (\d{2}|\d{4}))?$")
+#: A named period with an optional year after it: "q1 2027", "christmas".
+_WITH_YEAR = re.compile(r"^(.+?)(?: (\d{4}))?$")
 
 
 @dataclass(frozen=True)
@@ -476,7 +480,8 @@ class DateWords:
     """How merchants say dates beyond what the parser reads (``typed_dates.*``, normalised).
 
     ``today``: "asap"; ``start`` / ``middle`` / ``end``: "early", "mid", "end of" before a
-    month or year; ``rewrite``: phrases replaced before parsing ("within" → "in", "by" → "").
+    month, quarter or year; ``rewrite``: phrases replaced before parsing ("within" → "in",
+    "by" → ""); ``quarters`` and ``days``: "Q1 2027", "before Christmas".
     """
 
     today: frozenset[str] = frozenset()
@@ -484,6 +489,10 @@ class DateWords:
     middle: tuple[str, ...] = ()
     end: tuple[str, ...] = ()
     rewrite: tuple[tuple[str, str], ...] = ()
+    #: "q1", "first quarter" → 1: the quarter's first day, its middle or its last day.
+    quarters: tuple[tuple[str, int], ...] = ()
+    #: "christmas" → (12, 25): days merchants name instead of a date (the next one).
+    days: tuple[tuple[str, tuple[int, int]], ...] = ()
 
 
 #: The clock time relative dates are counted from: a parsed date carrying it was relative
@@ -566,24 +575,64 @@ def parse_date(
     if normalise(text) in words.today:
         return today
     numeric = _NUMERIC_DATE.match(text)
-    if numeric is not None:
-        a, b = int(numeric.group(1)), int(numeric.group(2))
-        year = numeric.group(3)
-        if a <= 12 and b <= 12 and a != b:
-            day_first, month_first = _on(a, b, year, today), _on(b, a, year, today)
-            if day_first is not None and month_first is not None:
-                return AmbiguousDate(day_first, month_first)
-        elif b > 12 >= a:  # 03/15/2027: only month first makes sense
-            return _on(b, a, year, today)
+    if numeric is not None and (found_numeric := _numeric(numeric, today)) is not None:
+        return found_numeric
     rewritten, position = _as_said(text, words)
     if rewritten is not None:
         if not rewritten or (rewritten.isdigit() and position is None):
             return None
         text = rewritten
+        # "by 01/02/2027": the filler words gone, the same either-way-round question.
+        numeric = _NUMERIC_SAID.match(text)
+        if numeric is not None and (found_numeric := _numeric(numeric, today)) is not None:
+            return found_numeric
+    said = normalise(text)
+    named = _named_period(said, today, words, position)
+    if named is not None:
+        return named
     found = _parse_with(text, today, "current_period", languages, position)
     if found is not None and found >= today:
         return found
     return _parse_with(text, today, "future", languages, position)
+
+
+def _numeric(found: re.Match[str], today: date) -> date | AmbiguousDate | None:
+    """A day and a month in digits: the date, or both readings when either could be meant
+    (``None``: leave it to the parser)."""
+    a, b = int(found.group(1)), int(found.group(2))
+    year = found.group(3)
+    if a <= 12 and b <= 12 and a != b:
+        day_first, month_first = _on(a, b, year, today), _on(b, a, year, today)
+        if day_first is not None and month_first is not None:
+            return AmbiguousDate(day_first, month_first)
+    elif b > 12 >= a:  # 03/15/2027: only month first makes sense
+        return _on(b, a, year, today)
+    return None
+
+
+def _named_period(said: str, today: date, words: DateWords, position: Position) -> date | None:
+    """A quarter ("q1 2027", "end of the first quarter") or a named day ("christmas"),
+    normalised text, with an optional year after it; the next one from today without."""
+    found = _WITH_YEAR.match(said)
+    if found is None:
+        return None
+    name, year_text = found.group(1), found.group(2)
+    year = int(year_text) if year_text else None
+    for phrase, quarter in words.quarters:
+        if name != phrase:
+            continue
+        first = 3 * quarter - 2
+        month = first + {"middle": 1, "end": 2}.get(position or "start", 0)
+        for each in (year,) if year is not None else (today.year, today.year + 1):
+            after = date(each + month // 12, month % 12 + 1, 1)  # the month after
+            last = after - timedelta(days=1)
+            day = {"middle": 15, "end": last.day}.get(position or "start", 1)
+            if year is not None or after > today:
+                return date(each, month, day)
+    for phrase, (month, day) in words.days:
+        if name == phrase:
+            return _on(day, month, str(year) if year else None, today)
+    return None
 
 
 def _on(day: int, month: int, year: str | None, today: date) -> date | None:
