@@ -12,7 +12,7 @@ Everything is counted in SQL (no merchant row reaches Python):
   interview, opened their plan, marked a step done (ever).
 
 All three read narrow tables that database triggers keep in step with the merchant and
-event tables (migration 0015): ``merchant_funnel`` (one ~100-byte row per merchant: questions
+event tables (migration 0015): ``merchant_funnel`` (one narrow row per merchant: questions
 and weeks in one grouped query, see :func:`merchant_counts`) and ``step_opened`` (one row per
 merchant and step opened). That is what keeps a page that was never computed before fast at
 100,000 merchants, without a statement more per update.

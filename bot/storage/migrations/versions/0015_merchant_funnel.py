@@ -1,12 +1,13 @@
 """The console's funnel reads narrow tables kept by triggers (issue 19: a cold funnel page
 under 300 ms at 100,000 merchants on PostgreSQL).
 
-- ``merchant_funnel``: one ~100-byte row per merchant with what the funnel groups and
+- ``merchant_funnel``: one narrow row per merchant with what the funnel groups and
   filters on (week of first contact, finished / plan opened / step done, questions reached
   and answered, platform, markets, TikTok Shop status, lower-cased language, the question a
   merchant in the interview has open and since when they have been idle there). The
-  merchant row it copies is ~600 bytes (answers and path JSON), so the funnel's pass read
-  six times what it needed, computed the week per row and sorted 100,000 rows to group them.
+  merchant rows it copies take 2.4 times the pages (53 vs 22 MB at 100,000 merchants in
+  benchmarks/bench_console.py: answers and path JSON), and the funnel's pass over them
+  computed the week per row and sorted 100,000 rows to group them.
 - ``step_opened``: one row per (merchant, step) first opened, instead of
   ``SELECT DISTINCT`` over the step_opened events.
 
