@@ -35,7 +35,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 
@@ -46,6 +46,7 @@ from bot.storage.models import MerchantFunnel, StepOpened, StepProgress, StepSta
 DEFAULT_IDLE_DAYS = 3
 LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{1,8})?$")
 TABLES = ("questions", "steps", "weeks")
+OPENED = "opened"  # not a StepStatus: tells step openings from marks in one result
 
 
 @dataclass(frozen=True)
@@ -217,16 +218,27 @@ def questions_table(counts: Counts, content: Content, filters: Filters) -> Table
 
 async def steps_table(conn: AsyncConnection, content: Content, filters: Filters) -> Table:
     """Per plan step: merchants who opened it, marked it done, skipped it."""
-    # step_opened holds each (merchant, step) once (kept by a trigger on event inserts).
-    opened_query = select(col(StepOpened.step), func.count()).group_by(col(StepOpened.step))
+    # One statement: openings (step_opened holds each merchant and step once, kept by a
+    # trigger on event inserts) and marks, grouped, one after the other. Filtered, the
+    # chosen merchants are found once (a CTE used twice: both databases compute it once).
+    opened_query = select(col(StepOpened.step), literal(OPENED), func.count()).group_by(
+        col(StepOpened.step)
+    )
     marks_query = select(
         col(StepProgress.step_id), col(StepProgress.status), func.count()
     ).group_by(col(StepProgress.step_id), col(StepProgress.status))
     if filters.conditions():
-        opened_query = opened_query.where(col(StepOpened.merchant_id).in_(_merchant_ids(filters)))
-        marks_query = marks_query.where(col(StepProgress.merchant_id).in_(_merchant_ids(filters)))
-    opened = {str(s): int(n) for s, n in await conn.execute(opened_query)}
-    marks = {(str(s), str(k)): int(n) for s, k, n in await conn.execute(marks_query)}
+        chosen = _merchant_ids(filters).cte("chosen")
+        opened_query = opened_query.where(col(StepOpened.merchant_id).in_(select(chosen)))
+        marks_query = marks_query.where(col(StepProgress.merchant_id).in_(select(chosen)))
+    opened: dict[str, int] = {}
+    marks: dict[tuple[str, str], int] = {}
+    both: Any = union_all(opened_query, marks_query)
+    for step, kind, number in await conn.execute(both):
+        if kind == OPENED:
+            opened[str(step)] = int(number)
+        else:
+            marks[str(step), str(kind)] = int(number)
     order = [step.id for step in content.steps]
     extra = sorted((set(opened) | {s for s, _ in marks}) - set(order))
     rows = []
