@@ -86,6 +86,7 @@ def _select(dialect: str, m: str) -> tuple[list[str], str]:
 
 
 def _changed(dialect: str) -> str:
+    """The update trigger's WHEN: a column the funnel row copies changed."""
     differs = "IS DISTINCT FROM" if dialect == "postgresql" else "IS NOT"
     changed = [f"OLD.{c} {differs} NEW.{c}" for c in WATCHED]
     changed.append(f"(NEW.mode = 'interview' AND OLD.last_seen {differs} NEW.last_seen)")
