@@ -24,4 +24,4 @@ async def test_migrations_match_the_models(db_url: str) -> None:
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
     await db.dispose()
     assert diff == []
-    assert version == "0009"
+    assert version == "0015"

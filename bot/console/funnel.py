@@ -11,13 +11,16 @@ Everything is counted in SQL (no merchant row reaches Python):
 - **weeks**: merchants by week of first contact (Monday, UTC): how many finished the
   interview, opened their plan, marked a step done (ever).
 
-Questions and weeks come from grouped queries over the merchant table (one row per
-merchant, not their events; see :func:`merchant_counts`): that is what keeps the page fast at
-100,000 merchants.
+All three read narrow tables that database triggers keep in step with the merchant and
+event tables (migration 0015): ``merchant_funnel`` (one narrow row per merchant: questions
+and weeks in one grouped query, see :func:`merchant_counts`) and ``step_opened`` (one row per
+merchant and step opened). That is what keeps a page that was never computed before fast at
+100,000 merchants, without a statement more per update.
 
 Filters (market, platform, TikTok Shop status, language) select merchants by their answers
 as they are now (the ``platform``/``markets``/``shop_status`` merchant columns, kept by every
-save) and their Telegram language. Each table downloads as CSV with the same filters.
+save, copied to merchant_funnel) and their Telegram language. Each table downloads as CSV
+with the same filters.
 """
 
 from __future__ import annotations
@@ -32,18 +35,18 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 
 from bot.console.framework import Page, PageContext
 from bot.content.loader import Content
-from bot.storage.models import Event, Merchant, Mode, StepProgress, StepStatus
+from bot.storage.models import MerchantFunnel, StepOpened, StepProgress, StepStatus
 
-STEP_OPENED = "step_opened"
 DEFAULT_IDLE_DAYS = 3
 LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{1,8})?$")
 TABLES = ("questions", "steps", "weeks")
+OPENED = "opened"  # not a StepStatus: tells step openings from marks in one result
 
 
 @dataclass(frozen=True)
@@ -80,19 +83,17 @@ class Filters:
         )
 
     def conditions(self) -> list[ColumnElement[bool]]:
-        """Conditions on the merchant table."""
+        """Conditions on the merchant_funnel table (the merchant's columns, copied)."""
         found: list[ColumnElement[bool]] = []
         if self.platform:
-            found.append(col(Merchant.platform) == self.platform)
+            found.append(col(MerchantFunnel.platform) == self.platform)
         if self.market:
-            found.append(col(Merchant.markets).like(f"%,{self.market},%"))
+            found.append(col(MerchantFunnel.markets).like(f"%,{self.market},%"))
         if self.status:
-            found.append(col(Merchant.shop_status) == self.status)
+            found.append(col(MerchantFunnel.shop_status) == self.status)
         if self.language:
-            found.append(
-                (func.lower(col(Merchant.language_code)) == self.language)
-                | func.lower(col(Merchant.language_code)).like(f"{self.language}-%")
-            )
+            language = col(MerchantFunnel.language)
+            found.append((language == self.language) | language.like(f"{self.language}-%"))
         return found
 
     def query_string(self) -> str:
@@ -121,7 +122,7 @@ class Table:
 
 
 def _merchant_ids(filters: Filters) -> Any:
-    return select(col(Merchant.id)).where(*filters.conditions())
+    return select(col(MerchantFunnel.merchant_id)).where(*filters.conditions())
 
 
 def _percent(part: int, whole: int) -> str:
@@ -153,26 +154,34 @@ def _ids(listed: str | None) -> list[str]:
 
 
 async def merchant_counts(conn: AsyncConnection, filters: Filters, now: datetime) -> Counts:
-    """Two grouped queries over the merchants (never their events).
+    """One grouped query over merchant_funnel (one narrow row per merchant, never events).
 
-    The first groups by week of first contact, how far the merchant got and the questions
-    they reached and answered (the comma-wrapped lists): few distinct groups, since the
-    lists follow the interview's paths, so the database only hashes a few short values per
-    merchant and Python adds the groups up per question. The second counts who stopped
-    where (index ix_merchant_funnel).
+    Groups by week of first contact, how far the merchant got, the questions they reached
+    and answered (the comma-wrapped lists) and the question open in the interview: few
+    distinct groups, since the lists follow the interview's paths, so the database hashes
+    a few short values per merchant (the ndistinct statistics of migration 0015 tell
+    PostgreSQL so: without them it sorts 100,000 rows) and Python adds the groups up per
+    question. Who stopped where is a count within each group: idle for more than N days.
     """
-    week = _week(conn).label("week")
-    finished = (col(Merchant.mode) != Mode.INTERVIEW).label("finished")
-    opened = col(Merchant.plan_opened_at).is_not(None).label("opened")
-    done = col(Merchant.step_done_at).is_not(None).label("done")
-    reached, answered = col(Merchant.reached), col(Merchant.answered)
+    f = MerchantFunnel
+    keys = (
+        col(f.week),
+        col(f.finished),
+        col(f.opened),
+        col(f.done),
+        col(f.reached),
+        col(f.answered),
+        col(f.stuck_at),
+    )
+    idle = col(f.stuck_since) < now - timedelta(days=filters.idle_days)
     grouped = (
-        select(week, finished, opened, done, reached, answered, func.count())
+        select(*keys, func.count(), func.count().filter(idle))
         .where(*filters.conditions())
-        .group_by(week, finished, opened, done, reached, answered)
+        .group_by(*keys)
     )
     counts = Counts(weeks={}, reached={}, answered={}, stopped={})
-    for monday, ended, plan, step, shown, replied, number in await conn.execute(grouped):
+    rows = await conn.execute(grouped)
+    for monday, ended, plan, step, shown, replied, open_at, number, stopped in rows:
         key = monday.isoformat() if isinstance(monday, date) else str(monday)
         cohort = counts.weeks.setdefault(key, Cohort())
         cohort.merchants += number
@@ -183,17 +192,8 @@ async def merchant_counts(conn: AsyncConnection, filters: Filters, now: datetime
             counts.reached[qid] = counts.reached.get(qid, 0) + number
         for qid in _ids(replied):
             counts.answered[qid] = counts.answered.get(qid, 0) + number
-    stopped = (
-        select(col(Merchant.current), func.count())
-        .where(
-            col(Merchant.mode) == Mode.INTERVIEW,
-            col(Merchant.current).is_not(None),
-            col(Merchant.last_seen) < now - timedelta(days=filters.idle_days),
-            *filters.conditions(),
-        )
-        .group_by(col(Merchant.current))
-    )
-    counts.stopped = {str(qid): int(n) for qid, n in await conn.execute(stopped)}
+        if open_at is not None and stopped:
+            counts.stopped[open_at] = counts.stopped.get(open_at, 0) + stopped
     return counts
 
 
@@ -218,23 +218,27 @@ def questions_table(counts: Counts, content: Content, filters: Filters) -> Table
 
 async def steps_table(conn: AsyncConnection, content: Content, filters: Filters) -> Table:
     """Per plan step: merchants who opened it, marked it done, skipped it."""
-    # Distinct (step, merchant) pairs first, read in index order (ix_event_kind_step), then
-    # counted: cheaper than count(DISTINCT) per group.
-    pairs: Any = (
-        select(col(Event.step).label("step"), col(Event.merchant_id))
-        .where(col(Event.kind) == STEP_OPENED, col(Event.step).is_not(None))
-        .distinct()
+    # One statement: openings (step_opened holds each merchant and step once, kept by a
+    # trigger on event inserts) and marks, grouped, one after the other. Filtered, the
+    # chosen merchants are found once (a CTE used twice: both databases compute it once).
+    opened_query = select(col(StepOpened.step), literal(OPENED), func.count()).group_by(
+        col(StepOpened.step)
     )
     marks_query = select(
         col(StepProgress.step_id), col(StepProgress.status), func.count()
     ).group_by(col(StepProgress.step_id), col(StepProgress.status))
     if filters.conditions():
-        pairs = pairs.where(col(Event.merchant_id).in_(_merchant_ids(filters)))
-        marks_query = marks_query.where(col(StepProgress.merchant_id).in_(_merchant_ids(filters)))
-    distinct_pairs = pairs.subquery()
-    opened_query = select(distinct_pairs.c.step, func.count()).group_by(distinct_pairs.c.step)
-    opened = {str(s): int(n) for s, n in await conn.execute(opened_query)}
-    marks = {(str(s), str(k)): int(n) for s, k, n in await conn.execute(marks_query)}
+        chosen = _merchant_ids(filters).cte("chosen")
+        opened_query = opened_query.where(col(StepOpened.merchant_id).in_(select(chosen)))
+        marks_query = marks_query.where(col(StepProgress.merchant_id).in_(select(chosen)))
+    opened: dict[str, int] = {}
+    marks: dict[tuple[str, str], int] = {}
+    both: Any = union_all(opened_query, marks_query)
+    for step, kind, number in await conn.execute(both):
+        if kind == OPENED:
+            opened[str(step)] = int(number)
+        else:
+            marks[str(step), str(kind)] = int(number)
     order = [step.id for step in content.steps]
     extra = sorted((set(opened) | {s for s, _ in marks}) - set(order))
     rows = []
@@ -243,13 +247,6 @@ async def steps_table(conn: AsyncConnection, content: Content, filters: Filters)
         skipped = marks.get((step_id, StepStatus.SKIPPED.value), 0)
         rows.append((step_id, opened.get(step_id, 0), done, skipped))
     return Table("steps", ("step", "opened", "done", "skipped"), rows)
-
-
-def _week(conn: AsyncConnection) -> Any:
-    """The Monday (UTC) of a merchant's first contact, as SQL for the session's database."""
-    if conn.dialect.name == "postgresql":
-        return func.date(func.date_trunc("week", func.timezone("UTC", col(Merchant.first_seen))))
-    return func.date(col(Merchant.first_seen), "weekday 0", "-6 days")
 
 
 def weeks_table(counts: Counts) -> Table:
