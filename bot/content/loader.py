@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import hashlib
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -615,6 +616,20 @@ def source_hash(text: StepText) -> str:
     return digest.hexdigest()[:12]
 
 
+def value_hash(value: Any) -> str:
+    """An English strings value (text, or a list of words) or template text, hashed short:
+    what ``translated_from.yaml`` records for a translated key or template."""
+    if not isinstance(value, str):
+        value = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(value.encode()).hexdigest()[:12]
+
+
+#: A translated locale's record of the English text its strings keys and templates were made
+#: from (written by ``content translations --stamp``; translation platforms never see it).
+TRANSLATED_FROM = "translated_from.yaml"
+_HASH = re.compile(r"[0-9a-f]{12}")
+
+
 def normalise_language(code: str | None, shipped: Iterable[str]) -> str:
     """The shipped locale for a Telegram ``language_code``: ``de-AT`` -> ``de``,
     ``pt-br`` -> ``pt-BR`` (when shipped, else ``pt``), anything unknown -> English."""
@@ -654,6 +669,13 @@ class Locale:
     sources: Mapping[str, tuple[int, str | None]] = field(default_factory=dict)
     #: Translated steps' flag texts (English order).
     flags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: ``translated_from.yaml``: the :func:`value_hash` of the English value each dotted
+    #: strings key, and of the English file each template (path under templates/), was
+    #: translated from.
+    key_sources: Mapping[str, str] = field(default_factory=dict)
+    template_sources: Mapping[str, str] = field(default_factory=dict)
+    #: Where each dotted strings key is written: file and line (for warnings).
+    key_lines: Mapping[str, tuple[Path, int]] = field(default_factory=dict)
 
     def lookup(self, key: str) -> Any:
         """A string (or mapping) by dotted key, KeyError when missing."""
@@ -932,6 +954,55 @@ def _iter_files(folder: Path, suffix: str) -> Iterator[Path]:
         yield from sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(suffix))
 
 
+def _key_lines(
+    node: Mapping[Any, Any],
+    lines: Mapping[tuple[Any, ...], int],
+    path: Path,
+    loc: tuple[Any, ...],
+    found: dict[str, tuple[Path, int]],
+) -> None:
+    for key, value in node.items():
+        here = (*loc, key)
+        if isinstance(value, Mapping):
+            _key_lines(value, lines, path, here, found)
+        else:
+            found.setdefault(".".join(str(k) for k in here), (path, _line_for(lines, here)))
+
+
+def _translated_from(path: Path, problems: list[Problem]) -> tuple[dict[str, str], dict[str, str]]:
+    """``locales/<lang>/translated_from.yaml``: ``strings: {dotted.key: hash}`` and
+    ``templates: {name.html.j2: hash}`` (none when the file is missing)."""
+    if not path.is_file():
+        return {}, {}
+    data, lines = _load_yaml(path.read_text(encoding="utf-8"), path, problems)
+    found: tuple[dict[str, str], dict[str, str]] = ({}, {})
+    if data is None:
+        return found
+    if not isinstance(data, dict) or set(data) - {"strings", "templates"}:
+        problems.append(Problem(path, 1, "must be a mapping with `strings` and `templates`"))
+        return found
+    for section, target in zip(("strings", "templates"), found, strict=True):
+        records = data.get(section) or {}
+        if not isinstance(records, dict):
+            problems.append(
+                Problem(path, lines.get((section,), 1), f"`{section}` must be a mapping")
+            )
+            continue
+        for name, digest in records.items():
+            if not isinstance(digest, str) or not _HASH.fullmatch(digest):
+                problems.append(
+                    Problem(
+                        path,
+                        lines.get((section, name), 1),
+                        f"{name}: {digest!r} is not a 12-character hash: run"
+                        " `content translations --stamp` instead of editing this file",
+                    )
+                )
+                continue
+            target[str(name)] = digest
+    return found
+
+
 def load_content(root: Path) -> Content:
     """Read, parse and cross-check the whole tree; raise ContentError listing every problem."""
     problems: list[Problem] = []
@@ -1089,6 +1160,7 @@ def load_content(root: Path) -> Content:
         code = folder.name
         strings_path = folder / "strings.yaml"
         strings: dict[str, Any] = {}
+        key_lines: dict[str, tuple[Path, int]] = {}
         if not strings_path.is_file() and code == DEFAULT_LOCALE:
             problems.append(Problem(strings_path, 0, "file missing"))
         # strings.yaml plus any strings.<topic>.yaml, merged by top-level key.
@@ -1103,6 +1175,7 @@ def load_content(root: Path) -> Content:
                 problems.append(Problem(path, 1, "strings must be a mapping"))
                 continue
             _check_text(data, slines, path, problems)
+            _key_lines(data, slines, path, (), key_lines)
             for key, value in data.items():
                 if key in strings:
                     line = slines.get((key,), 1)
@@ -1132,8 +1205,17 @@ def load_content(root: Path) -> Content:
                 sources[meta.id] = (meta.version, meta.source)
                 if meta.flags:
                     flag_texts[meta.id] = tuple(meta.flags)
+        key_sources, template_sources = _translated_from(folder / TRANSLATED_FROM, problems)
         locales[code] = Locale(
-            code, strings, translated, folder / "templates", sources, flag_texts
+            code,
+            strings,
+            translated,
+            folder / "templates",
+            sources,
+            flag_texts,
+            key_sources,
+            template_sources,
+            key_lines,
         )
     if DEFAULT_LOCALE not in locales:
         problems.append(Problem(locales_dir / DEFAULT_LOCALE, 0, "the English locale is missing"))
