@@ -107,3 +107,27 @@ def test_a_broken_sidecar_fails_at_its_line(small_tree: Path) -> None:
     with pytest.raises(Exception) as failed:
         load_content(small_tree)
     assert f"{sidecar}:2:" in str(failed.value)
+
+
+def test_a_changed_english_flag_makes_the_translated_step_stale(small_tree: Path) -> None:
+    assert load_content(small_tree).translation_state("de", "what-changed") == "current"
+    english = small_tree / "guidance" / "what-changed.md"
+    text = english.read_text(encoding="utf-8")
+    flag = load_content(small_tree).step_index["what-changed"].flags[0].text
+    assert flag in text
+    english.write_text(text.replace(flag, flag + " Sources disagree."), encoding="utf-8")
+    content = load_content(small_tree)
+    assert content.translation_state("de", "what-changed") == "stale"
+    found = [str(w) for w in warnings(content)]
+    assert any("'what-changed' changed since it was translated" in w for w in found)
+    assert run(small_tree, stamp="de", force=("what-changed",)) == 0
+    assert load_content(small_tree).translation_state("de", "what-changed") == "current"
+
+
+def test_a_source_hash_of_digits_only_is_written_so_yaml_reads_it_back(
+    small_tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Content, "english_source", lambda self, step_id: "123456789012")
+    assert run(small_tree, stamp="de", force=("what-changed",)) == 0
+    content = load_content(small_tree)  # not "source: must be text, not 123456789012"
+    assert content.locales["de"].sources["what-changed"] == (1, "123456789012")

@@ -610,9 +610,11 @@ def _did_you_mean(word: str, known: Iterable[str]) -> str:
     return f": did you mean `{close[0]}`?" if close else ""
 
 
-def source_hash(text: StepText) -> str:
-    """The English text a translation is made from (title, body, details), hashed short."""
-    digest = hashlib.sha256("\0".join((text.title, text.body, text.details)).encode())
+def source_hash(text: StepText, flags: Iterable[str] = ()) -> str:
+    """The English text a translation is made from (title, body, details and the texts of
+    the step's uncertainty ``flags``), hashed short. A step without flags hashes as before
+    flags were included."""
+    digest = hashlib.sha256("\0".join((text.title, text.body, text.details, *flags)).encode())
     return digest.hexdigest()[:12]
 
 
@@ -794,8 +796,13 @@ class Content:
         _, source = locale.sources.get(step_id, (0, None))
         if source is None:
             return "unstamped"
-        english = self.locales[DEFAULT_LOCALE].steps[step_id]
-        return "current" if source == source_hash(english) else "stale"
+        return "current" if source == self.english_source(step_id) else "stale"
+
+    def english_source(self, step_id: str) -> str:
+        """The :func:`source_hash` of a step's English text and flag texts: what a current
+        translation records as ``source:``."""
+        flags = (flag.text for flag in self.step_index[step_id].flags)
+        return source_hash(self.locales[DEFAULT_LOCALE].steps[step_id], flags)
 
     def option_labels(self, code: str | None, qid: str) -> dict[str, list[str]]:
         """Every name a merchant might type for each option: label plus synonyms."""

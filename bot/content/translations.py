@@ -2,7 +2,7 @@
 and ``--stamp`` to record which English text a translation was made from.
 
 A translated step records ``source:`` (the :func:`~bot.content.loader.source_hash` of the
-English title, body and details it was translated from) and ``version:`` (the English
+English title, body, details and flag texts it was translated from) and ``version:`` (the English
 step's version then). When the English text changes, the translation is *stale* (a warning
 for translators); when the English ``version`` is raised (a factual change), it is
 *outdated* and merchants read the English text with a note until it is translated again.
@@ -30,7 +30,6 @@ from bot.content.loader import (
     Content,
     Locale,
     Problem,
-    source_hash,
     value_hash,
 )
 from bot.content.values import Text
@@ -327,7 +326,8 @@ def stamp(content: Content, code: str, force: tuple[str, ...] = ()) -> list[Path
         raw = text.path.read_text(encoding="utf-8")
         head, sep, rest = raw.partition("\n---")
         head = _SOURCE_LINE.sub("", head + "\n")
-        line = f"source: {source_hash(english.steps[step_id])}\n"
+        digest = content.english_source(step_id)
+        line = f"source: {digest if yaml.safe_load(digest) == digest else repr(digest)}\n"
         if step_id in force:  # reviewed against the current English: its version too
             version = content.step_index[step_id].version
             head = re.sub(r"^version:.*$", f"version: {version}", head, flags=re.MULTILINE)
