@@ -16,6 +16,7 @@ and templates stay exactly what translation platforms read and write.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -69,6 +70,11 @@ class LocaleStatus:
     def coverage(self) -> float:
         """Share of keys, templates and steps translated and current (0-100)."""
         return 100.0 * self.done / self.total if self.total else 100.0
+
+    @property
+    def percent(self) -> str:
+        """Coverage for reading, rounded down: 100% only when nothing is left to do."""
+        return f"{math.floor(self.coverage)}%"
 
 
 def _templates(folder: Path) -> set[str]:
@@ -347,7 +353,7 @@ def report(rows: list[LocaleStatus]) -> tuple[list[str], int]:
     bad = 0
     for row in rows:
         lines.append(
-            f"{row.code}: {row.coverage:.0f}% ({row.done}/{row.total});"
+            f"{row.code}: {row.percent} ({row.done}/{row.total});"
             f" missing: {len(row.missing_keys)} keys, {len(row.missing_templates)} templates,"
             f" {len(row.missing_steps)} steps; stale: {len(row.stale_steps)};"
             f" outdated: {len(row.outdated_steps)}; unstamped: {len(row.unstamped_steps)};"
