@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.content.loader import Content
+from bot.content.loader import Content, ContentError, load_content
 from bot.content.values import YearlyDay, parse_value
 
 REPO = Path(__file__).resolve().parent.parent
@@ -75,3 +75,36 @@ def test_figures_in_guidance_are_facts_in_both_languages(
     assert lookup(content.facts_in("en"), fact) == en
     assert str(lookup(content.facts_in("de"), fact)).replace("\xa0", " ") == de
     assert fact in content.fact_info  # with its checked date and review period
+
+
+def test_a_title_reads_its_figure_from_facts_in_each_language(content: Content) -> None:
+    for path in (GUIDANCE / "eu-import-duty.md", GERMAN / "eu-import-duty.md"):
+        title = next(
+            line for line in path.read_text(encoding="utf-8").splitlines() if line[:6] == "title:"
+        )
+        assert "{{ facts.cross_border.eu_duty }}" in title and "3" not in title
+    english = content.step_text("en", "eu-import-duty").title
+    german = content.step_text("de", "eu-import-duty").title.replace("\xa0", " ")
+    assert english == "Shipping into the EU from outside — the €3 duty per item"
+    assert german == "Versand in die EU von außerhalb – 3 € Zoll pro Artikel"
+
+
+@pytest.mark.parametrize(
+    ("title", "problem"),
+    [
+        ("Storefront ends: {{ facts.no_such.fact }}", "unknown fact"),
+        ("Storefront {% if x %}ends{% endif %}", "only {{ facts.<name> }}"),
+        ("Storefront " * 8 + "{{ facts.cross_border.eu_duty }}", "over 80 characters"),
+    ],
+)
+def test_a_broken_title_fails_at_its_line(small_tree: Path, title: str, problem: str) -> None:
+    path = small_tree / "guidance" / "what-changed.md"
+    text = path.read_text(encoding="utf-8")
+    old = next(line for line in text.splitlines() if line.startswith("title:"))
+    path.write_text(text.replace(old, f'title: "{title}"'), encoding="utf-8")
+    line = text.splitlines().index(old) + 1
+    with pytest.raises(ContentError) as failed:
+        load_content(small_tree)
+    assert any(
+        str(p).startswith(f"{path}:{line}:") and problem in str(p) for p in failed.value.problems
+    ), failed.value.problems

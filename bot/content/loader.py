@@ -8,7 +8,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -324,12 +324,19 @@ class FlagModel(_Strict):
     text: str = Field(min_length=10)
 
 
+#: A step title's length as merchants read it (facts rendered), in every language.
+MAX_TITLE = 80
+#: What a title may hold besides plain text: a fact, ``{{ facts.cross_border.eu_duty }}``.
+_TITLE_FACT = re.compile(r"\{\{\s*facts\.([A-Za-z0-9_.]+)\s*\}\}")
+
+
 class StepModel(_Strict):
     """A guidance step's front matter."""
 
     id: str = Field(pattern=ID_PATTERN)
     version: int = Field(ge=1)
-    title: str = Field(min_length=3, max_length=80)
+    #: Plain text; ``{{ facts.<name> }}`` only, checked (and measured) once rendered.
+    title: str = Field(min_length=3, max_length=MAX_TITLE * 3)
     scope: Literal["general", "platform", "market"]
     when: dict[str, list[str]] = {}
     unless: dict[str, list[str]] = {}
@@ -367,7 +374,7 @@ class TranslationModel(_Strict):
 
     id: str = Field(pattern=ID_PATTERN)
     version: int = Field(ge=1)
-    title: str = Field(min_length=3, max_length=80)
+    title: str = Field(min_length=3, max_length=MAX_TITLE * 3)
     source: str | None = Field(default=None, pattern=r"^[0-9a-f]{12}$")
     #: The English step's uncertainty flags translated, in the same order (kinds stay).
     flags: list[str] = []
@@ -712,6 +719,10 @@ class Content:
     _facts_by_locale: dict[str, Mapping[str, Any]] = field(
         default_factory=dict, compare=False, repr=False
     )
+    # (locale, step id) -> the step's text with its title's facts written in that language.
+    _titled: dict[tuple[str, str], StepText] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
     # Telegram language code -> locale, remembered: asked on every screen of every update.
     _locale_by_code: dict[str | None, Locale] = field(
         default_factory=dict, init=False, repr=False, compare=False
@@ -762,11 +773,35 @@ class Content:
 
     def step_text(self, code: str | None, step_id: str) -> StepText:
         """A step's words in the merchant's language (English when not translated, or when
-        the translation is of an older ``version``: see :meth:`outdated`)."""
+        the translation is of an older ``version``: see :meth:`outdated`), its title's
+        ``{{ facts.<name> }}`` written in that language."""
         locale = self.locale(code)
-        if step_id in locale.steps and not self.outdated(locale.code, step_id):
-            return locale.steps[step_id]
-        return self.locales[DEFAULT_LOCALE].steps[step_id]
+        key = (locale.code, step_id)
+        found = self._titled.get(key)
+        if found is None:
+            if step_id in locale.steps and not self.outdated(locale.code, step_id):
+                found = locale.steps[step_id]
+            else:
+                found = self.locales[DEFAULT_LOCALE].steps[step_id]
+            if "{" in found.title:
+                found = replace(found, title=self.title_in(locale.code, found.title))
+            self._titled[key] = found
+        return found
+
+    def title_in(self, code: str, title: str) -> str:
+        """A title with its facts written in a language (KeyError: an unknown fact)."""
+
+        def fact(found: re.Match[str]) -> str:
+            node: Any = self.facts_in(code)
+            for part in found.group(1).split("."):
+                if not isinstance(node, Mapping) or part not in node:
+                    raise KeyError(found.group(1))
+                node = node[part]
+            if isinstance(node, Mapping):
+                raise KeyError(found.group(1))
+            return str(node)
+
+        return _TITLE_FACT.sub(fact, title)
 
     def step_flags(self, code: str | None, step: Step) -> tuple[Flag, ...]:
         """A step's uncertainty flags in the merchant's language (English when the
@@ -1251,7 +1286,7 @@ def load_content(root: Path) -> Content:
         steps=(),
         locales=locales,
     )
-    return Content(
+    content = Content(
         root=root,
         campaign=campaign,
         facts=render_tree(facts, DEFAULT_LOCALE, english.words(DEFAULT_LOCALE)),
@@ -1264,6 +1299,45 @@ def load_content(root: Path) -> Content:
         shop_markets=shop_markets,
         hash=tree_hash(root),
     )
+    _check_titles(content, problems)
+    if problems:
+        raise ContentError(problems)
+    return content
+
+
+def _check_titles(content: Content, problems: list[Problem]) -> None:
+    """Titles are plain text with at most ``{{ facts.<name> }}`` in them, and fit in every
+    language once the facts are written."""
+    for locale in content.locales.values():
+        for text in locale.steps.values():
+            if "{" not in text.title and "}" not in text.title and len(text.title) <= MAX_TITLE:
+                continue
+            lines = text.path.read_text(encoding="utf-8").splitlines()
+            line = next((i for i, x in enumerate(lines, 1) if x.startswith("title:")), 2)
+            rest = _TITLE_FACT.sub("", text.title)
+            if "{" in rest or "}" in rest:
+                problems.append(
+                    Problem(text.path, line, "a title is plain text: only {{ facts.<name> }}")
+                )
+                continue
+            codes = content.shipped if locale.code == DEFAULT_LOCALE else (locale.code,)
+            for code in codes:
+                try:
+                    shown = content.title_in(code, text.title)
+                except KeyError as exc:
+                    problems.append(
+                        Problem(text.path, line, f"title: unknown fact facts.{exc.args[0]}")
+                    )
+                    break
+                if len(shown) > MAX_TITLE:
+                    problems.append(
+                        Problem(
+                            text.path,
+                            line,
+                            f"title: over {MAX_TITLE} characters in {code} ({len(shown)})",
+                        )
+                    )
+                    break
 
 
 def _shop_markets(
