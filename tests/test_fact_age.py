@@ -108,9 +108,10 @@ def test_content_facts_lists_facts_by_age_with_their_steps_and_those_past_review
     out = capsys.readouterr().out
     lines = out.splitlines()
     first = next(line for line in lines if re.match(r"\d{4}-\d\d-\d\d ", line))
-    assert first.startswith("2025-01-01") and "us_tax.form_1099k_threshold_2024" in first
+    assert first.startswith("2025-01-01") and " us_tax." in first  # the group's two facts
     assert "(us-tax-forms)" in first  # the step citing it
-    assert "1 past review" in out
+    assert "2 past review" in out
+    assert re.search(r"facts\.yaml:\d+: us_tax\.form_1099k_sent_by", out)
     assert re.search(r"facts\.yaml:\d+: us_tax\.form_1099k_threshold_2024", out)
 
 

@@ -1,5 +1,6 @@
-"""The console's Content page: the live version, every instance's version, stale facts, the
-content graph, and "Reload content everywhere" (a request every instance polls)."""
+"""The console's Content page: the live version, every instance's version, stale facts,
+translation coverage per language, the content graph, and "Reload content everywhere" (a
+request every instance polls)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from aiohttp import web
 from bot.console.framework import PREFIX, Page, PageContext, redirect
 from bot.content.facts import FactIndex
 from bot.content.graph import to_dot, to_svg
+from bot.content.translations import LocaleStatus, status
 from bot.services.live import STALE_AFTER_SECONDS
 from bot.storage import instances
 from bot.storage.models import Instance
@@ -26,6 +28,42 @@ def _age(now: datetime, then: datetime) -> str:
     if seconds < 7200:
         return f"{seconds // 60} min ago"
     return f"{seconds // 3600} h ago"
+
+
+def translation_rows(ctx: PageContext) -> list[dict[str, object]]:
+    """Per translated language: ``content translations``' status (coverage, missing, stale)
+    with the lists behind the counts."""
+    rows = []
+    row: LocaleStatus
+    for row in status(ctx.content):
+        missing = {
+            "Missing keys": row.missing_keys,
+            "Missing templates": row.missing_templates,
+            "Missing steps": row.missing_steps,
+            "Steps with untranslated flags": row.missing_flags,
+        }
+        stale = {
+            "Outdated steps (merchants read English)": row.outdated_steps,
+            "Stale steps": row.stale_steps,
+            "Stale keys": row.stale_keys,
+            "Stale templates": row.stale_templates,
+        }
+        other = {
+            "Unstamped steps": row.unstamped_steps,
+            "Unstamped keys": row.unstamped_keys,
+            "Unstamped templates": row.unstamped_templates,
+            "Facts shown in English": row.english_facts,
+        }
+        rows.append(
+            {
+                "status": row,
+                "name": ctx.data.views.native_name(row.code),
+                "missing": sum(len(items) for items in missing.values()),
+                "stale": sum(len(items) for items in stale.values()),
+                "lists": {k: v for k, v in (missing | stale | other).items() if v},
+            }
+        )
+    return rows
 
 
 async def content_page(ctx: PageContext) -> web.StreamResponse:
@@ -62,6 +100,7 @@ async def content_page(ctx: PageContext) -> web.StreamResponse:
         instances=listed,
         overdue=overdue,
         facts=len(facts),
+        translations=translation_rows(ctx),
         svg=svg,
         dot=dot,
         reloaded=ctx.request.query.get("reloaded"),

@@ -31,7 +31,7 @@ from bot.alerts.screens import (
     SettingsView,
 )
 from bot.botapi.tghtml import ALLOWED_TAGS, TelegramHTMLError, parse_html
-from bot.content.loader import Content, ContentError, Problem, load_content
+from bot.content.loader import DEFAULT_LOCALE, Content, ContentError, Problem, load_content
 from bot.content.render import Renderer
 from bot.domain.interview import (
     Answer,
@@ -47,6 +47,9 @@ from bot.views.model import Screen
 from bot.views.screens import PLAN_PAGE_SIZE, Views
 
 MAX_TEXT = 4096
+#: A language's own name is a button label (``/language``): plain, short text.
+MAX_LANGUAGE_NAME = 40
+_MARKUP = re.compile(r"[<>]|\{\{|\{%")
 # A shop name that would break careless HTML, at the longest the interview accepts.
 TRICKY_SHOP_NAME = 'Ann & Bob\'s <Shop> "Best"'
 SAMPLE_NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -595,6 +598,54 @@ class Checker:
             )
             self.screen(lambda lang=lang: self.views.hint(lang, None), where, "plain hint")
         self.alert_screens()
+        self.language_screens()
+
+    def _string_at(self, lang: str, key: str) -> tuple[Path, int]:
+        """The file and line of the string a language reads for ``key`` (its own, or the
+        English it falls back to)."""
+        for code in (self.content.locale(lang).code, DEFAULT_LOCALE):
+            found = self.content.locales[code].key_lines.get(key)
+            if found is not None:
+                return found
+        return self.content.root / "locales" / lang, 1
+
+    def language_screens(self) -> None:
+        """/language in every locale: each language's own name (a plain button label), the
+        picker and its messages render as valid Telegram HTML within the limits, reported
+        at the string's file and line."""
+        for code in self.content.shipped:
+            name = self.views.native_name(code)
+            path, line = self.content.locales[code].key_lines.get(
+                "language_name", (self.content.root / "locales" / code, 1)
+            )
+            problem = None
+            if _MARKUP.search(name):
+                problem = "is a button label, plain text: no HTML, {{ }} or {% %}"
+            elif len(name) > MAX_LANGUAGE_NAME:
+                problem = f"is {len(name)} characters, over {MAX_LANGUAGE_NAME} for a button"
+            if problem is not None:
+                self.report(path, line, f"language_name {name!r} {problem}")
+        for lang in self.content.locales:
+            current = self.views.native_name(self.content.locale(lang).code)
+            for key, context in (
+                ("language.choose", {}),
+                ("language.current", {"name": current}),
+                ("language.switched", {}),
+                ("language.unknown", {}),
+                ("language.stale_note", {}),
+            ):
+                where = self._string_at(lang, key)
+                self.screen(
+                    lambda lang=lang, k=key, c=context: Screen(self.views.r.text(lang, k, **c)),
+                    where,
+                    f"/language {key}",
+                    source=str(self.content.string(lang, key)),
+                )
+            self.screen(
+                lambda lang=lang: self.views.language_picker(lang),
+                self._string_at(lang, "language.choose"),
+                "/language picker",
+            )
 
     def alert_screens(self) -> None:
         """Every reminder screen renders and fits, in every locale, with sample data."""

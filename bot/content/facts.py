@@ -87,7 +87,11 @@ class FactIndex:
         by_step: dict[str, set[str]] = {}
         for locale in content.locales.values():
             for step_id, text in locale.steps.items():
-                cited = cited_paths(env, text.body) | cited_paths(env, text.details)
+                cited = (
+                    cited_paths(env, text.title)
+                    | cited_paths(env, text.body)
+                    | cited_paths(env, text.details)
+                )
                 by_step.setdefault(step_id, set()).update(expand(cited, content.fact_info))
         self.by_step: Mapping[str, frozenset[str]] = {
             step_id: frozenset(paths) for step_id, paths in by_step.items()

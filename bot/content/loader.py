@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 import difflib
 import hashlib
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -346,12 +347,19 @@ class FlagModel(_Strict):
     text: str = Field(min_length=10)
 
 
+#: A step title's length as merchants read it (facts rendered), in every language.
+MAX_TITLE = 80
+#: What a title may hold besides plain text: a fact, ``{{ facts.cross_border.eu_duty }}``.
+_TITLE_FACT = re.compile(r"\{\{\s*facts\.([A-Za-z0-9_.]+)\s*\}\}")
+
+
 class StepModel(_Strict):
     """A guidance step's front matter."""
 
     id: str = Field(pattern=ID_PATTERN)
     version: int = Field(ge=1)
-    title: str = Field(min_length=3, max_length=80)
+    #: Plain text; ``{{ facts.<name> }}`` only, checked (and measured) once rendered.
+    title: str = Field(min_length=3, max_length=MAX_TITLE * 3)
     scope: Literal["general", "platform", "market"]
     when: dict[str, list[str]] = {}
     unless: dict[str, list[str]] = {}
@@ -389,7 +397,7 @@ class TranslationModel(_Strict):
 
     id: str = Field(pattern=ID_PATTERN)
     version: int = Field(ge=1)
-    title: str = Field(min_length=3, max_length=80)
+    title: str = Field(min_length=3, max_length=MAX_TITLE * 3)
     source: str | None = Field(default=None, pattern=r"^[0-9a-f]{12}$")
     #: The English step's uncertainty flags translated, in the same order (kinds stay).
     flags: list[str] = []
@@ -632,10 +640,26 @@ def _did_you_mean(word: str, known: Iterable[str]) -> str:
     return f": did you mean `{close[0]}`?" if close else ""
 
 
-def source_hash(text: StepText) -> str:
-    """The English text a translation is made from (title, body, details), hashed short."""
-    digest = hashlib.sha256("\0".join((text.title, text.body, text.details)).encode())
+def source_hash(text: StepText, flags: Iterable[str] = ()) -> str:
+    """The English text a translation is made from (title, body, details and the texts of
+    the step's uncertainty ``flags``), hashed short. A step without flags hashes as before
+    flags were included."""
+    digest = hashlib.sha256("\0".join((text.title, text.body, text.details, *flags)).encode())
     return digest.hexdigest()[:12]
+
+
+def value_hash(value: Any) -> str:
+    """An English strings value (text, or a list of words) or template text, hashed short:
+    what ``translated_from.yaml`` records for a translated key or template."""
+    if not isinstance(value, str):
+        value = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(value.encode()).hexdigest()[:12]
+
+
+#: A translated locale's record of the English text its strings keys and templates were made
+#: from (written by ``content translations --stamp``; translation platforms never see it).
+TRANSLATED_FROM = "translated_from.yaml"
+_HASH = re.compile(r"[0-9a-f]{12}")
 
 
 def normalise_language(code: str | None, shipped: Iterable[str]) -> str:
@@ -677,12 +701,24 @@ class Locale:
     sources: Mapping[str, tuple[int, str | None]] = field(default_factory=dict)
     #: Translated steps' flag texts (English order).
     flags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: ``translated_from.yaml``: the :func:`value_hash` of the English value each dotted
+    #: strings key, and of the English file each template (path under templates/), was
+    #: translated from.
+    key_sources: Mapping[str, str] = field(default_factory=dict)
+    template_sources: Mapping[str, str] = field(default_factory=dict)
+    #: Where each dotted strings key is written: file and line (for warnings).
+    key_lines: Mapping[str, tuple[Path, int]] = field(default_factory=dict)
 
     def lookup(self, key: str) -> Any:
         """A string (or mapping) by dotted key, KeyError when missing."""
         node: Any = self.strings
         for part in key.split("."):
-            if not isinstance(node, Mapping) or part not in node:
+            if not isinstance(node, Mapping):
+                raise KeyError(key)
+            if part not in node and part.isdigit() and int(part) in node:
+                node = node[int(part)]  # YAML reads `1:` as a number (typed_dates.quarters)
+                continue
+            if part not in node:
                 raise KeyError(key)
             node = node[part]
         return node
@@ -710,6 +746,10 @@ class Content:
     fact_values: Mapping[str, Any] = field(default_factory=dict)
     _facts_by_locale: dict[str, Mapping[str, Any]] = field(
         default_factory=dict, compare=False, repr=False
+    )
+    # (locale, step id) -> the step's text with its title's facts written in that language.
+    _titled: dict[tuple[str, str], StepText] = field(
+        default_factory=dict, init=False, repr=False, compare=False
     )
     # Telegram language code -> locale, remembered: asked on every screen of every update.
     _locale_by_code: dict[str | None, Locale] = field(
@@ -761,11 +801,35 @@ class Content:
 
     def step_text(self, code: str | None, step_id: str) -> StepText:
         """A step's words in the merchant's language (English when not translated, or when
-        the translation is of an older ``version``: see :meth:`outdated`)."""
+        the translation is of an older ``version``: see :meth:`outdated`), its title's
+        ``{{ facts.<name> }}`` written in that language."""
         locale = self.locale(code)
-        if step_id in locale.steps and not self.outdated(locale.code, step_id):
-            return locale.steps[step_id]
-        return self.locales[DEFAULT_LOCALE].steps[step_id]
+        key = (locale.code, step_id)
+        found = self._titled.get(key)
+        if found is None:
+            if step_id in locale.steps and not self.outdated(locale.code, step_id):
+                found = locale.steps[step_id]
+            else:
+                found = self.locales[DEFAULT_LOCALE].steps[step_id]
+            if "{" in found.title:
+                found = replace(found, title=self.title_in(locale.code, found.title))
+            self._titled[key] = found
+        return found
+
+    def title_in(self, code: str, title: str) -> str:
+        """A title with its facts written in a language (KeyError: an unknown fact)."""
+
+        def fact(found: re.Match[str]) -> str:
+            node: Any = self.facts_in(code)
+            for part in found.group(1).split("."):
+                if not isinstance(node, Mapping) or part not in node:
+                    raise KeyError(found.group(1))
+                node = node[part]
+            if isinstance(node, Mapping):
+                raise KeyError(found.group(1))
+            return str(node)
+
+        return _TITLE_FACT.sub(fact, title)
 
     def step_flags(self, code: str | None, step: Step) -> tuple[Flag, ...]:
         """A step's uncertainty flags in the merchant's language (English when the
@@ -795,8 +859,13 @@ class Content:
         _, source = locale.sources.get(step_id, (0, None))
         if source is None:
             return "unstamped"
-        english = self.locales[DEFAULT_LOCALE].steps[step_id]
-        return "current" if source == source_hash(english) else "stale"
+        return "current" if source == self.english_source(step_id) else "stale"
+
+    def english_source(self, step_id: str) -> str:
+        """The :func:`source_hash` of a step's English text and flag texts: what a current
+        translation records as ``source:``."""
+        flags = (flag.text for flag in self.step_index[step_id].flags)
+        return source_hash(self.locales[DEFAULT_LOCALE].steps[step_id], flags)
 
     def option_labels(self, code: str | None, qid: str) -> dict[str, list[str]]:
         """Every name a merchant might type for each option: label plus synonyms."""
@@ -969,6 +1038,55 @@ def _iter_files(folder: Path, suffix: str) -> Iterator[Path]:
         yield from sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(suffix))
 
 
+def _key_lines(
+    node: Mapping[Any, Any],
+    lines: Mapping[tuple[Any, ...], int],
+    path: Path,
+    loc: tuple[Any, ...],
+    found: dict[str, tuple[Path, int]],
+) -> None:
+    for key, value in node.items():
+        here = (*loc, key)
+        if isinstance(value, Mapping):
+            _key_lines(value, lines, path, here, found)
+        else:
+            found.setdefault(".".join(str(k) for k in here), (path, _line_for(lines, here)))
+
+
+def _translated_from(path: Path, problems: list[Problem]) -> tuple[dict[str, str], dict[str, str]]:
+    """``locales/<lang>/translated_from.yaml``: ``strings: {dotted.key: hash}`` and
+    ``templates: {name.html.j2: hash}`` (none when the file is missing)."""
+    if not path.is_file():
+        return {}, {}
+    data, lines = _load_yaml(path.read_text(encoding="utf-8"), path, problems)
+    found: tuple[dict[str, str], dict[str, str]] = ({}, {})
+    if data is None:
+        return found
+    if not isinstance(data, dict) or set(data) - {"strings", "templates"}:
+        problems.append(Problem(path, 1, "must be a mapping with `strings` and `templates`"))
+        return found
+    for section, target in zip(("strings", "templates"), found, strict=True):
+        records = data.get(section) or {}
+        if not isinstance(records, dict):
+            problems.append(
+                Problem(path, lines.get((section,), 1), f"`{section}` must be a mapping")
+            )
+            continue
+        for name, digest in records.items():
+            if not isinstance(digest, str) or not _HASH.fullmatch(digest):
+                problems.append(
+                    Problem(
+                        path,
+                        lines.get((section, name), 1),
+                        f"{name}: {digest!r} is not a 12-character hash: run"
+                        " `content translations --stamp` instead of editing this file",
+                    )
+                )
+                continue
+            target[str(name)] = digest
+    return found
+
+
 def load_content(root: Path) -> Content:
     """Read, parse and cross-check the whole tree; raise ContentError listing every problem."""
     problems: list[Problem] = []
@@ -1126,6 +1244,7 @@ def load_content(root: Path) -> Content:
         code = folder.name
         strings_path = folder / "strings.yaml"
         strings: dict[str, Any] = {}
+        key_lines: dict[str, tuple[Path, int]] = {}
         if not strings_path.is_file() and code == DEFAULT_LOCALE:
             problems.append(Problem(strings_path, 0, "file missing"))
         # strings.yaml plus any strings.<topic>.yaml, merged by top-level key.
@@ -1141,6 +1260,7 @@ def load_content(root: Path) -> Content:
                 continue
             _check_text(data, slines, path, problems)
             _check_typed_dates(data.get("typed_dates"), slines, path, problems)
+            _key_lines(data, slines, path, (), key_lines)
             for key, value in data.items():
                 if key in strings:
                     line = slines.get((key,), 1)
@@ -1170,8 +1290,17 @@ def load_content(root: Path) -> Content:
                 sources[meta.id] = (meta.version, meta.source)
                 if meta.flags:
                     flag_texts[meta.id] = tuple(meta.flags)
+        key_sources, template_sources = _translated_from(folder / TRANSLATED_FROM, problems)
         locales[code] = Locale(
-            code, strings, translated, folder / "templates", sources, flag_texts
+            code,
+            strings,
+            translated,
+            folder / "templates",
+            sources,
+            flag_texts,
+            key_sources,
+            template_sources,
+            key_lines,
         )
     if DEFAULT_LOCALE not in locales:
         problems.append(Problem(locales_dir / DEFAULT_LOCALE, 0, "the English locale is missing"))
@@ -1200,7 +1329,7 @@ def load_content(root: Path) -> Content:
         steps=(),
         locales=locales,
     )
-    return Content(
+    content = Content(
         root=root,
         campaign=campaign,
         facts=render_tree(facts, DEFAULT_LOCALE, english.words(DEFAULT_LOCALE)),
@@ -1213,6 +1342,45 @@ def load_content(root: Path) -> Content:
         shop_markets=shop_markets,
         hash=tree_hash(root),
     )
+    _check_titles(content, problems)
+    if problems:
+        raise ContentError(problems)
+    return content
+
+
+def _check_titles(content: Content, problems: list[Problem]) -> None:
+    """Titles are plain text with at most ``{{ facts.<name> }}`` in them, and fit in every
+    language once the facts are written."""
+    for locale in content.locales.values():
+        for text in locale.steps.values():
+            if "{" not in text.title and "}" not in text.title and len(text.title) <= MAX_TITLE:
+                continue
+            lines = text.path.read_text(encoding="utf-8").splitlines()
+            line = next((i for i, x in enumerate(lines, 1) if x.startswith("title:")), 2)
+            rest = _TITLE_FACT.sub("", text.title)
+            if "{" in rest or "}" in rest:
+                problems.append(
+                    Problem(text.path, line, "a title is plain text: only {{ facts.<name> }}")
+                )
+                continue
+            codes = content.shipped if locale.code == DEFAULT_LOCALE else (locale.code,)
+            for code in codes:
+                try:
+                    shown = content.title_in(code, text.title)
+                except KeyError as exc:
+                    problems.append(
+                        Problem(text.path, line, f"title: unknown fact facts.{exc.args[0]}")
+                    )
+                    break
+                if len(shown) > MAX_TITLE:
+                    problems.append(
+                        Problem(
+                            text.path,
+                            line,
+                            f"title: over {MAX_TITLE} characters in {code} ({len(shown)})",
+                        )
+                    )
+                    break
 
 
 def _shop_markets(

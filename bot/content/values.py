@@ -76,6 +76,7 @@ PLURAL_ORDER = ("zero", "one", "two", "few", "many", "other")
 
 _NUMBER = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 _DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_YEARLY_DAY = re.compile(r"^--(\d{2})-(\d{2})$")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _YEAR = re.compile(r"^(19|20)\d{2}$")
 _PERCENT = re.compile(rf"^({_NUMBER})%$")
@@ -275,6 +276,17 @@ class Day(FactValue):
 
 
 @dataclass(frozen=True)
+class YearlyDay(FactValue):
+    """A day that comes back every year (``--01-31``, ISO 8601's day without a year)."""
+
+    day: date  # in the leap year 2000, so that --02-29 is a day too
+
+    def render(self, code: str | None, words: Words) -> str:  # noqa: ARG002
+        """31 January / 31. Januar."""
+        return format_skeleton("MMMMd", self.day, locale=babel_locale(code))
+
+
+@dataclass(frozen=True)
 class DayRange(FactValue):
     """From one day to another."""
 
@@ -460,6 +472,11 @@ def _parse_text(text: str) -> FactValue:
     if found := _DAY.match(text):
         try:
             return Day(text, date(*(int(g) for g in found.groups())))
+        except ValueError:
+            return Text(text)
+    if found := _YEARLY_DAY.match(text):
+        try:
+            return YearlyDay(text, date(2000, int(found.group(1)), int(found.group(2))))
         except ValueError:
             return Text(text)
     if (found := _MONTH.match(text)) and 1 <= int(found.group(2)) <= 12:

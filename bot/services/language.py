@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from bot.content.values import language_locale
-from bot.domain.callbacks import PickLanguage, encode
+from bot.domain.callbacks import PickLanguage
 from bot.domain.interview import normalise
 from bot.services.core import Core, Turn, UserInfo
 from bot.storage.models import Awaiting
-from bot.views.model import Button, Outcome, Screen
+from bot.views.model import Outcome, Screen
 
 
 class LanguageService:
@@ -24,11 +24,7 @@ class LanguageService:
 
     def native_name(self, code: str) -> str:
         """The language's name in itself: Deutsch, English, português (Brasil)."""
-        own = self.core.content.locales[code].strings.get("language_name")
-        if isinstance(own, str) and own.strip():  # the translators' own spelling
-            return own.strip()
-        name = language_locale(code).get_display_name() or code
-        return name[:1].upper() + name[1:]
+        return self.views.native_name(code)
 
     def names(self) -> dict[str, str]:
         """Every typed name that picks a language (its own name, its code, and its name in
@@ -46,26 +42,7 @@ class LanguageService:
 
     def picker(self, lang: str | None) -> Screen:
         """The question with one button per shipped language (the current one marked)."""
-        current = self.core.content.locale(lang).code
-        mark = str(self.core.content.string(lang, "marks.chosen"))
-        rows = tuple(
-            (
-                Button(
-                    f"{mark} {self.native_name(code)}"
-                    if code == current
-                    else self.native_name(code),
-                    encode(PickLanguage(code.lower())),
-                ),
-            )
-            for code in self.core.content.shipped
-        )
-        text = "\n\n".join(
-            (
-                self.views.r.text(lang, "language.choose"),
-                self.views.r.text(lang, "language.current", name=self.native_name(current)),
-            )
-        )
-        return Screen(text, rows)
+        return self.views.language_picker(lang)
 
     async def show(self, user: UserInfo, typed: str | None = None) -> Outcome:
         """/language (or ``/language Deutsch``)."""

@@ -11,7 +11,7 @@ from markupsafe import Markup
 from bot.content.facts import FactIndex
 from bot.content.loader import DEFAULT_LOCALE, Content
 from bot.content.render import Renderer
-from bot.content.values import format_day, join_list
+from bot.content.values import format_day, join_list, language_locale
 from bot.domain.callbacks import (
     Alerts,
     Back,
@@ -23,6 +23,7 @@ from bot.domain.callbacks import (
     MarkStep,
     NextStep,
     OpenStep,
+    PickLanguage,
     PlanPage,
     ShowPlan,
     ShowProfile,
@@ -585,3 +586,37 @@ class Views:
     def simple(self, lang: str | None, template: str, **context: Any) -> Screen:
         """A template with no buttons (help, error)."""
         return Screen(self.r.render(lang, template, **context))
+
+    # --- /language ---------------------------------------------------------------------------
+
+    def native_name(self, code: str) -> str:
+        """A shipped language's name in itself: Deutsch, English, português (Brasil)."""
+        own = self.content.locales[code].strings.get("language_name")
+        if isinstance(own, str) and own.strip():  # the translators' own spelling
+            return own.strip()
+        name = language_locale(code).get_display_name() or code
+        return name[:1].upper() + name[1:]
+
+    def language_picker(self, lang: str | None) -> Screen:
+        """/language: the question with one button per shipped language, each in its own
+        name (the merchant's current one marked)."""
+        current = self.content.locale(lang).code
+        mark = str(self.content.string(lang, "marks.chosen"))
+        rows = tuple(
+            (
+                Button(
+                    f"{mark} {self.native_name(code)}"
+                    if code == current
+                    else self.native_name(code),
+                    encode(PickLanguage(code.lower())),
+                ),
+            )
+            for code in self.content.shipped
+        )
+        text = "\n\n".join(
+            (
+                self.r.text(lang, "language.choose"),
+                self.r.text(lang, "language.current", name=self.native_name(current)),
+            )
+        )
+        return Screen(text, rows)
