@@ -260,6 +260,33 @@ def test_parse_date(typed: str, expected: date | None) -> None:
 
 
 @pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("2027-03-31", date(2027, 3, 31)),
+        ("2027-03-04", date(2027, 3, 4)),  # year first: never day/month ambiguous
+        ("2027-3-4", date(2027, 3, 4)),
+        (" 2026-01-05 ", date(2026, 1, 5)),  # in the past: validate_date says so
+    ],
+)
+def test_year_first_dates_are_read_without_dateparser(
+    typed: str, expected: date, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # dateparser costs milliseconds per call (it compiles regexes); a year-first numeric
+    # date means the same to it (checked here) and is read directly (issue 20).
+    assert iv._parse_with(typed.strip(), TODAY, "future", ("en",)) == expected
+
+    def dateparser(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("dateparser was asked")
+
+    monkeypatch.setattr(iv, "_parse_with", dateparser)
+    assert iv.parse_date(typed, TODAY) == expected
+
+
+def test_impossible_year_first_dates_still_go_to_dateparser() -> None:
+    assert iv.parse_date("2027-02-30", TODAY) is None
+
+
+@pytest.mark.parametrize(
     ("typed", "day_first", "month_first"),
     [
         ("01/02/2027", date(2027, 2, 1), date(2027, 1, 2)),

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
 import bot.storage.models  # noqa: F401 - registers the tables
-from bot.storage.db import Database
+from bot.storage import db as storage_db
+from bot.storage.db import Database, alembic_config, script_head
 
 
 @pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
@@ -25,3 +32,40 @@ async def test_migrations_match_the_models(db_url: str) -> None:
     await db.dispose()
     assert diff == []
     assert version == "0015"
+
+
+def test_the_shipped_head_is_read_from_the_files_as_alembic_reads_it() -> None:
+    # script_head() spares start-up the alembic import; it must agree with alembic.
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert script_head() == head == "0015"
+
+
+async def test_a_database_at_head_is_not_migrated_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/bot.db")
+    await db.upgrade()  # creates the schema through alembic
+
+    def migrate(_connection: object) -> None:
+        raise AssertionError("alembic ran on a database already at head")
+
+    monkeypatch.setattr(storage_db, "_run_upgrade", migrate)
+    await db.upgrade()  # recognised by one SELECT of alembic_version
+    async with db.engine.connect() as conn:
+        await conn.execute(text("UPDATE alembic_version SET version_num = '0012'"))
+        await conn.commit()
+    with pytest.raises(AssertionError, match="alembic ran"):
+        await db.upgrade()  # behind head: alembic decides, as before
+    await db.dispose()
+
+
+@pytest.mark.slow
+def test_starting_the_bot_does_not_import_alembic_or_icalendar() -> None:
+    # About 0.3 s of CPU at every start (alembic pulls in mako and pygments); both are
+    # imported where they are used: migrating a database behind head, exporting a calendar.
+    code = "import sys, bot.modes; print(sorted({'alembic', 'icalendar'} & set(sys.modules)))"
+    env = {**os.environ, "PTB_TIMEDELTA": "1"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert out.stdout.strip() == "[]"

@@ -35,7 +35,6 @@ from bot.content.loader import (
 )
 from bot.content.values import Text
 
-
 #: Mappings whose keys are words of their language ("christmas: 12-25", "weihnachten:
 #: 12-24"): translated as one whole, not key by key.
 WORD_MAPS = frozenset({"typed_dates.days"})

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, delete, or_, select, update
+from sqlalchemy import Table, bindparam, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -21,6 +21,13 @@ from bot.storage.db import Database
 from bot.storage.models import Inbox, InboxStatus
 
 _TABLE: Table = Inbox.__table__  # type: ignore[attr-defined]
+# done() runs once per update: the statement is built once, here. Building it on every call
+# (update().where().values()) was a third of done()'s CPU (py-spy, issue 20).
+_DONE = (
+    update(_TABLE)
+    .where(_TABLE.c.update_id == bindparam("done_id"))
+    .values(status=InboxStatus.DONE, payload=None, lease_until=None, error=None)
+)
 
 
 @dataclass(frozen=True)
@@ -92,11 +99,7 @@ async def claim(db: Database, now: datetime, lease: timedelta, limit: int) -> li
 
 async def done(db: Database, update_id: int) -> None:
     """The update was handled: keep its id (to ignore re-deliveries), drop its payload."""
-    await db.execute(
-        update(_TABLE)
-        .where(_TABLE.c.update_id == update_id)
-        .values(status=InboxStatus.DONE, payload=None, lease_until=None, error=None)
-    )
+    await db.execute(_DONE, {"done_id": update_id})
 
 
 async def retry(db: Database, update_id: int, attempts: int, error: str, at: datetime) -> None:
