@@ -32,6 +32,7 @@ from bot.alerts.screens import (
 )
 from bot.botapi.tghtml import ALLOWED_TAGS, TelegramHTMLError, parse_html
 from bot.content.loader import Content, ContentError, Problem, load_content
+from bot.content.memo import TraceMemo, Unfrozen, split_context
 from bot.content.render import Renderer
 from bot.domain.interview import (
     Answer,
@@ -171,6 +172,11 @@ def unbalanced_tag(source: str) -> tuple[int, str] | None:
     return None
 
 
+def _hashable(value: Answer) -> Any:
+    """An answer as a dict key (a several-choice answer's list as a tuple)."""
+    return tuple(value) if isinstance(value, list) else value
+
+
 _BYTE_OFFSET = re.compile(r" at byte offset \d+")
 
 
@@ -191,14 +197,58 @@ def html_problem(source: str) -> tuple[int, str] | None:
 
 
 class _TracingRenderer(Renderer):
-    """The renderer, noting which template file produced the last message (for the check)."""
+    """The renderer, noting which template file produced the last message (for the check),
+    and rendering nothing twice (see bot.content.memo for why a reused render is the one
+    the bot would make).
+
+    Memo keys: a message template's render is a function of the template (named by the
+    merchant's language code and the template name: ``s`` and the locale context added by
+    ``Renderer.render`` follow from the code) and of its context; a content template's
+    (guidance body, string with variables) of its origin, source and language and of its
+    context. Every context value is frozen into the key except ``answers`` and
+    ``progress``, whose reads are traced.
+    """
 
     last_file: Path | None = None
+
+    def __init__(self, content: Content) -> None:
+        super().__init__(content)
+        self.memo = TraceMemo()
 
     def render(self, code: str | None, name: str, **context: Any) -> str:
         template = self.template(code, name)
         self.last_file = Path(template.filename) if template.filename else None
-        return super().render(code, name, **context)
+        if not self.memo.worth(name):
+            return super().render(code, name, **context)
+        try:
+            static = ("template", code, name, split_context(context))
+        except Unfrozen:
+            return super().render(code, name, **context)
+        return self.memo.render(
+            name, static, context, lambda ctx: Renderer.render(self, code, name, **ctx)
+        )
+
+    def render_source(
+        self,
+        source: str,
+        origin: str,
+        filename: str | None = None,
+        *,
+        lang: str | None = None,
+        **context: Any,
+    ) -> str:
+        if not self.memo.worth(origin):
+            return super().render_source(source, origin, filename, lang=lang, **context)
+        try:
+            static = ("source", origin, source, filename, lang, split_context(context))
+        except Unfrozen:
+            return super().render_source(source, origin, filename, lang=lang, **context)
+        return self.memo.render(
+            origin,
+            static,
+            context,
+            lambda ctx: Renderer.render_source(self, source, origin, filename, lang=lang, **ctx),
+        )
 
 
 def _location(exc: BaseException, fallback: tuple[Path, int]) -> tuple[Path, int]:
@@ -225,6 +275,7 @@ class Checker:
         self.deadline = deadline or content.campaign.deadline
         self.problems: list[Problem] = []
         self._seen: set[tuple[str, int, str]] = set()
+        self._parsed: dict[str, int | str] = {}  # text -> length, or why it is rejected
         options = {qid: q.options for qid, q in content.interview.questions.items() if q.is_choice}
         self.selector = Selector(content.steps, options)
         self._combos: list[tuple[dict[str, Answer], dict[str, Answer], int]] | None = None
@@ -266,6 +317,22 @@ class Checker:
                             f"template error in {step_id} {part}: {exc.message}",
                         )
 
+    def _visible_length(self, text: str) -> int:
+        """The length Telegram counts once it has parsed ``text`` (TelegramHTMLError if it
+        would reject it). Remembered by the exact text: parse_html is a pure function of
+        it, and many screens come out the same (a step reading only the market, for every
+        status and platform)."""
+        found = self._parsed.get(text)
+        if found is None:
+            try:
+                found = len(parse_html(text).text)
+            except TelegramHTMLError as exc:
+                found = exc.reason
+            self._parsed[text] = found
+        if isinstance(found, str):
+            raise TelegramHTMLError(found)
+        return found
+
     def screen(
         self,
         screen_fn: Any,
@@ -290,7 +357,7 @@ class Checker:
         if where[0].suffix != ".md" and self.renderer.last_file is not None:
             where = (self.renderer.last_file, 1)
         try:
-            length = len(parse_html(screen.text).text)
+            length = self._visible_length(screen.text)
         except TelegramHTMLError as exc:
             # At the template line at fault, once for every answer variant that shows it.
             if source is not None:
@@ -392,23 +459,44 @@ class Checker:
         rendered_steps: set[tuple[Any, ...]] = set()
         rendered_pages: dict[tuple[Any, ...], int] = {}
         variants: dict[tuple[str, str], int] = {}
-        # Each path's plan is the same in every language: select it once.
+        # Each path's plan is the same in every language: select it once. select() reads
+        # the answers only through the steps' conditions (applies(): when, unless, only),
+        # so two paths with equal answers to those questions get the same plan.
+        condition_keys = sorted(
+            {k for s in steps for conditions in (s.when, s.unless, s.only) for k in conditions}
+        )
+        selected: dict[tuple[Any, ...], list[Step]] = {}
         walked = []
         for group in by_mask.values():
             for combo, answers, ticks in group:
-                plan = select(steps, answers)
+                relevant = tuple(_hashable(answers.get(k)) for k in condition_keys)
+                plan = selected.get(relevant)
+                if plan is None:
+                    plan = selected[relevant] = select(steps, answers)
                 progress = Progress(tuple(plan), {})
                 done = Progress(tuple(plan), {s.id: Mark("done", s.version) for s in plan})
                 pages = self.views.plan_pages(progress)
-                walked.append((combo, answers, ticks, plan, progress, done, pages))
+                # What each step's reason depends on (the same in every language).
+                why = [self.views.reason_key(s, answers) for s in plan]
+                walked.append((combo, answers, ticks, plan, progress, done, pages, why))
+        # Reason lengths by language, step and reason_key: the key is the one Views.reason
+        # caches the sentence by, so the length is the one the plan page shows.
+        reason_length: dict[tuple[Any, ...], int] = {}
         for lang in self.content.locales:
-            for combo, answers, ticks, plan, progress, done, pages in walked:
+            for combo, answers, ticks, plan, progress, done, pages, why in walked:
                 for page in range(pages):
-                    chunk = plan[page * PLAN_PAGE_SIZE : (page + 1) * PLAN_PAGE_SIZE]
+                    first = page * PLAN_PAGE_SIZE
+                    chunk = plan[first : first + PLAN_PAGE_SIZE]
                     # The same steps on the same page differ only in their reasons, and
                     # every reason renders in reasons(): render the longest one seen.
                     marker = (lang, page, pages, tuple(s.id for s in chunk))
-                    length = sum(len(self.views.reason(lang, s, answers)) for s in chunk)
+                    length = 0
+                    for step, key in zip(chunk, why[first : first + PLAN_PAGE_SIZE], strict=True):
+                        found = reason_length.get((lang, step.id, key))
+                        if found is None:
+                            found = len(self.views.reason(lang, step, answers))
+                            reason_length[(lang, step.id, key)] = found
+                        length += found
                     if rendered_pages.get(marker, -1) >= length:
                         continue
                     rendered_pages[marker] = length
