@@ -275,6 +275,8 @@ class Checker:
         self.deadline = deadline or content.campaign.deadline
         self.problems: list[Problem] = []
         self._seen: set[tuple[str, int, str]] = set()
+        self._reason_reads: dict[str, list[str]] = {}
+        self._reason_keys: dict[tuple[Any, ...], Any] = {}
         self._parsed: dict[str, int | str] = {}  # text -> length, or why it is rejected
         options = {qid: q.options for qid, q in content.interview.questions.items() if q.is_choice}
         self.selector = Selector(content.steps, options)
@@ -477,7 +479,7 @@ class Checker:
                 done = Progress(tuple(plan), {s.id: Mark("done", s.version) for s in plan})
                 pages = self.views.plan_pages(progress)
                 # What each step's reason depends on (the same in every language).
-                why = [self.views.reason_key(s, answers) for s in plan]
+                why = [self._reason_key(s, answers) for s in plan]
                 walked.append((combo, answers, ticks, plan, progress, done, pages, why))
         # Reason lengths by language, step and reason_key: the key is the one Views.reason
         # caches the sentence by, so the length is the one the plan page shows.
@@ -525,6 +527,22 @@ class Checker:
                     rendered_steps.add(step_marker)
                     self._render_step(lang, step, answers, progress)
 
+    def _reason_key(self, step: Step, answers: Mapping[str, Answer]) -> Any:
+        """Views.reason_key, remembered by the answers it reads: those to the questions the
+        step's ``when`` and ``only`` name (domain.plan.reasons), and the platform when one
+        of them is the market."""
+        keys = self._reason_reads.get(step.id)
+        if keys is None:
+            keys = sorted({*step.when, *step.only})
+            if "market" in keys:
+                keys.append("platform")
+            self._reason_reads[step.id] = keys
+        relevant = (step.id, *(_hashable(answers.get(k)) for k in keys))
+        found = self._reason_keys.get(relevant)
+        if found is None:
+            found = self._reason_keys[relevant] = self.views.reason_key(step, answers)
+        return found
+
     def _render_step(
         self, lang: str, step: Step, answers: dict[str, Answer], progress: Progress
     ) -> None:
@@ -567,11 +585,6 @@ class Checker:
             if re.search(r"\banswers\b(?![.\[])", source):
                 keys.update(self.content.interview.questions)
         return keys
-
-    @staticmethod
-    def _reason_key(plan: list[Step], answers: Mapping[str, Answer]) -> tuple[str, ...]:
-        keys = sorted({k for s in plan for k in s.when})
-        return tuple(f"{k}={answers.get(k)}" for k in keys)
 
     @staticmethod
     def _summary(combo: Mapping[str, Answer], *, full: bool = False) -> str:
@@ -930,7 +943,9 @@ class Checker:
             return self._classes
         interview = self.content.interview
         selector = self.selector
-        route_keys = {k for q in interview.questions.values() for r in q.routes for k in r.when}
+        route_keys = sorted(
+            {k for q in interview.questions.values() for r in q.routes for k in r.when}
+        )
         asked: set[str] = set()
         found: dict[int, dict[str, Answer]] = {}
         # (question, partial state, answers that steer the route) -> representative answers
@@ -955,7 +970,7 @@ class Checker:
                         selector.advance(partial, qid, value) if question.is_choice else partial
                     )
                     goto = route(interview, qid, nxt)
-                    steer = tuple((k, str(nxt.get(k))) for k in sorted(route_keys))
+                    steer = tuple(str(nxt.get(k)) for k in route_keys)
                     following.setdefault((goto, state, steer), nxt)
             layer = following
         self._classes = found
