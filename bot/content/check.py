@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
+import pickle
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
@@ -268,8 +269,12 @@ def _location(exc: BaseException, fallback: tuple[Path, int]) -> tuple[Path, int
 class Checker:
     """Runs every check over a loaded content tree."""
 
-    def __init__(self, content: Content, *, deadline: datetime | None = None) -> None:
+    def __init__(
+        self, content: Content, *, deadline: datetime | None = None, jobs: int = 1
+    ) -> None:
         self.content = content
+        #: Processes the per-language walk may use (fork; see _in_parallel).
+        self.jobs = jobs
         self.renderer = _TracingRenderer(content)
         self.views = Views(content, self.renderer)
         self.deadline = deadline or content.campaign.deadline
@@ -458,9 +463,6 @@ class Checker:
                 if ticks > group[1][2]:
                     group[1] = (combo, answers, ticks)
         referenced = {s.id: sorted(self._referenced_keys(s.id)) for s in steps}
-        rendered_steps: set[tuple[Any, ...]] = set()
-        rendered_pages: dict[tuple[Any, ...], int] = {}
-        variants: dict[tuple[str, str], int] = {}
         # Each path's plan is the same in every language: select it once. select() reads
         # the answers only through the steps' conditions (applies(): when, unless, only),
         # so two paths with equal answers to those questions get the same plan.
@@ -481,51 +483,108 @@ class Checker:
                 # What each step's reason depends on (the same in every language).
                 why = [self._reason_key(s, answers) for s in plan]
                 walked.append((combo, answers, ticks, plan, progress, done, pages, why))
+        langs = list(self.content.locales)
+        state = (walked, referenced)
+        if self.jobs > 1 and len(langs) > 1:
+            self._in_parallel(langs, lambda lang: self._plans_in(lang, *state))
+        else:
+            for lang in langs:
+                self._plans_in(lang, *state)
+
+    def _in_parallel(self, langs: list[str], work: Callable[[str], None]) -> None:
+        """``work`` for every language: the first here, the others in a forked child
+        process (its problems come back through a pipe and are reported after this
+        process's, in the order a single process would report them). The per-language
+        work shares no state between languages (every memo key holds the language), so
+        the split changes nothing but the wall time. Without fork, or if the child
+        fails, this process does the rest itself."""
+        rest = langs[1:]
+        reader = writer = -1
+        pid = 0
+        if hasattr(os, "fork"):
+            reader, writer = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the child: its own problems only, then exit without cleanup
+                os.close(reader)
+                code = 1
+                try:
+                    self.problems = []
+                    for lang in rest:
+                        work(lang)
+                    with os.fdopen(writer, "wb") as out:
+                        pickle.dump(self.problems, out)
+                    code = 0
+                finally:
+                    os._exit(code)
+            os.close(writer)
+        work(langs[0])
+        theirs: list[Problem] | None = None
+        if pid:
+            with os.fdopen(reader, "rb") as incoming:
+                data = incoming.read()
+            _, status = os.waitpid(pid, 0)
+            if status == 0 and data:
+                theirs = pickle.loads(data)  # our own child's output
+        if theirs is None:
+            for lang in rest:
+                work(lang)
+            return
+        for problem in theirs:
+            self.report(problem.path, problem.line, problem.message)
+
+    def _plans_in(
+        self,
+        lang: str,
+        walked: list[tuple[Any, ...]],
+        referenced: Mapping[str, list[str]],
+    ) -> None:
+        """plans() for one language."""
+        interview_file = self.content.root / "interview.yaml"
+        rendered_steps: set[tuple[Any, ...]] = set()
+        rendered_pages: dict[tuple[Any, ...], int] = {}
+        variants: dict[tuple[str, str], int] = {}
         # Reason lengths by language, step and reason_key: the key is the one Views.reason
         # caches the sentence by, so the length is the one the plan page shows.
         reason_length: dict[tuple[Any, ...], int] = {}
-        for lang in self.content.locales:
-            for combo, answers, ticks, plan, progress, done, pages, why in walked:
-                for page in range(pages):
-                    first = page * PLAN_PAGE_SIZE
-                    chunk = plan[first : first + PLAN_PAGE_SIZE]
-                    # The same steps on the same page differ only in their reasons, and
-                    # every reason renders in reasons(): render the longest one seen.
-                    marker = (lang, page, pages, tuple(s.id for s in chunk))
-                    length = 0
-                    for step, key in zip(chunk, why[first : first + PLAN_PAGE_SIZE], strict=True):
-                        found = reason_length.get((lang, step.id, key))
-                        if found is None:
-                            found = len(self.views.reason(lang, step, answers))
-                            reason_length[(lang, step.id, key)] = found
-                        length += found
-                    if rendered_pages.get(marker, -1) >= length:
-                        continue
-                    rendered_pages[marker] = length
-                    for label, prog in (("plan", progress), ("finished plan", done)):
-                        self.screen(
-                            lambda lang=lang, prog=prog, answers=answers, page=page: (
-                                self.views.plan(
-                                    lang, answers, prog, SAMPLE_NOW, self.deadline, page=page
-                                )
-                            ),
-                            (interview_file, 1),
-                            f"{label} page {page + 1} for {self._summary(combo)}",
-                        )
-                for step in plan:
-                    projection = tuple((k, str(answers.get(k))) for k in referenced[step.id])
-                    step_marker = (lang, step.id, projection, ticks > 2)
-                    if step_marker in rendered_steps:
-                        continue
-                    # A body that reads many answers has thousands of variants; a sample
-                    # of them (first seen, plus every longest-reason one) bounds the
-                    # time while the property test in tests/ samples the rest.
-                    count = variants.get((lang, step.id), 0)
-                    if count >= STEP_VARIANTS and ticks <= 2:
-                        continue
-                    variants[(lang, step.id)] = count + 1
-                    rendered_steps.add(step_marker)
-                    self._render_step(lang, step, answers, progress)
+        for combo, answers, ticks, plan, progress, done, pages, why in walked:
+            for page in range(pages):
+                first = page * PLAN_PAGE_SIZE
+                chunk = plan[first : first + PLAN_PAGE_SIZE]
+                # The same steps on the same page differ only in their reasons, and
+                # every reason renders in reasons(): render the longest one seen.
+                marker = (lang, page, pages, tuple(s.id for s in chunk))
+                length = 0
+                for step, key in zip(chunk, why[first : first + PLAN_PAGE_SIZE], strict=True):
+                    found = reason_length.get((lang, step.id, key))
+                    if found is None:
+                        found = len(self.views.reason(lang, step, answers))
+                        reason_length[(lang, step.id, key)] = found
+                    length += found
+                if rendered_pages.get(marker, -1) >= length:
+                    continue
+                rendered_pages[marker] = length
+                for label, prog in (("plan", progress), ("finished plan", done)):
+                    self.screen(
+                        lambda lang=lang, prog=prog, answers=answers, page=page: self.views.plan(
+                            lang, answers, prog, SAMPLE_NOW, self.deadline, page=page
+                        ),
+                        (interview_file, 1),
+                        f"{label} page {page + 1} for {self._summary(combo)}",
+                    )
+            for step in plan:
+                projection = tuple((k, str(answers.get(k))) for k in referenced[step.id])
+                step_marker = (lang, step.id, projection, ticks > 2)
+                if step_marker in rendered_steps:
+                    continue
+                # A body that reads many answers has thousands of variants; a sample
+                # of them (first seen, plus every longest-reason one) bounds the
+                # time while the property test in tests/ samples the rest.
+                count = variants.get((lang, step.id), 0)
+                if count >= STEP_VARIANTS and ticks <= 2:
+                    continue
+                variants[(lang, step.id)] = count + 1
+                rendered_steps.add(step_marker)
+                self._render_step(lang, step, answers, progress)
 
     def _reason_key(self, step: Step, answers: Mapping[str, Answer]) -> Any:
         """Views.reason_key, remembered by the answers it reads: those to the questions the
@@ -1237,14 +1296,17 @@ def load_checked(content_dir: Path, deadline: datetime | None = None) -> Content
 
 
 def check(
-    content_dir: Path, deadline: datetime | None = None
+    content_dir: Path, deadline: datetime | None = None, *, jobs: int = 1
 ) -> tuple[Content | None, list[Problem]]:
-    """Load and check a content tree: (the content if it loaded, every problem)."""
+    """Load and check a content tree: (the content if it loaded, every problem).
+
+    ``jobs`` > 1 lets the per-language walk run in forked processes (the command line
+    does; start-up, inside a running application with threads, does not)."""
     try:
         content = load_content(content_dir)
     except ContentError as exc:
         return None, exc.problems
-    problems = Checker(content, deadline=deadline).run()
+    problems = Checker(content, deadline=deadline, jobs=jobs).run()
     if not problems:
         remember_pass(content)
     return content, problems
