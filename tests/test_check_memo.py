@@ -32,7 +32,7 @@ def renderer(source: str, memo: TraceMemo, calls: list[dict[str, Any]]) -> Any:
 
 
 def test_a_render_is_reused_only_when_every_answer_it_read_is_the_same() -> None:
-    memo, calls = TraceMemo(), []
+    memo, calls = TraceMemo(), list[dict[str, Any]]()
     render = renderer(
         "{% if answers.shop_status == 'selling' %}{{ answers.market|join(',') }}{% endif %}.",
         memo,
@@ -52,7 +52,7 @@ def test_a_render_is_reused_only_when_every_answer_it_read_is_the_same() -> None
 
 
 def test_other_inputs_are_part_of_the_key_with_their_type() -> None:
-    memo, calls = TraceMemo(), []
+    memo, calls = TraceMemo(), list[dict[str, Any]]()
     render = renderer("{{ n }} {{ answers.get('x') }}", memo, calls)
     assert render(n=1, answers={}) == "1 None"
     assert render(n=True, answers={}) == "True None"  # 1 == True, but renders differently
@@ -62,7 +62,7 @@ def test_other_inputs_are_part_of_the_key_with_their_type() -> None:
 
 
 def test_iterating_the_answers_depends_on_all_of_them() -> None:
-    memo, calls = TraceMemo(), []
+    memo, calls = TraceMemo(), list[dict[str, Any]]()
     render = renderer("{{ answers|length }}", memo, calls)
     assert render(answers={"a": "x"}) == "1"
     assert render(answers={"a": "x", "b": "y"}) == "2"
@@ -72,7 +72,7 @@ def test_iterating_the_answers_depends_on_all_of_them() -> None:
 
 def test_progress_is_keyed_by_what_the_template_reads_of_it() -> None:
     steps = tuple(Step(id=f"s{i}", version=1, title="t", scope="general") for i in range(3))
-    memo, calls = TraceMemo(), []
+    memo, calls = TraceMemo(), list[dict[str, Any]]()
     render = renderer("{{ progress.done }} of {{ progress.total }}", memo, calls)
     none_done = Progress(steps, {})
     one_done = Progress(steps, {"s0": Mark("done", 1)})
@@ -85,7 +85,7 @@ def test_progress_is_keyed_by_what_the_template_reads_of_it() -> None:
 
 
 def test_a_render_that_fails_is_not_remembered_and_fails_as_without_the_memo() -> None:
-    memo, calls = TraceMemo(), []
+    memo, calls = TraceMemo(), list[dict[str, Any]]()
     render = renderer("{{ answers.missing }}", memo, calls)
     for _ in range(2):
         with pytest.raises(Exception, match="'dict object' has no attribute 'missing'"):
