@@ -215,6 +215,7 @@ class _TracingRenderer(Renderer):
     def __init__(self, content: Content) -> None:
         super().__init__(content)
         self.memo = TraceMemo()
+        self._texts: dict[tuple[Any, ...], str] = {}
 
     def render(self, code: str | None, name: str, **context: Any) -> str:
         template = self.template(code, name)
@@ -228,6 +229,19 @@ class _TracingRenderer(Renderer):
         return self.memo.render(
             name, static, context, lambda ctx: Renderer.render(self, code, name, **ctx)
         )
+
+    def text(self, code: str | None, key: str, **context: Any) -> str:
+        # A string by key is a function of the language code, the key and the context
+        # (content is fixed): a cheaper key than render_source's for the common case of
+        # a few plain values (button labels, reason clauses).
+        try:
+            memo_key = (code, key, *((k, type(v), v) for k, v in sorted(context.items())))
+            found = self._texts.get(memo_key)
+        except TypeError:  # an unhashable value
+            return super().text(code, key, **context)
+        if found is None:
+            found = self._texts[memo_key] = super().text(code, key, **context)
+        return found
 
     def render_source(
         self,
@@ -266,6 +280,25 @@ def _location(exc: BaseException, fallback: tuple[Path, int]) -> tuple[Path, int
     return found
 
 
+class _CheckViews(Views):
+    """The screens, with each step's reason looked up by the answers it reads (see
+    Checker._reason_key) instead of re-deriving domain.plan.reasons on every screen."""
+
+    def __init__(self, content: Content, renderer: Renderer, checker: Checker) -> None:
+        super().__init__(content, renderer)
+        self._checker = checker
+        self._sentences: dict[tuple[Any, ...], str] = {}
+
+    def reason(self, lang: str | None, step: Step, answers: Mapping[str, Answer]) -> str:
+        """Views.reason, remembered by language, step and reason_key (the key Views.reason
+        itself caches by, unbounded here)."""
+        key = (lang, step.id, self._checker._reason_key(step, answers))
+        found = self._sentences.get(key)
+        if found is None:
+            found = self._sentences[key] = super().reason(lang, step, answers)
+        return found
+
+
 class Checker:
     """Runs every check over a loaded content tree."""
 
@@ -276,7 +309,7 @@ class Checker:
         #: Processes the per-language walk may use (fork; see _in_parallel).
         self.jobs = jobs
         self.renderer = _TracingRenderer(content)
-        self.views = Views(content, self.renderer)
+        self.views: Views = _CheckViews(content, self.renderer, self)
         self.deadline = deadline or content.campaign.deadline
         self.problems: list[Problem] = []
         self._seen: set[tuple[str, int, str]] = set()
