@@ -308,6 +308,7 @@ class Checker:
         self.content = content
         #: Processes the per-language walk may use (fork; see _in_parallel).
         self.jobs = jobs
+        self._pending: tuple[int, int, int, list[str], Callable[[str], None]] | None = None
         self.renderer = _TracingRenderer(content)
         self.views: Views = _CheckViews(content, self.renderer, self)
         self.deadline = deadline or content.campaign.deadline
@@ -525,14 +526,16 @@ class Checker:
                 self._plans_in(lang, *state)
 
     def _in_parallel(self, langs: list[str], work: Callable[[str], None]) -> None:
-        """``work`` for every language: the first here, the others in a forked child
-        process (its problems come back through a pipe and are reported after this
-        process's, in the order a single process would report them). The per-language
-        work shares no state between languages (every memo key holds the language), so
-        the split changes nothing but the wall time. Without fork, or if the child
-        fails, this process does the rest itself."""
+        """``work`` for every language: the first here, now; the others in a forked child
+        process that runs while this one goes on with the checks after plans(). The
+        child's problems come back through a pipe when run() calls :meth:`_join`, which
+        puts them where a single process would have reported them (after this
+        language's, before the later checks'). The per-language work shares no state
+        between languages (every marker holds the language; the memos only skip
+        repeats), so the split changes nothing but the wall time. Without fork, or if
+        the child fails, this process does the other languages itself at the join."""
         rest = langs[1:]
-        reader = writer = -1
+        reader = -1
         pid = 0
         if hasattr(os, "fork"):
             reader, writer = os.pipe()
@@ -551,6 +554,14 @@ class Checker:
                     os._exit(code)
             os.close(writer)
         work(langs[0])
+        self._pending = (len(self.problems), pid, reader, rest, work)
+
+    def _join(self) -> None:
+        """Take in the other languages' problems (see :meth:`_in_parallel`)."""
+        if self._pending is None:
+            return
+        mark, pid, reader, rest, work = self._pending
+        self._pending = None
         theirs: list[Problem] | None = None
         if pid:
             with os.fdopen(reader, "rb") as incoming:
@@ -558,11 +569,17 @@ class Checker:
             _, status = os.waitpid(pid, 0)
             if status == 0 and data:
                 theirs = pickle.loads(data)  # our own child's output
-        if theirs is None:
+        ours = self.problems
+        if theirs is None:  # no child: the other languages here, reported on their own
+            self.problems, self._seen = [], set()
             for lang in rest:
                 work(lang)
-            return
-        for problem in theirs:
+            theirs = self.problems
+        # The order (and the once-only rule) of a single process: this process's
+        # problems up to its first language, the other languages', then the rest.
+        self.problems = ours[:mark]
+        self._seen = {(str(p.path), p.line, p.message) for p in self.problems}
+        for problem in (*theirs, *ours[mark:]):
             self.report(problem.path, problem.line, problem.message)
 
     def _plans_in(
@@ -1266,11 +1283,12 @@ class Checker:
             return self.problems
         self.fixed_screens()
         self.broadcast_templates()
-        self.plans()
+        self.plans()  # with jobs > 1, the other languages go on in a child process
         self.contradictions()
         self.reasons()
         self.platform_mentions()
         self.coverage_rule()
+        self._join()
         return self.problems
 
 
