@@ -3,6 +3,7 @@ only one answer class shows: a memo keyed by too little would hide it."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,17 @@ def test_other_inputs_are_part_of_the_key_with_their_type() -> None:
     assert render(n=1, answers={"x": None}) == "1 None"  # missing and None read apart
     assert render(n=1, answers={"y": 2}) == "1 None"  # an answer never read: reused
     assert len(calls) == 3
+
+
+def test_equal_values_that_print_differently_are_kept_apart() -> None:
+    memo, calls = TraceMemo(), list[dict[str, Any]]()
+    render = renderer("{{ v }}", memo, calls)
+    assert render(v=0.0) == "0.0"
+    assert render(v=-0.0) == "-0.0"
+    utc = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    assert render(v=utc) == "2026-12-01 12:00:00+00:00"
+    assert render(v=utc.astimezone(timezone(timedelta(hours=1)))) == "2026-12-01 13:00:00+01:00"
+    assert len(calls) == 4
 
 
 def test_iterating_the_answers_depends_on_all_of_them() -> None:

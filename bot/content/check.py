@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import TemplateError, TemplateSyntaxError, nodes
+from markupsafe import Markup
 
 from bot.alerts.planner import QuietHours, parse_offsets
 from bot.alerts.screens import (
@@ -197,6 +198,10 @@ def html_problem(source: str) -> tuple[int, str] | None:
     return unbalanced_tag(source)
 
 
+#: Context values the string memo keys by value: equal values of these types print alike.
+_PLAIN_TYPES = frozenset({str, int, bool, type(None), Markup})
+
+
 class _TracingRenderer(Renderer):
     """The renderer, noting which template file produced the last message (for the check),
     and rendering nothing twice (see bot.content.memo for why a reused render is the one
@@ -234,11 +239,10 @@ class _TracingRenderer(Renderer):
         # A string by key is a function of the language code, the key and the context
         # (content is fixed): a cheaper key than render_source's for the common case of
         # a few plain values (button labels, reason clauses).
-        try:
-            memo_key = (code, key, *((k, type(v), v) for k, v in sorted(context.items())))
-            found = self._texts.get(memo_key)
-        except TypeError:  # an unhashable value
-            return super().text(code, key, **context)
+        if any(type(v) not in _PLAIN_TYPES for v in context.values()):
+            return super().text(code, key, **context)  # e.g. a list, or a float (-0.0)
+        memo_key = (code, key, *((k, type(v), v) for k, v in sorted(context.items())))
+        found = self._texts.get(memo_key)
         if found is None:
             found = self._texts[memo_key] = super().text(code, key, **context)
         return found

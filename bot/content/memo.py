@@ -40,7 +40,10 @@ MISSING = ("<missing>",)
 #: The "key" of a read that depended on the whole traced object.
 WHOLE = "<whole>"
 
-_ATOMS = (str, int, float, bool, type(None), date, datetime, timedelta)
+_ATOMS = (str, int, bool, type(None))
+#: Types whose equal values may print differently (-0.0 and 0.0; the same instant in two
+#: time zones): frozen by their repr, which tells them apart.
+_BY_REPR = (float, date, datetime, timedelta)
 
 
 class Unfrozen(TypeError):
@@ -51,12 +54,15 @@ def freeze(value: Any) -> Any:
     """A hashable value equal for two inputs exactly when they render the same.
 
     The type is part of the result (``1``, ``True`` and ``1.0`` are equal in Python but
-    render as ``1``, ``True`` and ``1.0``; ``Markup("<b>")`` is not escaped, ``"<b>"`` is).
+    render as ``1``, ``True`` and ``1.0``; ``Markup("<b>")`` is not escaped, ``"<b>"`` is);
+    floats and dates by their repr (``-0.0 == 0.0``; equal instants in two time zones).
     Content steps are frozen by identity: one content tree holds one object per step.
     """
     kind = type(value)
     if kind in _ATOMS:
         return (kind.__name__, value)
+    if kind in _BY_REPR:
+        return (kind.__name__, repr(value))
     if isinstance(value, Markup):
         return ("Markup", str(value))
     if isinstance(value, str):  # a str subclass other than Markup: keep its type
