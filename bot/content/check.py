@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
+import pickle
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import TemplateError, TemplateSyntaxError, nodes
+from markupsafe import Markup
 
 from bot.alerts.planner import QuietHours, parse_offsets
 from bot.alerts.screens import (
@@ -32,6 +34,7 @@ from bot.alerts.screens import (
 )
 from bot.botapi.tghtml import ALLOWED_TAGS, TelegramHTMLError, parse_html
 from bot.content.loader import DEFAULT_LOCALE, Content, ContentError, Problem, load_content
+from bot.content.memo import TraceMemo, Unfrozen, split_context
 from bot.content.render import Renderer
 from bot.domain.interview import (
     Answer,
@@ -174,6 +177,11 @@ def unbalanced_tag(source: str) -> tuple[int, str] | None:
     return None
 
 
+def _hashable(value: Answer) -> Any:
+    """An answer as a dict key (a several-choice answer's list as a tuple)."""
+    return tuple(value) if isinstance(value, list) else value
+
+
 _BYTE_OFFSET = re.compile(r" at byte offset \d+")
 
 
@@ -193,15 +201,76 @@ def html_problem(source: str) -> tuple[int, str] | None:
     return unbalanced_tag(source)
 
 
+#: Context values the string memo keys by value: equal values of these types print alike.
+_PLAIN_TYPES = frozenset({str, int, bool, type(None), Markup})
+
+
 class _TracingRenderer(Renderer):
-    """The renderer, noting which template file produced the last message (for the check)."""
+    """The renderer, noting which template file produced the last message (for the check),
+    and rendering nothing twice (see bot.content.memo for why a reused render is the one
+    the bot would make).
+
+    Memo keys: a message template's render is a function of the template (named by the
+    merchant's language code and the template name: ``s`` and the locale context added by
+    ``Renderer.render`` follow from the code) and of its context; a content template's
+    (guidance body, string with variables) of its origin, source and language and of its
+    context. Every context value is frozen into the key except ``answers`` and
+    ``progress``, whose reads are traced.
+    """
 
     last_file: Path | None = None
+
+    def __init__(self, content: Content) -> None:
+        super().__init__(content)
+        self.memo = TraceMemo()
+        self._texts: dict[tuple[Any, ...], str] = {}
 
     def render(self, code: str | None, name: str, **context: Any) -> str:
         template = self.template(code, name)
         self.last_file = Path(template.filename) if template.filename else None
-        return super().render(code, name, **context)
+        if not self.memo.worth(name):
+            return super().render(code, name, **context)
+        try:
+            static = ("template", code, name, split_context(context))
+        except Unfrozen:
+            return super().render(code, name, **context)
+        return self.memo.render(
+            name, static, context, lambda ctx: Renderer.render(self, code, name, **ctx)
+        )
+
+    def text(self, code: str | None, key: str, **context: Any) -> str:
+        # A string by key is a function of the language code, the key and the context
+        # (content is fixed): a cheaper key than render_source's for the common case of
+        # a few plain values (button labels, reason clauses).
+        if any(type(v) not in _PLAIN_TYPES for v in context.values()):
+            return super().text(code, key, **context)  # e.g. a list, or a float (-0.0)
+        memo_key = (code, key, *((k, type(v), v) for k, v in sorted(context.items())))
+        found = self._texts.get(memo_key)
+        if found is None:
+            found = self._texts[memo_key] = super().text(code, key, **context)
+        return found
+
+    def render_source(
+        self,
+        source: str,
+        origin: str,
+        filename: str | None = None,
+        *,
+        lang: str | None = None,
+        **context: Any,
+    ) -> str:
+        if not self.memo.worth(origin):
+            return super().render_source(source, origin, filename, lang=lang, **context)
+        try:
+            static = ("source", origin, source, filename, lang, split_context(context))
+        except Unfrozen:
+            return super().render_source(source, origin, filename, lang=lang, **context)
+        return self.memo.render(
+            origin,
+            static,
+            context,
+            lambda ctx: Renderer.render_source(self, source, origin, filename, lang=lang, **ctx),
+        )
 
 
 def _location(exc: BaseException, fallback: tuple[Path, int]) -> tuple[Path, int]:
@@ -218,16 +287,43 @@ def _location(exc: BaseException, fallback: tuple[Path, int]) -> tuple[Path, int
     return found
 
 
+class _CheckViews(Views):
+    """The screens, with each step's reason looked up by the answers it reads (see
+    Checker._reason_key) instead of re-deriving domain.plan.reasons on every screen."""
+
+    def __init__(self, content: Content, renderer: Renderer, checker: Checker) -> None:
+        super().__init__(content, renderer)
+        self._checker = checker
+        self._sentences: dict[tuple[Any, ...], str] = {}
+
+    def reason(self, lang: str | None, step: Step, answers: Mapping[str, Answer]) -> str:
+        """Views.reason, remembered by language, step and reason_key (the key Views.reason
+        itself caches by, unbounded here)."""
+        key = (lang, step.id, self._checker._reason_key(step, answers))
+        found = self._sentences.get(key)
+        if found is None:
+            found = self._sentences[key] = super().reason(lang, step, answers)
+        return found
+
+
 class Checker:
     """Runs every check over a loaded content tree."""
 
-    def __init__(self, content: Content, *, deadline: datetime | None = None) -> None:
+    def __init__(
+        self, content: Content, *, deadline: datetime | None = None, jobs: int = 1
+    ) -> None:
         self.content = content
+        #: Processes the per-language walk may use (fork; see _in_parallel).
+        self.jobs = jobs
+        self._pending: tuple[int, int, int, list[str], Callable[[str], None]] | None = None
         self.renderer = _TracingRenderer(content)
-        self.views = Views(content, self.renderer)
+        self.views: Views = _CheckViews(content, self.renderer, self)
         self.deadline = deadline or content.campaign.deadline
         self.problems: list[Problem] = []
         self._seen: set[tuple[str, int, str]] = set()
+        self._reason_reads: dict[str, list[str]] = {}
+        self._reason_keys: dict[tuple[Any, ...], Any] = {}
+        self._parsed: dict[str, int | str] = {}  # text -> length, or why it is rejected
         options = {qid: q.options for qid, q in content.interview.questions.items() if q.is_choice}
         self.selector = Selector(content.steps, options)
         self._combos: list[tuple[dict[str, Answer], dict[str, Answer], int]] | None = None
@@ -269,6 +365,22 @@ class Checker:
                             f"template error in {step_id} {part}: {exc.message}",
                         )
 
+    def _visible_length(self, text: str) -> int:
+        """The length Telegram counts once it has parsed ``text`` (TelegramHTMLError if it
+        would reject it). Remembered by the exact text: parse_html is a pure function of
+        it, and many screens come out the same (a step reading only the market, for every
+        status and platform)."""
+        found = self._parsed.get(text)
+        if found is None:
+            try:
+                found = len(parse_html(text).text)
+            except TelegramHTMLError as exc:
+                found = exc.reason
+            self._parsed[text] = found
+        if isinstance(found, str):
+            raise TelegramHTMLError(found)
+        return found
+
     def screen(
         self,
         screen_fn: Any,
@@ -293,7 +405,7 @@ class Checker:
         if where[0].suffix != ".md" and self.renderer.last_file is not None:
             where = (self.renderer.last_file, 1)
         try:
-            length = len(parse_html(screen.text).text)
+            length = self._visible_length(screen.text)
         except TelegramHTMLError as exc:
             # At the template line at fault, once for every answer variant that shows it.
             if source is not None:
@@ -392,53 +504,160 @@ class Checker:
                 if ticks > group[1][2]:
                     group[1] = (combo, answers, ticks)
         referenced = {s.id: sorted(self._referenced_keys(s.id)) for s in steps}
-        rendered_steps: set[tuple[Any, ...]] = set()
-        rendered_pages: dict[tuple[Any, ...], int] = {}
-        variants: dict[tuple[str, str], int] = {}
-        # Each path's plan is the same in every language: select it once.
+        # Each path's plan is the same in every language: select it once. select() reads
+        # the answers only through the steps' conditions (applies(): when, unless, only),
+        # so two paths with equal answers to those questions get the same plan.
+        condition_keys = sorted(
+            {k for s in steps for conditions in (s.when, s.unless, s.only) for k in conditions}
+        )
+        selected: dict[tuple[Any, ...], list[Step]] = {}
         walked = []
         for group in by_mask.values():
             for combo, answers, ticks in group:
-                plan = select(steps, answers)
+                relevant = tuple(_hashable(answers.get(k)) for k in condition_keys)
+                plan = selected.get(relevant)
+                if plan is None:
+                    plan = selected[relevant] = select(steps, answers)
                 progress = Progress(tuple(plan), {})
                 done = Progress(tuple(plan), {s.id: Mark("done", s.version) for s in plan})
                 pages = self.views.plan_pages(progress)
-                walked.append((combo, answers, ticks, plan, progress, done, pages))
-        for lang in self.content.locales:
-            for combo, answers, ticks, plan, progress, done, pages in walked:
-                for page in range(pages):
-                    chunk = plan[page * PLAN_PAGE_SIZE : (page + 1) * PLAN_PAGE_SIZE]
-                    # The same steps on the same page differ only in their reasons, and
-                    # every reason renders in reasons(): render the longest one seen.
-                    marker = (lang, page, pages, tuple(s.id for s in chunk))
-                    length = sum(len(self.views.reason(lang, s, answers)) for s in chunk)
-                    if rendered_pages.get(marker, -1) >= length:
-                        continue
-                    rendered_pages[marker] = length
-                    for label, prog in (("plan", progress), ("finished plan", done)):
-                        self.screen(
-                            lambda lang=lang, prog=prog, answers=answers, page=page: (
-                                self.views.plan(
-                                    lang, answers, prog, SAMPLE_NOW, self.deadline, page=page
-                                )
-                            ),
-                            (interview_file, 1),
-                            f"{label} page {page + 1} for {self._summary(combo)}",
-                        )
-                for step in plan:
-                    projection = tuple((k, str(answers.get(k))) for k in referenced[step.id])
-                    step_marker = (lang, step.id, projection, ticks > 2)
-                    if step_marker in rendered_steps:
-                        continue
-                    # A body that reads many answers has thousands of variants; a sample
-                    # of them (first seen, plus every longest-reason one) bounds the
-                    # time while the property test in tests/ samples the rest.
-                    count = variants.get((lang, step.id), 0)
-                    if count >= STEP_VARIANTS and ticks <= 2:
-                        continue
-                    variants[(lang, step.id)] = count + 1
-                    rendered_steps.add(step_marker)
-                    self._render_step(lang, step, answers, progress)
+                # What each step's reason depends on (the same in every language).
+                why = [self._reason_key(s, answers) for s in plan]
+                walked.append((combo, answers, ticks, plan, progress, done, pages, why))
+        langs = list(self.content.locales)
+        state = (walked, referenced)
+        if self.jobs > 1 and len(langs) > 1:
+            self._in_parallel(langs, lambda lang: self._plans_in(lang, *state))
+        else:
+            for lang in langs:
+                self._plans_in(lang, *state)
+
+    def _in_parallel(self, langs: list[str], work: Callable[[str], None]) -> None:
+        """``work`` for every language: the first here, now; the others in a forked child
+        process that runs while this one goes on with the checks after plans(). The
+        child's problems come back through a pipe when run() calls :meth:`_join`, which
+        puts them where a single process would have reported them (after this
+        language's, before the later checks'). The per-language work shares no state
+        between languages (every marker holds the language; the memos only skip
+        repeats), so the split changes nothing but the wall time. Without fork, or if
+        the child fails, this process does the other languages itself at the join."""
+        rest = langs[1:]
+        reader = -1
+        pid = 0
+        if hasattr(os, "fork"):
+            reader, writer = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the child: its own problems only, then exit without cleanup
+                os.close(reader)
+                code = 1
+                try:
+                    self.problems = []
+                    for lang in rest:
+                        work(lang)
+                    with os.fdopen(writer, "wb") as out:
+                        pickle.dump(self.problems, out)
+                    code = 0
+                finally:
+                    os._exit(code)
+            os.close(writer)
+        work(langs[0])
+        self._pending = (len(self.problems), pid, reader, rest, work)
+
+    def _join(self) -> None:
+        """Take in the other languages' problems (see :meth:`_in_parallel`)."""
+        if self._pending is None:
+            return
+        mark, pid, reader, rest, work = self._pending
+        self._pending = None
+        theirs: list[Problem] | None = None
+        if pid:
+            with os.fdopen(reader, "rb") as incoming:
+                data = incoming.read()
+            _, status = os.waitpid(pid, 0)
+            if status == 0 and data:
+                theirs = pickle.loads(data)  # our own child's output
+        ours = self.problems
+        if theirs is None:  # no child: the other languages here, reported on their own
+            self.problems, self._seen = [], set()
+            for lang in rest:
+                work(lang)
+            theirs = self.problems
+        # The order (and the once-only rule) of a single process: this process's
+        # problems up to its first language, the other languages', then the rest.
+        self.problems = ours[:mark]
+        self._seen = {(str(p.path), p.line, p.message) for p in self.problems}
+        for problem in (*theirs, *ours[mark:]):
+            self.report(problem.path, problem.line, problem.message)
+
+    def _plans_in(
+        self,
+        lang: str,
+        walked: list[tuple[Any, ...]],
+        referenced: Mapping[str, list[str]],
+    ) -> None:
+        """plans() for one language."""
+        interview_file = self.content.root / "interview.yaml"
+        rendered_steps: set[tuple[Any, ...]] = set()
+        rendered_pages: dict[tuple[Any, ...], int] = {}
+        variants: dict[tuple[str, str], int] = {}
+        # Reason lengths by language, step and reason_key: the key is the one Views.reason
+        # caches the sentence by, so the length is the one the plan page shows.
+        reason_length: dict[tuple[Any, ...], int] = {}
+        for combo, answers, ticks, plan, progress, done, pages, why in walked:
+            for page in range(pages):
+                first = page * PLAN_PAGE_SIZE
+                chunk = plan[first : first + PLAN_PAGE_SIZE]
+                # The same steps on the same page differ only in their reasons, and
+                # every reason renders in reasons(): render the longest one seen.
+                marker = (lang, page, pages, tuple(s.id for s in chunk))
+                length = 0
+                for step, key in zip(chunk, why[first : first + PLAN_PAGE_SIZE], strict=True):
+                    found = reason_length.get((lang, step.id, key))
+                    if found is None:
+                        found = len(self.views.reason(lang, step, answers))
+                        reason_length[(lang, step.id, key)] = found
+                    length += found
+                if rendered_pages.get(marker, -1) >= length:
+                    continue
+                rendered_pages[marker] = length
+                for label, prog in (("plan", progress), ("finished plan", done)):
+                    self.screen(
+                        lambda lang=lang, prog=prog, answers=answers, page=page: self.views.plan(
+                            lang, answers, prog, SAMPLE_NOW, self.deadline, page=page
+                        ),
+                        (interview_file, 1),
+                        f"{label} page {page + 1} for {self._summary(combo)}",
+                    )
+            for step in plan:
+                projection = tuple((k, str(answers.get(k))) for k in referenced[step.id])
+                step_marker = (lang, step.id, projection, ticks > 2)
+                if step_marker in rendered_steps:
+                    continue
+                # A body that reads many answers has thousands of variants; a sample
+                # of them (first seen, plus every longest-reason one) bounds the
+                # time while the property test in tests/ samples the rest.
+                count = variants.get((lang, step.id), 0)
+                if count >= STEP_VARIANTS and ticks <= 2:
+                    continue
+                variants[(lang, step.id)] = count + 1
+                rendered_steps.add(step_marker)
+                self._render_step(lang, step, answers, progress)
+
+    def _reason_key(self, step: Step, answers: Mapping[str, Answer]) -> Any:
+        """Views.reason_key, remembered by the answers it reads: those to the questions the
+        step's ``when`` and ``only`` name (domain.plan.reasons), and the platform when one
+        of them is the market."""
+        keys = self._reason_reads.get(step.id)
+        if keys is None:
+            keys = sorted({*step.when, *step.only})
+            if "market" in keys:
+                keys.append("platform")
+            self._reason_reads[step.id] = keys
+        relevant = (step.id, *(_hashable(answers.get(k)) for k in keys))
+        found = self._reason_keys.get(relevant)
+        if found is None:
+            found = self._reason_keys[relevant] = self.views.reason_key(step, answers)
+        return found
 
     def _render_step(
         self, lang: str, step: Step, answers: dict[str, Answer], progress: Progress
@@ -482,11 +701,6 @@ class Checker:
             if re.search(r"\banswers\b(?![.\[])", source):
                 keys.update(self.content.interview.questions)
         return keys
-
-    @staticmethod
-    def _reason_key(plan: list[Step], answers: Mapping[str, Answer]) -> tuple[str, ...]:
-        keys = sorted({k for s in plan for k in s.when})
-        return tuple(f"{k}={answers.get(k)}" for k in keys)
 
     @staticmethod
     def _summary(combo: Mapping[str, Answer], *, full: bool = False) -> str:
@@ -893,7 +1107,9 @@ class Checker:
             return self._classes
         interview = self.content.interview
         selector = self.selector
-        route_keys = {k for q in interview.questions.values() for r in q.routes for k in r.when}
+        route_keys = sorted(
+            {k for q in interview.questions.values() for r in q.routes for k in r.when}
+        )
         asked: set[str] = set()
         found: dict[int, dict[str, Answer]] = {}
         # (question, partial state, answers that steer the route) -> representative answers
@@ -918,7 +1134,7 @@ class Checker:
                         selector.advance(partial, qid, value) if question.is_choice else partial
                     )
                     goto = route(interview, qid, nxt)
-                    steer = tuple((k, str(nxt.get(k))) for k in sorted(route_keys))
+                    steer = tuple(str(nxt.get(k)) for k in route_keys)
                     following.setdefault((goto, state, steer), nxt)
             layer = following
         self._classes = found
@@ -1122,11 +1338,12 @@ class Checker:
             return self.problems
         self.fixed_screens()
         self.broadcast_templates()
-        self.plans()
+        self.plans()  # with jobs > 1, the other languages go on in a child process
         self.contradictions()
         self.reasons()
         self.platform_mentions()
         self.coverage_rule()
+        self._join()
         return self.problems
 
 
@@ -1185,14 +1402,17 @@ def load_checked(content_dir: Path, deadline: datetime | None = None) -> Content
 
 
 def check(
-    content_dir: Path, deadline: datetime | None = None
+    content_dir: Path, deadline: datetime | None = None, *, jobs: int = 1
 ) -> tuple[Content | None, list[Problem]]:
-    """Load and check a content tree: (the content if it loaded, every problem)."""
+    """Load and check a content tree: (the content if it loaded, every problem).
+
+    ``jobs`` > 1 lets the per-language walk run in forked processes (the command line
+    does; start-up, inside a running application with threads, does not)."""
     try:
         content = load_content(content_dir)
     except ContentError as exc:
         return None, exc.problems
-    problems = Checker(content, deadline=deadline).run()
+    problems = Checker(content, deadline=deadline, jobs=jobs).run()
     if not problems:
         remember_pass(content)
     return content, problems

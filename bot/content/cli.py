@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import UTC, date, datetime
 
@@ -71,7 +72,9 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError:
         raise ConfigError(f"--today: {args.today!r} is not a date (YYYY-MM-DD)") from None
     if args.task == "check":
-        content, problems = check(settings.content_dir, settings.deadline)
+        content, problems = check(
+            settings.content_dir, settings.deadline, jobs=min(2, os.cpu_count() or 1)
+        )
         for problem in problems:
             print(problem)
         if problems:

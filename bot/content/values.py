@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, Literal
 
 from babel import Locale as BabelLocale
@@ -117,8 +117,10 @@ def _number(text: str) -> Decimal:
 # --- formatting (used by templates, views and facts) ----------------------------------------
 
 
+@lru_cache(maxsize=4096)
 def format_day(day: date, code: str | None) -> str:
-    """31 March 2025 / 31. März 2025."""
+    """31 March 2025 / 31. März 2025 (remembered: a pure function of the day and the
+    language, asked for on every plan and step screen)."""
     return _babel_date(day, "long", locale=babel_locale(code))
 
 

@@ -87,6 +87,7 @@ class Views:
         self._reasons: dict[
             tuple[str | None, str, tuple[tuple[str, tuple[str, ...]], ...]], str
         ] = {}
+        self._order: dict[str, int] | None = None
 
     @property
     def interview(self) -> Interview:
@@ -117,19 +118,29 @@ class Views:
     def reason(self, lang: str | None, step: Step, answers: Mapping[str, Answer]) -> str:
         """Why a step applies, as HTML: "you sell on Shopify in the United Kingdom and you
         already sell on TikTok Shop" ("" when the step applies to everyone)."""
-        found = reasons(step, answers)
-        order = {qid: i for i, qid in enumerate(self.interview.questions)}
-        hits = tuple(
-            sorted(((k, tuple(v)) for k, v in found.items()), key=lambda kv: order[kv[0]])
-        )
-        platform = answers.get("platform") if "market" in found else None
-        key = (lang, step.id, (*hits, ("", (str(platform),))))
+        hits = self.reason_key(step, answers)
+        key = (lang, step.id, hits)
         cached = self._reasons.get(key)
         if cached is None:
-            cached = self.reason_text(lang, dict(hits), answers) if hits else ""
+            cached = self.reason_text(lang, dict(hits[:-1]), answers) if len(hits) > 1 else ""
             if len(self._reasons) < 50_000:
                 self._reasons[key] = cached
         return cached
+
+    def reason_key(
+        self, step: Step, answers: Mapping[str, Answer]
+    ) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """What a step's reason sentence depends on: each question whose answer made the
+        step apply with the options that matched (in interview order), then the platform
+        when a market matched (the platform clause takes the markets after it). Two answer
+        sets with the same key read the same reason in every language."""
+        found = reasons(step, answers)
+        if self._order is None:
+            self._order = {qid: i for i, qid in enumerate(self.interview.questions)}
+        order = self._order
+        hits = sorted(((k, tuple(v)) for k, v in found.items()), key=lambda kv: order[kv[0]])
+        platform = answers.get("platform") if "market" in found else None
+        return (*hits, ("", (str(platform),)))
 
     def reason_text(
         self, lang: str | None, hits: Mapping[str, Sequence[str]], answers: Mapping[str, Answer]
