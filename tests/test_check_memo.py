@@ -147,7 +147,17 @@ def test_a_problem_in_one_answer_class_only_is_still_found(small_tree: Path) -> 
 @pytest.mark.slow
 def test_the_split_by_language_reports_what_one_process_reports(small_tree: Path) -> None:
     one_class_tree(small_tree)
+    # A contradiction too: with jobs=2 the child process proves those (after its languages).
+    write_step(
+        small_tree, "register-x", VALID_FRONT.format(id="register-x") + "tags: [register]\n"
+    )
+    write_step(
+        small_tree,
+        "grow-x",
+        VALID_FRONT.format(id="grow-x")
+        + "when:\n  shop_status: [selling]\nconflicts: [register]\n",
+    )
     one = [str(p) for p in check(small_tree)[1]]
     two = [str(p) for p in check(small_tree, jobs=2)[1]]
-    assert one
+    assert any("conflicts: grow-x and register-x" in p for p in one), one
     assert one == two

@@ -542,6 +542,8 @@ class Checker:
         repeats), so the split changes nothing but the wall time. Without fork, or if
         the child fails, this process does the other languages itself at the join."""
         rest = langs[1:]
+        # The child also runs contradictions() (language-free, next in run()'s order), so
+        # its problems still come in a single process's order; the two halves balance.
         reader = -1
         pid = 0
         if hasattr(os, "fork"):
@@ -554,6 +556,7 @@ class Checker:
                     self.problems = []
                     for lang in rest:
                         work(lang)
+                    self.contradictions()  # next in run()'s order: see run()
                     with os.fdopen(writer, "wb") as out:
                         pickle.dump(self.problems, out)
                     code = 0
@@ -581,6 +584,7 @@ class Checker:
             self.problems, self._seen = [], set()
             for lang in rest:
                 work(lang)
+            self.contradictions()
             theirs = self.problems
         # The order (and the once-only rule) of a single process: this process's
         # problems up to its first language, the other languages', then the rest.
@@ -1338,8 +1342,9 @@ class Checker:
             return self.problems
         self.fixed_screens()
         self.broadcast_templates()
-        self.plans()  # with jobs > 1, the other languages go on in a child process
-        self.contradictions()
+        self.plans()  # with jobs > 1, the other languages go on in a child process,
+        if self._pending is None:  # and the contradictions after them (the two halves
+            self.contradictions()  # then take about as long as each other)
         self.reasons()
         self.platform_mentions()
         self.coverage_rule()
