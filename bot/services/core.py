@@ -189,7 +189,10 @@ class Turn:
         if not self._events:
             return
         rows, self._events = self._events, []
-        await self.session.flush()  # a new merchant's row goes first
+        if self.merchant in self.session.new:
+            # A new merchant's row goes first (the events refer to it). An existing one is
+            # written once, at commit: flushing it here too was a second UPDATE (issue 20).
+            await self.session.flush()
         conn = await self.session.connection()
         # Rows as parameters (executemany: one statement), not .values(rows): a multi-row
         # VALUES has no cache key, so it would be compiled again on every update.
@@ -198,21 +201,26 @@ class Turn:
     async def last_event(self, *kinds: str) -> Event | None:
         """The merchant's latest logged event of one of these kinds."""
         await self.write_events()
-        await self.session.flush()
-        found = await self.session.exec(
-            select(Event)
-            .where(Event.merchant_id == self.merchant.id, col(Event.kind).in_(kinds))
-            .order_by(col(Event.id).desc())
-            .limit(1)
-        )
-        return found.first()
+        # Events are written by Core (write_events), so nothing pending in the session is
+        # needed here: no autoflush, which would UPDATE the merchant now and again at
+        # commit (issue 20).
+        with self.session.no_autoflush:
+            found = await self.session.exec(
+                select(Event)
+                .where(Event.merchant_id == self.merchant.id, col(Event.kind).in_(kinds))
+                .order_by(col(Event.id).desc())
+                .limit(1)
+            )
+            return found.first()
 
     async def marks(self) -> dict[str, Mark]:
-        """The merchant's step marks."""
-        rows = await self.session.exec(
-            select(StepProgress).where(StepProgress.merchant_id == self.merchant.id)
-        )
-        return marks_of(rows)
+        """The merchant's step marks (a use case that marks a step flushes it first)."""
+        # No autoflush: it would UPDATE the merchant now and again at commit (issue 20).
+        with self.session.no_autoflush:
+            rows = await self.session.exec(
+                select(StepProgress).where(StepProgress.merchant_id == self.merchant.id)
+            )
+            return marks_of(rows)
 
 
 class AnswersListener(Protocol):
