@@ -199,14 +199,8 @@ class AlertService:
         go_live = go_live_of(self.core.effective_answers(merchant))
         plan = keys.planned(settings, self.campaign, go_live, now)
         live = keys.live_targets(self.deadline, go_live, now) if merchant.alerts_on else set()
-        # No autoflush: it would UPDATE the merchant mid-turn and again at commit (issue
-        # 20). Rows this turn added and not yet flushed are taken from the session instead.
-        with session.no_autoflush:
-            result = await session.exec(select(Outbox).where(Outbox.merchant_id == merchant.id))
-            rows = {row.key: row for row in result.all()}
-        for added in session.new:
-            if isinstance(added, Outbox) and added.merchant_id == merchant.id:
-                rows[added.key] = added
+        result = await session.exec(select(Outbox).where(Outbox.merchant_id == merchant.id))
+        rows = {row.key: row for row in result.all()}
         stored = {key: Stored(row.status, row.due_at) for key, row in rows.items()}
         for item in keys.reconcile(plan, stored, settings=settings, live=live, now=now):
             row = rows.get(item.key)
