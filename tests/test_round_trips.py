@@ -173,3 +173,39 @@ async def test_a_database_restart_between_updates_loses_nothing(
         merchant = await session.get(Merchant, chat)
         assert merchant is not None and merchant.answers.get("market") == ["uk"]
     assert not [m for m in fake.messages(chat) if "sorry" in (m.text or "").lower()]
+
+
+# The benchmark's walk (benchmarks/bench_interview.py): ten typed answers through the
+# interview, among them the market (which proposes a time zone and replans alerts) and the
+# last answer (which looks up the latest step link).
+WALK = (
+    "Shopify",
+    "UK, Germany",
+    "Registered company",
+    "local",
+    "1–50 products",
+    "We ship ourselves",
+    "shop tab, ads",
+    "Not started",
+    "Ann & Co",
+    "2027-03-31",
+)
+
+
+@pytest.mark.slow
+async def test_the_merchant_is_updated_at_most_once_per_typed_answer(
+    app: BotApp, fake: FakeTelegram, db: Database, clock: Clock
+) -> None:
+    """One UPDATE merchant per turn (issue 20): a read in the middle of a turn must not
+    write the merchant early, to write it again at commit."""
+    runner = UpdateRunner(app, clock=clock)
+    chat = 79
+    await through_inbox(runner, fake.text_update(chat, "/start"))
+    updates: dict[str, int] = {}
+    for answer in WALK:
+        with counting(db) as wire:
+            await through_inbox(runner, fake.text_update(chat, answer))
+        updates[answer] = sum(s.startswith("UPDATE merchant") for s in wire.log)
+    assert all(n <= 1 for n in updates.values()), str(updates)
+    assert len(updates) == len(WALK)
+    assert fake.messages(chat)[-1].text  # the walk got to its end

@@ -38,7 +38,7 @@ class PrivacyService:
     async def export(self, user: UserInfo) -> Outcome:
         """/export: a JSON file of everything stored about the merchant."""
         async with self.core.turn(user) as turn:
-            await turn.session.flush()
+            await turn.flush()
             data = await erase.export_rows(turn.session, turn.merchant.id)
             lang = turn.lang
         document = Document(
@@ -59,8 +59,7 @@ class PrivacyService:
             lang = turn.lang
             if button.choice != "yes":
                 return Outcome(edit=self.views.simple(lang, "delete_cancelled.html.j2"))
-            await turn.session.flush()
-            turn.session.expunge(turn.merchant)  # erased below; the ORM must not write it back
+            await turn.erasing()  # erased below: the turn must not write the merchant back
             counts = await erase.erase(turn.session, turn.merchant.id)
             return Outcome(edit=self.views.simple(lang, "deleted.html.j2", counts=counts))
 
