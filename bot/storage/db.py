@@ -14,7 +14,7 @@ import asyncio
 import logging
 import os
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -265,10 +265,19 @@ def lost_connection(exc: BaseException | None) -> bool:
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
-async def get_locked(
-    db: Database, session: AsyncSession, model: type[_M], key: int, *, lock_key: int
+#: First contact: the row to lock does not exist yet, so the transaction locks its key.
+_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+
+
+async def read_locked(
+    db: Database,
+    session: AsyncSession,
+    read: Callable[[], Awaitable[_M | None]],
+    *,
+    lock_key: int,
 ) -> _M | None:
-    """The row with this primary key, locked until the transaction ends (PostgreSQL).
+    """``read()`` (a ``SELECT ... FOR UPDATE`` of one row), the row locked until the
+    transaction ends (PostgreSQL).
 
     This is how one chat's updates are serialised across processes, folded into the first
     read: ``SELECT ... FOR UPDATE`` waits for another transaction holding the row and then
@@ -276,13 +285,23 @@ async def get_locked(
     locked: then (first contact only) the transaction takes the advisory lock ``lock_key``
     and reads again, so two first contacts at once create the row once.
     """
-    row = await session.get(model, key, with_for_update=True)
+    row = await read()
     if row is None and db.is_postgres:
-        await session.exec(  # type: ignore[call-overload]
-            text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=lock_key)
-        )
-        row = await session.get(model, key, with_for_update=True)
+        conn = await session.connection()
+        await conn.execute(_ADVISORY_LOCK, {"k": lock_key})
+        row = await read()
     return row
+
+
+async def get_locked(
+    db: Database, session: AsyncSession, model: type[_M], key: int, *, lock_key: int
+) -> _M | None:
+    """The ORM row with this primary key, locked as :func:`read_locked` says."""
+
+    async def read() -> _M | None:
+        return await session.get(model, key, with_for_update=True)
+
+    return await read_locked(db, session, read, lock_key=lock_key)
 
 
 def request_checkpoint(session: AsyncSession) -> None:

@@ -17,11 +17,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from sqlalchemy import JSON, Table, bindparam, inspect, select, text, update
+from sqlalchemy import JSON, Table, bindparam, inspect, select, update
 from sqlalchemy.orm import configure_mappers
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.storage.db import Database
+from bot.storage.db import Database, read_locked
 from bot.storage.models import Merchant
 
 _TABLE: Table = Merchant.__table__  # type: ignore[attr-defined]
@@ -33,7 +33,6 @@ _JSON = frozenset(column.name for column in _TABLE.c if isinstance(column.type, 
 _LOCK = select(_TABLE).where(_TABLE.c.id == bindparam("merchant_id")).with_for_update()
 # The SET list is the parameters given (only the changed columns), the row is ``merchant_id``.
 _UPDATE = update(_TABLE).where(_TABLE.c.id == bindparam("merchant_id"))
-_ADVISORY = text("SELECT pg_advisory_xact_lock(:k)")
 
 
 class StoredMerchant:
@@ -80,17 +79,12 @@ class StoredMerchant:
 async def lock(
     db: Database, session: AsyncSession, merchant_id: int, *, lock_key: int
 ) -> StoredMerchant | None:
-    """The merchant, their row locked until the transaction ends (PostgreSQL).
-
-    This is how one chat's updates are serialised across processes, folded into the first
-    read: ``SELECT ... FOR UPDATE`` waits for another transaction holding the row and then
-    returns the row as that one committed it. A row that does not exist yet cannot be
-    locked: then (first contact only) the transaction takes the advisory lock ``lock_key``
-    and reads again, so two first contacts at once create the row once.
-    """
+    """The merchant, their row locked until the transaction ends (PostgreSQL; see
+    :func:`bot.storage.db.read_locked`: a first contact takes an advisory lock instead)."""
     conn = await session.connection()
-    row = (await conn.execute(_LOCK, {"merchant_id": merchant_id})).mappings().first()
-    if row is None and db.is_postgres:
-        await conn.execute(_ADVISORY, {"k": lock_key})
+
+    async def read() -> StoredMerchant | None:
         row = (await conn.execute(_LOCK, {"merchant_id": merchant_id})).mappings().first()
-    return None if row is None else StoredMerchant(dict(row))
+        return None if row is None else StoredMerchant(dict(row))
+
+    return await read_locked(db, session, read, lock_key=lock_key)
