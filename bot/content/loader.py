@@ -715,9 +715,6 @@ class Locale:
         for part in key.split("."):
             if not isinstance(node, Mapping):
                 raise KeyError(key)
-            if part not in node and part.isdigit() and int(part) in node:
-                node = node[int(part)]  # YAML reads `1:` as a number (typed_dates.quarters)
-                continue
             if part not in node:
                 raise KeyError(key)
             node = node[part]
@@ -1258,6 +1255,7 @@ def load_content(root: Path) -> Content:
             if not isinstance(data, dict):
                 problems.append(Problem(path, 1, "strings must be a mapping"))
                 continue
+            data = _text_keys(data)  # YAML reads `1:` as a number; strings keys are text
             _check_text(data, slines, path, problems)
             _check_typed_dates(data.get("typed_dates"), slines, path, problems)
             _key_lines(data, slines, path, (), key_lines)
@@ -1549,17 +1547,14 @@ def _check_typed_dates(
         return
 
     def problem(loc: tuple[Any, ...], message: str) -> None:
-        where = ("typed_dates", *loc)
-        if where not in lines:  # the lines know a key as written: "5", not 5
-            where = ("typed_dates", *(str(part) for part in loc))
-        problems.append(Problem(path, _line_for(lines, where), message))
+        problems.append(Problem(path, _line_for(lines, ("typed_dates", *loc)), message))
 
     quarters = node.get("quarters", {})
     if not isinstance(quarters, Mapping):
         problem(("quarters",), "typed_dates.quarters: a mapping of 1 to 4 to lists of names")
     else:
         for number, names in quarters.items():
-            if number not in (1, 2, 3, 4):
+            if number not in ("1", "2", "3", "4"):
                 problem(
                     ("quarters", number),
                     f"typed_dates.quarters: {number} is not a quarter (1 to 4)",
@@ -1581,6 +1576,15 @@ def _check_typed_dates(
                 ("days", name),
                 f"typed_dates.days.{name}: {str(month_day)!r} is not a month-day such as 12-25",
             )
+
+
+def _text_keys(node: Any) -> Any:
+    """A strings mapping with every key as text, however YAML read it (``1:`` is a number)."""
+    if isinstance(node, dict):
+        return {str(key): _text_keys(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_text_keys(item) for item in node]
+    return node
 
 
 def _check_text(
