@@ -24,8 +24,9 @@ from tests.conftest import Clock
 
 class Wire:
     """Counts what one engine sends to the database: statements, BEGIN/COMMIT/ROLLBACK
-    (PostgreSQL sends them as statements of their own; SQLite's ``BEGIN IMMEDIATE`` is a
-    statement here already) and pool pings. Autocommit work sends no BEGIN or COMMIT."""
+    (PostgreSQL sends them as statements of their own; SQLite's ``BEGIN IMMEDIATE`` is
+    run on the sqlite3 connection directly, so it is counted from the ``begin`` event) and
+    pool pings. Autocommit work sends no BEGIN or COMMIT."""
 
     def __init__(self, postgres: bool) -> None:
         self.postgres = postgres
@@ -51,7 +52,7 @@ class Wire:
         return self.postgres and not autocommit
 
     def on_begin(self, conn: Any) -> None:
-        self._begun = self._real(conn)
+        self._begun = self._real(conn) or not self.postgres  # SQLite: BEGIN IMMEDIATE
         self._lease = False
 
     def on_commit(self, conn: Any) -> None:
