@@ -175,8 +175,10 @@ class Database:
             async with self._autocommit.connect() as conn:
                 result = await conn.execute(statement, parameters)
                 return [tuple(row) for row in result] if result.returns_rows else []
-        async with self.session() as session:
-            conn = await session.connection()
+        # SQLite: a Core transaction under the one-writer lock. An ORM session (as a turn
+        # opens) would cost about twice the CPU for a single statement (issue 20).
+        assert self._sqlite_write_lock is not None
+        async with self._sqlite_write_lock, self.engine.begin() as conn:
             result = await conn.execute(statement, parameters)
             return [tuple(row) for row in result] if result.returns_rows else []
 

@@ -29,6 +29,18 @@ _DONE = (
     .values(status=InboxStatus.DONE, payload=None, lease_until=None, error=None)
 )
 
+# accept() runs for every getUpdates batch: built once per dialect, like _DONE.
+_ACCEPT_PG = (
+    pg_insert(_TABLE)
+    .on_conflict_do_nothing(index_elements=["update_id"])
+    .returning(_TABLE.c.update_id)
+)
+_ACCEPT_SQLITE = (
+    sqlite_insert(_TABLE)
+    .on_conflict_do_nothing(index_elements=["update_id"])
+    .returning(_TABLE.c.update_id)
+)
+
 
 @dataclass(frozen=True)
 class Leased:
@@ -49,14 +61,9 @@ async def accept(
     """
     if not payloads:
         return []
-    insert = pg_insert if db.is_postgres else sqlite_insert
     # The rows go as parameters, not as .values(...): a multi-row VALUES has no cache key,
     # so SQLAlchemy would compile it again for every update.
-    statement = (
-        insert(_TABLE)
-        .on_conflict_do_nothing(index_elements=["update_id"])
-        .returning(_TABLE.c.update_id)
-    )
+    statement = _ACCEPT_PG if db.is_postgres else _ACCEPT_SQLITE
     rows = [
         {
             "update_id": payload["update_id"],
