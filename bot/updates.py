@@ -31,7 +31,8 @@ from typing import Any
 from telegram import Update
 from telegram.error import TelegramError
 
-from bot.context import DELIVERY, BotApp, Delivery
+from bot.context import BotApp
+from bot.delivery import DELIVERY, Delivery
 from bot.storage import inbox
 from bot.storage.db import lost_connection
 from bot.storage.models import utcnow
@@ -106,10 +107,15 @@ class UpdateRunner:
         """Write updates to the inbox; return the ones not seen before (leased to us)."""
         return await inbox.accept(self.db, payloads, self.clock(), self.lease)
 
-    def spawn(self, payloads: Sequence[dict[str, Any]], attempts: int = 0) -> None:
+    def spawn(
+        self,
+        payloads: Sequence[dict[str, Any]],
+        attempts: int = 0,
+        received: datetime | None = None,
+    ) -> None:
         """Handle accepted updates concurrently (one chat's in order: the update processor)."""
         for payload in payloads:
-            self.background(self.handle(payload, attempts))
+            self.background(self.handle(payload, attempts, received=received))
 
     def background(self, handling: Coroutine[Any, Any, bool]) -> None:
         """Run the handling of an accepted update as a task that :meth:`drain` waits for."""
@@ -125,10 +131,23 @@ class UpdateRunner:
     # --- handling -------------------------------------------------------------------------
 
     async def handle(
-        self, payload: dict[str, Any], attempts: int = 0, *, update: Update | None = None
+        self,
+        payload: dict[str, Any],
+        attempts: int = 0,
+        *,
+        update: Update | None = None,
+        received: datetime | None = None,
     ) -> bool:
-        """Handle one accepted update and record the outcome; True when it succeeded."""
+        """Handle one accepted update and record the outcome; True when it succeeded.
+
+        ``received``: when the inbox received it (from the row when it is handled again; just
+        now when it was just accepted).
+        """
         update_id = int(payload["update_id"])
+        # Just accepted (not taken from the inbox again): no turn can have run for it yet.
+        fresh = received is None and not attempts
+        if received is None:
+            received = self.clock()
         if not attempts and self.coalescer.repeat(payload):
             log.info(
                 "update %d repeats the chat's last command: recorded, not answered again",
@@ -144,12 +163,12 @@ class UpdateRunner:
         attempt = attempts + 1
         if update is None:  # read from the inbox: parse it here
             update = Update.de_json(payload, self.app.bot)
-        delivery = await self._attempt(update, attempt)
+        delivery = await self._attempt(update, attempt, received, again=not fresh)
         if delivery.failed and not delivery.final and lost_connection(delivery.exception):
             # A pooled connection the database had dropped (it restarted): the pool has let
             # go of every such connection now, so try again at once instead of later.
             log.info("update %d: database connection was dropped; trying again", update_id)
-            delivery = await self._attempt(update, attempt)
+            delivery = await self._attempt(update, attempt, received, again=True)
         try:
             if not delivery.failed:
                 await inbox.done(self.db, update_id)
@@ -166,9 +185,18 @@ class UpdateRunner:
             log.warning("could not record the outcome of update %d", update_id, exc_info=True)
         return not delivery.failed
 
-    async def _attempt(self, update: Update, attempt: int) -> Delivery:
-        """Run the handlers once; the returned delivery says whether (and how) it failed."""
-        delivery = Delivery(attempt=attempt, final=attempt >= self.max_attempts)
+    async def _attempt(
+        self, update: Update, attempt: int, received: datetime, *, again: bool
+    ) -> Delivery:
+        """Run the handlers once; the returned delivery says whether (and how) it failed.
+        ``again``: it may have been handled before (its turn checks; see bot.delivery)."""
+        delivery = Delivery(
+            attempt=attempt,
+            final=attempt >= self.max_attempts,
+            update_id=update.update_id,
+            received=received,
+            again=again,
+        )
         token = DELIVERY.set(delivery)
         try:
             app = self.app
@@ -189,7 +217,7 @@ class UpdateRunner:
         now = self.clock()
         leased = await inbox.claim(self.db, now + self.lease if recover else now, self.lease, 50)
         for item in leased:
-            self.spawn([item.payload], attempts=item.attempts)
+            self.spawn([item.payload], attempts=item.attempts, received=item.received_at)
         return len(leased)
 
     async def sweep_forever(self, stop: asyncio.Event) -> None:

@@ -32,11 +32,13 @@ _DONE = (
 
 @dataclass(frozen=True)
 class Leased:
-    """An update this process holds a lease on: its payload and how often it was tried."""
+    """An update this process holds a lease on: its payload, how often it was tried and
+    when it was received."""
 
     update_id: int
     payload: dict[str, Any]
     attempts: int
+    received_at: datetime
 
 
 async def accept(
@@ -90,10 +92,10 @@ async def claim(db: Database, now: datetime, lease: timedelta, limit: int) -> li
         update(t)
         .where(t.c.update_id.in_(due.scalar_subquery()))
         .values(lease_until=now + lease)
-        .returning(t.c.update_id, t.c.payload, t.c.attempts)
+        .returning(t.c.update_id, t.c.payload, t.c.attempts, t.c.received_at)
     )
     rows = await db.execute(statement)
-    leased = [Leased(row[0], row[1] or {}, row[2]) for row in rows]
+    leased = [Leased(row[0], row[1] or {}, row[2], row[3]) for row in rows]
     return sorted(leased, key=lambda item: item.update_id)
 
 
