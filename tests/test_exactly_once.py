@@ -24,7 +24,7 @@ from tests.conftest import Clock
 async def through_inbox(runner: UpdateRunner, payload: dict[str, Any]) -> None:
     [fresh] = await runner.accept([payload])
     assert await runner.handle(fresh)
-    # FLUSH
+    await runner.flush()
 
 
 async def crashed_before_done(db: Database, clock: Clock, *payloads: dict[str, Any]) -> None:
@@ -55,7 +55,7 @@ async def recover(runner: UpdateRunner, expected: int) -> None:
     """What ``run`` does at its next start: take over every pending update."""
     assert await runner.sweep(recover=True) == expected
     await runner.drain()
-    # FLUSH
+    await runner.flush()
 
 
 async def test_a_typed_answer_handled_again_after_a_crash_is_not_applied_twice(
@@ -121,7 +121,7 @@ async def test_an_answer_whose_reply_failed_is_not_applied_again_on_retry(
     clock.now += timedelta(seconds=5)
     assert await runner.sweep() == 1
     await runner.drain()
-    # FLUSH
+    await runner.flush()
     assert (await merchant(db, chat)).answers == {"platform": "shopify"}
     last = fake.messages(chat)[-1].text
     assert last and "market" in last.lower()
@@ -176,3 +176,27 @@ async def test_a_first_contact_handled_again_is_recognised(
         before.current,
         before.last_seen,
     )
+
+
+async def test_a_command_that_shows_something_is_answered_again(
+    app: BotApp, fake: FakeTelegram, db: Database, clock: Clock
+) -> None:
+    """/help handled again is answered again (the reply may never have gone out before the
+    crash), and it does not lower the recorded id: the answer after it is still a repeat."""
+    runner = UpdateRunner(app, clock=clock)
+    chat = 86
+    await through_inbox(runner, fake.text_update(chat, "/start"))
+    asked, answer = fake.text_update(chat, "/help"), fake.text_update(chat, "Shopify")
+    await through_inbox(runner, asked)
+    await through_inbox(runner, answer)
+    before = await merchant(db, chat)
+    replies = len(fake.messages(chat))
+
+    await crashed_before_done(db, clock, asked, answer)
+    await recover(UpdateRunner(app, clock=clock), 2)  # a new process (its own coalescer)
+
+    again = [m.text or "" for m in fake.messages(chat)[replies:]]
+    assert len(again) == 2 and "How I can help" in again[0]
+    assert "market" in again[1].lower()  # where they are, not "Shopify" applied again
+    after = await merchant(db, chat)
+    assert after.answers == before.answers and after.last_update_id == answer["update_id"]

@@ -342,17 +342,23 @@ class Core:
         return self.live.deadline
 
     @asynccontextmanager
-    async def turn(self, user: UserInfo) -> AsyncIterator[Turn]:
-        """Open the update's unit of work: lock the chat, load or create the merchant."""
+    async def turn(self, user: UserInfo, *, repeatable: bool = False) -> AsyncIterator[Turn]:
+        """Open the update's unit of work: lock the chat, load or create the merchant.
+
+        An update whose turn committed before (:func:`handled_already`) raises
+        :class:`Repeated` here, so what it applies is not applied twice; ``repeatable``
+        turns (a command that shows something: /help, /plan, /export) run again instead,
+        so the merchant gets that reply at least once.
+        """
         token = _PINNED.set((id(self), self.live))
         try:
-            async with self._turn(user) as turn:
+            async with self._turn(user, repeatable) as turn:
                 yield turn
         finally:
             _PINNED.reset(token)
 
     @asynccontextmanager
-    async def _turn(self, user: UserInfo) -> AsyncIterator[Turn]:
+    async def _turn(self, user: UserInfo, repeatable: bool) -> AsyncIterator[Turn]:
         async with self.db.session() as session:
             now = self.clock()
             # The first statement reads the merchant and locks the row (PostgreSQL): one
@@ -385,10 +391,12 @@ class Core:
                     and update_id is not None
                     and handled_already(merchant, update_id, delivery.received)
                 ):
-                    # Rolled back as the exception leaves the session: nothing is written.
-                    seen = Turn(session, merchant, stored=None, content=self.content, now=now)
-                    raise Repeated(update_id, Outcome(send=[await self.where_am_i(seen)]))
-                if update_id is not None:
+                    if not repeatable:
+                        # Rolled back as the exception leaves the session: nothing written.
+                        seen = Turn(session, merchant, stored=None, content=self.content, now=now)
+                        raise Repeated(update_id, Outcome(send=[await self.where_am_i(seen)]))
+                    # Runs again; the recorded id stays (a later update's may be it).
+                elif update_id is not None:
                     merchant.last_update_id = update_id
                 merchant.last_seen = now
                 merchant.chat_id = user.chat_id
@@ -492,6 +500,6 @@ class Core:
 
     async def unknown_button(self, user: UserInfo) -> Outcome:
         """Stale or forged callback data: change nothing, show where the merchant is."""
-        async with self.turn(user) as turn:
+        async with self.turn(user, repeatable=True) as turn:
             screen = await self.where_am_i(turn)
             return Outcome(toast=self.toast(turn, "notices.unknown_button"), send=[screen])
