@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import Table, insert
@@ -22,6 +22,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.content.loader import Content
+from bot.delivery import DELIVERY
 from bot.domain import interview as iv
 from bot.domain.interview import State, TypedWords
 from bot.domain.plan import Mark, Progress
@@ -34,6 +35,8 @@ from bot.views.model import Outcome, Screen
 from bot.views.screens import Views
 
 _EVENTS: Table = Event.__table__  # type: ignore[attr-defined]
+#: Clocks of two instances may differ by this much (see :func:`handled_already`).
+CLOCK_SKEW = timedelta(minutes=1)
 #: Activity-log kind: a step was shown on its own (what typed "done" or "skip" applies to).
 STEP_SHOWN = "step_opened"  # a step shown to the merchant (funnel, and typed done/skip)
 
@@ -99,6 +102,33 @@ def with_id(ids: str | None, item: str) -> str:
     if ids and f",{item}," in ids:
         return ids
     return f"{ids or ','}{item},"
+
+
+class Repeated(Exception):
+    """The update's turn committed before (it is handled again: its process died before the
+    inbox recorded it done, or its reply failed after the commit). Nothing was changed; the
+    outcome shows the merchant where they are. Raised as the turn opens, so the service never
+    runs; the error handler (handlers.errors) delivers the outcome."""
+
+    def __init__(self, update_id: int, outcome: Outcome) -> None:
+        super().__init__(f"update {update_id} was handled already")
+        self.update_id = update_id
+        self.outcome = outcome
+
+
+def handled_already(merchant: Merchant, update_id: int, received: datetime | None) -> bool:
+    """Whether a turn for this update (or a later one) committed for the merchant already.
+
+    Telegram's update ids grow per bot, so an id at or below the recorded one was handled,
+    with one exception: after a week without updates Telegram picks the next id at random
+    (it may be lower). An update that arrived after the merchant's last turn cannot have
+    been handled by it, so a lower id counts only if the merchant's last turn came after the
+    update was received (``last_seen`` is written by every turn, with ``last_update_id``).
+    """
+    last = merchant.last_update_id
+    if last is None or update_id > last:
+        return False
+    return received is None or merchant.last_seen >= received - CLOCK_SKEW
 
 
 class Turn:
@@ -312,17 +342,23 @@ class Core:
         return self.live.deadline
 
     @asynccontextmanager
-    async def turn(self, user: UserInfo) -> AsyncIterator[Turn]:
-        """Open the update's unit of work: lock the chat, load or create the merchant."""
+    async def turn(self, user: UserInfo, *, repeatable: bool = False) -> AsyncIterator[Turn]:
+        """Open the update's unit of work: lock the chat, load or create the merchant.
+
+        An update whose turn committed before (:func:`handled_already`) raises
+        :class:`Repeated` here, so what it applies is not applied twice; ``repeatable``
+        turns (a command that shows something: /help, /plan, /export) run again instead,
+        so the merchant gets that reply at least once.
+        """
         token = _PINNED.set((id(self), self.live))
         try:
-            async with self._turn(user) as turn:
+            async with self._turn(user, repeatable) as turn:
                 yield turn
         finally:
             _PINNED.reset(token)
 
     @asynccontextmanager
-    async def _turn(self, user: UserInfo) -> AsyncIterator[Turn]:
+    async def _turn(self, user: UserInfo, repeatable: bool) -> AsyncIterator[Turn]:
         async with self.db.session() as session:
             now = self.clock()
             # The first statement reads the merchant and locks the row (PostgreSQL): one
@@ -331,6 +367,10 @@ class Core:
             # through the ORM was ~30 % of an update's CPU (issue 20). The changed columns
             # are written back by one UPDATE before commit (write_merchant).
             stored = await merchant_row.lock(self.db, session, user.id, lock_key=user.chat_id)
+            # The update's id (from the inbox; None outside it), recorded in the merchant row
+            # by the turn's one write: an update handled again changes nothing (Repeated).
+            delivery = DELIVERY.get()
+            update_id = delivery.update_id if delivery is not None else None
             if stored is None:
                 merchant = Merchant(
                     id=user.id,
@@ -340,10 +380,24 @@ class Core:
                     last_seen=now,
                     interview_version=self.content.interview.version,
                     preferred_hour=self.default_hour,
+                    last_update_id=update_id,
                 )
                 session.add(merchant)
             else:
                 merchant = stored.merchant
+                if (
+                    delivery is not None
+                    and delivery.again
+                    and update_id is not None
+                    and handled_already(merchant, update_id, delivery.received)
+                ):
+                    if not repeatable:
+                        # Rolled back as the exception leaves the session: nothing written.
+                        seen = Turn(session, merchant, stored=None, content=self.content, now=now)
+                        raise Repeated(update_id, Outcome(send=[await self.where_am_i(seen)]))
+                    # Runs again; the recorded id stays (a later update's may be it).
+                elif update_id is not None:
+                    merchant.last_update_id = update_id
                 merchant.last_seen = now
                 merchant.chat_id = user.chat_id
                 if user.language_code:
@@ -446,6 +500,6 @@ class Core:
 
     async def unknown_button(self, user: UserInfo) -> Outcome:
         """Stale or forged callback data: change nothing, show where the merchant is."""
-        async with self.turn(user) as turn:
+        async with self.turn(user, repeatable=True) as turn:
             screen = await self.where_am_i(turn)
             return Outcome(toast=self.toast(turn, "notices.unknown_button"), send=[screen])
