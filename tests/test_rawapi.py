@@ -14,12 +14,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from telegram import Bot, Update
+from telegram import Bot, Message, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from bot.botapi import raw
 from bot.botapi.budget import RateBudget
-from bot.botapi.fake import FakeTelegram
+from bot.botapi.fake import FakeTelegram, SimulatedUser
 from bot.botapi.markup import markup
 from bot.context import BotApp
 from bot.updates import POLL_TIMEOUT, UpdateRunner
@@ -86,6 +86,28 @@ async def test_a_polled_update_is_parsed_once_and_offsets_move_past_it(
     assert all(p["allowed_updates"] in ('["message", "callback_query"]',) for p in polls)
     assert "offset" not in polls[0]  # nothing to acknowledge before the first answer
     assert int(polls[1]["offset"]) == first["update_id"] + 1
+
+
+async def test_replies_and_edits_are_not_parsed_into_ptb_objects(
+    user: SimulatedUser, fake: FakeTelegram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the incoming updates' messages become PTB ``Message`` objects: the sent and
+    edited messages Telegram returns are not read, so they are not built."""
+    parsed: list[bool] = []  # one per Message built: True when the bot sent it
+    original = Message.de_json
+
+    def de_json(cls: type[Message], data: dict[str, Any], bot: Bot | None = None) -> Message:
+        parsed.append(bool(data.get("from", {}).get("is_bot")))
+        return original(data, bot)
+
+    monkeypatch.setattr(Message, "de_json", classmethod(de_json))
+    await user.send("/start")
+    assert parsed == [False] and fake.messages(user.user_id)  # the /start message only
+    parsed.clear()
+    edits = len(fake.calls_to("editMessageText"))
+    await user.press("Shopify")
+    assert len(fake.calls_to("editMessageText")) > edits  # the press edited the question
+    assert parsed == [True]  # the pressed message, inside the callback update only
 
 
 @pytest.mark.slow  # the poll waits 1 s before trying again
