@@ -44,6 +44,7 @@ from typing import Any
 from telegram import Update
 from telegram.error import TelegramError
 
+from bot.botapi import raw
 from bot.context import BotApp
 from bot.delivery import DELIVERY, Delivery
 from bot.storage import inbox
@@ -313,18 +314,21 @@ class UpdateRunner:
         pause = 1.0
         webhook_cleared = False  # getUpdates is refused while a webhook is set
 
-        async def fetch_batch() -> tuple[Update, ...]:
+        async def fetch_batch() -> list[dict[str, Any]]:
             nonlocal webhook_cleared
             if not webhook_cleared:
                 await bot.delete_webhook(drop_pending_updates=False)
                 webhook_cleared = True
-            batch: tuple[Update, ...] = await bot.get_updates(
+            # The updates as JSON, as the inbox stores them: each is parsed once, when it is
+            # handled (PTB's get_updates would build every Update here, only for us to turn
+            # it back into JSON). The read timeout is the long poll plus 15 s, as before.
+            return await raw.get_updates(
+                bot,
                 offset=offset,
-                timeout=POLL_TIMEOUT,
-                read_timeout=POLL_TIMEOUT + 5,
-                allowed_updates=list(allowed_updates),
+                long_poll=POLL_TIMEOUT,
+                read_timeout=POLL_TIMEOUT + 15,
+                allowed_updates=allowed_updates,
             )
-            return batch
 
         while not stop.is_set():
             fetch = asyncio.ensure_future(fetch_batch())
@@ -337,8 +341,7 @@ class UpdateRunner:
                     await fetch
                 break
             try:
-                updates = fetch.result()
-                payloads = [update.to_dict() for update in updates]
+                payloads = fetch.result()
                 fresh = await self.accept(payloads)
             except Exception as exc:  # network blip or database down: same offset again
                 log.warning("polling %s failed (%s: %s); retrying", where, type(exc).__name__, exc)
@@ -347,6 +350,6 @@ class UpdateRunner:
                 pause = min(pause * 2, 30.0)
                 continue
             pause = 1.0
-            if updates:
-                offset = updates[-1].update_id + 1
+            if payloads:
+                offset = int(payloads[-1]["update_id"]) + 1
             self.spawn(fresh)

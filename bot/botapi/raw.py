@@ -1,0 +1,114 @@
+"""Bot API calls whose results the bot does not need as python-telegram-bot objects.
+
+PTB's methods build a full object from every response: ``get_updates`` an ``Update`` per
+update (which the inbox then stored as JSON and parsed again when handling it),
+``send_message`` and ``edit_message_text`` the whole sent ``Message`` with its inline
+keyboard, which the bot never reads. Under load that parsing was about a tenth of the bot's
+CPU per interview update (py-spy; benchmarks/README.md, issue 20, fourth pass). These calls
+take the same road as PTB's methods (the rate limiter, the transport and its metrics,
+PTB's mapping of error answers to ``BadRequest``, ``Forbidden``, ``RetryAfter``,
+``NetworkError``, ``TimedOut``, the ``Defaults``) and return the Bot API's JSON result.
+Updates are parsed once, when they are handled (:mod:`bot.updates`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from telegram.ext import ExtBot
+
+from bot.views.model import Screen
+
+#: Parameters of sendMessage/editMessageText that PTB fills from the Application's
+#: ``Defaults`` when not given (PTB passes them as ``DefaultValue`` sentinels).
+_SEND_DEFAULTS = ("parse_mode", "link_preview_options", "disable_notification", "protect_content")
+_EDIT_DEFAULTS = ("parse_mode", "link_preview_options")
+
+
+async def post(bot: ExtBot[Any], method: str, params: dict[str, Any], **timeouts: Any) -> Any:
+    """Call ``method`` the way PTB's own methods do, and return the raw JSON result.
+
+    ``Bot._post`` is private, but it is the one function every PTB method ends in: it drops
+    ``None`` parameters, inserts the ``Defaults`` given as sentinels, and goes through
+    ``ExtBot._do_post`` (the rate limiter; never for getUpdates) to the request object, which
+    maps error answers to PTB's exceptions. The public ``Bot.do_api_request`` does the same
+    but warns (an error under the test suite's warning filter) for every method PTB wraps,
+    which are exactly the ones called here. Checked against python-telegram-bot 22.0–22.8;
+    ``tests/test_rawapi.py`` fails if its signature or behaviour changes.
+    """
+    return await bot._post(method, params, **timeouts)  # private: see the docstring
+
+
+def keyboard(screen: Screen) -> dict[str, Any] | None:
+    """The screen's inline keyboard as Bot API JSON, or None when it has no buttons.
+
+    The same JSON as :func:`bot.botapi.markup.markup`'s ``InlineKeyboardMarkup.to_dict()``,
+    without building the PTB objects first.
+    """
+    if not screen.keyboard:
+        return None
+    return {
+        "inline_keyboard": [
+            [
+                {"text": b.text, "url": b.url}
+                if b.url
+                else {"callback_data": b.data, "text": b.text}
+                for b in row
+            ]
+            for row in screen.keyboard
+        ]
+    }
+
+
+def _defaults(bot: ExtBot[Any], params: dict[str, Any], names: Sequence[str]) -> dict[str, Any]:
+    """``params`` with the Application's ``Defaults`` for ``names`` not given (as PTB does)."""
+    defaults = bot.defaults
+    if defaults is not None:
+        api_defaults = defaults.api_defaults
+        for name in names:
+            if name in api_defaults and params.get(name) is None:
+                params[name] = api_defaults[name]
+    return params
+
+
+async def send_text(
+    bot: ExtBot[Any], chat_id: int, screen: Screen, **extra: Any
+) -> dict[str, Any]:
+    """``sendMessage`` of a screen (text and keyboard); the sent message as JSON."""
+    params = {"chat_id": chat_id, "text": screen.text, "reply_markup": keyboard(screen), **extra}
+    result: dict[str, Any] = await post(bot, "sendMessage", _defaults(bot, params, _SEND_DEFAULTS))
+    return result
+
+
+async def edit_text(
+    bot: ExtBot[Any], chat_id: int, message_id: int, screen: Screen
+) -> dict[str, Any] | bool:
+    """``editMessageText`` of a chat's message to a screen; the edited message as JSON."""
+    params = {
+        "chat_id": chat_id,
+        "message_id": message_id,
+        "text": screen.text,
+        "reply_markup": keyboard(screen),
+    }
+    result: dict[str, Any] | bool = await post(
+        bot, "editMessageText", _defaults(bot, params, _EDIT_DEFAULTS)
+    )
+    return result
+
+
+async def get_updates(
+    bot: ExtBot[Any],
+    *,
+    offset: int | None,
+    long_poll: int,
+    read_timeout: float,
+    allowed_updates: Sequence[str],
+) -> list[dict[str, Any]]:
+    """``getUpdates`` (long polling ``long_poll`` seconds) as the Bot API's list of updates.
+
+    ``read_timeout`` bounds the whole call; it must exceed ``long_poll``.
+    """
+    params = {"offset": offset, "timeout": long_poll, "allowed_updates": list(allowed_updates)}
+    result: list[dict[str, Any]] = await post(bot, "getUpdates", params, read_timeout=read_timeout)
+    return result
