@@ -144,9 +144,8 @@ async def run(database: str, rounds: int, profile: Path | None) -> None:
                     f"round {r}: bot {bot_cpu * 1000:.3f} ms CPU per update,"
                     f" echo {echo_cpu * 1000:.3f} ms, ratio {bot_cpu / echo_cpu:.2f}"
                 )
-            print(
-                f"median ratio bot / echo (same in-process transport): {statistics.median(ratios):.2f}"
-            )
+            median = statistics.median(ratios)
+            print(f"median ratio bot / echo (same in-process transport): {median:.2f}")
         await db.dispose()
     if server_pg is not None:
         server_pg.stop()

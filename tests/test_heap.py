@@ -30,7 +30,7 @@ SCRIPT = textwrap.dedent(
     del box
     gc.collect()
     assert gone() is not None  # frozen: full collections do not see it
-    settle_heap()  # what a release does in a process that settled its heap
+    settle_heap(released=True)  # what a release does in a process that settled its heap
     assert gone() is None, "the previous content tree was kept"
     print("ok", frozen, gc.get_freeze_count())
     """
