@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import Table, insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -28,7 +29,7 @@ from bot.domain.interview import State, TypedWords
 from bot.domain.plan import Mark, Progress
 from bot.domain.plan import select as select_steps
 from bot.storage import merchant_row
-from bot.storage.db import Database
+from bot.storage.db import Database, Unit
 from bot.storage.merchant_row import StoredMerchant
 from bot.storage.models import Event, Merchant, Mode, StepProgress, StepStatus, utcnow
 from bot.views.model import Outcome, Screen
@@ -136,14 +137,14 @@ class Turn:
 
     def __init__(
         self,
-        session: AsyncSession,
+        unit: Unit,
         merchant: Merchant,
         *,
         stored: StoredMerchant | None,
         content: Content,
         now: datetime,
     ) -> None:
-        self.session = session
+        self._unit = unit
         self.merchant = merchant
         # The merchant as loaded (written back by Core at commit: write_merchant), or None
         # for one created in this turn (first contact: in the session, the ORM inserts it).
@@ -160,6 +161,17 @@ class Turn:
             merchant.mode,
             merchant.edit_before,
         )
+
+    @property
+    def session(self) -> AsyncSession:
+        """The ORM session in the turn's transaction (made when first asked for: most turns
+        need none; the merchant row and the events are written by Core)."""
+        return self._unit.session
+
+    @property
+    def connection(self) -> AsyncConnection:
+        """The turn's Core connection (its transaction)."""
+        return self._unit.connection
 
     @property
     def lang(self) -> str | None:
@@ -226,7 +238,7 @@ class Turn:
         rows, self._events = self._events, []
         if self.created:
             await self.session.flush()  # a new merchant's row goes first
-        conn = await self.session.connection()
+        conn = self.connection
         # Rows as parameters (executemany: one statement), not .values(rows): a multi-row
         # VALUES has no cache key, so it would be compiled again on every update.
         await conn.execute(insert(_EVENTS), rows[0] if len(rows) == 1 else rows)
@@ -235,13 +247,13 @@ class Turn:
         """Write the loaded merchant's changed columns (one UPDATE, or none). Runs before
         the turn commits; call it earlier only before reading the merchant back by SQL."""
         if self._stored is not None:
-            await self._stored.write(self.session)
+            await self._stored.write(self.connection)
 
     async def flush(self) -> None:
         """Write what this turn changed so far (the merchant, rows added to the session),
         before reading it back by SQL (an export)."""
         await self.write_merchant()
-        await self.session.flush()
+        await self._unit.flush()
 
     async def erasing(self) -> None:
         """The merchant's data is about to be erased: write nothing of theirs at commit."""
@@ -359,14 +371,16 @@ class Core:
 
     @asynccontextmanager
     async def _turn(self, user: UserInfo, repeatable: bool) -> AsyncIterator[Turn]:
-        async with self.db.session() as session:
+        async with self.db.unit() as unit:
             now = self.clock()
             # The first statement reads the merchant and locks the row (PostgreSQL): one
             # chat's updates are serialised across processes without a round trip of its own.
             # Core, not the ORM (bot.storage.merchant_row): loading and flushing this one row
             # through the ORM was ~30 % of an update's CPU (issue 20). The changed columns
             # are written back by one UPDATE before commit (write_merchant).
-            stored = await merchant_row.lock(self.db, session, user.id, lock_key=user.chat_id)
+            stored = await merchant_row.lock(
+                self.db, unit.connection, user.id, lock_key=user.chat_id
+            )
             # The update's id (from the inbox; None outside it), recorded in the merchant row
             # by the turn's one write: an update handled again changes nothing (Repeated).
             delivery = DELIVERY.get()
@@ -382,7 +396,7 @@ class Core:
                     preferred_hour=self.default_hour,
                     last_update_id=update_id,
                 )
-                session.add(merchant)
+                unit.session.add(merchant)
             else:
                 merchant = stored.merchant
                 if (
@@ -392,8 +406,8 @@ class Core:
                     and handled_already(merchant, update_id, delivery.received)
                 ):
                     if not repeatable:
-                        # Rolled back as the exception leaves the session: nothing written.
-                        seen = Turn(session, merchant, stored=None, content=self.content, now=now)
+                        # Rolled back as the exception leaves the unit: nothing written.
+                        seen = Turn(unit, merchant, stored=None, content=self.content, now=now)
                         raise Repeated(update_id, Outcome(send=[await self.where_am_i(seen)]))
                     # Runs again; the recorded id stays (a later update's may be it).
                 elif update_id is not None:
@@ -404,7 +418,7 @@ class Core:
                     merchant.language_code = user.language_code
                 if merchant.blocked:
                     merchant.blocked = False
-            turn = Turn(session, merchant, stored=stored, content=self.content, now=now)
+            turn = Turn(unit, merchant, stored=stored, content=self.content, now=now)
             if turn.created:
                 await turn.log("first_contact")
             yield turn
