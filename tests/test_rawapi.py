@@ -130,7 +130,7 @@ async def test_polling_waits_out_a_failed_poll_and_keeps_the_offset(
     assert update in delivered.response["result"]
 
 
-async def test_the_long_poll_read_timeout_outlasts_the_poll(
+async def test_get_updates_passes_the_long_poll_and_its_read_timeout(
     app: BotApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: list[dict[str, Any]] = []
