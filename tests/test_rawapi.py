@@ -20,7 +20,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from bot.botapi import raw
 from bot.botapi.budget import RateBudget
 from bot.botapi.fake import FakeTelegram, SimulatedUser
-from bot.botapi.markup import markup
+from bot.botapi.markup import keyboard, markup
 from bot.context import BotApp
 from bot.updates import POLL_TIMEOUT, UpdateRunner
 from bot.views.model import Button, Screen
@@ -186,8 +186,8 @@ async def test_an_edit_reaches_telegram_as_ptb_sent_it(app: BotApp, fake: FakeTe
 def test_the_raw_keyboard_is_ptbs_json() -> None:
     built = markup(SCREEN)
     assert built is not None
-    assert raw.keyboard(SCREEN) == built.to_dict()
-    assert raw.keyboard(Screen("no buttons")) is None
+    assert keyboard(SCREEN) == built.to_dict()
+    assert keyboard(Screen("no buttons")) is None
 
 
 Call = Callable[[BotApp], Awaitable[Any]]

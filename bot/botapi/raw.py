@@ -19,6 +19,7 @@ from typing import Any
 
 from telegram.ext import ExtBot
 
+from bot.botapi.markup import keyboard
 from bot.views.model import Screen
 
 #: Parameters of sendMessage/editMessageText that PTB fills from the Application's
@@ -40,27 +41,6 @@ async def post(bot: ExtBot[Any], method: str, params: dict[str, Any], **timeouts
     requests and errors stop matching PTB's own methods'.
     """
     return await bot._post(method, params, **timeouts)  # private: see the docstring
-
-
-def keyboard(screen: Screen) -> dict[str, Any] | None:
-    """The screen's inline keyboard as Bot API JSON, or None when it has no buttons.
-
-    The same JSON as :func:`bot.botapi.markup.markup`'s ``InlineKeyboardMarkup.to_dict()``,
-    without building the PTB objects first.
-    """
-    if not screen.keyboard:
-        return None
-    return {
-        "inline_keyboard": [
-            [
-                {"text": b.text, "url": b.url}
-                if b.url
-                else {"callback_data": b.data, "text": b.text}
-                for b in row
-            ]
-            for row in screen.keyboard
-        ]
-    }
 
 
 def _defaults(bot: ExtBot[Any], params: dict[str, Any], names: Sequence[str]) -> dict[str, Any]:
