@@ -20,7 +20,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from bot.botapi import raw
 from bot.botapi.budget import RateBudget
 from bot.botapi.fake import FakeTelegram, SimulatedUser
-from bot.botapi.markup import markup
+from bot.botapi.markup import keyboard, markup
 from bot.context import BotApp
 from bot.updates import POLL_TIMEOUT, UpdateRunner
 from bot.views.model import Button, Screen
@@ -130,7 +130,7 @@ async def test_polling_waits_out_a_failed_poll_and_keeps_the_offset(
     assert update in delivered.response["result"]
 
 
-async def test_the_long_poll_read_timeout_outlasts_the_poll(
+async def test_get_updates_passes_the_long_poll_and_its_read_timeout(
     app: BotApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: list[dict[str, Any]] = []
@@ -186,8 +186,8 @@ async def test_an_edit_reaches_telegram_as_ptb_sent_it(app: BotApp, fake: FakeTe
 def test_the_raw_keyboard_is_ptbs_json() -> None:
     built = markup(SCREEN)
     assert built is not None
-    assert raw.keyboard(SCREEN) == built.to_dict()
-    assert raw.keyboard(Screen("no buttons")) is None
+    assert keyboard(SCREEN) == built.to_dict()
+    assert keyboard(Screen("no buttons")) is None
 
 
 Call = Callable[[BotApp], Awaitable[Any]]

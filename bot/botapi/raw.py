@@ -3,8 +3,9 @@
 PTB's methods build a full object from every response: ``get_updates`` an ``Update`` per
 update (which the inbox then stored as JSON and parsed again when handling it),
 ``send_message`` and ``edit_message_text`` the whole sent ``Message`` with its inline
-keyboard, which the bot never reads. Under load that parsing was about a tenth of the bot's
-CPU per interview update (py-spy; benchmarks/README.md, issue 20, fourth pass). These calls
+keyboard, which the bot never reads. Under load, building those objects was about 18 % of
+the bot's CPU samples per interview update (py-spy; benchmarks/README.md, issue 20, fourth
+pass). These calls
 take the same road as PTB's methods (the rate limiter, the transport and its metrics,
 PTB's mapping of error answers to ``BadRequest``, ``Forbidden``, ``RetryAfter``,
 ``NetworkError``, ``TimedOut``, the ``Defaults``) and return the Bot API's JSON result.
@@ -18,6 +19,7 @@ from typing import Any
 
 from telegram.ext import ExtBot
 
+from bot.botapi.markup import keyboard
 from bot.views.model import Screen
 
 #: Parameters of sendMessage/editMessageText that PTB fills from the Application's
@@ -34,35 +36,16 @@ async def post(bot: ExtBot[Any], method: str, params: dict[str, Any], **timeouts
     ``ExtBot._do_post`` (the rate limiter; never for getUpdates) to the request object, which
     maps error answers to PTB's exceptions. The public ``Bot.do_api_request`` does the same
     but warns (an error under the test suite's warning filter) for every method PTB wraps,
-    which are exactly the ones called here. Checked against python-telegram-bot 22.0–22.8;
-    ``tests/test_rawapi.py`` fails if its signature or behaviour changes.
+    which are exactly the ones called here. Checked against python-telegram-bot 22.8
+    (pyproject pins 22.*); ``tests/test_rawapi.py`` fails if its signature changes or the
+    requests and errors stop matching PTB's own methods'.
     """
     return await bot._post(method, params, **timeouts)  # private: see the docstring
 
 
-def keyboard(screen: Screen) -> dict[str, Any] | None:
-    """The screen's inline keyboard as Bot API JSON, or None when it has no buttons.
-
-    The same JSON as :func:`bot.botapi.markup.markup`'s ``InlineKeyboardMarkup.to_dict()``,
-    without building the PTB objects first.
-    """
-    if not screen.keyboard:
-        return None
-    return {
-        "inline_keyboard": [
-            [
-                {"text": b.text, "url": b.url}
-                if b.url
-                else {"callback_data": b.data, "text": b.text}
-                for b in row
-            ]
-            for row in screen.keyboard
-        ]
-    }
-
-
 def _defaults(bot: ExtBot[Any], params: dict[str, Any], names: Sequence[str]) -> dict[str, Any]:
-    """``params`` with the Application's ``Defaults`` for ``names`` not given (as PTB does)."""
+    """``params`` with the Application's ``Defaults`` for ``names`` not given (as PTB does
+    for a method's arguments left at their ``DefaultValue``)."""
     defaults = bot.defaults
     if defaults is not None:
         api_defaults = defaults.api_defaults
@@ -72,11 +55,9 @@ def _defaults(bot: ExtBot[Any], params: dict[str, Any], names: Sequence[str]) ->
     return params
 
 
-async def send_text(
-    bot: ExtBot[Any], chat_id: int, screen: Screen, **extra: Any
-) -> dict[str, Any]:
+async def send_text(bot: ExtBot[Any], chat_id: int, screen: Screen) -> dict[str, Any]:
     """``sendMessage`` of a screen (text and keyboard); the sent message as JSON."""
-    params = {"chat_id": chat_id, "text": screen.text, "reply_markup": keyboard(screen), **extra}
+    params = {"chat_id": chat_id, "text": screen.text, "reply_markup": keyboard(screen)}
     result: dict[str, Any] = await post(bot, "sendMessage", _defaults(bot, params, _SEND_DEFAULTS))
     return result
 
