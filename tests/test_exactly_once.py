@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import update
 
 from bot.botapi.fake import FakeTelegram, SimulatedUser
@@ -58,6 +59,7 @@ async def recover(runner: UpdateRunner, expected: int) -> None:
     await runner.flush()
 
 
+@pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
 async def test_a_typed_answer_handled_again_after_a_crash_is_not_applied_twice(
     app: BotApp, fake: FakeTelegram, db: Database, clock: Clock
 ) -> None:
@@ -85,6 +87,7 @@ async def test_a_typed_answer_handled_again_after_a_crash_is_not_applied_twice(
     assert (await merchant(db, chat)).answers["market"] == ["uk"]
 
 
+@pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
 async def test_two_answers_handled_again_are_neither_applied_again(
     app: BotApp, fake: FakeTelegram, db: Database, clock: Clock
 ) -> None:

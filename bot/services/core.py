@@ -5,7 +5,8 @@ Each use case opens exactly one turn: one short transaction, serialised per merc
 PostgreSQL the read that loads the merchant locks their row), that loads (or creates, on
 first contact) the merchant and reads their interview state against today's content. Two
 instances handling the same merchant act as one would; a restart continues exactly where
-the merchant was.
+the merchant was. The turn records the update's id with the merchant, so an update handled
+again after its turn committed changes nothing (:class:`Repeated`, :func:`handled_already`).
 """
 
 from __future__ import annotations
