@@ -227,8 +227,17 @@ class UpdateRunner:
             self._handled(update_id)
             return True
         attempt = attempts + 1
-        if update is None:  # read from the inbox: parse it here
-            update = Update.de_json(payload, self.app.bot)
+        if update is None:  # stored as it came (polling, the inbox): parse it here, once
+            try:
+                update = Update.de_json(payload, self.app.bot)
+            except Exception as exc:  # no handler can read it: trying again cannot help
+                error = f"unreadable update: {type(exc).__name__}: {exc}"[:500]
+                log.error("update %d could not be read (%s): given up", update_id, error)
+                try:
+                    await inbox.give_up(self.db, update_id, attempt, error)
+                except Exception:  # the lease runs out and it is read (and given up) again
+                    log.warning("could not record update %d", update_id, exc_info=True)
+                return False
         delivery = await self._attempt(update, attempt, received, again=not fresh)
         if delivery.failed and not delivery.final and lost_connection(delivery.exception):
             # A pooled connection the database had dropped (it restarted): the pool has let

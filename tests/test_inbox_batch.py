@@ -116,3 +116,24 @@ async def test_a_coalesced_command_is_recorded_done_with_the_batch(
     assert await statuses(db, [first, again]) == [InboxStatus.PENDING] * 2
     await runner.drain()  # shutdown writes what waits
     assert await statuses(db, [first, again]) == [InboxStatus.DONE] * 2
+
+
+async def test_an_update_no_handler_can_read_is_given_up_at_once(
+    app: BotApp, fake: FakeTelegram, db: Database, clock: Clock
+) -> None:
+    """A stored payload PTB cannot parse (polling stores the JSON as it came) fails for good
+    the first time: retrying it every lease would never help. Polling and the next update
+    go on as usual."""
+    runner = UpdateRunner(app, clock=clock)
+    broken = {"update_id": fake.next_update_id(), "message": "not an object"}
+    after = fake.text_update(320, "/start")
+    fresh = await runner.accept([broken, after])
+    assert [p["update_id"] for p in fresh] == [broken["update_id"], after["update_id"]]
+    assert not await runner.handle(fresh[0])  # no exception escapes the runner
+    assert await runner.handle(fresh[1])
+    await runner.drain()
+    assert await statuses(db, [broken, after]) == [InboxStatus.FAILED, InboxStatus.DONE]
+    assert fake.messages(320)
+    # Not claimable again: the sweeper will not take it up after its lease.
+    clock.now += timedelta(hours=1)
+    assert await inbox.claim(db, clock.now, timedelta(seconds=60), 50) == []
