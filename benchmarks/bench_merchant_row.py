@@ -53,10 +53,10 @@ async def measure(url: str, turns: int, rounds: int) -> None:
 
     async def core(i: int) -> None:
         async with db.session() as session:
-            stored = await merchant_row.lock(db, session, 1, lock_key=1)
+            stored = await merchant_row.lock(db, await session.connection(), 1, lock_key=1)
             assert stored is not None
             change(stored.merchant, i)
-            await stored.write(session)
+            await stored.write(await session.connection())
 
     async def empty(_i: int) -> None:
         async with db.session() as session:

@@ -31,7 +31,8 @@ def kind(statement: str) -> str:
     words = statement.replace("(", " ").replace('"', "").split()
     verb = words[0].upper() if words else "?"
     table = "?"
-    for marker in ("INTO", "FROM", "UPDATE"):
+    # An UPDATE's table is its second word (the batched inbox done has a FROM json_each).
+    for marker in ("UPDATE",) if verb == "UPDATE" else ("INTO", "FROM", "UPDATE"):
         upper = [w.upper() for w in words]
         if marker in upper[: len(upper)]:
             at = upper.index(marker) + 1

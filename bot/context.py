@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,30 +66,3 @@ class Context(CallbackContext[ExtBot[None], dict[object, object], dict[object, o
 
 
 BotApp = Application[Any, Context, dict[object, object], dict[object, object], BotData, Any]
-
-
-@dataclass
-class Delivery:
-    """How the update being handled reached the handlers (set by bot.updates).
-
-    The error handler marks it failed; only on the final attempt does the merchant get the
-    apology and operators a notice (earlier attempts are retried quietly).
-    """
-
-    attempt: int = 1
-    final: bool = True
-    failed: bool = False
-    error: str | None = None
-    exception: BaseException | None = None  # what failed it (a dropped connection is retried)
-
-
-DELIVERY: ContextVar[Delivery | None] = ContextVar("bot_delivery", default=None)
-
-
-def current_delivery() -> Delivery:
-    """The current update's delivery; outside the inbox (e.g. tests) a single, final one."""
-    delivery = DELIVERY.get()
-    if delivery is None:
-        delivery = Delivery()
-        DELIVERY.set(delivery)
-    return delivery

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import sys
@@ -177,6 +178,23 @@ async def _release_transports(app: Application[Any, Any, Any, Any, Any, Any]) ->
     await asyncio.gather(*(request.shutdown() for request in requests), return_exceptions=True)
 
 
+def settle_heap(*, released: bool = False) -> None:
+    """Take what exists now out of the garbage collector's passes (``gc.freeze``).
+
+    Called by the long-running modes once start-up has loaded the content: that tree (most
+    of the heap, ~100,000 objects that live as long as the process) is then no longer
+    rescanned by every full collection, which cost about 5 % of an update's CPU under load
+    (issue 20). No collection first: start-up leaves almost no cyclic garbage (a dozen
+    objects, measured) and a full pass would add ~0.1 s to it. A content release
+    (``released``) unfreezes and collects first, so that the previous tree is freed.
+    Not called in-process by tests: frozen garbage is never collected.
+    """
+    if released:
+        gc.unfreeze()
+        gc.collect()
+    gc.freeze()
+
+
 async def open_app(
     settings: Settings,
     build: Callable[[Database], Application[Any, Any, Any, Any, Any, Any]],
@@ -249,6 +267,8 @@ async def live_content(
     async def follow(content: Content) -> None:
         metrics.set_content_hash(content.hash)
         health.content = content
+        if gc.get_freeze_count():  # the previous tree was frozen at start-up: let it go
+            settle_heap(released=True)
 
     live.on_release.insert(0, follow)  # before the notices (which wait for the database)
     loop = asyncio.get_running_loop()
@@ -544,6 +564,7 @@ def run(settings: Settings) -> int:
     """``python -m bot run``: poll Telegram and send alerts until SIGTERM/SIGINT."""
     settings.token()  # fail fast, before touching anything else
     content = load_checked(settings.content_dir, settings.deadline)
+    settle_heap()
     return asyncio.run(_poll(settings, content))
 
 
@@ -602,6 +623,7 @@ def serve(settings: Settings) -> int:
     secret = settings.secret()  # ConfigError: the CLI prints one line and exits 2
     settings.token()
     content = load_checked(settings.content_dir, settings.deadline)
+    settle_heap()
     return asyncio.run(serve_until(settings, content=content, secret=secret))
 
 

@@ -42,6 +42,7 @@ from telegram import Update
 from bot.config import Settings
 from bot.content.loader import Content
 from bot.metrics import CONTENT_TYPE, Metrics
+from bot.services.core import Repeated
 from bot.storage.models import Outbox, utcnow
 from bot.updates import UpdateRunner
 
@@ -368,8 +369,9 @@ class CappedSite(web.TCPSite):
 def instrument(application: BotApp, metrics: Metrics) -> None:
     """Count handler errors (an extra error handler; the apology handler still runs first)."""
 
-    async def count_error(_update: object, _context: Context) -> None:
-        metrics.errors.inc()
+    async def count_error(_update: object, context: Context) -> None:
+        if not isinstance(context.error, Repeated):  # handled before: not an error
+            metrics.errors.inc()
 
     application.add_error_handler(count_error)
 

@@ -8,7 +8,7 @@ import re
 from telegram import InputFile, Update
 from telegram.error import BadRequest, TelegramError
 
-from bot.botapi.markup import markup
+from bot.botapi import raw
 from bot.context import Context
 from bot.domain import callbacks
 from bot.services.core import UserInfo
@@ -52,7 +52,9 @@ def button_of(update: Update) -> callbacks.Callback | None:
 async def deliver(update: Update, context: Context, user: UserInfo, outcome: Outcome) -> None:
     """Carry out an Outcome: answer the button, edit the pressed message, send the rest.
 
-    A refused button answer never stops the reply.
+    A refused button answer never stops the reply. Texts go through :mod:`bot.botapi.raw`:
+    PTB's path (rate limiter, errors, defaults) without building a ``Message`` from each
+    answer, which nothing here reads.
     """
     query = update.callback_query
     if query is not None:
@@ -68,12 +70,7 @@ async def deliver(update: Update, context: Context, user: UserInfo, outcome: Out
         edited = False
         if message is not None:
             try:
-                await bot.edit_message_text(
-                    outcome.edit.text,
-                    chat_id=user.chat_id,
-                    message_id=message.message_id,
-                    reply_markup=markup(outcome.edit),
-                )
+                await raw.edit_text(bot, user.chat_id, message.message_id, outcome.edit)
                 edited = True
             except BadRequest as exc:
                 if "not modified" in str(exc).lower():
@@ -83,7 +80,7 @@ async def deliver(update: Update, context: Context, user: UserInfo, outcome: Out
         if not edited:
             outcome.send.insert(0, outcome.edit)
     for screen in outcome.send:
-        await bot.send_message(user.chat_id, screen.text, reply_markup=markup(screen))
+        await raw.send_text(bot, user.chat_id, screen)
     for document in outcome.documents:
         await bot.send_document(
             user.chat_id,

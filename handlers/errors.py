@@ -7,8 +7,11 @@ import logging
 from telegram import Update
 from telegram.error import TelegramError
 
-from bot.context import Context, current_delivery
+from bot.context import Context
+from bot.delivery import current_delivery
 from bot.logs import current_update
+from bot.services.core import Repeated
+from handlers.common import deliver, user_of
 
 log = logging.getLogger("bot.errors")
 
@@ -20,6 +23,18 @@ async def on_error(update: object, context: Context) -> None:
     failure reaches the merchant (an apology, never a raw error) and operators (one line).
     """
     delivery = current_delivery()
+    if isinstance(context.error, Repeated) and isinstance(update, Update):
+        # Not a failure: the update was handled before (its turn committed) and is handled
+        # again; nothing changed, the merchant sees where they are.
+        log.info("%s: showing where the merchant is", context.error)
+        user = user_of(update)
+        if user is not None:
+            try:
+                await deliver(update, context, user, context.error.outcome)
+            except Exception as exc:  # retried as any failed reply (a repeat again)
+                delivery.failed, delivery.exception = True, exc
+                delivery.error = f"{type(exc).__name__}: {exc}"[:500]
+        return
     delivery.failed = True
     delivery.exception = context.error
     delivery.error = f"{type(context.error).__name__}: {context.error}"[:500]

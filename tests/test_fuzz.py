@@ -26,7 +26,8 @@ from telegram import Update
 
 from bot.app import build_application
 from bot.botapi.fake import FakeRequest, FakeTelegram
-from bot.context import DELIVERY, BotApp, Delivery
+from bot.context import BotApp
+from bot.delivery import DELIVERY, Delivery
 from bot.metrics import Metrics
 from bot.storage.db import Database
 from bot.web import SECRET_HEADER, create_app

@@ -36,7 +36,7 @@ async def seed(db: Database, merchant_id: int = 5) -> None:
 async def test_only_changed_columns_are_written_json_in_place_too(db: Database) -> None:
     await seed(db)
     async with db.session() as session:
-        stored = await merchant_row.lock(db, session, 5, lock_key=5)
+        stored = await merchant_row.lock(db, await session.connection(), 5, lock_key=5)
         assert stored is not None
         merchant = stored.merchant
         assert inspect(merchant).session is None  # nothing tracks it
@@ -46,8 +46,8 @@ async def test_only_changed_columns_are_written_json_in_place_too(db: Database) 
         merchant.path.append("entity")
         merchant.current = None
         with counting(db) as wire:
-            assert await stored.write(session)
-            assert not await stored.write(session)  # sent already: nothing left
+            assert await stored.write(await session.connection())
+            assert not await stored.write(await session.connection())  # sent already: nothing left
         [statement] = wire.log
         assert statement.startswith("UPDATE merchant SET answers=")
         assert "last_seen" not in statement
@@ -62,15 +62,15 @@ async def test_only_changed_columns_are_written_json_in_place_too(db: Database) 
 async def test_nothing_changed_sends_nothing(db: Database) -> None:
     await seed(db)
     async with db.session() as session:
-        stored = await merchant_row.lock(db, session, 5, lock_key=5)
+        stored = await merchant_row.lock(db, await session.connection(), 5, lock_key=5)
         assert stored is not None
         stored.merchant.last_seen = NOW  # the same value
         stored.merchant.answers = {"market": ["uk"]}  # an equal value
         with counting(db) as wire:
-            assert not await stored.write(session)
+            assert not await stored.write(await session.connection())
         assert wire.log == []
 
 
 async def test_no_row_is_none(db: Database) -> None:
     async with db.session() as session:
-        assert await merchant_row.lock(db, session, 404, lock_key=404) is None
+        assert await merchant_row.lock(db, await session.connection(), 404, lock_key=404) is None

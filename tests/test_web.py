@@ -28,6 +28,7 @@ from bot.storage.models import Inbox, Outbox, OutboxStatus
 from bot.updates import KEEP
 from bot.web import MAX_BODY, SECRET_HEADER, WEBHOOK, create_app, instrument, webhook_url
 from tests.conftest import Clock, make_settings
+from tests.test_rawapi import count_parses
 
 SECRET = "s3cret_Webhook-token"
 CHAT = 1001
@@ -142,6 +143,16 @@ async def test_good_secret_reaches_a_handler_and_replies(
     assert any("1q:0:platform:shopify" in str(m.reply_markup) for m in replies)
     assert await recorded_ids(db) == [update["update_id"]]
     assert not fake.calls_to("getUpdates"), "serve mode must never poll"
+
+
+async def test_a_webhook_update_is_parsed_once(
+    client: TestClient[Any, Any], fake: FakeTelegram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsed = count_parses(monkeypatch)
+    update = fake.text_update(CHAT, "/help")
+    assert (await post(client, update))[0] == 200
+    assert "How I can help" in (fake.messages(CHAT)[-1].text or "")
+    assert parsed == [update["update_id"]]
 
 
 async def test_the_200_never_waits_for_the_reply_to_be_sent(

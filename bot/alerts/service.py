@@ -324,7 +324,7 @@ class AlertService:
 
     async def command(self, user: UserInfo) -> Outcome:
         """/alerts: the settings screen."""
-        async with self.core.turn(user) as turn:
+        async with self.core.turn(user, repeatable=True) as turn:
             turn.merchant.awaiting = None
             return Outcome(send=[await self.screen(turn)])
 

@@ -748,6 +748,10 @@ class Content:
     _titled: dict[tuple[str, str], StepText] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    # (locale, question id) -> option id -> names a merchant may type (option_labels).
+    _labels: dict[tuple[str, str], Mapping[str, tuple[str, ...]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
     # Telegram language code -> locale, remembered: asked on every screen of every update.
     _locale_by_code: dict[str | None, Locale] = field(
         default_factory=dict, init=False, repr=False, compare=False
@@ -864,20 +868,25 @@ class Content:
         flags = (flag.text for flag in self.step_index[step_id].flags)
         return source_hash(self.locales[DEFAULT_LOCALE].steps[step_id], flags)
 
-    def option_labels(self, code: str | None, qid: str) -> dict[str, list[str]]:
-        """Every name a merchant might type for each option: label plus synonyms."""
-        result: dict[str, list[str]] = {}
-        codes = dict.fromkeys((self.locale(code).code, DEFAULT_LOCALE))
+    def option_labels(self, code: str | None, qid: str) -> Mapping[str, tuple[str, ...]]:
+        """Every name a merchant might type for each option: label plus synonyms (built once
+        per language and question: read for every typed answer)."""
+        lang = self.locale(code).code
+        found = self._labels.get((lang, qid))
+        if found is not None:
+            return found
+        result: dict[str, tuple[str, ...]] = {}
         for option in self.interview.question(qid).options:
             names: list[str] = []
-            for each in codes:  # the merchant's language first, English understood too
+            for each in dict.fromkeys((lang, DEFAULT_LOCALE)):  # theirs first; English too
                 names.append(str(self.string(each, f"questions.{qid}.options.{option}")))
                 try:
                     extra = self.locales[each].lookup(f"questions.{qid}.synonyms.{option}")
                 except KeyError:
                     extra = []
                 names.extend(str(x) for x in extra)
-            result[option] = list(dict.fromkeys(names))
+            result[option] = tuple(dict.fromkeys(names))
+        self._labels[(lang, qid)] = result
         return result
 
     def typed_words(self, code: str | None) -> TypedWords:

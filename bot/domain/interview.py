@@ -5,6 +5,7 @@ No Telegram, SQL or templates here. State goes in, new state (or a refusal) come
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Collection, Mapping, Sequence
@@ -312,6 +313,12 @@ def normalise(text: str) -> str:
     return " ".join(text.split())
 
 
+#: :func:`normalise` for option ids and the labels and synonyms content gives them: a
+#: finite set of strings, read for every typed answer, so normalised once. (What merchants
+#: type goes through :func:`normalise` itself and is not kept.)
+_normalised_name = functools.lru_cache(maxsize=16_384)(normalise)
+
+
 _LIST_SEPARATORS = re.compile(r"[,;/&+]| and | und | et | y | e ", re.IGNORECASE)
 
 
@@ -347,7 +354,7 @@ def match_parts(
     as exact answers ("it" is Italy alone, not inside a sentence).
     """
     names = {
-        option: {normalise(n) for n in labels.get(option, ())} - {""}
+        option: {_normalised_name(n) for n in labels.get(option, ())} - {""}
         for option in question.options
     }
     pieces = [typed] if question.kind == "one" else _LIST_SEPARATORS.split(_deflag(typed))
@@ -357,7 +364,9 @@ def match_parts(
         wanted = normalise(piece)
         if not wanted:
             continue
-        exact = [o for o in question.options if wanted == normalise(o) or wanted in names[o]]
+        exact = [
+            o for o in question.options if wanted == _normalised_name(o) or wanted in names[o]
+        ]
         hits = exact[:1] or _mentioned(wanted, names, negations)
         if not hits:
             unknown.append(" ".join(piece.split()))

@@ -5,7 +5,8 @@ Each use case opens exactly one turn: one short transaction, serialised per merc
 PostgreSQL the read that loads the merchant locks their row), that loads (or creates, on
 first contact) the merchant and reads their interview state against today's content. Two
 instances handling the same merchant act as one would; a restart continues exactly where
-the merchant was.
+the merchant was. The turn records the update's id with the merchant, so an update handled
+again after its turn committed changes nothing (:class:`Repeated`, :func:`handled_already`).
 """
 
 from __future__ import annotations
@@ -14,26 +15,30 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import Table, insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.content.loader import Content
+from bot.delivery import DELIVERY
 from bot.domain import interview as iv
 from bot.domain.interview import State, TypedWords
 from bot.domain.plan import Mark, Progress
 from bot.domain.plan import select as select_steps
 from bot.storage import merchant_row
-from bot.storage.db import Database
+from bot.storage.db import Database, Unit
 from bot.storage.merchant_row import StoredMerchant
 from bot.storage.models import Event, Merchant, Mode, StepProgress, StepStatus, utcnow
 from bot.views.model import Outcome, Screen
 from bot.views.screens import Views
 
 _EVENTS: Table = Event.__table__  # type: ignore[attr-defined]
+#: Clocks of two instances may differ by this much (see :func:`handled_already`).
+CLOCK_SKEW = timedelta(minutes=1)
 #: Activity-log kind: a step was shown on its own (what typed "done" or "skip" applies to).
 STEP_SHOWN = "step_opened"  # a step shown to the merchant (funnel, and typed done/skip)
 
@@ -101,19 +106,46 @@ def with_id(ids: str | None, item: str) -> str:
     return f"{ids or ','}{item},"
 
 
+class Repeated(Exception):
+    """The update's turn committed before (it is handled again: its process died before the
+    inbox recorded it done, or its reply failed after the commit). Nothing was changed; the
+    outcome shows the merchant where they are. Raised as the turn opens, so the service never
+    runs; the error handler (handlers.errors) delivers the outcome."""
+
+    def __init__(self, update_id: int, outcome: Outcome) -> None:
+        super().__init__(f"update {update_id} was handled already")
+        self.update_id = update_id
+        self.outcome = outcome
+
+
+def handled_already(merchant: Merchant, update_id: int, received: datetime | None) -> bool:
+    """Whether a turn for this update (or a later one) committed for the merchant already.
+
+    Telegram's update ids grow per bot, so an id at or below the recorded one was handled,
+    with one exception: after a week without updates Telegram picks the next id at random
+    (it may be lower). An update that arrived after the merchant's last turn cannot have
+    been handled by it, so a lower id counts only if the merchant's last turn came after the
+    update was received (``last_seen`` is written by every turn, with ``last_update_id``).
+    """
+    last = merchant.last_update_id
+    if last is None or update_id > last:
+        return False
+    return received is None or merchant.last_seen >= received - CLOCK_SKEW
+
+
 class Turn:
     """One update's unit of work: the session, the merchant, their interview state."""
 
     def __init__(
         self,
-        session: AsyncSession,
+        unit: Unit,
         merchant: Merchant,
         *,
         stored: StoredMerchant | None,
         content: Content,
         now: datetime,
     ) -> None:
-        self.session = session
+        self._unit = unit
         self.merchant = merchant
         # The merchant as loaded (written back by Core at commit: write_merchant), or None
         # for one created in this turn (first contact: in the session, the ORM inserts it).
@@ -130,6 +162,17 @@ class Turn:
             merchant.mode,
             merchant.edit_before,
         )
+
+    @property
+    def session(self) -> AsyncSession:
+        """The ORM session in the turn's transaction (made when first asked for: most turns
+        need none; the merchant row and the events are written by Core)."""
+        return self._unit.session
+
+    @property
+    def connection(self) -> AsyncConnection:
+        """The turn's Core connection (its transaction)."""
+        return self._unit.connection
 
     @property
     def lang(self) -> str | None:
@@ -196,7 +239,7 @@ class Turn:
         rows, self._events = self._events, []
         if self.created:
             await self.session.flush()  # a new merchant's row goes first
-        conn = await self.session.connection()
+        conn = self.connection
         # Rows as parameters (executemany: one statement), not .values(rows): a multi-row
         # VALUES has no cache key, so it would be compiled again on every update.
         await conn.execute(insert(_EVENTS), rows[0] if len(rows) == 1 else rows)
@@ -205,13 +248,13 @@ class Turn:
         """Write the loaded merchant's changed columns (one UPDATE, or none). Runs before
         the turn commits; call it earlier only before reading the merchant back by SQL."""
         if self._stored is not None:
-            await self._stored.write(self.session)
+            await self._stored.write(self.connection)
 
     async def flush(self) -> None:
         """Write what this turn changed so far (the merchant, rows added to the session),
         before reading it back by SQL (an export)."""
         await self.write_merchant()
-        await self.session.flush()
+        await self._unit.flush()
 
     async def erasing(self) -> None:
         """The merchant's data is about to be erased: write nothing of theirs at commit."""
@@ -312,25 +355,37 @@ class Core:
         return self.live.deadline
 
     @asynccontextmanager
-    async def turn(self, user: UserInfo) -> AsyncIterator[Turn]:
-        """Open the update's unit of work: lock the chat, load or create the merchant."""
+    async def turn(self, user: UserInfo, *, repeatable: bool = False) -> AsyncIterator[Turn]:
+        """Open the update's unit of work: lock the chat, load or create the merchant.
+
+        An update whose turn committed before (:func:`handled_already`) raises
+        :class:`Repeated` here, so what it applies is not applied twice; ``repeatable``
+        turns (a command that shows something: /help, /plan, /export) run again instead,
+        so the merchant gets that reply at least once.
+        """
         token = _PINNED.set((id(self), self.live))
         try:
-            async with self._turn(user) as turn:
+            async with self._turn(user, repeatable) as turn:
                 yield turn
         finally:
             _PINNED.reset(token)
 
     @asynccontextmanager
-    async def _turn(self, user: UserInfo) -> AsyncIterator[Turn]:
-        async with self.db.session() as session:
+    async def _turn(self, user: UserInfo, repeatable: bool) -> AsyncIterator[Turn]:
+        async with self.db.unit() as unit:
             now = self.clock()
             # The first statement reads the merchant and locks the row (PostgreSQL): one
             # chat's updates are serialised across processes without a round trip of its own.
             # Core, not the ORM (bot.storage.merchant_row): loading and flushing this one row
             # through the ORM was ~30 % of an update's CPU (issue 20). The changed columns
             # are written back by one UPDATE before commit (write_merchant).
-            stored = await merchant_row.lock(self.db, session, user.id, lock_key=user.chat_id)
+            stored = await merchant_row.lock(
+                self.db, unit.connection, user.id, lock_key=user.chat_id
+            )
+            # The update's id (from the inbox; None outside it), recorded in the merchant row
+            # by the turn's one write: an update handled again changes nothing (Repeated).
+            delivery = DELIVERY.get()
+            update_id = delivery.update_id if delivery is not None else None
             if stored is None:
                 merchant = Merchant(
                     id=user.id,
@@ -340,17 +395,31 @@ class Core:
                     last_seen=now,
                     interview_version=self.content.interview.version,
                     preferred_hour=self.default_hour,
+                    last_update_id=update_id,
                 )
-                session.add(merchant)
+                unit.session.add(merchant)
             else:
                 merchant = stored.merchant
+                if (
+                    delivery is not None
+                    and delivery.again
+                    and update_id is not None
+                    and handled_already(merchant, update_id, delivery.received)
+                ):
+                    if not repeatable:
+                        # Rolled back as the exception leaves the unit: nothing written.
+                        seen = Turn(unit, merchant, stored=None, content=self.content, now=now)
+                        raise Repeated(update_id, Outcome(send=[await self.where_am_i(seen)]))
+                    # Runs again; the recorded id stays (a later update's may be it).
+                elif update_id is not None:
+                    merchant.last_update_id = update_id
                 merchant.last_seen = now
                 merchant.chat_id = user.chat_id
                 if user.language_code:
                     merchant.language_code = user.language_code
                 if merchant.blocked:
                     merchant.blocked = False
-            turn = Turn(session, merchant, stored=stored, content=self.content, now=now)
+            turn = Turn(unit, merchant, stored=stored, content=self.content, now=now)
             if turn.created:
                 await turn.log("first_contact")
             yield turn
@@ -446,6 +515,6 @@ class Core:
 
     async def unknown_button(self, user: UserInfo) -> Outcome:
         """Stale or forged callback data: change nothing, show where the merchant is."""
-        async with self.turn(user) as turn:
+        async with self.turn(user, repeatable=True) as turn:
             screen = await self.where_am_i(turn)
             return Outcome(toast=self.toast(turn, "notices.unknown_button"), send=[screen])

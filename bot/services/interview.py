@@ -35,7 +35,7 @@ class InterviewService:
 
     async def start(self, user: UserInfo, payload: str | None = None) -> Outcome:
         """/start (optionally from a deep link): greet; resume the interview or show the plan."""
-        async with self.core.turn(user) as turn:
+        async with self.core.turn(user, repeatable=True) as turn:
             return await self._start(turn, user, payload)
 
     async def _start(self, turn: Turn, user: UserInfo, payload: str | None) -> Outcome:
@@ -95,12 +95,12 @@ class InterviewService:
 
     async def help(self, user: UserInfo) -> Outcome:
         """/help."""
-        async with self.core.turn(user) as turn:
+        async with self.core.turn(user, repeatable=True) as turn:
             return Outcome(send=[self.views.simple(turn.lang, "help.html.j2")])
 
     async def media(self, user: UserInfo) -> Outcome:
         """A sticker, photo or other non-text message: explain, change nothing."""
-        async with self.core.turn(user) as turn:
+        async with self.core.turn(user, repeatable=True) as turn:
             return Outcome(send=[self.views.hint(turn.lang, turn.state, media=True)])
 
     async def text(self, user: UserInfo, typed: str) -> Outcome:

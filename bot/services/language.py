@@ -46,7 +46,7 @@ class LanguageService:
 
     async def show(self, user: UserInfo, typed: str | None = None) -> Outcome:
         """/language (or ``/language Deutsch``)."""
-        async with self.core.turn(user) as turn:
+        async with self.core.turn(user, repeatable=True) as turn:
             if typed:
                 code = self.names().get(normalise(typed))
                 if code is not None:

@@ -27,21 +27,21 @@ class PlanService:
 
     async def plan(self, user: UserInfo) -> Outcome:
         """/plan."""
-        async with self.core.turn(user) as turn:
+        async with self.core.turn(user, repeatable=True) as turn:
             if (asked := self.core.interview_first(turn, as_toast=False)) is not None:
                 return asked
             return Outcome(send=[await self.core.plan_screen(turn)])
 
     async def next(self, user: UserInfo) -> Outcome:
         """/next."""
-        async with self.core.turn(user) as turn:
+        async with self.core.turn(user, repeatable=True) as turn:
             if (asked := self.core.interview_first(turn, as_toast=False)) is not None:
                 return asked
             return Outcome(send=[await self.core.next_screen(turn)])
 
     async def profile(self, user: UserInfo) -> Outcome:
         """/profile."""
-        async with self.core.turn(user) as turn:
+        async with self.core.turn(user, repeatable=True) as turn:
             if (asked := self.core.interview_first(turn, as_toast=False)) is not None:
                 return asked
             return Outcome(send=[self.views.profile(turn.lang, turn.state.answers)])

@@ -29,7 +29,7 @@ class PrivacyService:
 
     async def privacy(self, user: UserInfo) -> Outcome:
         """/privacy: what is stored, why, and for how long."""
-        async with self.core.turn(user) as turn:
+        async with self.core.turn(user, repeatable=True) as turn:
             screen = self.views.simple(
                 turn.lang, "privacy.html.j2", retention_days=self.core.retention_days
             )
@@ -37,7 +37,7 @@ class PrivacyService:
 
     async def export(self, user: UserInfo) -> Outcome:
         """/export: a JSON file of everything stored about the merchant."""
-        async with self.core.turn(user) as turn:
+        async with self.core.turn(user, repeatable=True) as turn:
             await turn.flush()
             data = await erase.export_rows(turn.session, turn.merchant.id)
             lang = turn.lang
@@ -50,7 +50,7 @@ class PrivacyService:
 
     async def ask_delete(self, user: UserInfo) -> Outcome:
         """/delete: ask for confirmation first."""
-        async with self.core.turn(user) as turn:
+        async with self.core.turn(user, repeatable=True) as turn:
             return Outcome(send=[self.views.delete_question(turn.lang)])
 
     async def press(self, user: UserInfo, button: DeleteData) -> Outcome:
@@ -66,7 +66,7 @@ class PrivacyService:
     async def calendar(self, user: UserInfo) -> Outcome:
         """/calendar: an .ics file with the shutdown, the go-live date and scheduled alerts."""
         r = self.views.r
-        async with self.core.turn(user) as turn:
+        async with self.core.turn(user, repeatable=True) as turn:
             merchant_id, lang, answers = turn.merchant.id, turn.lang, turn.answers
             rows = await turn.session.exec(
                 select(Outbox).where(

@@ -8,12 +8,25 @@ simply lets its leases run out.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    Table,
+    any_,
+    bindparam,
+    column,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -23,20 +36,48 @@ from bot.storage.models import Inbox, InboxStatus
 _TABLE: Table = Inbox.__table__  # type: ignore[attr-defined]
 # done() runs once per update: the statement is built once, here. Building it on every call
 # (update().where().values()) was a third of done()'s CPU (py-spy, issue 20).
-_DONE = (
+_DONE_VALUES = {"status": InboxStatus.DONE, "payload": None, "lease_until": None, "error": None}
+# Handled updates are recorded done a batch at a time (bot.updates), by one statement whose
+# text does not depend on how many ids it carries: ``IN (...)`` with N parameters would be a
+# new statement for every N (on PostgreSQL each one prepared, crowding the turn's statements
+# out of asyncpg's cache). PostgreSQL: one array parameter; SQLite: one JSON array.
+_DONE_PG = (
     update(_TABLE)
-    .where(_TABLE.c.update_id == bindparam("done_id"))
-    .values(status=InboxStatus.DONE, payload=None, lease_until=None, error=None)
+    .where(_TABLE.c.update_id == any_(bindparam("done_ids", type_=ARRAY(BigInteger))))
+    .values(_DONE_VALUES)
+)
+_DONE_SQLITE = (
+    update(_TABLE)
+    .where(
+        _TABLE.c.update_id.in_(
+            select(column("value")).select_from(func.json_each(bindparam("done_ids")))
+        )
+    )
+    .values(_DONE_VALUES)
+)
+
+# accept() runs for every getUpdates batch: built once per dialect, like _DONE.
+_ACCEPT_PG = (
+    pg_insert(_TABLE)
+    .on_conflict_do_nothing(index_elements=["update_id"])
+    .returning(_TABLE.c.update_id)
+)
+_ACCEPT_SQLITE = (
+    sqlite_insert(_TABLE)
+    .on_conflict_do_nothing(index_elements=["update_id"])
+    .returning(_TABLE.c.update_id)
 )
 
 
 @dataclass(frozen=True)
 class Leased:
-    """An update this process holds a lease on: its payload and how often it was tried."""
+    """An update this process holds a lease on: its payload, how often it was tried and
+    when it was received."""
 
     update_id: int
     payload: dict[str, Any]
     attempts: int
+    received_at: datetime
 
 
 async def accept(
@@ -49,14 +90,9 @@ async def accept(
     """
     if not payloads:
         return []
-    insert = pg_insert if db.is_postgres else sqlite_insert
     # The rows go as parameters, not as .values(...): a multi-row VALUES has no cache key,
     # so SQLAlchemy would compile it again for every update.
-    statement = (
-        insert(_TABLE)
-        .on_conflict_do_nothing(index_elements=["update_id"])
-        .returning(_TABLE.c.update_id)
-    )
+    statement = _ACCEPT_PG if db.is_postgres else _ACCEPT_SQLITE
     rows = [
         {
             "update_id": payload["update_id"],
@@ -90,16 +126,22 @@ async def claim(db: Database, now: datetime, lease: timedelta, limit: int) -> li
         update(t)
         .where(t.c.update_id.in_(due.scalar_subquery()))
         .values(lease_until=now + lease)
-        .returning(t.c.update_id, t.c.payload, t.c.attempts)
+        .returning(t.c.update_id, t.c.payload, t.c.attempts, t.c.received_at)
     )
     rows = await db.execute(statement)
-    leased = [Leased(row[0], row[1] or {}, row[2]) for row in rows]
+    leased = [Leased(row[0], row[1] or {}, row[2], row[3]) for row in rows]
     return sorted(leased, key=lambda item: item.update_id)
 
 
-async def done(db: Database, update_id: int) -> None:
-    """The update was handled: keep its id (to ignore re-deliveries), drop its payload."""
-    await db.execute(_DONE, {"done_id": update_id})
+async def done(db: Database, update_ids: Sequence[int]) -> None:
+    """These updates were handled: keep their ids (to ignore re-deliveries), drop their
+    payloads. One statement for all of them."""
+    if not update_ids:
+        return
+    if db.is_postgres:
+        await db.execute(_DONE_PG, {"done_ids": list(update_ids)})
+    else:
+        await db.execute(_DONE_SQLITE, {"done_ids": json.dumps(list(update_ids))})
 
 
 async def retry(db: Database, update_id: int, attempts: int, error: str, at: datetime) -> None:

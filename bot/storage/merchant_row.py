@@ -18,8 +18,8 @@ import copy
 from typing import Any
 
 from sqlalchemy import JSON, Table, bindparam, inspect, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import configure_mappers
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.storage.db import Database, read_locked
 from bot.storage.models import Merchant
@@ -60,7 +60,7 @@ class StoredMerchant:
             if name in current and current[name] != self._stored[name]
         }
 
-    async def write(self, session: AsyncSession) -> bool:
+    async def write(self, conn: AsyncConnection) -> bool:
         """Send the changed columns (one UPDATE, none if nothing changed); True if sent.
 
         What is sent becomes the stored state, so a second call sends only what changed
@@ -69,7 +69,6 @@ class StoredMerchant:
         changed = self.changes()
         if not changed:
             return False
-        conn = await session.connection()
         await conn.execute(_UPDATE, {**changed, "merchant_id": self.merchant.id})
         for name, value in changed.items():
             self._stored[name] = copy.deepcopy(value) if name in _JSON else value
@@ -77,14 +76,13 @@ class StoredMerchant:
 
 
 async def lock(
-    db: Database, session: AsyncSession, merchant_id: int, *, lock_key: int
+    db: Database, conn: AsyncConnection, merchant_id: int, *, lock_key: int
 ) -> StoredMerchant | None:
     """The merchant, their row locked until the transaction ends (PostgreSQL; see
     :func:`bot.storage.db.read_locked`: a first contact takes an advisory lock instead)."""
-    conn = await session.connection()
 
     async def read() -> StoredMerchant | None:
         row = (await conn.execute(_LOCK, {"merchant_id": merchant_id})).mappings().first()
         return None if row is None else StoredMerchant(dict(row))
 
-    return await read_locked(db, session, read, lock_key=lock_key)
+    return await read_locked(db, conn, read, lock_key=lock_key)

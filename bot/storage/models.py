@@ -171,6 +171,10 @@ class Merchant(SQLModel, table=True):
     # Pressed "stop these messages" on an operator broadcast (reminders are separate).
     broadcasts_off: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
+    # The id of the last update whose turn committed: the same update handled again (after
+    # a crash, or a reply that failed after the commit) changes nothing (bot.services.core).
+    last_update_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+
     @property
     def lang(self) -> str | None:
         """The language to write in: the one chosen with /language, else Telegram's."""

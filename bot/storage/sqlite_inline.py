@@ -119,6 +119,11 @@ class InlineConnection:
         """A new cursor (entered with ``async with`` by the adapter)."""
         return InlineCursor(self._conn.cursor())
 
+    def begin_immediate(self) -> None:
+        """Start a write transaction now (``BEGIN IMMEDIATE``): the write lock is taken at
+        the start, so a transaction that reads first never fails to upgrade later."""
+        self._conn.execute("BEGIN IMMEDIATE")
+
     async def commit(self) -> None:
         """Commit the transaction."""
         self._conn.commit()
