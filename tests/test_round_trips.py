@@ -230,3 +230,31 @@ async def test_the_merchant_is_updated_at_most_once_per_typed_answer(
     assert all(n <= 1 for n in updates.values()), str(updates)
     assert len(updates) == len(WALK)
     assert fake.messages(chat)[-1].text  # the walk got to its end
+
+
+@pytest.mark.slow
+async def test_most_typed_answers_need_no_orm_session(
+    app: BotApp, fake: FakeTelegram, db: Database, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A turn is a Core transaction; its ORM session is made only when something asks for it
+    (issue 20: a session costs about a third of a short transaction's CPU). Of the benchmark's
+    ten answers only the market (alerts are planned again) and the last one (the plan's
+    marks, the latest step link) read through the ORM."""
+    made: list[str] = []
+    real = Database.bound_session
+
+    def counted(conn: Any) -> Any:
+        made.append(current)
+        return real(conn)
+
+    monkeypatch.setattr(Database, "bound_session", staticmethod(counted))
+    runner = UpdateRunner(app, clock=clock)
+    chat = 80
+    current = "/start"
+    await through_inbox(runner, fake.text_update(chat, current))
+    assert made == ["/start"]  # first contact: the new merchant is inserted by the ORM
+    made.clear()
+    for current in WALK:
+        await through_inbox(runner, fake.text_update(chat, current))
+    assert sorted(set(made)) == sorted({WALK[1], WALK[-1]}), made
+    assert fake.messages(chat)[-1].text  # the walk got to its end

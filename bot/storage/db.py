@@ -1,4 +1,4 @@
-"""The database: one engine, the one async session factory, and migrations at start.
+"""The database: one engine, its session factory and units of work, and migrations at start.
 
 SQLite data at rest: a database file the bot creates is ``0600`` and folders it creates for
 it ``0700`` (SQLite gives the WAL and shared-memory files the database file's mode);
@@ -69,7 +69,8 @@ def _asyncpg_ssl(url: URL) -> tuple[URL, dict[str, Any]]:
 
 
 class Database:
-    """Owns the engine; ``session()`` is the only place an AsyncSession is created."""
+    """Owns the engine; every AsyncSession is made here: by ``session()``, or for a unit of
+    work's connection by ``bound_session()`` (``unit()``)."""
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         url = _normalise_url(url)
@@ -167,7 +168,7 @@ class Database:
     async def _unit(self) -> AsyncIterator[Unit]:
         async with self.engine.connect() as conn:
             await conn.begin()
-            unit = Unit(conn)
+            unit = Unit(conn, self.bound_session)
             try:
                 yield unit
                 await unit.flush()
@@ -179,6 +180,14 @@ class Database:
                 await unit.close()
         if unit.checkpoint and self.dialect == "sqlite":
             await self._checkpoint()
+
+    @staticmethod
+    def bound_session(conn: AsyncConnection) -> AsyncSession:
+        """An ORM session in ``conn``'s transaction: it flushes into it, and never commits
+        or ends it (the unit of work does)."""
+        return AsyncSession(
+            bind=conn, expire_on_commit=False, join_transaction_mode="rollback_only"
+        )
 
     async def execute(
         self, statement: Executable, parameters: Params | None = None
@@ -305,8 +314,11 @@ class Unit:
     """An open transaction (:meth:`Database.unit`): its Core connection, and an ORM session
     joined to the same transaction, made the first time it is asked for."""
 
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(
+        self, connection: AsyncConnection, make_session: Callable[[AsyncConnection], AsyncSession]
+    ) -> None:
         self.connection = connection
+        self._make_session = make_session
         self._session: AsyncSession | None = None
 
     @property
@@ -314,9 +326,7 @@ class Unit:
         """The ORM session in this transaction (flushed before it commits; it never commits
         or ends the transaction itself)."""
         if self._session is None:
-            self._session = AsyncSession(
-                bind=self.connection, expire_on_commit=False, join_transaction_mode="rollback_only"
-            )
+            self._session = self._make_session(self.connection)
         return self._session
 
     @property
