@@ -15,7 +15,7 @@ import logging
 import os
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -128,12 +128,12 @@ class Database:
         ``lock_chat`` serialises work on one chat across processes (a transaction-scoped
         advisory lock on PostgreSQL; SQLite has one writer at a time anyway).
         """
-        if self._sqlite_write_lock is not None:
-            async with self._sqlite_write_lock, self._open(lock_chat) as session:
-                yield session
-        else:
-            async with self._open(lock_chat) as session:
-                yield session
+        async with self._one_writer(), self._open(lock_chat) as session:
+            yield session
+
+    def _one_writer(self) -> AbstractAsyncContextManager[Any]:
+        """SQLite: wait for this process's one writer at a time; PostgreSQL: nothing."""
+        return self._sqlite_write_lock or nullcontext()
 
     @asynccontextmanager
     async def _open(self, lock_chat: int | None) -> AsyncIterator[AsyncSession]:
@@ -157,12 +157,8 @@ class Database:
         error). The ORM session on it (:attr:`Unit.session`) is made only when something
         asks for it: a typed answer's turn (Core statements only) then costs about a third
         less CPU than through a session (issue 20)."""
-        if self._sqlite_write_lock is not None:
-            async with self._sqlite_write_lock, self._unit() as unit:
-                yield unit
-        else:
-            async with self._unit() as unit:
-                yield unit
+        async with self._one_writer(), self._unit() as unit:
+            yield unit
 
     @asynccontextmanager
     async def _unit(self) -> AsyncIterator[Unit]:
@@ -216,8 +212,7 @@ class Database:
                 return [tuple(row) for row in result] if result.returns_rows else []
         # SQLite: a Core transaction under the one-writer lock. An ORM session (as a turn
         # opens) would cost about twice the CPU for a single statement (issue 20).
-        assert self._sqlite_write_lock is not None
-        async with self._sqlite_write_lock, self.engine.begin() as conn:
+        async with self._one_writer(), self.engine.begin() as conn:
             result = await conn.execute(statement, parameters)
             return [tuple(row) for row in result] if result.returns_rows else []
 
