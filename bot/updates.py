@@ -232,11 +232,10 @@ class UpdateRunner:
                 update = Update.de_json(payload, self.app.bot)
             except Exception as exc:  # no handler can read it: trying again cannot help
                 error = f"unreadable update: {type(exc).__name__}: {exc}"[:500]
-                log.error("update %d could not be read (%s): given up", update_id, error)
-                try:
-                    await inbox.give_up(self.db, update_id, attempt, error)
-                except Exception:  # the lease runs out and it is read (and given up) again
-                    log.warning("could not record update %d", update_id, exc_info=True)
+                log.error("update %d could not be read (%s)", update_id, error)
+                await self._record_failure(
+                    update_id, Delivery(attempt=attempt, final=True, failed=True, error=error)
+                )
                 return False
         delivery = await self._attempt(update, attempt, received, again=not fresh)
         if delivery.failed and not delivery.final and lost_connection(delivery.exception):
@@ -247,6 +246,12 @@ class UpdateRunner:
         if not delivery.failed:
             self._handled(update_id)  # with the next batch; failures are written at once
             return True
+        await self._record_failure(update_id, delivery)
+        return False
+
+    async def _record_failure(self, update_id: int, delivery: Delivery) -> None:
+        """Write a failed attempt's outcome now: given up after the last, else due again."""
+        attempt = delivery.attempt
         try:
             if delivery.final:
                 await inbox.give_up(self.db, update_id, attempt, delivery.error or "failed")
@@ -259,7 +264,6 @@ class UpdateRunner:
             # The outcome could not be written (database down): the lease runs out and the
             # update is handled again; replies are at least once.
             log.warning("could not record the outcome of update %d", update_id, exc_info=True)
-        return False
 
     async def _attempt(
         self, update: Update, attempt: int, received: datetime, *, again: bool
