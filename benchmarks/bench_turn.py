@@ -30,9 +30,10 @@ from typing import Any
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 from telegram import Update
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
+from telegram.ext import Application, ApplicationBuilder, MessageHandler, filters
 
-from benchmarks.bench_interview import ANSWERS, TOKEN
+from benchmarks.bench_interview import ANSWERS, REPO, TOKEN
+from benchmarks.echo_bot import echo
 from bot.app import build_application
 from bot.botapi.fake import FakeRequest, FakeTelegram
 from bot.config import Settings
@@ -40,14 +41,7 @@ from bot.content.check import load_checked
 from bot.storage.db import Database
 from bot.updates import UpdateRunner
 
-REPO = Path(__file__).resolve().parent.parent
 MERCHANTS = 50
-
-
-async def echo(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Reply with the same text (the baseline's only handler)."""
-    if update.effective_message and update.effective_message.text:
-        await update.effective_message.reply_text(update.effective_message.text)
 
 
 def echo_app(fake: FakeTelegram) -> Application[Any, Any, Any, Any, Any, Any]:

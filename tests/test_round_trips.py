@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlmodel import select
 
+from benchmarks.bench_interview import ANSWERS
 from bot.botapi.fake import FakeTelegram
 from bot.context import BotApp
 from bot.storage.db import Database
@@ -196,21 +197,10 @@ async def test_a_database_restart_between_updates_loses_nothing(
     assert not [m for m in fake.messages(chat) if "sorry" in (m.text or "").lower()]
 
 
-# The benchmark's walk (benchmarks/bench_interview.py): ten typed answers through the
-# interview, among them the market (which proposes a time zone and replans alerts) and the
-# last answer (which looks up the latest step link).
-WALK = (
-    "Shopify",
-    "UK, Germany",
-    "Registered company",
-    "local",
-    "1–50 products",
-    "We ship ourselves",
-    "shop tab, ads",
-    "Not started",
-    "Ann & Co",
-    "2027-03-31",
-)
+# The benchmark's walk: ten typed answers through the interview, among them the market
+# (which proposes a time zone and replans alerts) and the last answer (which looks up the
+# latest step link).
+WALK = ANSWERS
 
 
 @pytest.mark.slow
