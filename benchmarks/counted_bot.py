@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import Pool
 
 counts: Counter[str] = Counter()
 
@@ -72,6 +73,13 @@ def _commit(conn: Any) -> None:
 def _rollback(conn: Any) -> None:
     if real_boundary(conn):
         counts["ROLLBACK"] += 1
+
+
+@event.listens_for(Pool, "connect")
+def _connect(*_: Any) -> None:
+    # Not a round trip but dearer than many: PostgreSQL starts a server process for each
+    # connection (a pool that closes and reopens connections under load pays it again).
+    counts["CONNECT (new connection)"] += 1
 
 
 _ping = PGDialect_asyncpg.do_ping
