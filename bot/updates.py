@@ -70,6 +70,10 @@ COALESCE_CHATS = 10_000
 DONE_DELAY = 0.05
 #: Handled updates waiting to be recorded done that are written at once (one statement).
 DONE_BATCH = 100
+#: Times an update whose turn wrote nothing because its merchant changed meanwhile
+#: (bot.delivery.HandleAgain: another instance's turn for the chat came first) is handled
+#: again at once, before it counts as a failed attempt (tried again later).
+HANDLE_AGAIN = 5
 
 
 class Coalescer:
@@ -238,6 +242,15 @@ class UpdateRunner:
                 )
                 return False
         delivery = await self._attempt(update, attempt, received, again=not fresh)
+        for _ in range(HANDLE_AGAIN):
+            if not delivery.handle_again:
+                break
+            # Its turn wrote nothing: the merchant changed while it ran (another instance's
+            # turn for the same chat committed first). Run it again now, on what is stored.
+            delivery = await self._attempt(update, attempt, received, again=True)
+        else:
+            if delivery.handle_again:  # changed every time: an ordinary retry, later
+                delivery.failed, delivery.error = True, "the merchant kept changing meanwhile"
         if delivery.failed and not delivery.final and lost_connection(delivery.exception):
             # A pooled connection the database had dropped (it restarted): the pool has let
             # go of every such connection now, so try again at once instead of later.

@@ -19,6 +19,7 @@ from sqlmodel import select
 from benchmarks.bench_interview import ANSWERS
 from bot.botapi.fake import FakeTelegram
 from bot.context import BotApp
+from bot.storage import direct
 from bot.storage.db import Database
 from bot.storage.models import Inbox, InboxStatus, Merchant
 from bot.updates import UpdateRunner
@@ -26,27 +27,38 @@ from tests.conftest import Clock
 
 
 class Wire:
-    """Counts what one engine sends to the database: statements, BEGIN/COMMIT/ROLLBACK
-    (PostgreSQL sends them as statements of their own; SQLite's ``BEGIN IMMEDIATE`` is
-    run on the sqlite3 connection directly, so it is counted from the ``begin`` event) and
-    pool pings. Autocommit work sends no BEGIN or COMMIT."""
+    """Counts what one engine sends to the database: statements (SQLAlchemy's and those the
+    turn runs on the driver itself, bot.storage.direct), BEGIN/COMMIT/ROLLBACK and pool pings.
+
+    PostgreSQL sends BEGIN, COMMIT and ROLLBACK as statements of their own, but only for a
+    transaction the driver really began: SQLAlchemy's asyncpg adapter sends BEGIN just before
+    the first statement *SQLAlchemy* runs in it, so a unit of work whose statements all ran
+    directly (autocommit) sends none, and its commit sends nothing either. SQLite's ``BEGIN
+    IMMEDIATE`` is run on the sqlite3 connection as the transaction begins (counted from the
+    ``begin`` event). Autocommit work sends no BEGIN or COMMIT."""
 
     def __init__(self, postgres: bool) -> None:
         self.postgres = postgres
         self.log: list[str] = []
-        self._begun = False  # BEGIN sent; shown with the transaction's first statement
+        self._pending: set[int] = set()  # begun, BEGIN not sent yet (shown with a statement)
+        self._open: set[int] = set()  # BEGIN sent (PostgreSQL): COMMIT/ROLLBACK will be too
         self._lease = False
 
-    def on_execute(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+    def on_execute(self, conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         # Send slots are leased from PostgreSQL a batch at a time (bot.storage.send_slots),
         # not per update: that transaction is left out of the count.
         if "send_budget" in statement:
             self._lease = True
-            self._begun = False
+            self._pending.discard(id(conn))
             return
-        if self._begun:
+        if id(conn) in self._pending:
+            self._pending.discard(id(conn))
+            self._open.add(id(conn))
             self.log.append("BEGIN")
-            self._begun = False
+        self.log.append(" ".join(statement.split())[:60])
+
+    def on_direct(self, statement: str) -> None:
+        """A statement run by the driver directly: it begins no transaction."""
         self.log.append(" ".join(statement.split())[:60])
 
     def _real(self, conn: Any) -> bool:
@@ -55,16 +67,24 @@ class Wire:
         return self.postgres and not autocommit
 
     def on_begin(self, conn: Any) -> None:
-        self._begun = self._real(conn) or not self.postgres  # SQLite: BEGIN IMMEDIATE
         self._lease = False
+        if not self.postgres:  # SQLite: BEGIN IMMEDIATE, now
+            self.log.append("BEGIN")
+        elif self._real(conn):
+            self._pending.add(id(conn))
+
+    def _end(self, conn: Any, what: str) -> None:
+        self._pending.discard(id(conn))
+        if id(conn) in self._open:
+            self._open.discard(id(conn))
+            if not self._lease:
+                self.log.append(what)
 
     def on_commit(self, conn: Any) -> None:
-        if self._real(conn) and not self._lease:
-            self.log.append("COMMIT")
+        self._end(conn, "COMMIT")
 
     def on_rollback(self, conn: Any) -> None:
-        if self._real(conn) and not self._lease:
-            self.log.append("ROLLBACK")
+        self._end(conn, "ROLLBACK")
 
 
 @contextmanager
@@ -87,9 +107,11 @@ def counting(db: Database) -> Iterator[Wire]:
     for name, fn in hooks:
         event.listen(engine, name, fn)
     dialect.do_ping = ping  # type: ignore[method-assign]
+    direct.listen(wire.on_direct)  # what the turn runs on the driver itself
     try:
         yield wire
     finally:
+        direct.unlisten(wire.on_direct)
         dialect.do_ping = real_ping  # type: ignore[method-assign]
         for name, fn in hooks:
             event.remove(engine, name, fn)
@@ -102,14 +124,15 @@ async def through_inbox(runner: UpdateRunner, payload: dict[str, Any]) -> None:
 
 # Round trips for one update through the whole path (inbox accept, the turn), once caches
 # are warm. Lower these when a change saves one; never raise them.
-# PostgreSQL: INSERT inbox (autocommit), BEGIN, SELECT merchant FOR UPDATE (the per-chat
-# lock folded in), INSERT the turn's events (one statement), UPDATE merchant, COMMIT: 6,
-# where there were 17 (3 pool pings, 2 more BEGIN/COMMIT pairs, the advisory lock, one
-# INSERT per event, and until the fourth pass its own UPDATE inbox per update). SQLite: the
-# same with BEGIN IMMEDIATE per transaction (no network: these are statements, not round
-# trips).
-TYPED = {"sqlite": 6, "postgres": 6}
-PRESS = {"sqlite": 6, "postgres": 6}
+# PostgreSQL: INSERT inbox (autocommit), SELECT merchant (no lock, no transaction), and one
+# statement writing the changed columns on condition of the row's version, with the turn's
+# events (bot.storage.merchant_row): 3. There were 17 at first (3 pool pings, 3 BEGIN/COMMIT
+# pairs, the advisory lock, one INSERT per event, an UPDATE inbox per update), 6 until the
+# seventh session (BEGIN, SELECT ... FOR UPDATE, INSERT event, UPDATE merchant, COMMIT).
+# SQLite: BEGIN IMMEDIATE and the statement for the inbox, BEGIN IMMEDIATE, SELECT, UPDATE
+# and INSERT for the turn (no network: these are statements, not round trips).
+TYPED = {"sqlite": 6, "postgres": 3}
+PRESS = {"sqlite": 6, "postgres": 3}
 # Recording handled updates done (bot.updates: DONE_DELAY, DONE_BATCH): one statement per
 # batch, whatever its size; counted here per batch, for a batch of the two updates above
 # (in production a batch holds every update handled within DONE_DELAY, so per update it
