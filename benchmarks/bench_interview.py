@@ -36,6 +36,7 @@ from typing import Any
 
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
+from benchmarks.wire import CONNECT
 from bot.botapi.fake import FakeTelegram, serve
 
 TOKEN = "123456789:AAHbenchmarkTokenOnly_0123456789abcd"
@@ -320,9 +321,6 @@ async def check_content(env: dict[str, str], cwd: str) -> None:
     _, err = await proc.communicate()
     if proc.returncode != 0:
         raise RuntimeError(f"content check failed: {err.decode()[-2000:]}")
-
-
-CONNECT = "CONNECT (new connection)"  # as benchmarks/counted_bot counts them
 
 
 def report_trips(counted: Measured, database: str) -> None:

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import inspect
 from sqlmodel import col, select
 
+from benchmarks.wire import counting
 from bot.storage import merchant_row
 from bot.storage.db import Database
 from bot.storage.models import Event, Merchant, Mode
-from tests.test_round_trips import counting
 
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 

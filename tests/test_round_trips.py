@@ -6,115 +6,22 @@ done, counted per batch)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlmodel import select
 
 from benchmarks.bench_interview import ANSWERS
+from benchmarks.wire import PING, counting
 from bot.botapi.fake import FakeTelegram
 from bot.context import BotApp
-from bot.storage import direct
 from bot.storage.db import Database
 from bot.storage.models import Inbox, InboxStatus, Merchant
 from bot.updates import UpdateRunner
 from tests.conftest import Clock
-
-
-class Wire:
-    """Counts what one engine sends to the database: statements (SQLAlchemy's and those the
-    turn runs on the driver itself, bot.storage.direct), BEGIN/COMMIT/ROLLBACK and pool pings.
-
-    PostgreSQL sends BEGIN, COMMIT and ROLLBACK as statements of their own, but only for a
-    transaction the driver really began: SQLAlchemy's asyncpg adapter sends BEGIN just before
-    the first statement *SQLAlchemy* runs in it, so a unit of work whose statements all ran
-    directly (autocommit) sends none, and its commit sends nothing either. SQLite's ``BEGIN
-    IMMEDIATE`` is run on the sqlite3 connection as the transaction begins (counted from the
-    ``begin`` event). Autocommit work sends no BEGIN or COMMIT."""
-
-    def __init__(self, postgres: bool) -> None:
-        self.postgres = postgres
-        self.log: list[str] = []
-        self._pending: set[int] = set()  # begun, BEGIN not sent yet (shown with a statement)
-        self._open: set[int] = set()  # BEGIN sent (PostgreSQL): COMMIT/ROLLBACK will be too
-        self._lease = False
-
-    def on_execute(self, conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        # Send slots are leased from PostgreSQL a batch at a time (bot.storage.send_slots),
-        # not per update: that transaction is left out of the count.
-        if "send_budget" in statement:
-            self._lease = True
-            self._pending.discard(id(conn))
-            return
-        if id(conn) in self._pending:
-            self._pending.discard(id(conn))
-            self._open.add(id(conn))
-            self.log.append("BEGIN")
-        self.log.append(" ".join(statement.split())[:60])
-
-    def on_direct(self, statement: str) -> None:
-        """A statement run by the driver directly: it begins no transaction."""
-        self.log.append(" ".join(statement.split())[:60])
-
-    def _real(self, conn: Any) -> bool:
-        """PostgreSQL sends BEGIN/COMMIT/ROLLBACK unless the connection is in autocommit."""
-        autocommit = conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
-        return self.postgres and not autocommit
-
-    def on_begin(self, conn: Any) -> None:
-        self._lease = False
-        if not self.postgres:  # SQLite: BEGIN IMMEDIATE, now
-            self.log.append("BEGIN")
-        elif self._real(conn):
-            self._pending.add(id(conn))
-
-    def _end(self, conn: Any, what: str) -> None:
-        self._pending.discard(id(conn))
-        if id(conn) in self._open:
-            self._open.discard(id(conn))
-            if not self._lease:
-                self.log.append(what)
-
-    def on_commit(self, conn: Any) -> None:
-        self._end(conn, "COMMIT")
-
-    def on_rollback(self, conn: Any) -> None:
-        self._end(conn, "ROLLBACK")
-
-
-@contextmanager
-def counting(db: Database) -> Iterator[Wire]:
-    wire = Wire(db.is_postgres)
-    engine = db.engine.sync_engine
-    dialect = engine.dialect
-    real_ping = dialect.do_ping
-
-    def ping(dbapi_connection: Any) -> bool:
-        wire.log.append("PING")
-        return bool(real_ping(dbapi_connection))
-
-    hooks: list[tuple[str, Callable[..., None]]] = [
-        ("before_cursor_execute", wire.on_execute),
-        ("begin", wire.on_begin),
-        ("commit", wire.on_commit),
-        ("rollback", wire.on_rollback),
-    ]
-    for name, fn in hooks:
-        event.listen(engine, name, fn)
-    dialect.do_ping = ping  # type: ignore[method-assign]
-    direct.listen(wire.on_direct)  # what the turn runs on the driver itself
-    try:
-        yield wire
-    finally:
-        direct.unlisten(wire.on_direct)
-        dialect.do_ping = real_ping  # type: ignore[method-assign]
-        for name, fn in hooks:
-            event.remove(engine, name, fn)
 
 
 async def through_inbox(runner: UpdateRunner, payload: dict[str, Any]) -> None:
@@ -169,7 +76,7 @@ async def test_round_trips_per_typed_answer_and_button_press(
     shown = "\n  ".join(
         ["typed answer:", *typed.log, "button press:", *pressed.log, "done:", *recorded.log]
     )
-    assert "PING" not in typed.log + pressed.log + recorded.log, shown  # no pre-ping
+    assert PING not in typed.log + pressed.log + recorded.log, shown  # no pre-ping
     assert len(typed.log) <= TYPED[kind], shown
     assert len(pressed.log) <= PRESS[kind], shown
     assert len(recorded.log) <= DONE[kind], shown
