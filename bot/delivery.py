@@ -32,8 +32,10 @@ class Delivery:
     # process that died) or tried a second time. A turn then checks the merchant's recorded
     # update id; an update handled right after it was accepted cannot have had a turn yet.
     again: bool = False
-    # The attempt changed nothing and asked to be run again at once (:class:`HandleAgain`).
+    # The attempt changed nothing and asked to be run again at once (:class:`HandleAgain`);
+    # allowed a few times in a row (bot.updates.HANDLE_AGAIN), then it counts as a failure.
     handle_again: bool = False
+    may_handle_again: bool = True
 
 
 class HandleAgain(Exception):

@@ -35,7 +35,7 @@ async def on_error(update: object, context: Context) -> None:
                 delivery.failed, delivery.exception = True, exc
                 delivery.error = f"{type(exc).__name__}: {exc}"[:500]
         return
-    if isinstance(context.error, HandleAgain):
+    if isinstance(context.error, HandleAgain) and delivery.may_handle_again:
         # Not a failure: the turn wrote nothing (the merchant changed meanwhile, handled by
         # another instance); the inbox runs the update again at once (bot.updates).
         log.info("%s: handling the update again", context.error)

@@ -17,7 +17,7 @@ from bot.context import BotApp
 from bot.storage import merchant_row
 from bot.storage.db import Database
 from bot.storage.models import Event, Merchant
-from bot.updates import UpdateRunner
+from bot.updates import HANDLE_AGAIN, UpdateRunner
 from tests.conftest import AppFactory, Clock
 
 
@@ -92,3 +92,36 @@ async def test_the_same_press_handled_by_two_instances_at_once_is_applied_once(
     # What one process shows for a double tap handled one press after the other: B's reply
     # (the next question) and A's, made on what B stored (the same question, once more).
     assert texts[-2] == texts[-1] and "Question 2 of" in texts[-1], texts
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_a_merchant_that_keeps_changing_fails_the_attempt_after_a_few_tries(
+    app: BotApp, fake: FakeTelegram, db: Database, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Handled again at once a few times (bot.updates.HANDLE_AGAIN); if the merchant changed
+    every time, the attempt failed: on the final one the merchant gets the apology."""
+    chat = 92
+    runner = UpdateRunner(app, clock=clock, max_attempts=1)
+    [start] = await runner.accept([fake.text_update(chat, "/start")])
+    assert await runner.handle(start)
+    real_load = merchant_row.load
+    loads = 0
+
+    async def load(*args: Any, **kwargs: Any) -> merchant_row.StoredMerchant | None:
+        nonlocal loads
+        loads += 1
+        stored = await real_load(*args, **kwargs)
+        async with db.session() as session:  # someone else writes the row meanwhile
+            merchant = await session.get(Merchant, chat)
+            assert merchant is not None
+            merchant.timezone = "Europe/Berlin" if loads % 2 else "UTC"
+        return stored
+
+    monkeypatch.setattr(merchant_row, "load", load)
+    [typed] = await runner.accept([fake.text_update(chat, "Shopify")])
+    assert not await runner.handle(typed)
+    assert loads == 1 + HANDLE_AGAIN
+    assert "sorry" in (fake.messages(chat)[-1].text or "").lower()
+    async with db.session() as session:
+        merchant = await session.get(Merchant, chat)
+        assert merchant is not None and "platform" not in merchant.answers
