@@ -149,3 +149,23 @@ async def test_a_turn_may_write_twice_its_own_change_is_no_conflict(db: Database
     async with db.session() as session:
         merchant = await session.get(Merchant, 5)
         assert merchant is not None and merchant.current == "catalogue"
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
+async def test_events_alone_are_written_and_checked_too(db: Database) -> None:
+    """A turn that changed no column but logged events (PostgreSQL: still on condition of the
+    row's version, which it does not change)."""
+    await seed(db)
+    async with db.unit() as first, db.unit() as second:
+        a = await merchant_row.load(first, 5, lock_key=5)
+        b = await merchant_row.load(second, 5, lock_key=5)
+        assert a is not None and b is not None
+        await a.write(first, [event_row("plan_opened")])
+        b.merchant.current = "fulfilment"
+        await b.write(second)  # events alone leave the row as it was: no conflict
+        if db.is_postgres:
+            with pytest.raises(merchant_row.Conflict):
+                await a.write(first, [event_row("lost")])  # b changed the row since
+    async with db.session() as session:
+        kinds = (await session.exec(select(Event.kind))).all()
+    assert kinds == ["plan_opened"]
