@@ -15,11 +15,13 @@ Updates are parsed once, when they are handled (:mod:`bot.updates`).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 from telegram import TelegramObject
-from telegram.ext import ExtBot
+from telegram.ext import Defaults, ExtBot
 
 from bot.botapi.markup import keyboard
 from bot.views.model import Screen
@@ -50,11 +52,20 @@ def _defaults(bot: ExtBot[Any], params: dict[str, Any], names: Sequence[str]) ->
     for a method's arguments left at their ``DefaultValue``), objects as their JSON text."""
     defaults = bot.defaults
     if defaults is not None:
-        api_defaults = defaults.api_defaults
+        api_defaults = _api_defaults(defaults)
         for name in names:
             if name in api_defaults and params.get(name) is None:
-                params[name] = _json_text(api_defaults[name])
+                params[name] = api_defaults[name]
     return params
+
+
+@lru_cache(maxsize=4)
+def _api_defaults(defaults: Defaults) -> Mapping[str, Any]:
+    """The ``Defaults``' values for API parameters as requests carry them (objects as JSON
+    text: turning the link-preview options into a dict per reply was a seventh of the
+    reply's CPU on PTB's side). ``Defaults`` cannot be changed once made (PTB refuses to
+    set its attributes), and equal ones hash alike."""
+    return MappingProxyType({k: _json_text(v) for k, v in defaults.api_defaults.items()})
 
 
 def _json_text(value: Any) -> Any:
