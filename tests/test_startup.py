@@ -57,3 +57,20 @@ def test_python_m_bot_collects_again_once_imported(tmp_path: Path) -> None:
     )
     assert "current (empty database)" in done.stdout, done.stderr[-2000:]
     assert done.stdout.strip().endswith("collector True True"), done.stdout
+
+
+# Modules the run path does not need, imported where they are used instead (each a comment
+# there): the PostgreSQL dialects on SQLite (bot.storage.upsert).
+DEFERRED = ("sqlalchemy.dialects.postgresql",)
+
+
+@pytest.mark.slow
+def test_starting_on_sqlite_does_not_import_what_it_does_not_use() -> None:
+    code = (
+        f"import sys, bot.__main__, bot.modes; print(sorted(set({DEFERRED!r}) & set(sys.modules)))"
+    )
+    env = {**os.environ, "PTB_TIMEDELTA": "1"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, env=env, check=True
+    )
+    assert out.stdout.strip() == "[]"
