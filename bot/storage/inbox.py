@@ -43,7 +43,9 @@ _DONE_VALUES = {"status": InboxStatus.DONE, "payload": None, "lease_until": None
 # Handled updates are recorded done a batch at a time (bot.updates), by one statement whose
 # text does not depend on how many ids it carries: ``IN (...)`` with N parameters would be a
 # new statement for every N (on PostgreSQL each one prepared, crowding the turn's statements
-# out of asyncpg's cache). PostgreSQL: one array parameter; SQLite: one JSON array.
+# out of asyncpg's cache). PostgreSQL: one array parameter (the generic ARRAY, which asyncpg's
+# dialect renders as BIGINT[]: sqlalchemy.dialects.postgresql is not imported on SQLite);
+# SQLite: one JSON array.
 _DONE_PG = (
     update(_TABLE)
     .where(_TABLE.c.update_id == any_(bindparam("done_ids", type_=ARRAY(BigInteger))))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from sqlalchemy import Table
 from sqlalchemy.dialects.sqlite import Insert as SQLiteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -11,7 +12,7 @@ if TYPE_CHECKING:
     from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
 
 
-def insert(table: Any, *, postgres: bool) -> PostgresInsert | SQLiteInsert:
+def insert(table: Table, *, postgres: bool) -> PostgresInsert | SQLiteInsert:
     """An INSERT into ``table`` that can say ``on_conflict_do_nothing/do_update``."""
     if postgres:
         # Imported here, not at the top: sqlalchemy.dialects.postgresql loads the dialects of
