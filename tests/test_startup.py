@@ -60,8 +60,9 @@ def test_python_m_bot_collects_again_once_imported(tmp_path: Path) -> None:
 
 
 # Modules the run path does not need, imported where they are used instead (each a comment
-# there): the PostgreSQL dialects on SQLite (bot.storage.upsert).
-DEFERRED = ("sqlalchemy.dialects.postgresql",)
+# there): the PostgreSQL dialects on SQLite (bot.storage.upsert), the PostgreSQL driver
+# (bot.storage.direct).
+DEFERRED = ("sqlalchemy.dialects.postgresql", "asyncpg")
 
 
 @pytest.mark.slow

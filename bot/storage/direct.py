@@ -19,11 +19,11 @@ back as tuples. Everything else goes through SQLAlchemy as usual.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import asyncpg
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ClauseElement
@@ -109,29 +109,37 @@ class Driver(Protocol):
         ...
 
 
-# asyncpg's errors for a connection that is gone (the server restarted, the network failed)
-# or in no state to go on (an internal error, e.g. a server's goodbye arrived mid-operation).
-_GONE = (
-    asyncpg.exceptions.InterfaceError,
-    asyncpg.exceptions.InternalClientError,
-    asyncpg.exceptions.PostgresConnectionError,
-    ConnectionError,
-    OSError,
-)
+@functools.cache
+def _gone() -> tuple[type[BaseException], ...]:
+    """asyncpg's errors for a connection that is gone (the server restarted, the network
+    failed) or in no state to go on (an internal error, e.g. the server's goodbye arrived
+    mid-operation)."""
+    # Imported here, not at the top: on SQLite asyncpg is never needed, and importing it
+    # costs ~90 ms of every start (issue 20, start-up).
+    import asyncpg
+
+    return (
+        asyncpg.exceptions.InterfaceError,
+        asyncpg.exceptions.InternalClientError,
+        asyncpg.exceptions.PostgresConnectionError,
+        ConnectionError,
+        OSError,
+    )
 
 
 class _Asyncpg:
     def __init__(self, connection: Any, owner: AsyncConnection) -> None:
         self._conn = connection  # an asyncpg.Connection
         self._owner = owner
+        self._gone_errors = _gone()
 
     async def fetch(self, prepared: Prepared, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         if _LISTENERS:
             _heard(prepared.sql)
         try:
             records = await self._conn.fetch(prepared.sql, *prepared.args(params))
-        except _GONE:
-            await self._gone()
+        except self._gone_errors:
+            await self._lost()
             raise
         return [prepared.row(record) for record in records]
 
@@ -140,11 +148,11 @@ class _Asyncpg:
             _heard(prepared.sql)
         try:
             await self._conn.executemany(prepared.sql, [prepared.args(row) for row in rows])
-        except _GONE:
-            await self._gone()
+        except self._gone_errors:
+            await self._lost()
             raise
 
-    async def _gone(self) -> None:
+    async def _lost(self) -> None:
         """The connection failed: close it, and let SQLAlchemy find it closed as it would on
         a statement of its own. It then lets go of this connection and of every older one in
         the pool (a restart dropped them all) and raises the ``DBAPIError``
