@@ -14,11 +14,16 @@ from sqlmodel import col, select
 
 from bot.botapi.fake import FakeTelegram
 from bot.context import BotApp
+from bot.services.core import UserInfo
 from bot.storage import merchant_row
 from bot.storage.db import Database
 from bot.storage.models import Event, Merchant
 from bot.updates import HANDLE_AGAIN, UpdateRunner
 from tests.conftest import AppFactory, Clock
+
+
+def core_user(chat: int) -> UserInfo:
+    return UserInfo(id=chat, chat_id=chat, first_name="Ann")
 
 
 def first_button(fake: FakeTelegram, chat: int) -> tuple[int, str, str]:
@@ -125,3 +130,25 @@ async def test_a_merchant_that_keeps_changing_fails_the_attempt_after_a_few_trie
     async with db.session() as session:
         merchant = await session.get(Merchant, chat)
         assert merchant is not None and "platform" not in merchant.answers
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
+async def test_a_write_in_the_middle_of_a_turn_is_undone_if_the_turn_fails(
+    app: BotApp, fake: FakeTelegram, db: Database, clock: Clock
+) -> None:
+    """Turn.flush writes the merchant before the turn's end (an export reads it back by SQL):
+    on PostgreSQL too that write is in the turn's transaction, not committed on its own."""
+    chat = 93
+    runner = UpdateRunner(app, clock=clock)
+    [start] = await runner.accept([fake.text_update(chat, "/start")])
+    assert await runner.handle(start)
+    core = app.bot_data.core
+    user = core_user(chat)
+    with pytest.raises(RuntimeError):
+        async with core.turn(user) as turn:
+            turn.merchant.timezone = "Asia/Tokyo"
+            await turn.flush()
+            raise RuntimeError("the turn fails after its write")
+    async with db.session() as session:
+        merchant = await session.get(Merchant, chat)
+        assert merchant is not None and merchant.timezone != "Asia/Tokyo"

@@ -259,8 +259,10 @@ class Turn:
 
     async def write_merchant(self) -> None:
         """Write the loaded merchant's changed columns now (one UPDATE, or none): only
-        before reading the merchant back by SQL (the rest goes at the end: :meth:`write`)."""
-        if self._stored is not None:
+        before reading the merchant back by SQL (the rest goes at the end: :meth:`write`).
+        In the turn's transaction, so it is undone if the turn fails."""
+        if self._stored is not None and self._stored.changes():
+            await self._unit.begin_now()
             await self._stored.write(self._unit)
 
     async def flush(self) -> None:

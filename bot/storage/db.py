@@ -323,6 +323,14 @@ class Unit:
         self._session: AsyncSession | None = None
         self._driver: direct.Driver | None = None
 
+    async def begin_now(self) -> None:
+        """Make sure the transaction has begun at the database, so that statements run
+        directly from here on (:meth:`driver`) are part of it. SQLite began at once; on
+        PostgreSQL BEGIN goes with the first statement SQLAlchemy runs, so one is run (a
+        round trip, for the rare turn that writes before its end)."""
+        if self.connection.dialect.name == "postgresql":
+            await self.connection.exec_driver_sql("SELECT 1")
+
     async def driver(self) -> direct.Driver:
         """The driver's connection under :attr:`connection`, for the statements run directly
         (bot.storage.direct); in whatever transaction the connection is in."""
