@@ -1,6 +1,7 @@
 """CPU per turn of the merchant row alone: the ORM (``get_locked`` + flush at commit) against
-Core (``bot.storage.merchant_row``: SELECT ... FOR UPDATE, UPDATE of the changed columns),
-against an empty transaction. In one process, alternating, so the machine's load moves all
+the turn's own path (``bot.storage.merchant_row`` in a ``Database.unit``: the read and the
+write of the changed columns run by the driver; on PostgreSQL optimistic, two round trips)
+against an empty unit of work. In one process, alternating, so the machine's load moves all
 three alike (issue 20).
 
     python -m benchmarks.bench_merchant_row [--db postgres] [--turns 1000] [--rounds 4]
@@ -51,21 +52,21 @@ async def measure(url: str, turns: int, rounds: int) -> None:
             assert merchant is not None
             change(merchant, i)
 
-    async def core(i: int) -> None:
-        async with db.session() as session:
-            stored = await merchant_row.lock(db, await session.connection(), 1, lock_key=1)
+    async def turn_path(i: int) -> None:
+        async with db.unit() as unit:
+            stored = await merchant_row.load(unit, 1, lock_key=1)
             assert stored is not None
             change(stored.merchant, i)
-            await stored.write(await session.connection())
+            await stored.write(unit)
 
     async def empty(_i: int) -> None:
-        async with db.session() as session:
-            await session.connection()
+        async with db.unit():
+            pass
 
     kinds: dict[str, Callable[[int], Awaitable[None]]] = {
         "ORM": orm,
-        "Core": core,
-        "empty transaction": empty,
+        "turn (direct)": turn_path,
+        "empty unit": empty,
     }
     for turn in kinds.values():  # warm caches
         for i in range(50):

@@ -5,7 +5,11 @@ start would have done); the bot then starts ``--starts`` times on one SQLite dat
 first start also creates the schema). Reported per start: wall seconds and the CPU seconds
 the process used until then (from /proc: less dependent on a busy machine than wall time).
 
-    python -m benchmarks.bench_startup [--starts 4]
+``--compare DIR`` alternates each start with the code in DIR (e.g. ``git archive main``
+unpacked there), on the same database and fake Bot API, so that both see the same machine:
+its speed moves by a third over minutes.
+
+    python -m benchmarks.bench_startup [--starts 4] [--compare DIR]
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import argparse
 import asyncio
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,10 +29,12 @@ from benchmarks.bench_interview import REPO, TOKEN, Probe, cpu_seconds, load_ave
 from bot.botapi.fake import serve
 
 
-async def run(starts: int) -> None:
+async def run(starts: int, compare: Path | None) -> None:
     print(f"load average at start: {load_average()}")
     home = str(Path.home())
     fake = Probe()
+    trees = {"this": REPO} | ({"compare": compare} if compare else {})
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in trees}
     async with await serve(fake) as server:
         with tempfile.TemporaryDirectory() as tmp:
             env = {
@@ -40,38 +47,56 @@ async def run(starts: int) -> None:
                 "DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/bench.db",
                 "LOG_LEVEL": "WARNING",
             }
-            subprocess.run(  # noqa: ASYNC221 - once, before anything is measured
-                [sys.executable, "-m", "bot", "content", "check"],
-                env=env,
-                cwd=tmp,
-                capture_output=True,
-                check=True,
-            )
-            for start in range(starts):
-                fake.polled.clear()
-                spawned = time.perf_counter()
-                proc = await asyncio.create_subprocess_exec(
-                    sys.executable,
-                    "-m",
-                    "bot",
-                    "run",
-                    env=env,
+            for tree in trees.values():
+                subprocess.run(  # noqa: ASYNC221 - once, before anything is measured
+                    [sys.executable, "-m", "bot", "content", "check"],
+                    env=env | {"PYTHONPATH": str(tree)},
                     cwd=tmp,
-                    stdout=asyncio.subprocess.DEVNULL,
-                    stderr=asyncio.subprocess.DEVNULL,
+                    capture_output=True,
+                    check=True,
                 )
-                await asyncio.wait_for(fake.polled.wait(), 300)
-                wall, cpu = fake.first_poll - spawned, cpu_seconds(proc.pid)
-                note = "(creates the schema)" if start == 0 else ""
-                print(f"start {start + 1}: {wall:.2f} s to getUpdates, {cpu:.2f} s CPU", note)
-                proc.send_signal(signal.SIGTERM)
-                await proc.wait()
+            for start in range(starts):
+                for name, tree in trees.items():
+                    fake.polled.clear()
+                    spawned = time.perf_counter()
+                    proc = await asyncio.create_subprocess_exec(
+                        sys.executable,
+                        "-m",
+                        "bot",
+                        "run",
+                        env=env | {"PYTHONPATH": str(tree)},
+                        cwd=tmp,
+                        stdout=asyncio.subprocess.DEVNULL,
+                        stderr=asyncio.subprocess.DEVNULL,
+                    )
+                    await asyncio.wait_for(fake.polled.wait(), 300)
+                    wall, cpu = fake.first_poll - spawned, cpu_seconds(proc.pid)
+                    times[name].append((wall, cpu))
+                    note = "(creates the schema)" if start == 0 and name == "this" else ""
+                    label = f" {name}" if compare else ""
+                    print(
+                        f"start {start + 1}{label}: {wall:.2f} s to getUpdates, {cpu:.2f} s CPU",
+                        note,
+                    )
+                    proc.send_signal(signal.SIGTERM)
+                    await proc.wait()
+    print(f"load average at end: {load_average()}")
+    if compare:
+        for name, runs in times.items():
+            walls, cpus = [w for w, _ in runs[1:]], [c for _, c in runs[1:]]
+            if walls:
+                print(
+                    f"{name}, starts 2-{starts}: median {statistics.median(walls):.2f} s"
+                    f" (max {max(walls):.2f}), CPU median {statistics.median(cpus):.2f} s"
+                )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--starts", type=int, default=4)
-    asyncio.run(run(parser.parse_args().starts))
+    parser.add_argument("--compare", type=Path, help="alternate with the code in this folder")
+    args = parser.parse_args()
+    asyncio.run(run(args.starts, args.compare.resolve() if args.compare else None))
 
 
 if __name__ == "__main__":

@@ -1,11 +1,10 @@
 """``python -m bot`` with every database round trip counted (for bench_interview).
 
-Runs the real CLI (``python -m benchmarks.counted_bot run``) with SQLAlchemy event hooks on
-every engine: statements (``before_cursor_execute``), BEGIN/COMMIT/ROLLBACK (PostgreSQL
-sends them as statements of their own unless the connection is in autocommit) and pool
-pings. On SIGUSR1 and at exit the counts so far go to the JSON file named by
-``BENCH_COUNTS``. The hooks cost CPU, so bench_interview measures throughput with the plain
-bot and counts in a separate run.
+Runs the real CLI (``python -m benchmarks.counted_bot run``) with every engine's statements,
+BEGIN/COMMIT/ROLLBACK, pool pings and new connections counted (benchmarks/wire.py: what
+SQLAlchemy runs and what the turn runs on the driver itself). On SIGUSR1 and at exit the
+counts so far go to the JSON file named by ``BENCH_COUNTS``. The hooks cost CPU, so
+bench_interview measures throughput with the plain bot and counts in a separate run.
 """
 
 from __future__ import annotations
@@ -19,15 +18,17 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
-from sqlalchemy.engine import Engine
+from benchmarks.wire import CONNECT, PING, everything
 
-counts: Counter[str] = Counter()
+WIRE = everything()  # every statement, BEGIN/COMMIT, ping and new connection from now on
 
 
 def kind(statement: str) -> str:
     """A statement's verb and table: ``INSERT inbox``, ``SELECT merchant``..."""
+    if statement in ("BEGIN", "COMMIT", "ROLLBACK", PING, CONNECT):
+        return statement
+    if statement.startswith("WITH changed AS (UPDATE merchant"):
+        return "UPDATE merchant + INSERT event (one statement)"
     words = statement.replace("(", " ").replace('"', "").split()
     verb = words[0].upper() if words else "?"
     table = "?"
@@ -41,48 +42,9 @@ def kind(statement: str) -> str:
                 break
     if verb == "SELECT" and "pg_advisory" in statement:
         table = "advisory lock"
+    elif table == "?":  # FROM cut off (statements are kept to 60 characters): a column's table
+        table = next((w.split(".")[0] for w in words[1:] if "." in w), "?")
     return f"{verb} {table}"
-
-
-def real_boundary(conn: Any) -> bool:
-    return bool(
-        conn.dialect.name == "postgresql"
-        and conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT"
-    )
-
-
-@event.listens_for(Engine, "before_cursor_execute")
-def _execute(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-    counts[kind(statement)] += 1
-
-
-@event.listens_for(Engine, "begin")
-def _begin(conn: Any) -> None:
-    if real_boundary(conn):
-        counts["BEGIN"] += 1
-
-
-@event.listens_for(Engine, "commit")
-def _commit(conn: Any) -> None:
-    if real_boundary(conn):
-        counts["COMMIT"] += 1
-
-
-@event.listens_for(Engine, "rollback")
-def _rollback(conn: Any) -> None:
-    if real_boundary(conn):
-        counts["ROLLBACK"] += 1
-
-
-_ping = PGDialect_asyncpg.do_ping
-
-
-def _counted_ping(self: PGDialect_asyncpg, dbapi_connection: Any) -> bool:
-    counts["PING (pool pre-ping)"] += 1
-    return bool(_ping(self, dbapi_connection))
-
-
-PGDialect_asyncpg.do_ping = _counted_ping  # type: ignore[method-assign]
 
 
 @atexit.register
@@ -90,7 +52,7 @@ def _write(*_: Any) -> None:
     path = os.environ.get("BENCH_COUNTS")
     if path:
         partial = Path(path + ".tmp")
-        partial.write_text(json.dumps(dict(counts)))
+        partial.write_text(json.dumps(dict(Counter(kind(s) for s in WIRE.log))))
         partial.replace(path)
 
 

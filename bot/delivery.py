@@ -32,6 +32,16 @@ class Delivery:
     # process that died) or tried a second time. A turn then checks the merchant's recorded
     # update id; an update handled right after it was accepted cannot have had a turn yet.
     again: bool = False
+    # The attempt changed nothing and asked to be run again at once (:class:`HandleAgain`);
+    # allowed a few times in a row (bot.updates.HANDLE_AGAIN), then it counts as a failure.
+    handle_again: bool = False
+    may_handle_again: bool = True
+
+
+class HandleAgain(Exception):
+    """Raised by a turn that wrote nothing because what it read changed meanwhile (another
+    instance handled the same merchant at the same moment): the update is handled again from
+    the start, at once (bot.updates), not counted as a failure."""
 
 
 DELIVERY: ContextVar[Delivery | None] = ContextVar("bot_delivery", default=None)

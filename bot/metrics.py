@@ -133,6 +133,12 @@ class Metrics:
             "Updates whose handler raised (the error handler ran)",
             registry=self.registry,
         )
+        self.handled_again = Counter(
+            "bot_updates_handled_again",
+            "Turns that wrote nothing because the merchant changed meanwhile (another"
+            " instance's turn for the same chat came first); the update was handled again",
+            registry=self.registry,
+        )
         self.coalesced = Counter(
             "bot_updates_coalesced",
             "Repeated identical commands from one chat recorded as handled without a reply",

@@ -70,6 +70,11 @@ COALESCE_CHATS = 10_000
 DONE_DELAY = 0.05
 #: Handled updates waiting to be recorded done that are written at once (one statement).
 DONE_BATCH = 100
+#: Times an update whose turn wrote nothing because its merchant changed meanwhile
+#: (bot.delivery.HandleAgain: another instance's turn for the chat came first) is handled
+#: again at once; if it changed the last time too, that attempt failed (it is tried again
+#: later, or on the final attempt the merchant gets the apology).
+HANDLE_AGAIN = 5
 
 
 class Coalescer:
@@ -238,6 +243,15 @@ class UpdateRunner:
                 )
                 return False
         delivery = await self._attempt(update, attempt, received, again=not fresh)
+        for again in range(1, HANDLE_AGAIN + 1):
+            if not delivery.handle_again:
+                break
+            # Its turn wrote nothing: the merchant changed while it ran (another instance's
+            # turn for the same chat committed first). Run it again now, on what is stored;
+            # the last time, a change meanwhile is a failed attempt (tried again later).
+            delivery = await self._attempt(
+                update, attempt, received, again=True, may_handle_again=again < HANDLE_AGAIN
+            )
         if delivery.failed and not delivery.final and lost_connection(delivery.exception):
             # A pooled connection the database had dropped (it restarted): the pool has let
             # go of every such connection now, so try again at once instead of later.
@@ -266,7 +280,13 @@ class UpdateRunner:
             log.warning("could not record the outcome of update %d", update_id, exc_info=True)
 
     async def _attempt(
-        self, update: Update, attempt: int, received: datetime, *, again: bool
+        self,
+        update: Update,
+        attempt: int,
+        received: datetime,
+        *,
+        again: bool,
+        may_handle_again: bool = True,
     ) -> Delivery:
         """Run the handlers once; the returned delivery says whether (and how) it failed.
         ``again``: it may have been handled before (its turn checks; see bot.delivery)."""
@@ -276,6 +296,7 @@ class UpdateRunner:
             update_id=update.update_id,
             received=received,
             again=again,
+            may_handle_again=may_handle_again,
         )
         token = DELIVERY.set(delivery)
         try:

@@ -8,7 +8,7 @@ from telegram import Update
 from telegram.error import TelegramError
 
 from bot.context import Context
-from bot.delivery import current_delivery
+from bot.delivery import HandleAgain, current_delivery
 from bot.logs import current_update
 from bot.services.core import Repeated
 from handlers.common import deliver, user_of
@@ -34,6 +34,12 @@ async def on_error(update: object, context: Context) -> None:
             except Exception as exc:  # retried as any failed reply (a repeat again)
                 delivery.failed, delivery.exception = True, exc
                 delivery.error = f"{type(exc).__name__}: {exc}"[:500]
+        return
+    if isinstance(context.error, HandleAgain) and delivery.may_handle_again:
+        # Not a failure: the turn wrote nothing (the merchant changed meanwhile, handled by
+        # another instance); the inbox runs the update again at once (bot.updates).
+        log.info("%s: handling the update again", context.error)
+        delivery.handle_again = True
         return
     delivery.failed = True
     delivery.exception = context.error

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from benchmarks.wire import counting
 from bot.botapi.fake import FakeTelegram
 from bot.context import BotApp
 from bot.storage import inbox
@@ -17,7 +18,6 @@ from bot.storage.db import Database
 from bot.storage.models import Inbox, InboxStatus, Merchant
 from bot.updates import UpdateRunner
 from tests.conftest import Clock
-from tests.test_round_trips import counting
 
 
 async def statuses(db: Database, payloads: list[dict[str, Any]]) -> list[str]:

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from telegram import Bot, Message, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.ext import ExtBot
+from telegram.request import BaseRequest, RequestData
 
 from bot.botapi import raw
 from bot.botapi.budget import RateBudget
@@ -265,3 +268,73 @@ def test_the_private_ptb_function_is_what_raw_relies_on() -> None:
     for name in ("read_timeout", "write_timeout", "connect_timeout", "pool_timeout"):
         assert parameters[name].kind is inspect.Parameter.KEYWORD_ONLY
     assert inspect.iscoroutinefunction(Bot._post)
+
+
+class Recording(BaseRequest):
+    """A Bot API transport that keeps each request's body and answers with a sent message."""
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+
+    async def initialize(self) -> None:
+        """Nothing to open."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
+
+    @property
+    def read_timeout(self) -> float | None:
+        return 5.0
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        assert request_data is not None and not request_data.contains_files
+        self.bodies.append(request_data.json_payload)
+        message = {"message_id": 7, "date": 1, "chat": {"id": CHAT, "type": "private"}}
+        return 200, json.dumps({"ok": True, "result": message}).encode()
+
+
+WORDY = Screen(
+    '<b>Wo</b> verkaufen Sie? « Zurück » — 🇬🇧 "quoted" \\ https://example.com',
+    keyboard=(
+        (Button("« Zurück", data="1b:2"), Button("🇩🇪 Deutschland", data="1q:2:market:de")),
+        (Button('Hilfe "?"', url="https://example.com/help?a=1&b=2"),),
+    ),
+)
+
+
+@pytest.mark.parametrize(
+    "screen", [SCREEN, WORDY, Screen("just text")], ids=["ascii", "wordy", "plain"]
+)
+async def test_replies_and_edits_send_the_bytes_ptb_sends(app: BotApp, screen: Screen) -> None:
+    """The request body (what Telegram parses), not only the values the fake reads from it."""
+    recording = Recording()
+    bot: ExtBot[None] = ExtBot(
+        app.bot.token,
+        request=recording,
+        get_updates_request=Recording(),
+        defaults=app.bot.defaults,
+        rate_limiter=app.bot.rate_limiter,
+    )
+    await raw.send_text(bot, CHAT, screen)
+    await bot.send_message(CHAT, screen.text, reply_markup=markup(screen))
+    await raw.edit_text(bot, CHAT, 7, screen)
+    await bot.edit_message_text(
+        screen.text, chat_id=CHAT, message_id=7, reply_markup=markup(screen)
+    )
+    # Each parameter as the text Telegram parses (the keyboard and the link preview
+    # options are JSON inside the JSON body): equal as text, not only as parsed values.
+    # Only the order of the parameters in the body may differ.
+    by_raw, by_ptb, edit_raw, edit_ptb = (json.loads(body) for body in recording.bodies)
+    assert by_raw == by_ptb
+    assert edit_raw == edit_ptb
+    assert by_raw["parse_mode"] == "HTML"
+    assert ("reply_markup" in by_raw) == bool(screen.keyboard)

@@ -6,93 +6,22 @@ done, counted per batch)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlmodel import select
 
 from benchmarks.bench_interview import ANSWERS
+from benchmarks.wire import PING, counting
 from bot.botapi.fake import FakeTelegram
 from bot.context import BotApp
 from bot.storage.db import Database
 from bot.storage.models import Inbox, InboxStatus, Merchant
 from bot.updates import UpdateRunner
 from tests.conftest import Clock
-
-
-class Wire:
-    """Counts what one engine sends to the database: statements, BEGIN/COMMIT/ROLLBACK
-    (PostgreSQL sends them as statements of their own; SQLite's ``BEGIN IMMEDIATE`` is
-    run on the sqlite3 connection directly, so it is counted from the ``begin`` event) and
-    pool pings. Autocommit work sends no BEGIN or COMMIT."""
-
-    def __init__(self, postgres: bool) -> None:
-        self.postgres = postgres
-        self.log: list[str] = []
-        self._begun = False  # BEGIN sent; shown with the transaction's first statement
-        self._lease = False
-
-    def on_execute(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        # Send slots are leased from PostgreSQL a batch at a time (bot.storage.send_slots),
-        # not per update: that transaction is left out of the count.
-        if "send_budget" in statement:
-            self._lease = True
-            self._begun = False
-            return
-        if self._begun:
-            self.log.append("BEGIN")
-            self._begun = False
-        self.log.append(" ".join(statement.split())[:60])
-
-    def _real(self, conn: Any) -> bool:
-        """PostgreSQL sends BEGIN/COMMIT/ROLLBACK unless the connection is in autocommit."""
-        autocommit = conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
-        return self.postgres and not autocommit
-
-    def on_begin(self, conn: Any) -> None:
-        self._begun = self._real(conn) or not self.postgres  # SQLite: BEGIN IMMEDIATE
-        self._lease = False
-
-    def on_commit(self, conn: Any) -> None:
-        if self._real(conn) and not self._lease:
-            self.log.append("COMMIT")
-
-    def on_rollback(self, conn: Any) -> None:
-        if self._real(conn) and not self._lease:
-            self.log.append("ROLLBACK")
-
-
-@contextmanager
-def counting(db: Database) -> Iterator[Wire]:
-    wire = Wire(db.is_postgres)
-    engine = db.engine.sync_engine
-    dialect = engine.dialect
-    real_ping = dialect.do_ping
-
-    def ping(dbapi_connection: Any) -> bool:
-        wire.log.append("PING")
-        return bool(real_ping(dbapi_connection))
-
-    hooks: list[tuple[str, Callable[..., None]]] = [
-        ("before_cursor_execute", wire.on_execute),
-        ("begin", wire.on_begin),
-        ("commit", wire.on_commit),
-        ("rollback", wire.on_rollback),
-    ]
-    for name, fn in hooks:
-        event.listen(engine, name, fn)
-    dialect.do_ping = ping  # type: ignore[method-assign]
-    try:
-        yield wire
-    finally:
-        dialect.do_ping = real_ping  # type: ignore[method-assign]
-        for name, fn in hooks:
-            event.remove(engine, name, fn)
 
 
 async def through_inbox(runner: UpdateRunner, payload: dict[str, Any]) -> None:
@@ -102,14 +31,15 @@ async def through_inbox(runner: UpdateRunner, payload: dict[str, Any]) -> None:
 
 # Round trips for one update through the whole path (inbox accept, the turn), once caches
 # are warm. Lower these when a change saves one; never raise them.
-# PostgreSQL: INSERT inbox (autocommit), BEGIN, SELECT merchant FOR UPDATE (the per-chat
-# lock folded in), INSERT the turn's events (one statement), UPDATE merchant, COMMIT: 6,
-# where there were 17 (3 pool pings, 2 more BEGIN/COMMIT pairs, the advisory lock, one
-# INSERT per event, and until the fourth pass its own UPDATE inbox per update). SQLite: the
-# same with BEGIN IMMEDIATE per transaction (no network: these are statements, not round
-# trips).
-TYPED = {"sqlite": 6, "postgres": 6}
-PRESS = {"sqlite": 6, "postgres": 6}
+# PostgreSQL: INSERT inbox (autocommit), SELECT merchant (no lock, no transaction), and one
+# statement writing the changed columns on condition of the row's version, with the turn's
+# events (bot.storage.merchant_row): 3. There were 17 at first (3 pool pings, 3 BEGIN/COMMIT
+# pairs, the advisory lock, one INSERT per event, an UPDATE inbox per update), 6 until the
+# seventh session (BEGIN, SELECT ... FOR UPDATE, INSERT event, UPDATE merchant, COMMIT).
+# SQLite: BEGIN IMMEDIATE and the statement for the inbox, BEGIN IMMEDIATE, SELECT, UPDATE
+# and INSERT for the turn (no network: these are statements, not round trips).
+TYPED = {"sqlite": 6, "postgres": 3}
+PRESS = {"sqlite": 6, "postgres": 3}
 # Recording handled updates done (bot.updates: DONE_DELAY, DONE_BATCH): one statement per
 # batch, whatever its size; counted here per batch, for a batch of the two updates above
 # (in production a batch holds every update handled within DONE_DELAY, so per update it
@@ -146,7 +76,7 @@ async def test_round_trips_per_typed_answer_and_button_press(
     shown = "\n  ".join(
         ["typed answer:", *typed.log, "button press:", *pressed.log, "done:", *recorded.log]
     )
-    assert "PING" not in typed.log + pressed.log + recorded.log, shown  # no pre-ping
+    assert PING not in typed.log + pressed.log + recorded.log, shown  # no pre-ping
     assert len(typed.log) <= TYPED[kind], shown
     assert len(pressed.log) <= PRESS[kind], shown
     assert len(recorded.log) <= DONE[kind], shown

@@ -14,8 +14,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -56,6 +54,7 @@ from bot.storage.models import (
     OutboxStatus,
     StepProgress,
 )
+from bot.storage.upsert import insert
 from bot.views.model import Outcome, Screen
 from bot.views.screens import shop_name_of
 
@@ -236,9 +235,8 @@ class AlertService:
         async with self.db.session() as session:
             conn = await session.connection()
             table = ContentRelease.__table__  # type: ignore[attr-defined]
-            insert = pg_insert if self.db.is_postgres else sqlite_insert
             inserted = await conn.execute(
-                insert(table)
+                insert(table, postgres=self.db.is_postgres)
                 .values(hash=content.hash, steps=versions, changed={}, at=now)
                 .on_conflict_do_nothing(index_elements=["hash"])
             )
@@ -311,10 +309,9 @@ class AlertService:
             return 0
         conn = await session.connection()
         table = Outbox.__table__  # type: ignore[attr-defined]
-        insert = pg_insert if self.db.is_postgres else sqlite_insert
         for start in range(0, len(rows), 500):
             await conn.execute(
-                insert(table)
+                insert(table, postgres=self.db.is_postgres)
                 .values(rows[start : start + 500])
                 .on_conflict_do_nothing(index_elements=["merchant_id", "key"])
             )

@@ -14,10 +14,14 @@ Updates are parsed once, when they are handled (:mod:`bot.updates`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
-from telegram.ext import ExtBot
+from telegram import TelegramObject
+from telegram.ext import Defaults, ExtBot
 
 from bot.botapi.markup import keyboard
 from bot.views.model import Screen
@@ -45,19 +49,48 @@ async def post(bot: ExtBot[Any], method: str, params: dict[str, Any], **timeouts
 
 def _defaults(bot: ExtBot[Any], params: dict[str, Any], names: Sequence[str]) -> dict[str, Any]:
     """``params`` with the Application's ``Defaults`` for ``names`` not given (as PTB does
-    for a method's arguments left at their ``DefaultValue``)."""
+    for a method's arguments left at their ``DefaultValue``), objects as their JSON text."""
     defaults = bot.defaults
     if defaults is not None:
-        api_defaults = defaults.api_defaults
+        api_defaults = _api_defaults(defaults)
         for name in names:
             if name in api_defaults and params.get(name) is None:
                 params[name] = api_defaults[name]
     return params
 
 
+@lru_cache(maxsize=4)
+def _api_defaults(defaults: Defaults) -> Mapping[str, Any]:
+    """The ``Defaults``' values for API parameters as requests carry them (objects as JSON
+    text: turning the link-preview options into a dict per reply was a seventh of the
+    reply's CPU on PTB's side). ``Defaults`` cannot be changed once made (PTB refuses to
+    set its attributes), and equal ones hash alike."""
+    return MappingProxyType({k: _json_text(v) for k, v in defaults.api_defaults.items()})
+
+
+def _json_text(value: Any) -> Any:
+    """A parameter as PTB writes it into the request: a Telegram object (or a keyboard's
+    dict) as the JSON text ``RequestParameter.json_value`` makes of it; text, numbers and
+    None as they are.
+
+    Given as text, PTB sends it unchanged, instead of walking the keyboard's every button
+    for files to upload and JSON-encoding it twice per request (``RequestData`` asks each
+    parameter's ``json_value`` twice): a third of PTB's CPU per reply
+    (benchmarks/README.md, issue 20, seventh session). ``tests/test_rawapi.py`` compares
+    the request bodies with PTB's own methods'.
+    """
+    if isinstance(value, TelegramObject):
+        value = value.to_dict()
+    return json.dumps(value) if isinstance(value, dict) else value
+
+
 async def send_text(bot: ExtBot[Any], chat_id: int, screen: Screen) -> dict[str, Any]:
     """``sendMessage`` of a screen (text and keyboard); the sent message as JSON."""
-    params = {"chat_id": chat_id, "text": screen.text, "reply_markup": keyboard(screen)}
+    params = {
+        "chat_id": chat_id,
+        "text": screen.text,
+        "reply_markup": _json_text(keyboard(screen)),
+    }
     result: dict[str, Any] = await post(bot, "sendMessage", _defaults(bot, params, _SEND_DEFAULTS))
     return result
 
@@ -70,7 +103,7 @@ async def edit_text(
         "chat_id": chat_id,
         "message_id": message_id,
         "text": screen.text,
-        "reply_markup": keyboard(screen),
+        "reply_markup": _json_text(keyboard(screen)),
     }
     result: dict[str, Any] | bool = await post(
         bot, "editMessageText", _defaults(bot, params, _EDIT_DEFAULTS)

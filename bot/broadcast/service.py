@@ -28,8 +28,6 @@ from jinja2 import TemplateError, TemplateNotFound
 from sqlalchemy import ColumnElement, and_, bindparam, exists, false, func, not_, text
 from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -51,6 +49,7 @@ from bot.storage.models import (
     OutboxStatus,
     StepProgress,
 )
+from bot.storage.upsert import insert
 from bot.views.model import Button, Outcome, Screen
 from bot.views.screens import shop_name_of
 
@@ -383,10 +382,9 @@ class BroadcastService:
             ]
             conn = await session.connection()
             table = Outbox.__table__  # type: ignore[attr-defined]
-            insert = pg_insert if self.core.db.is_postgres else sqlite_insert
             for start in range(0, len(rows), 500):
                 await conn.execute(
-                    insert(table)
+                    insert(table, postgres=self.core.db.is_postgres)
                     .values(rows[start : start + 500])
                     .on_conflict_do_nothing(index_elements=["merchant_id", "key"])
                 )

@@ -708,17 +708,32 @@ class Locale:
     template_sources: Mapping[str, str] = field(default_factory=dict)
     #: Where each dotted strings key is written: file and line (for warnings).
     key_lines: Mapping[str, tuple[Path, int]] = field(default_factory=dict)
+    #: Every dotted key of ``strings`` (texts and the mappings on the way) to its value,
+    #: built with the locale: a screen looks up a dozen or more keys, and walking the
+    #: mappings part by part (an ABC ``isinstance`` per level) was about a sixth of the
+    #: CPU of building the screens (benchmarks/README.md, issue 20, seventh session).
+    #: ``strings`` is content, never changed once loaded (a reload makes new locales).
+    _by_key: dict[str, Any] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_key: dict[str, Any] = {}
+        _index_keys(self.strings, "", by_key)
+        object.__setattr__(self, "_by_key", by_key)  # frozen: set once, here
 
     def lookup(self, key: str) -> Any:
         """A string (or mapping) by dotted key, KeyError when missing."""
-        node: Any = self.strings
-        for part in key.split("."):
-            if not isinstance(node, Mapping):
-                raise KeyError(key)
-            if part not in node:
-                raise KeyError(key)
-            node = node[part]
-        return node
+        return self._by_key[key]
+
+
+def _index_keys(node: Mapping[Any, Any], prefix: str, into: dict[str, Any]) -> None:
+    """Every key reachable by splitting a dotted key on ".": text keys without a dot."""
+    for key, value in node.items():
+        if not isinstance(key, str) or "." in key:
+            continue  # no dotted key reaches it (lookup splits on every ".")
+        here = prefix + key
+        into[here] = value
+        if isinstance(value, Mapping):
+            _index_keys(value, here + ".", into)
 
 
 @dataclass(frozen=True)

@@ -227,15 +227,28 @@ def _field_ok(value: str, hint: Any) -> bool:
 
 def encode(button: Callback) -> str:
     """The wire form; ValueError when a field breaks its rule or the 64-byte limit."""
+    kind = type(button)
     if isinstance(button, Alerts):
-        parts = [button.arg()]
+        parts: tuple[str, ...] = (button.arg(),)
     else:
-        parts = [str(getattr(button, name)) for name, _ in _SCHEMA[type(button)]]
-    hints = [str] if isinstance(button, Alerts) else [hint for _, hint in _SCHEMA[type(button)]]
+        parts = tuple([str(getattr(button, name)) for name, _ in _SCHEMA[kind]])
+    return _wire(kind.CODE, parts)
+
+
+@lru_cache(maxsize=4096)
+def _wire(code: str, parts: tuple[str, ...]) -> str:
+    """The checked wire form of the fields (as text) of the kind with this ``code``.
+
+    Remembered (a screen encodes a button per option, the same ones for every merchant;
+    checking each field's rule was a sixth of building a screen): the result depends on
+    nothing but the arguments, and a refusal raises again every time (not remembered).
+    """
+    kind = _BY_CODE[code]
+    hints = [str] if issubclass(kind, Alerts) else [hint for _, hint in _SCHEMA[kind]]
     for part, hint in zip(parts, hints, strict=True):
         if not _field_ok(part, hint):
-            raise ValueError(f"bad callback field for {type(button).__name__}: {part!r}")
-    data = VERSION + button.CODE + "".join(":" + part for part in parts)
+            raise ValueError(f"bad callback field for {kind.__name__}: {part!r}")
+    data = VERSION + code + "".join(":" + part for part in parts)
     if len(data.encode()) > MAX_BYTES:
         raise ValueError(f"callback data over {MAX_BYTES} bytes: {data}")
     return data

@@ -1,11 +1,12 @@
 """What every use case shares: the per-update unit of work (:class:`Turn`) and the helpers
 that read a merchant's plan.
 
-Each use case opens exactly one turn: one short transaction, serialised per merchant (on
-PostgreSQL the read that loads the merchant locks their row), that loads (or creates, on
-first contact) the merchant and reads their interview state against today's content. Two
-instances handling the same merchant act as one would; a restart continues exactly where
-the merchant was. The turn records the update's id with the merchant, so an update handled
+Each use case opens exactly one turn: one short unit of work that loads (or creates, on
+first contact) the merchant and reads their interview state against today's content, and
+writes what changed at its end. Two instances handling the same merchant act as one would
+(on PostgreSQL the write is conditional on the merchant's row being as read, else the update
+is handled again: bot.storage.merchant_row); a restart continues exactly where the merchant
+was. The turn records the update's id with the merchant, so an update handled
 again after its turn committed changes nothing (:class:`Repeated`, :func:`handled_already`).
 """
 
@@ -232,8 +233,9 @@ class Turn:
             merchant.step_done_at = self.now
 
     async def write_events(self) -> None:
-        """Insert the events logged so far, all in one statement (one round trip: an answer
-        logs two, ``answer`` and ``question_shown``). Runs before the turn commits."""
+        """Insert the events logged so far now, all in one statement (before reading them
+        back by SQL: :meth:`last_event`). At the end of the turn they go with the merchant's
+        write instead (:meth:`write`)."""
         if not self._events:
             return
         rows, self._events = self._events, []
@@ -244,11 +246,24 @@ class Turn:
         # VALUES has no cache key, so it would be compiled again on every update.
         await conn.execute(insert(_EVENTS), rows[0] if len(rows) == 1 else rows)
 
+    async def write(self) -> None:
+        """The turn's writes, as it ends: the merchant's changed columns with the events
+        logged (PostgreSQL: one statement, on condition that the row is as this turn read
+        it, else :class:`~bot.storage.merchant_row.Conflict`). A merchant created in this
+        turn is the session's to insert; their events follow it."""
+        if self._stored is None:
+            await self.write_events()
+            return
+        rows, self._events = self._events, []
+        await self._stored.write(self._unit, rows)
+
     async def write_merchant(self) -> None:
-        """Write the loaded merchant's changed columns (one UPDATE, or none). Runs before
-        the turn commits; call it earlier only before reading the merchant back by SQL."""
-        if self._stored is not None:
-            await self._stored.write(self.connection)
+        """Write the loaded merchant's changed columns now (one UPDATE, or none): only
+        before reading the merchant back by SQL (the rest goes at the end: :meth:`write`).
+        In the turn's transaction, so it is undone if the turn fails."""
+        if self._stored is not None and self._stored.changes():
+            await self._unit.begin_now()
+            await self._stored.write(self._unit)
 
     async def flush(self) -> None:
         """Write what this turn changed so far (the merchant, rows added to the session),
@@ -356,7 +371,7 @@ class Core:
 
     @asynccontextmanager
     async def turn(self, user: UserInfo, *, repeatable: bool = False) -> AsyncIterator[Turn]:
-        """Open the update's unit of work: lock the chat, load or create the merchant.
+        """Open the update's unit of work: load or create the merchant.
 
         An update whose turn committed before (:func:`handled_already`) raises
         :class:`Repeated` here, so what it applies is not applied twice; ``repeatable``
@@ -374,14 +389,13 @@ class Core:
     async def _turn(self, user: UserInfo, repeatable: bool) -> AsyncIterator[Turn]:
         async with self.db.unit() as unit:
             now = self.clock()
-            # The first statement reads the merchant and locks the row (PostgreSQL): one
-            # chat's updates are serialised across processes without a round trip of its own.
-            # Core, not the ORM (bot.storage.merchant_row): loading and flushing this one row
-            # through the ORM was ~30 % of an update's CPU (issue 20). The changed columns
-            # are written back by one UPDATE before commit (write_merchant).
-            stored = await merchant_row.lock(
-                self.db, unit.connection, user.id, lock_key=user.chat_id
-            )
+            # The first statement reads the merchant; the last writes the changed columns
+            # and the turn's events (Turn.write). One chat's turns stay in order across
+            # processes: on PostgreSQL that write is conditional on the row being as read
+            # (else Conflict, and the update is handled again), on SQLite the turn holds the
+            # write lock. Core run by the driver, not the ORM (bot.storage.merchant_row):
+            # the ORM was ~30 % of an update's CPU (issue 20).
+            stored = await merchant_row.load(unit, user.id, lock_key=user.chat_id)
             # The update's id (from the inbox; None outside it), recorded in the merchant row
             # by the turn's one write: an update handled again changes nothing (Repeated).
             delivery = DELIVERY.get()
@@ -423,8 +437,7 @@ class Core:
             if turn.created:
                 await turn.log("first_contact")
             yield turn
-            await turn.write_events()
-            await turn.write_merchant()
+            await turn.write()
 
     # --- reading the plan -------------------------------------------------------------------
 

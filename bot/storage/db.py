@@ -27,7 +27,7 @@ from sqlalchemy.sql import Executable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import ConfigError
-from bot.storage import sqlite_inline
+from bot.storage import direct, sqlite_inline
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -156,7 +156,13 @@ class Database:
         """One update's transaction, on a Core connection (commit on success, roll back on
         error). The ORM session on it (:attr:`Unit.session`) is made only when something
         asks for it: a typed answer's turn (Core statements only) then costs about a third
-        less CPU than through a session (issue 20)."""
+        less CPU than through a session (issue 20).
+
+        On PostgreSQL the transaction really begins (BEGIN is sent) only with the first
+        statement SQLAlchemy runs in it: statements run by the driver before that
+        (:meth:`Unit.driver`) run on their own (autocommit), and a unit that ran only such
+        statements sends neither BEGIN nor COMMIT (bot.storage.merchant_row). SQLite begins
+        at once (``BEGIN IMMEDIATE``: the write lock for the whole unit)."""
         async with self._one_writer(), self._unit() as unit:
             yield unit
 
@@ -302,7 +308,7 @@ def lost_connection(exc: BaseException | None) -> bool:
 
 
 #: First contact: the row to lock does not exist yet, so the transaction locks its key.
-_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
 
 
 class Unit:
@@ -315,6 +321,22 @@ class Unit:
         self.connection = connection
         self._make_session = make_session
         self._session: AsyncSession | None = None
+        self._driver: direct.Driver | None = None
+
+    async def begin_now(self) -> None:
+        """Make sure the transaction has begun at the database, so that statements run
+        directly from here on (:meth:`driver`) are part of it. SQLite began at once; on
+        PostgreSQL BEGIN goes with the first statement SQLAlchemy runs, so one is run (a
+        round trip, for the rare turn that writes before its end)."""
+        if self.connection.dialect.name == "postgresql":
+            await self.connection.exec_driver_sql("SELECT 1")
+
+    async def driver(self) -> direct.Driver:
+        """The driver's connection under :attr:`connection`, for the statements run directly
+        (bot.storage.direct); in whatever transaction the connection is in."""
+        if self._driver is None:
+            self._driver = await direct.driver(self.connection)
+        return self._driver
 
     @property
     def session(self) -> AsyncSession:
@@ -358,7 +380,7 @@ async def read_locked(
     """
     row = await read()
     if row is None and db.is_postgres:
-        await conn.execute(_ADVISORY_LOCK, {"k": lock_key})
+        await conn.execute(ADVISORY_LOCK, {"k": lock_key})
         row = await read()
     return row
 

@@ -12,9 +12,11 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     Table,
     any_,
@@ -26,12 +28,13 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.storage.db import Database
 from bot.storage.models import Inbox, InboxStatus
+from bot.storage.upsert import insert
+
+if TYPE_CHECKING:
+    from sqlalchemy.sql.dml import ReturningInsert
 
 _TABLE: Table = Inbox.__table__  # type: ignore[attr-defined]
 # done() runs once per update: the statement is built once, here. Building it on every call
@@ -40,7 +43,9 @@ _DONE_VALUES = {"status": InboxStatus.DONE, "payload": None, "lease_until": None
 # Handled updates are recorded done a batch at a time (bot.updates), by one statement whose
 # text does not depend on how many ids it carries: ``IN (...)`` with N parameters would be a
 # new statement for every N (on PostgreSQL each one prepared, crowding the turn's statements
-# out of asyncpg's cache). PostgreSQL: one array parameter; SQLite: one JSON array.
+# out of asyncpg's cache). PostgreSQL: one array parameter (the generic ARRAY, which asyncpg's
+# dialect renders as BIGINT[]: sqlalchemy.dialects.postgresql is not imported on SQLite);
+# SQLite: one JSON array.
 _DONE_PG = (
     update(_TABLE)
     .where(_TABLE.c.update_id == any_(bindparam("done_ids", type_=ARRAY(BigInteger))))
@@ -56,17 +61,17 @@ _DONE_SQLITE = (
     .values(_DONE_VALUES)
 )
 
-# accept() runs for every getUpdates batch: built once per dialect, like _DONE.
-_ACCEPT_PG = (
-    pg_insert(_TABLE)
-    .on_conflict_do_nothing(index_elements=["update_id"])
-    .returning(_TABLE.c.update_id)
-)
-_ACCEPT_SQLITE = (
-    sqlite_insert(_TABLE)
-    .on_conflict_do_nothing(index_elements=["update_id"])
-    .returning(_TABLE.c.update_id)
-)
+
+@cache
+def _accept(postgres: bool) -> ReturningInsert[tuple[int]]:
+    """accept()'s statement: it runs for every getUpdates batch, so it is built once per
+    dialect, like _DONE (at the first call: the PostgreSQL construct is not imported on
+    SQLite, see bot.storage.upsert)."""
+    return (
+        insert(_TABLE, postgres=postgres)
+        .on_conflict_do_nothing(index_elements=["update_id"])
+        .returning(_TABLE.c.update_id)
+    )
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,7 @@ async def accept(
         return []
     # The rows go as parameters, not as .values(...): a multi-row VALUES has no cache key,
     # so SQLAlchemy would compile it again for every update.
-    statement = _ACCEPT_PG if db.is_postgres else _ACCEPT_SQLITE
+    statement = _accept(db.is_postgres)
     rows = [
         {
             "update_id": payload["update_id"],

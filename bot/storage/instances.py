@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, delete, select
 
 from bot.storage.db import Database
 from bot.storage.models import ContentReload, Instance
+from bot.storage.upsert import insert
 
 __all__ = [
     "forget_instance",
@@ -33,8 +32,9 @@ FORGET_AFTER = timedelta(days=1)
 async def request_reload(db: Database, *, by: str | None, now: datetime) -> int:
     """Ask every instance to reload its content; returns the new generation."""
     table = ContentReload.__table__  # type: ignore[attr-defined]
-    insert = pg_insert if db.is_postgres else sqlite_insert
-    statement = insert(table).values(name=_NAME, generation=1, requested_at=now, requested_by=by)
+    statement = insert(table, postgres=db.is_postgres).values(
+        name=_NAME, generation=1, requested_at=now, requested_by=by
+    )
     statement = statement.on_conflict_do_update(
         index_elements=["name"],
         set_={

@@ -119,6 +119,14 @@ class InlineConnection:
         """A new cursor (entered with ``async with`` by the adapter)."""
         return InlineCursor(self._conn.cursor())
 
+    def run(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
+        """Run one statement now and return its rows (bot.storage.direct)."""
+        return self._conn.execute(sql, parameters).fetchall()
+
+    def run_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run one statement once per row of parameters (bot.storage.direct)."""
+        self._conn.executemany(sql, rows)
+
     def begin_immediate(self) -> None:
         """Start a write transaction now (``BEGIN IMMEDIATE``): the write lock is taken at
         the start, so a transaction that reads first never fails to upgrade later."""
