@@ -3,8 +3,8 @@
 Every interactive update reads its merchant's row and writes it back with the turn's funnel
 events. Through SQLAlchemy's execution (the execution context, parameter and result
 wrapping, and on PostgreSQL the asyncpg adapter's greenlet hand-offs) each of those
-statements cost 0.3-0.6 ms of CPU; asyncpg alone runs the same statement in well under
-0.1 ms (figures in benchmarks/README.md, "Issue 20, seventh session").
+statements cost 0.3-0.6 ms of CPU; asyncpg alone runs one in under 0.1 ms
+(benchmarks/README.md, "Issue 20, seventh session: the turn"; ``bench_merchant_row``).
 
 So those statements are still written as Core (one source for the SQL, the tables and the
 column types), compiled once per dialect and shape (:func:`prepare`), and then run on the
