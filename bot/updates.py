@@ -243,14 +243,14 @@ class UpdateRunner:
                 )
                 return False
         delivery = await self._attempt(update, attempt, received, again=not fresh)
-        for again in range(1, HANDLE_AGAIN + 1):
+        for tries in range(1, HANDLE_AGAIN + 1):
             if not delivery.handle_again:
                 break
             # Its turn wrote nothing: the merchant changed while it ran (another instance's
             # turn for the same chat committed first). Run it again now, on what is stored;
             # the last time, a change meanwhile is a failed attempt (tried again later).
             delivery = await self._attempt(
-                update, attempt, received, again=True, may_handle_again=again < HANDLE_AGAIN
+                update, attempt, received, again=True, may_handle_again=tries < HANDLE_AGAIN
             )
         if delivery.failed and not delivery.final and lost_connection(delivery.exception):
             # A pooled connection the database had dropped (it restarted): the pool has let

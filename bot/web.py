@@ -41,7 +41,7 @@ from telegram import Update
 
 from bot.config import Settings
 from bot.content.loader import Content
-from bot.delivery import HandleAgain
+from bot.delivery import HandleAgain, current_delivery
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.services.core import Repeated
 from bot.storage.models import Outbox, utcnow
@@ -371,8 +371,8 @@ def instrument(application: BotApp, metrics: Metrics) -> None:
     """Count handler errors (an extra error handler; the apology handler still runs first)."""
 
     async def count_error(_update: object, context: Context) -> None:
-        if isinstance(context.error, HandleAgain):  # two instances raced: not an error
-            metrics.handled_again.inc()
+        if isinstance(context.error, HandleAgain) and current_delivery().may_handle_again:
+            metrics.handled_again.inc()  # two instances raced: handled again, not an error
         elif not isinstance(context.error, Repeated):  # handled before: not an error
             metrics.errors.inc()
 
