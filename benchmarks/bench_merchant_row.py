@@ -48,7 +48,7 @@ async def measure(url: str, turns: int, rounds: int) -> None:
 
     async def orm(i: int) -> None:
         async with db.session() as session:
-            merchant = await get_locked(db, session, Merchant, 1, lock_key=1)
+            merchant = await get_locked(session, Merchant, 1, lock_key=1)
             assert merchant is not None
             change(merchant, i)
 

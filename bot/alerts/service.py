@@ -440,7 +440,7 @@ class AlertService:
     async def chat_member(self, user: UserInfo, status: str) -> Outcome:
         """The bot was blocked (``kicked``/``left``) or allowed again (``member``)."""
         async with self.db.session() as session:
-            merchant = await get_locked(self.db, session, Merchant, user.id, lock_key=user.chat_id)
+            merchant = await get_locked(session, Merchant, user.id, lock_key=user.chat_id)
             if merchant is None:
                 return Outcome()
             if status in ("kicked", "left", "banned"):

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _M = TypeVar("_M")
+_R = TypeVar("_R")
 # Statement parameters: one row, or several (executemany).
 Params = dict[str, Any] | list[dict[str, Any]]
 
@@ -308,7 +309,7 @@ def lost_connection(exc: BaseException | None) -> bool:
 
 
 #: First contact: the row to lock does not exist yet, so the transaction locks its key.
-ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
 
 
 class Unit:
@@ -363,37 +364,38 @@ class Unit:
 
 
 async def read_locked(
-    db: Database,
     conn: AsyncConnection,
-    read: Callable[[], Awaitable[_M | None]],
+    read: Callable[[bool], Awaitable[_R | None]],
     *,
     lock_key: int,
-) -> _M | None:
-    """``read()`` (a ``SELECT ... FOR UPDATE`` of one row), the row locked until the
-    transaction ends (PostgreSQL).
+) -> _R | None:
+    """``read(False)``, the read of one row; if there is no row yet on PostgreSQL (a first
+    contact), the transaction takes the advisory lock ``lock_key`` and reads again,
+    ``read(True)``: a row that does not exist cannot be locked, so two first contacts at once
+    create it once.
 
-    This is how one chat's updates are serialised across processes, folded into the first
-    read: ``SELECT ... FOR UPDATE`` waits for another transaction holding the row and then
-    returns the row as that one committed it. A row that does not exist yet cannot be
-    locked: then (first contact only) the transaction takes the advisory lock ``lock_key``
-    and reads again, so two first contacts at once create the row once.
+    The turn reads without a lock and checks the row's version when it writes
+    (bot.storage.merchant_row); :func:`get_locked` reads ``SELECT ... FOR UPDATE`` both
+    times, which waits for another transaction holding the row and then returns it as that
+    one committed it.
     """
-    row = await read()
-    if row is None and db.is_postgres:
-        await conn.execute(ADVISORY_LOCK, {"k": lock_key})
-        row = await read()
+    row = await read(False)
+    if row is None and conn.dialect.name == "postgresql":
+        await conn.execute(_ADVISORY_LOCK, {"k": lock_key})
+        row = await read(True)
     return row
 
 
 async def get_locked(
-    db: Database, session: AsyncSession, model: type[_M], key: int, *, lock_key: int
+    session: AsyncSession, model: type[_M], key: int, *, lock_key: int
 ) -> _M | None:
-    """The ORM row with this primary key, locked as :func:`read_locked` says."""
+    """The ORM row with this primary key, locked until the transaction ends (PostgreSQL; a
+    first contact as :func:`read_locked` says)."""
 
-    async def read() -> _M | None:
+    async def read(_again: bool) -> _M | None:
         return await session.get(model, key, with_for_update=True)
 
-    return await read_locked(db, await session.connection(), read, lock_key=lock_key)
+    return await read_locked(await session.connection(), read, lock_key=lock_key)
 
 
 def request_checkpoint(session: AsyncSession) -> None:

@@ -54,7 +54,7 @@ from sqlalchemy.sql import ClauseElement
 
 from bot.delivery import HandleAgain
 from bot.storage import direct
-from bot.storage.db import ADVISORY_LOCK, Unit
+from bot.storage.db import Unit, read_locked
 from bot.storage.models import Event, Merchant
 
 _TABLE: Table = Merchant.__table__  # type: ignore[attr-defined]
@@ -147,6 +147,11 @@ def _insert_events() -> ClauseElement:
     )
 
 
+def _kept(name: str, value: Any) -> Any:
+    """A column's value as stored for comparing later (JSON deep-copied: changed in place)."""
+    return copy.deepcopy(value) if name in _JSON else value
+
+
 class StoredMerchant:
     """A merchant loaded by :func:`load`, their column values as loaded and (PostgreSQL)
     the row's version as read."""
@@ -160,10 +165,7 @@ class StoredMerchant:
         merchant.__dict__.update(values)
         self.merchant = merchant
         self.version = version
-        self._stored = {
-            name: copy.deepcopy(value) if name in _JSON else value
-            for name, value in values.items()
-        }
+        self._stored = {name: _kept(name, value) for name, value in values.items()}
 
     def changes(self) -> dict[str, Any]:
         """The columns whose values differ from the stored ones (JSON by value)."""
@@ -208,29 +210,29 @@ class StoredMerchant:
                 named = [{f"ev_{name}": value for name, value in row.items()} for row in events]
                 await driver.execute_many(_prepared(dialect, "events", _insert_events), named)
         for name, value in changed.items():
-            self._stored[name] = copy.deepcopy(value) if name in _JSON else value
+            self._stored[name] = _kept(name, value)
 
 
 async def load(unit: Unit, merchant_id: int, *, lock_key: int) -> StoredMerchant | None:
     """The merchant as stored, or None (first contact).
 
     PostgreSQL: read without a lock and outside any transaction (the write checks the
-    version). For a first contact the transaction takes the advisory lock ``lock_key`` and
-    reads again, locked: two first contacts at once create the row once. SQLite: read in the
-    turn's write transaction.
+    version); for a first contact the transaction takes the advisory lock ``lock_key`` and
+    reads again, locked (:func:`~bot.storage.db.read_locked`). SQLite: read in the turn's
+    write transaction.
     """
     driver = await unit.driver()
     dialect = unit.connection.dialect
     postgres = dialect.name == "postgresql"
-    read = _prepared(dialect, ("read", False), lambda: _read(postgres, False))
-    rows = await driver.fetch(read, {"merchant_id": merchant_id})
-    if not rows and postgres:
-        await unit.connection.execute(ADVISORY_LOCK, {"k": lock_key})  # begins the transaction
-        locked = _prepared(dialect, ("read", True), lambda: _read(postgres, True))
-        rows = await driver.fetch(locked, {"merchant_id": merchant_id})
-    if not rows:
+
+    async def read(locked: bool) -> tuple[Any, ...] | None:
+        statement = _prepared(dialect, ("read", locked), lambda: _read(postgres, locked))
+        rows = await driver.fetch(statement, {"merchant_id": merchant_id})
+        return rows[0] if rows else None
+
+    row = await read_locked(unit.connection, read, lock_key=lock_key)
+    if row is None:
         return None
-    row = rows[0]
     if postgres:
         return StoredMerchant(dict(zip(_COLUMNS, row[1:], strict=True)), row[0])
     return StoredMerchant(dict(zip(_COLUMNS, row, strict=True)), None)
