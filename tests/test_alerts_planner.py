@@ -747,3 +747,23 @@ def test_parse_hour_refuses(typed: str) -> None:
 
     with pytest.raises(ValueError):
         parse_hour(typed)
+
+
+def test_an_alert_moved_before_quiet_hours_never_precedes_a_larger_offset() -> None:
+    """Found by the property test above: the on-the-day alert (01:44:00.000001, in quiet hours
+    from 01:00) moves to 00:59:00, a microsecond before the 45-minute alert (00:59:00.000001,
+    outside them): the closer reminder would arrive first. They share a minute: the smaller
+    offset's alert is the one kept (rule 4)."""
+    now = datetime(2024, 1, 1, 0, 0, tzinfo=UTC)
+    specs = plan_alerts(
+        now=now,
+        deadline=datetime(2024, 1, 1, 1, 44, 0, 1, tzinfo=UTC),
+        go_live=None,
+        offsets=[timedelta(0), timedelta(minutes=45)],
+        tz="Europe/London",
+        preferred_hour=None,
+        quiet=QuietHours(1, 0),
+    )
+    dues = [s.due_at for s in sorted(specs, key=lambda s: s.offset)]
+    assert dues == sorted(dues, reverse=True), specs
+    assert [s.key for s in specs] == ["deadline:0d"]

@@ -20,7 +20,8 @@ Planning rules (see :func:`plan_alerts`):
    hours: the only way to still deliver it).
 4. Alerts due before ``now`` and targets already passed are not planned (the caller keeps
    rows it already sent). Two alerts of one kind landing on the same instant collapse into
-   the one with the smaller offset.
+   the one with the smaller offset, and so does one that would come after a smaller offset's
+   (which moved back before quiet hours, past it).
 """
 
 from __future__ import annotations
@@ -590,6 +591,7 @@ def plan_alerts(
         if limit < now:
             continue
         by_due: dict[datetime, AlertSpec] = {}
+        earliest: datetime | None = None  # the due time of the smaller offsets so far
         for offset, label in labelled:  # smallest offset first wins a shared due time
             due = _due_for(
                 now=now,
@@ -599,8 +601,12 @@ def plan_alerts(
                 quiet=quiet,
                 limit=limit,
             ).astimezone(UTC)
-            if due < now or due in by_due:
+            # A larger offset never comes after a smaller one: that happens only when the
+            # smaller one moved back to the minute before quiet hours, past this one, which
+            # the closer reminder then stands for (as for a shared due time).
+            if due < now or due in by_due or (earliest is not None and due > earliest):
                 continue
+            earliest = due
             by_due[due] = AlertSpec(
                 key=f"{kind}:{label}",
                 kind=kind,
