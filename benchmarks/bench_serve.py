@@ -2,8 +2,9 @@
 
 An in-process aiohttp server (the real ``bot.web.create_app`` around the real Application)
 listens on loopback; a local aiohttp client plays ``--chats`` merchants at once, each sending
-/start and then pressing buttons through the whole interview, waiting for every webhook
-response before the next update (the webhook processes inside the request). The Bot API is
+/start and then pressing buttons through the whole interview, waiting for the bot's answer
+to each update (its message reaching the Bot API) before the next: ``serve`` answers the
+webhook once the update is in the inbox and handles it after that. The Bot API is
 the in-memory fake (``--bot-api memory``) or the same fake served over loopback HTTP and
 reached through the bot's real transport, aiohttp (``bot.botapi.transport``; ``--bot-api http``).
 
@@ -20,6 +21,7 @@ import platform
 import statistics
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,29 +82,68 @@ def next_update(fake: FakeTelegram, chat: int) -> dict[str, Any] | None:
     return fake.callback_update(chat, last.message_id, data)
 
 
+class Probe(FakeTelegram):
+    """The fake Bot API that also tells when the bot answered a chat (sent or edited)."""
+
+    def __init__(self) -> None:
+        super().__init__(token=TOKEN)
+        self.answered: dict[int, asyncio.Event] = {}
+
+    async def handle(
+        self, token: str, method: str, params: Mapping[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        status, body = await super().handle(token, method, params)
+        if method.lower() in ("sendmessage", "editmessagetext") and status == 200:
+            event = self.answered.get(int(str(params.get("chat_id"))))
+            if event is not None:
+                event.set()
+        return status, body
+
+
 async def one_walk(
-    http: aiohttp.ClientSession, url: str, fake: FakeTelegram, chat: int, result: Result
+    http: aiohttp.ClientSession, url: str, fake: Probe, chat: int, result: Result
 ) -> None:
-    """One merchant: /start, then every interview question, one update at a time."""
+    """One merchant: /start, then every interview question, one update at a time.
+
+    ``serve`` answers the webhook once the update is in the inbox and handles it after that,
+    so an update's latency runs from the POST to the bot's answer reaching the Bot API (the
+    next press needs the screen it shows). The bot may answer with more than one message (the
+    profile and the plan at the end): the walk goes on once the chat has been quiet 3 ms.
+    """
     update: dict[str, Any] | None = fake.text_update(chat, "/start")
     headers = {SECRET_HEADER: SECRET}
+    answered = fake.answered.setdefault(chat, asyncio.Event())
     for _ in range(MAX_UPDATES_PER_WALK):
         if update is None:
             break
+        answered.clear()
         started = time.perf_counter()
         async with http.post(url, json=update, headers=headers) as response:
             await response.read()
             ok = response.status == 200
+        if ok:
+            try:
+                await asyncio.wait_for(answered.wait(), 30)
+            except TimeoutError:
+                ok = False
         result.latencies.append(time.perf_counter() - started)
         result.updates += 1
         result.errors += not ok
+        if not ok:
+            break
+        while True:  # quiet for 3 ms: every message of this answer has arrived
+            answered.clear()
+            try:
+                await asyncio.wait_for(answered.wait(), 0.003)
+            except TimeoutError:
+                break
         update = next_update(fake, chat)
     result.walks += 1
 
 
 async def run(db_name: str, db_url: str, args: argparse.Namespace) -> Result:
     """Serve on loopback, drive ``chats`` concurrent walks ``rounds`` times, time it all."""
-    fake = FakeTelegram(token=TOKEN)
+    fake = Probe()
     fake_server = await serve(fake) if args.bot_api == "http" else None
     extra: dict[str, Any] = {}
     if fake_server is not None:
