@@ -7,6 +7,9 @@ to each update (its message reaching the Bot API) before the next: ``serve`` ans
 webhook once the update is in the inbox and handles it after that. The Bot API is
 the in-memory fake (``--bot-api memory``) or the same fake served over loopback HTTP and
 reached through the bot's real transport, aiohttp (``bot.botapi.transport``; ``--bot-api http``).
+Reported: updates/s, latency (the POST to the bot's answer) and this process's CPU per update
+(the server, the client and the fake together; PostgreSQL's server is not counted): the
+steadier figure for comparing two versions of the bot on one machine.
 
     .venv/bin/python -m benchmarks.bench_serve                 # both databases
     .venv/bin/python -m benchmarks.bench_serve --db sqlite --chats 50 --rounds 2
@@ -52,6 +55,7 @@ class Result:
     updates: int = 0
     errors: int = 0
     seconds: float = 0.0
+    cpu: float = 0.0  # CPU seconds of this process (server, client, fake) over the walks
     latencies: list[float] = field(default_factory=list)
 
     def row(self) -> str:
@@ -61,7 +65,7 @@ class Result:
         return (
             f"| {self.db} | {self.walks} | {self.updates} | {self.seconds:.2f} | "
             f"{self.updates / self.seconds:.0f} | {p50:.1f} | {p99:.1f} | {lat[-1] * 1000:.1f} |"
-            f" {self.errors} |"
+            f" {self.cpu / self.updates * 1000:.2f} | {self.errors} |"
         )
 
 
@@ -196,7 +200,7 @@ async def run(db_name: str, db_url: str, args: argparse.Namespace) -> Result:
         connector = aiohttp.TCPConnector(limit=args.chats)
         try:
             async with aiohttp.ClientSession(connector=connector) as http:
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
                 for round_ in range(args.rounds):
                     first = 10_000 + round_ * args.chats
                     await asyncio.gather(
@@ -206,6 +210,7 @@ async def run(db_name: str, db_url: str, args: argparse.Namespace) -> Result:
                         )
                     )
                 result.seconds = time.perf_counter() - started
+                result.cpu = time.process_time() - cpu
         finally:
             await runner.cleanup()
             await application.stop()
@@ -244,9 +249,10 @@ async def main_async(args: argparse.Namespace) -> None:
     print(f"machine: {machine()}")
     print(f"chats: {args.chats} concurrent, rounds: {args.rounds}, Bot API: {args.bot_api}")
     print(
-        "| database | walks | updates | seconds | updates/s | p50 ms | p99 ms | max ms | errors |"
+        "| database | walks | updates | seconds | updates/s | p50 ms | p99 ms | max ms"
+        " | CPU ms per update | errors |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for result in results:
         print(result.row())
 
