@@ -217,14 +217,26 @@ class Database:
         self, statement: Executable, parameters: Params | None
     ) -> list[tuple[Any, ...]]:
         if self._autocommit is not None:
-            async with self._autocommit.connect() as conn:
+            conn = await self._autocommit.connect()
+            try:
                 result = await conn.execute(statement, parameters)
                 return [tuple(row) for row in result] if result.returns_rows else []
+            finally:
+                await _close(conn)
         # SQLite: a Core transaction under the one-writer lock. An ORM session (as a turn
         # opens) would cost about twice the CPU for a single statement (issue 20).
-        async with self._one_writer(), self.engine.begin() as conn:
-            result = await conn.execute(statement, parameters)
-            return [tuple(row) for row in result] if result.returns_rows else []
+        async with self._one_writer():
+            conn = await self.engine.connect()
+            try:
+                result = await conn.execute(statement, parameters)
+                rows = [tuple(row) for row in result] if result.returns_rows else []
+                await conn.commit()
+                return rows
+            except BaseException:
+                await conn.rollback()
+                raise
+            finally:
+                await _close(conn)
 
     async def run(
         self, key: Hashable, build: Callable[[], ClauseElement], parameters: Mapping[str, Any]
