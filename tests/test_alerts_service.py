@@ -218,7 +218,7 @@ async def test_changing_go_live_replans(
         found = await session.get(Merchant, 1001)
         assert found is not None
         found.answers = {**FULL_ANSWERS, "go_live": None}
-        await service.replan(session, found)
+        await service.replan_on(await session.connection(), found)
     assert not any(r.key.startswith("golive:") for r in await rows(db, status="pending"))
 
 
