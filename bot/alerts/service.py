@@ -76,7 +76,8 @@ _ADD = insert_rows(_OUTBOX)  # rows: merchant_id, key, due_at, status, attempts,
 _ROW = _OUTBOX.c.id == bindparam("row_id")
 # A pending row due at another time.
 _MOVE = update(_OUTBOX).where(_ROW).values(due_at=bindparam("new_due"))
-# A row that was sent no more (failed, cancelled...): pending again, its tries forgotten.
+# A row no longer pending (cancelled, failed...; never a sent one): pending again, its tries
+# forgotten.
 _REVIVE = (
     update(_OUTBOX)
     .where(_ROW)
