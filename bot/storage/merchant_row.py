@@ -17,9 +17,10 @@ How one chat's turns stay in order across instances:
   If another turn (or any writer) changed the row since it was read, nothing is written and
   :class:`Conflict` is raised: the update is handled again from the start (bot.updates), as
   it would have waited for the other turn's lock before. A typed answer costs two round trips
-  (it was five: BEGIN, SELECT ... FOR UPDATE, INSERT, UPDATE, COMMIT). A turn that also works
-  through the ORM (alerts planned again, marks read) runs in a transaction, and the same
-  conditional write, which locks the row until COMMIT, keeps it correct.
+  (it was five: BEGIN, SELECT ... FOR UPDATE, INSERT, UPDATE, COMMIT). A turn that also runs
+  statements through SQLAlchemy (alerts planned again, marks read, a step marked by the ORM)
+  runs in a transaction, and the same conditional write, which locks the row until COMMIT,
+  keeps it correct.
 - **SQLite** has one writer at a time: the turn's transaction holds the write lock from its
   ``BEGIN IMMEDIATE`` (bot.storage.db), the read and the writes run inside it.
 
