@@ -218,7 +218,7 @@ async def test_changing_go_live_replans(
         found = await session.get(Merchant, 1001)
         assert found is not None
         found.answers = {**FULL_ANSWERS, "go_live": None}
-        await service.replan(session, found)
+        await service.replan_on(await session.connection(), found)
     assert not any(r.key.startswith("golive:") for r in await rows(db, status="pending"))
 
 
@@ -272,3 +272,51 @@ async def test_nudge_is_off_by_default_and_can_be_turned_on(
     nudges = [r for r in await rows(db, status="pending") if r.key.startswith("nudge@")]
     assert len(nudges) == 1
     assert nudges[0].due_at >= datetime(2026, 12, 4, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
+async def test_replanning_writes_each_change_as_the_rules_say(
+    app: BotApp, user: SimulatedUser, db: Database
+) -> None:
+    """Re-planning runs Core statements (issue 20): what each change writes, pinned."""
+    await subscribe(user)
+    planned = {r.key: r for r in await rows(db)}
+    await user.press("🔕 Turn alerts off")
+    off = await rows(db)
+    assert {(r.status, r.error) for r in off} == {("cancelled", "off")}
+    # One row failed after tries (a lease left on it); turning alerts on makes it pending
+    # again with its tries forgotten, as the other cancelled rows.
+    failed_key = sorted(planned)[0]
+    async with db.session() as session:
+        row = (await session.exec(select(Outbox).where(Outbox.key == failed_key))).one()
+        row.status, row.attempts, row.unanswered = OutboxStatus.FAILED, 3, 1
+        row.error, row.lease_owner = "timed out", "instance-1"
+    await user.press("🔔 Turn alerts on")
+    again = {r.key: r for r in await rows(db)}
+    assert set(again) == set(planned)
+    for key, r in again.items():
+        assert (r.id, r.due_at, r.status) == (planned[key].id, planned[key].due_at, "pending")
+        assert (r.attempts, r.unanswered, r.error) == (0, 0, None), key
+    assert again[failed_key].lease_owner == "instance-1"  # not re-planning's to change
+    # A new hour moves the pending rows (same rows, new due times); nothing is added.
+    await user.press("🕘 Preferred hour")
+    await user.press("9:00")
+    moved = {r.key: r for r in await rows(db)}
+    assert {k: r.id for k, r in moved.items()} == {k: r.id for k, r in planned.items()}
+    assert all(r.due_at != planned[k].due_at and r.due_at.hour == 9 for k, r in moved.items())
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
+async def test_alerts_turned_on_at_first_contact_are_planned(
+    app: BotApp, user: SimulatedUser, db: Database
+) -> None:
+    """A press from a merchant the bot has not met: the merchant is inserted by the ORM in
+    the turn, then re-planning (Core) adds their rows in the same transaction."""
+    await user.send("/alerts")
+    async with db.session() as session:  # the bot has not met them: no row
+        found = await session.get(Merchant, 1001)
+        await session.delete(found)
+    await user.press("🔔 Turn alerts on")
+    assert (await merchant(db)).alerts_on
+    keys = sorted(parse_key(r.key).offset for r in await rows(db, status="pending"))  # type: ignore[union-attr]
+    assert keys == ["0d", "1d", "3d", "7d"]

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 
 from bot.storage import direct, merchant_row
 from bot.storage.db import Database
@@ -74,10 +74,30 @@ async def test_values_written_directly_read_back_by_the_orm(db: Database) -> Non
             assert getattr(orm, column.name) == getattr(wanted, column.name), column.name
 
 
-async def test_only_plain_named_parameters_run_directly(db: Database) -> None:
+async def test_only_plain_parameters_run_directly(db: Database) -> None:
     expanding = select(_TABLE.c.id).where(_TABLE.c.id.in_(bindparam("ids", expanding=True)))
     with pytest.raises(ValueError, match="ids"):
         direct.prepare(expanding, db.engine.dialect)
-    literal = select(_TABLE.c.id).where(_TABLE.c.id == 5)
-    with pytest.raises(ValueError):
-        direct.prepare(literal, db.engine.dialect)
+    computed = select(_TABLE.c.id).where(_TABLE.c.id == bindparam("k", callable_=lambda: 5))
+    with pytest.raises(ValueError, match="k"):
+        direct.prepare(computed, db.engine.dialect)
+
+
+async def test_values_written_in_the_statement_are_sent_as_written(db: Database) -> None:
+    """A statement may carry some values itself (``.values(status=...)``, ``== 5``): they go
+    through the column type like the named ones (here an enum and a JSON NULL)."""
+    async with db.session() as session:
+        session.add(every_kind_of_value(9))
+    fixed = (
+        update(_TABLE)
+        .where(_TABLE.c.id == bindparam("merchant_id"))
+        .values(mode=Mode.INTERVIEW, edit_before=None, current="market")
+        .returning(_TABLE.c.id, _TABLE.c.mode)
+    )
+    rows = await db.run("test.fixed", lambda: fixed, {"merchant_id": 9})
+    assert rows == [(9, Mode.INTERVIEW)]
+    async with db.session() as session:
+        orm = await session.get(Merchant, 9)
+        assert orm is not None
+        assert (orm.mode, orm.edit_before, orm.current) == (Mode.INTERVIEW, None, "market")
+        assert orm.answers == every_kind_of_value(9).answers  # not in the statement: kept

@@ -13,7 +13,10 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import Table, bindparam, update
+from sqlalchemy import insert as insert_rows
+from sqlalchemy import select as select_rows
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -61,6 +64,34 @@ from bot.views.screens import shop_name_of
 log = logging.getLogger(__name__)
 
 CHANGE_NOTICE_USEFUL = timedelta(days=7)  # retries of a "your plan changed" notice stop then
+
+# Re-planning's statements: Core on the turn's connection, not the ORM (issue 20: a typed
+# answer that moves the go-live date needs no ORM session, which cost 1-2 ms of CPU). Each
+# kind of change is one statement for all its rows (executemany), as the ORM's flush batched.
+_OUTBOX: Table = Outbox.__table__  # type: ignore[attr-defined]
+_PLANNED = select_rows(_OUTBOX.c.id, _OUTBOX.c.key, _OUTBOX.c.status, _OUTBOX.c.due_at).where(
+    _OUTBOX.c.merchant_id == bindparam("merchant_id")
+)
+_ADD = insert_rows(_OUTBOX)  # rows: merchant_id, key, due_at, status, attempts, unanswered
+_ROW = _OUTBOX.c.id == bindparam("row_id")
+# A pending row due at another time.
+_MOVE = update(_OUTBOX).where(_ROW).values(due_at=bindparam("new_due"))
+# A row no longer pending (cancelled, failed...; never a sent one): pending again, its tries
+# forgotten.
+_REVIVE = (
+    update(_OUTBOX)
+    .where(_ROW)
+    .values(
+        status=OutboxStatus.PENDING,
+        attempts=0,
+        error=None,
+        unanswered=0,
+        due_at=bindparam("new_due"),
+    )
+)
+_CANCEL = (
+    update(_OUTBOX).where(_ROW).values(status=OutboxStatus.CANCELLED, error=bindparam("new_error"))
+)
 
 
 def go_live_of(answers: dict[str, Any]) -> date | None:
@@ -189,32 +220,64 @@ class AlertService:
                 merchant.timezone = proposed
                 changed = {*changed, "timezone"}
         if changed & {"go_live", "timezone"}:
-            await self.replan(turn.session, merchant)
+            await self.replan(turn)
 
-    async def replan(self, session: AsyncSession, merchant: Merchant) -> None:
-        """Bring the merchant's outbox rows in line with their settings (idempotent)."""
+    async def replan(self, turn: Turn) -> None:
+        """Bring the turn's merchant's outbox rows in line with their settings (idempotent),
+        in the turn's transaction."""
+        await self.replan_on(await turn.synced_connection(), turn.merchant)
+
+    async def replan_on(self, conn: AsyncConnection, merchant: Merchant) -> None:
+        """Bring the merchant's outbox rows in line with their settings (idempotent), by
+        Core statements on ``conn``, in its transaction.
+
+        An ORM session in the same transaction must have sent what it holds first
+        (:meth:`Turn.synced_connection` does), and the outbox rows it may have loaded are
+        not refreshed: read them (again) after this, as the settings screen does.
+        """
         now = self.core.clock()
         settings = self.settings_of(merchant)
         go_live = go_live_of(self.core.effective_answers(merchant))
         plan = keys.planned(settings, self.campaign, go_live, now)
         live = keys.live_targets(self.deadline, go_live, now) if merchant.alerts_on else set()
-        result = await session.exec(select(Outbox).where(Outbox.merchant_id == merchant.id))
-        rows = {row.key: row for row in result.all()}
+        found = await conn.execute(_PLANNED, {"merchant_id": merchant.id})
+        rows = {row.key: row for row in found}
         stored = {key: Stored(row.status, row.due_at) for key, row in rows.items()}
+        added: list[dict[str, Any]] = []
+        moved: list[dict[str, Any]] = []
+        revived: list[dict[str, Any]] = []
+        cancelled: list[dict[str, Any]] = []
         for item in keys.reconcile(plan, stored, settings=settings, live=live, now=now):
             row = rows.get(item.key)
             if item.change is Change.ADD:
                 assert item.due_at is not None
-                session.add(Outbox(merchant_id=merchant.id, key=item.key, due_at=item.due_at))
+                added.append(
+                    {
+                        "merchant_id": merchant.id,
+                        "key": item.key,
+                        "due_at": item.due_at,
+                        "status": OutboxStatus.PENDING,
+                        "attempts": 0,
+                        "unanswered": 0,
+                    }
+                )
             elif item.change is Change.RESCHEDULE and row is not None:
                 assert item.due_at is not None
                 if row.status != OutboxStatus.PENDING:
-                    row.status, row.attempts, row.error = OutboxStatus.PENDING, 0, None
-                    row.unanswered = 0
-                row.due_at = item.due_at
+                    revived.append({"row_id": row.id, "new_due": item.due_at})
+                elif row.due_at != item.due_at:  # else nothing changes (the ORM sent nothing)
+                    moved.append({"row_id": row.id, "new_due": item.due_at})
             elif row is not None:
-                row.status = OutboxStatus.CANCELLED
-                row.error = None if merchant.alerts_on else "off"
+                error = None if merchant.alerts_on else "off"
+                cancelled.append({"row_id": row.id, "new_error": error})
+        for statement, params in (
+            (_ADD, added),
+            (_MOVE, moved),
+            (_REVIVE, revived),
+            (_CANCEL, cancelled),
+        ):
+            if params:
+                await conn.execute(statement, params)
 
     # --- content releases: "your plan changed" ---------------------------------------------
 
@@ -338,7 +401,7 @@ class AlertService:
                 case "on" | "off" | "resume" if not value:
                     merchant.alerts_on = action != "off"
                     merchant.blocked = False
-                    await self.replan(turn.session, merchant)
+                    await self.replan(turn)
                     toast = self.r.plain(
                         lang, f"alerts.notices.turned_{'off' if action == 'off' else 'on'}"
                     )
@@ -348,11 +411,11 @@ class AlertService:
                     return Outcome(toast=toast, edit=screen)
                 case "stop" if not value:
                     merchant.alerts_on = False
-                    await self.replan(turn.session, merchant)
+                    await self.replan(turn)
                     return Outcome(toast=self.r.plain(lang, "alerts.notices.stopped"))
                 case "nudge" if value in ("on", "off"):
                     merchant.nudge_on = value == "on"
-                    await self.replan(turn.session, merchant)
+                    await self.replan(turn)
                     return await self._saved(turn)
                 case "tz":
                     return await self._zone_press(turn, value)
@@ -366,7 +429,7 @@ class AlertService:
                         )
                     if value == "any" or (value.isdigit() and int(value) in range(24)):
                         merchant.preferred_hour = None if value == "any" else int(value)
-                        await self.replan(turn.session, merchant)
+                        await self.replan(turn)
                         return await self._saved(turn)
                 case "quiet":
                     if not value:
@@ -383,7 +446,7 @@ class AlertService:
                             merchant.quiet_hours = str(parse_quiet_hours(value))
                         except ValueError:
                             return self._unknown(turn)
-                    await self.replan(turn.session, merchant)
+                    await self.replan(turn)
                     return await self._saved(turn)
                 case "snooze" if value.isdigit() and int(value) <= MAX_INT:
                     return await self._snooze(turn, int(value))
@@ -422,7 +485,7 @@ class AlertService:
                     return self._not_typed(turn, self.screens.zones(lang, tz, problem=raw))
                 return Outcome(send=[self.screens.zone_prompt(lang, tz, problem=raw[:40])])
         merchant.awaiting = None
-        await self.replan(turn.session, merchant)
+        await self.replan(turn)
         if awaiting in (Awaiting.HOUR, Awaiting.QUIET):
             notice = self.r.text(lang, "alerts.notices.saved")
         else:
@@ -687,7 +750,7 @@ class AlertService:
         if value not in ZONES:
             return self._unknown(turn)
         merchant.timezone = ZONES[value]
-        await self.replan(turn.session, merchant)
+        await self.replan(turn)
         return await self._saved(turn)
 
     async def _snooze(self, turn: Turn, row_id: int) -> Outcome:

@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.content.loader import Content
@@ -38,6 +37,23 @@ from bot.views.model import Outcome, Screen
 from bot.views.screens import Views
 
 _EVENTS: Table = Event.__table__  # type: ignore[attr-defined]
+_STEPS: Table = StepProgress.__table__  # type: ignore[attr-defined]
+# What a turn reads back besides the merchant, as Core statements on its connection (no ORM
+# session: making one, running a query through it and closing it cost 1-2 ms of CPU, issue 20).
+# The merchant's latest event of some kinds (the kinds: an expanding IN, cached by shape).
+_LAST_EVENT = (
+    select(_EVENTS.c.kind, _EVENTS.c.step)
+    .where(
+        _EVENTS.c.merchant_id == bindparam("merchant_id"),
+        _EVENTS.c.kind.in_(bindparam("kinds", expanding=True)),
+    )
+    .order_by(_EVENTS.c.id.desc())
+    .limit(1)
+)
+# The merchant's step marks.
+_MARKS = select(_STEPS.c.step_id, _STEPS.c.status, _STEPS.c.step_version).where(
+    _STEPS.c.merchant_id == bindparam("merchant_id")
+)
 #: Clocks of two instances may differ by this much (see :func:`handled_already`).
 CLOCK_SKEW = timedelta(minutes=1)
 #: Activity-log kind: a step was shown on its own (what typed "done" or "skip" applies to).
@@ -64,6 +80,14 @@ _PINNED: ContextVar[tuple[int, Live] | None] = ContextVar("bot_live_release", de
 
 
 @dataclass(frozen=True)
+class Logged:
+    """A logged event as a turn reads it back (:meth:`Turn.last_event`)."""
+
+    kind: str
+    step: str | None
+
+
+@dataclass(frozen=True)
 class UserInfo:
     """Who sent the update (primitives only: handlers unpack the Telegram objects)."""
 
@@ -73,7 +97,26 @@ class UserInfo:
     language_code: str | None = None
 
 
-def marks_of(rows: Iterable[StepProgress]) -> dict[str, Mark]:
+class MarkRow(Protocol):
+    """A step_progress row as :func:`marks_of` reads it (an ORM object or a Core row)."""
+
+    @property
+    def step_id(self) -> str:
+        """The step."""
+        ...
+
+    @property
+    def status(self) -> StepStatus:
+        """Done or skipped."""
+        ...
+
+    @property
+    def step_version(self) -> int:
+        """The step's version when it was marked."""
+        ...
+
+
+def marks_of(rows: Iterable[MarkRow]) -> dict[str, Mark]:
     """Step marks (done / skipped) from their rows."""
     return {
         row.step_id: Mark(row.status.value, row.step_version)
@@ -173,6 +216,14 @@ class Turn:
     @property
     def connection(self) -> AsyncConnection:
         """The turn's Core connection (its transaction)."""
+        return self._unit.connection
+
+    async def synced_connection(self) -> AsyncConnection:
+        """The turn's Core connection, once what an ORM session holds (if one was made: a
+        merchant created in this turn, rows added or changed) is sent: for Core statements
+        that read or write rows the session may hold. The loaded merchant's own columns go
+        at the end (:meth:`write`), not now."""
+        await self._unit.flush()
         return self._unit.connection
 
     @property
@@ -279,23 +330,20 @@ class Turn:
             self.session.expunge(self.merchant)
         self._stored = None
 
-    async def last_event(self, *kinds: str) -> Event | None:
-        """The merchant's latest logged event of one of these kinds."""
+    async def last_event(self, *kinds: str) -> Logged | None:
+        """The merchant's latest logged event of one of these kinds (a Core SELECT on the
+        turn's connection, after the events logged so far are written)."""
         await self.write_events()
-        found = await self.session.exec(
-            select(Event)
-            .where(Event.merchant_id == self.merchant.id, col(Event.kind).in_(kinds))
-            .order_by(col(Event.id).desc())
-            .limit(1)
-        )
-        return found.first()
+        conn = await self.synced_connection()
+        found = await conn.execute(_LAST_EVENT, {"merchant_id": self.merchant.id, "kinds": kinds})
+        row = found.first()
+        return None if row is None else Logged(row.kind, row.step)
 
     async def marks(self) -> dict[str, Mark]:
-        """The merchant's step marks."""
-        rows = await self.session.exec(
-            select(StepProgress).where(StepProgress.merchant_id == self.merchant.id)
-        )
-        return marks_of(rows)
+        """The merchant's step marks (a Core SELECT on the turn's connection; marks this turn
+        added through the ORM session are flushed first)."""
+        conn = await self.synced_connection()
+        return marks_of(await conn.execute(_MARKS, {"merchant_id": self.merchant.id}))
 
 
 class AnswersListener(Protocol):

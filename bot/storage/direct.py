@@ -20,7 +20,7 @@ back as tuples. Everything else goes through SQLAlchemy as usual.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -32,6 +32,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from bot.storage.sqlite_inline import InlineConnection
 
 Processor = Callable[[Any], Any]
+_GIVEN = object()  # a parameter the caller gives (Prepared.fixed)
 # Called with each statement's SQL before it runs (counting round trips: tests, benchmarks),
 # as SQLAlchemy's ``before_cursor_execute`` event is for the statements it runs.
 _LISTENERS: list[Callable[[str], None]] = []
@@ -61,14 +62,23 @@ class Prepared:
     names: tuple[str, ...]
     binds: tuple[Processor | None, ...]
     results: tuple[Processor | None, ...]
+    # Each parameter's value written in the statement (``.values(status=...)``), or
+    # _GIVEN: the caller gives it by name.
+    fixed: tuple[Any, ...] = ()
 
     def args(self, params: Mapping[str, Any]) -> list[Any]:
         """The positional arguments for these named parameters (processed)."""
+        values = (
+            (params[name] for name in self.names)
+            if not self.fixed
+            else (
+                params[name] if value is _GIVEN else value
+                for name, value in zip(self.names, self.fixed, strict=True)
+            )
+        )
         return [
             value if process is None else process(value)
-            for value, process in zip(
-                (params[name] for name in self.names), self.binds, strict=True
-            )
+            for value, process in zip(values, self.binds, strict=True)
         ]
 
     def row(self, values: Sequence[Any]) -> tuple[Any, ...]:
@@ -85,16 +95,32 @@ def prepare(statement: ClauseElement, dialect: Dialect) -> Prepared:
     assert isinstance(compiled, SQLCompiler)
     names = tuple(compiled.positiontup or ())
     binds = []
+    fixed: list[Any] = []
     for name in names:
         bind = compiled.binds[name]
-        if bind.expanding or not bind.required:
-            raise ValueError(f"{name}: only required, non-expanding bind parameters run directly")
+        if bind.expanding or bind.callable is not None:
+            raise ValueError(f"{name}: only plain bind parameters run directly")
         binds.append(bind.type.dialect_impl(dialect).bind_processor(dialect))
+        fixed.append(_GIVEN if bind.required else bind.value)
+    # A SELECT's columns, or what an INSERT / UPDATE ... RETURNING returns.
     results = tuple(
         column.type.dialect_impl(dialect).result_processor(dialect, None)
-        for column in getattr(statement, "selected_columns", ())
+        for column in getattr(statement, "exported_columns", ())
     )
-    return Prepared(compiled.string, names, tuple(binds), results)
+    given = all(value is _GIVEN for value in fixed)
+    return Prepared(compiled.string, names, tuple(binds), results, () if given else tuple(fixed))
+
+
+_PREPARED: dict[tuple[str, Hashable], Prepared] = {}
+
+
+def prepared(dialect: Dialect, key: Hashable, build: Callable[[], ClauseElement]) -> Prepared:
+    """The statement ``key`` names, compiled for ``dialect`` the first time it is asked for
+    (``build`` makes it; a key stands for one statement text in every dialect)."""
+    found = _PREPARED.get((dialect.name, key))
+    if found is None:
+        found = _PREPARED[(dialect.name, key)] = prepare(build(), dialect)
+    return found
 
 
 class Driver(Protocol):

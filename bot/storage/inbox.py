@@ -9,7 +9,7 @@ simply lets its leases run out.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -28,6 +28,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.sql import ClauseElement
 
 from bot.storage.db import Database
 from bot.storage.models import Inbox, InboxStatus
@@ -64,14 +65,28 @@ _DONE_SQLITE = (
 
 @cache
 def _accept(postgres: bool) -> ReturningInsert[tuple[int]]:
-    """accept()'s statement: it runs for every getUpdates batch, so it is built once per
-    dialect, like _DONE (at the first call: the PostgreSQL construct is not imported on
-    SQLite, see bot.storage.upsert)."""
+    """accept()'s statement for a batch: it runs for every getUpdates batch, so it is built
+    once per dialect, like _DONE (at the first call: the PostgreSQL construct is not imported
+    on SQLite, see bot.storage.upsert)."""
     return (
         insert(_TABLE, postgres=postgres)
         .on_conflict_do_nothing(index_elements=["update_id"])
         .returning(_TABLE.c.update_id)
     )
+
+
+_ACCEPTED = ("update_id", "payload", "received_at", "status", "attempts", "lease_until")
+
+
+def _accept_one(postgres: bool) -> Callable[[], ClauseElement]:
+    """accept()'s statement for one update (every webhook update; run by the driver,
+    Database.run): its columns as named parameters."""
+
+    def build() -> ClauseElement:
+        values = {name: bindparam(name, type_=_TABLE.c[name].type) for name in _ACCEPTED}
+        return _accept(postgres).values(values)
+
+    return build
 
 
 @dataclass(frozen=True)
@@ -95,9 +110,6 @@ async def accept(
     """
     if not payloads:
         return []
-    # The rows go as parameters, not as .values(...): a multi-row VALUES has no cache key,
-    # so SQLAlchemy would compile it again for every update.
-    statement = _accept(db.is_postgres)
     rows = [
         {
             "update_id": payload["update_id"],
@@ -109,7 +121,13 @@ async def accept(
         }
         for payload in payloads
     ]
-    fresh = {row[0] for row in await db.execute(statement, rows[0] if len(rows) == 1 else rows)}
+    if len(rows) == 1:  # a webhook's update (and most small polling batches on PostgreSQL)
+        written = await db.run("inbox.accept", _accept_one(db.is_postgres), rows[0])
+    else:
+        # The rows go as parameters, not as .values(...): a multi-row VALUES has no cache
+        # key, so SQLAlchemy would compile it again for every batch.
+        written = await db.execute(_accept(db.is_postgres), rows)
+    fresh = {row[0] for row in written}
     return [payload for payload in payloads if payload["update_id"] in fresh]
 
 
@@ -144,9 +162,11 @@ async def done(db: Database, update_ids: Sequence[int]) -> None:
     if not update_ids:
         return
     if db.is_postgres:
-        await db.execute(_DONE_PG, {"done_ids": list(update_ids)})
+        await db.run("inbox.done", lambda: _DONE_PG, {"done_ids": list(update_ids)})
     else:
-        await db.execute(_DONE_SQLITE, {"done_ids": json.dumps(list(update_ids))})
+        await db.run(
+            "inbox.done", lambda: _DONE_SQLITE, {"done_ids": json.dumps(list(update_ids))}
+        )
 
 
 async def retry(db: Database, update_id: int, attempts: int, error: str, at: datetime) -> None:

@@ -17,9 +17,10 @@ How one chat's turns stay in order across instances:
   If another turn (or any writer) changed the row since it was read, nothing is written and
   :class:`Conflict` is raised: the update is handled again from the start (bot.updates), as
   it would have waited for the other turn's lock before. A typed answer costs two round trips
-  (it was five: BEGIN, SELECT ... FOR UPDATE, INSERT, UPDATE, COMMIT). A turn that also works
-  through the ORM (alerts planned again, marks read) runs in a transaction, and the same
-  conditional write, which locks the row until COMMIT, keeps it correct.
+  (it was five: BEGIN, SELECT ... FOR UPDATE, INSERT, UPDATE, COMMIT). A turn that also runs
+  statements through SQLAlchemy (alerts planned again, marks read, a step marked by the ORM)
+  runs in a transaction, and the same conditional write, which locks the row until COMMIT,
+  keeps it correct.
 - **SQLite** has one writer at a time: the turn's transaction holds the write lock from its
   ``BEGIN IMMEDIATE`` (bot.storage.db), the read and the writes run inside it.
 
@@ -31,7 +32,7 @@ The database triggers on merchant (migration 0015) fire on this UPDATE as on the
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -48,7 +49,6 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import configure_mappers
 from sqlalchemy.sql import ClauseElement
 
@@ -80,18 +80,7 @@ class Conflict(HandleAgain):
         self.merchant_id = merchant_id
 
 
-# --- statements, compiled once per dialect and shape -------------------------------------
-
-_PREPARED: dict[tuple[str, Hashable], direct.Prepared] = {}
-
-
-def _prepared(
-    dialect: Dialect, key: Hashable, build: Callable[[], ClauseElement]
-) -> direct.Prepared:
-    found = _PREPARED.get((dialect.name, key))
-    if found is None:
-        found = _PREPARED[(dialect.name, key)] = direct.prepare(build(), dialect)
-    return found
+# --- statements, compiled once per dialect and shape (direct.prepared) -------------------
 
 
 def _read(postgres: bool, locked: bool) -> ClauseElement:
@@ -194,21 +183,23 @@ class StoredMerchant:
             assert self.version is not None
             params["version"] = self.version
             params.update(_event_params(events))
-            key = ("write", columns, len(events))
-            statement = _prepared(dialect, key, lambda: _write_pg(columns, len(events)))
+            key = ("merchant.write", columns, len(events))
+            statement = direct.prepared(dialect, key, lambda: _write_pg(columns, len(events)))
             rows = await driver.fetch(statement, params)
             if not rows:
                 raise Conflict(merchant_id)
             self.version = rows[0][0]
         else:
             if changed:
-                update_row = _prepared(
-                    dialect, ("update", columns), lambda: _update_sqlite(columns)
+                update_row = direct.prepared(
+                    dialect, ("merchant.update", columns), lambda: _update_sqlite(columns)
                 )
                 await driver.fetch(update_row, params)
             if events:
                 named = [{f"ev_{name}": value for name, value in row.items()} for row in events]
-                await driver.execute_many(_prepared(dialect, "events", _insert_events), named)
+                await driver.execute_many(
+                    direct.prepared(dialect, "merchant.events", _insert_events), named
+                )
         for name, value in changed.items():
             self._stored[name] = _kept(name, value)
 
@@ -226,7 +217,9 @@ async def load(unit: Unit, merchant_id: int, *, lock_key: int) -> StoredMerchant
     postgres = dialect.name == "postgresql"
 
     async def read(locked: bool) -> tuple[Any, ...] | None:
-        statement = _prepared(dialect, ("read", locked), lambda: _read(postgres, locked))
+        statement = direct.prepared(
+            dialect, ("merchant.read", locked), lambda: _read(postgres, locked)
+        )
         rows = await driver.fetch(statement, {"merchant_id": merchant_id})
         return rows[0] if rows else None
 
