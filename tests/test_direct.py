@@ -96,8 +96,12 @@ async def test_values_written_in_the_statement_are_sent_as_written(db: Database)
     )
     rows = await db.run("test.fixed", lambda: fixed, {"merchant_id": 9})
     assert rows == [(9, Mode.INTERVIEW)]
+    default = bindparam("zone", value="UTC", type_=_TABLE.c.timezone.type)
+    zone = update(_TABLE).where(_TABLE.c.id == bindparam("merchant_id")).values(timezone=default)
+    await db.run("test.default", lambda: zone, {"merchant_id": 9, "zone": "Asia/Tokyo"})
     async with db.session() as session:
         orm = await session.get(Merchant, 9)
         assert orm is not None
         assert (orm.mode, orm.edit_before, orm.current) == (Mode.INTERVIEW, None, "market")
+        assert orm.timezone == "Asia/Tokyo"  # a value given by name wins over the default
         assert orm.answers == every_kind_of_value(9).answers  # not in the statement: kept

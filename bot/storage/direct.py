@@ -62,8 +62,8 @@ class Prepared:
     names: tuple[str, ...]
     binds: tuple[Processor | None, ...]
     results: tuple[Processor | None, ...]
-    # Each parameter's value written in the statement (``.values(status=...)``), or
-    # _GIVEN: the caller gives it by name.
+    # Each parameter's value written in the statement (``.values(status=...)``; a value
+    # given by name still wins, as in SQLAlchemy), or _GIVEN: the caller must give it.
     fixed: tuple[Any, ...] = ()
 
     def args(self, params: Mapping[str, Any]) -> list[Any]:
@@ -72,7 +72,7 @@ class Prepared:
             (params[name] for name in self.names)
             if not self.fixed
             else (
-                params[name] if value is _GIVEN else value
+                params[name] if value is _GIVEN else params.get(name, value)
                 for name, value in zip(self.names, self.fixed, strict=True)
             )
         )

@@ -121,7 +121,7 @@ async def accept(
         }
         for payload in payloads
     ]
-    if len(rows) == 1:  # a webhook's update (and most small polling batches on PostgreSQL)
+    if len(rows) == 1:  # a webhook's update, or a polling batch of one
         written = await db.run("inbox.accept", _accept_one(db.is_postgres), rows[0])
     else:
         # The rows go as parameters, not as .values(...): a multi-row VALUES has no cache
