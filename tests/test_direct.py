@@ -83,6 +83,7 @@ async def test_only_plain_parameters_run_directly(db: Database) -> None:
         direct.prepare(computed, db.engine.dialect)
 
 
+@pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
 async def test_values_written_in_the_statement_are_sent_as_written(db: Database) -> None:
     """A statement may carry some values itself (``.values(status=...)``, ``== 5``): they go
     through the column type like the named ones (here an enum and a JSON NULL)."""
