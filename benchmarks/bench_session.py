@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import os
 import statistics
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -28,18 +27,13 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from benchmarks.bench_interview import REPO, TOKEN
+from benchmarks.bench_turn import in_process
 from bot.alerts import keys
 from bot.alerts.keys import Change, Stored
 from bot.alerts.service import AlertService, go_live_of
-from bot.app import build_application
-from bot.botapi.fake import FakeRequest, FakeTelegram
-from bot.config import Settings
-from bot.content.check import load_checked
 from bot.domain.plan import Mark
 from bot.services.core import Turn, marks_of
 from bot.storage import merchant_row
-from bot.storage.db import Database
 from bot.storage.models import Event, Merchant, Outbox, OutboxStatus, StepProgress
 
 MERCHANT = 7
@@ -105,32 +99,9 @@ async def orm_last_event(session: AsyncSession, merchant: Merchant) -> Event | N
 
 
 async def run(database: str, units: int, blocks: int, alerts_on: bool) -> None:
-    content = load_checked(REPO / "content")
-    server_pg = None
-    if database == "postgres":
-        from tests.pgserver import PostgresServer
-
-        server_pg = PostgresServer().start()
-    with tempfile.TemporaryDirectory() as tmp:
-        url = (
-            server_pg.create_database("bench_session")
-            if server_pg is not None
-            else f"sqlite+aiosqlite:///{tmp}/bench.db"
-        )
-        settings = Settings.model_validate(
-            {"telegram_token": TOKEN, "database_url": url, "content_dir": REPO / "content"}
-        )
-        db = Database(url)
-        await db.upgrade()
-        fake = FakeTelegram(token=TOKEN)
-        app = build_application(
-            settings,
-            request=FakeRequest(fake),
-            get_updates_request=FakeRequest(fake),
-            content=content,
-            db=db,
-        )
-        service = app.bot_data.alerts
+    async with in_process(database, "bench_session") as setup:
+        content, db = setup.content, setup.db
+        service = setup.app.bot_data.alerts
         assert service is not None
         now = datetime.now(UTC)
         async with db.session() as session:
@@ -195,9 +166,6 @@ async def run(database: str, units: int, blocks: int, alerts_on: bool) -> None:
                 f" | Core {' '.join(f'{x:.3f}' for x in now_)}"
                 f" | medians {before:.3f} -> {after:.3f} (-{before - after:.3f})"
             )
-        await db.dispose()
-    if server_pg is not None:
-        server_pg.stop()
 
 
 def main() -> None:

@@ -23,7 +23,9 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,8 @@ from bot.app import build_application
 from bot.botapi.fake import FakeRequest, FakeTelegram
 from bot.config import Settings
 from bot.content.check import load_checked
+from bot.content.loader import Content
+from bot.context import BotApp
 from bot.storage.db import Database
 from bot.updates import UpdateRunner
 
@@ -71,38 +75,67 @@ async def walk(
     return (time.process_time() - started) / (MERCHANTS * len(ANSWERS))
 
 
-async def run(database: str, rounds: int, profile: Path | None) -> None:
+@dataclass(frozen=True)
+class InProcess:
+    """The real Application on a new database, with the fake Bot API in this process."""
+
+    content: Content
+    db: Database
+    fake: FakeTelegram
+    app: BotApp
+
+
+@asynccontextmanager
+async def in_process(database: str, name: str) -> AsyncIterator[InProcess]:
+    """The bot as ``bench_turn`` and ``bench_session`` run it: the checked content, a new
+    database (SQLite in a temporary folder, or ``name`` on a throwaway PostgreSQL server) at
+    head, the fake Bot API reached through ``FakeRequest`` (no sockets), the paid send
+    ceiling (the bot's own work is measured, not the send budget)."""
     content = load_checked(REPO / "content")
     server_pg = None
     if database == "postgres":
         from tests.pgserver import PostgresServer
 
         server_pg = PostgresServer().start()
-    with tempfile.TemporaryDirectory() as tmp:
-        url = (
-            server_pg.create_database("bench_turn")
-            if server_pg is not None
-            else f"sqlite+aiosqlite:///{tmp}/bench.db"
-        )
-        settings = Settings.model_validate(
-            {
-                "telegram_token": TOKEN,
-                "database_url": url,
-                "content_dir": REPO / "content",
-                "send_rate": 1000,
-                "allow_paid_broadcast": True,
-            }
-        )
-        db = Database(url)
-        await db.upgrade()
-        fake = FakeTelegram(token=TOKEN)
-        bot = build_application(
-            settings,
-            request=FakeRequest(fake),
-            get_updates_request=FakeRequest(fake),
-            content=content,
-            db=db,
-        )
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            url = (
+                server_pg.create_database(name)
+                if server_pg is not None
+                else f"sqlite+aiosqlite:///{tmp}/bench.db"
+            )
+            settings = Settings.model_validate(
+                {
+                    "telegram_token": TOKEN,
+                    "database_url": url,
+                    "content_dir": REPO / "content",
+                    "send_rate": 1000,
+                    "allow_paid_broadcast": True,
+                }
+            )
+            db = Database(url)
+            await db.upgrade()
+            fake = FakeTelegram(token=TOKEN)
+            app = build_application(
+                settings,
+                request=FakeRequest(fake),
+                get_updates_request=FakeRequest(fake),
+                content=content,
+                db=db,
+            )
+            try:
+                yield InProcess(content, db, fake, app)
+            finally:
+                await db.dispose()
+    finally:
+        if server_pg is not None:
+            server_pg.stop()
+
+
+async def run(database: str, rounds: int, profile: Path | None) -> None:
+    profiler = cProfile.Profile() if profile is not None else None
+    async with in_process(database, "bench_turn") as setup:
+        fake, bot = setup.fake, setup.app
         baseline = echo_app(fake)
         runner = UpdateRunner(bot)
 
@@ -113,7 +146,6 @@ async def run(database: str, rounds: int, profile: Path | None) -> None:
         async def through_echo(payload: dict[str, Any]) -> None:
             await baseline.process_update(Update.de_json(payload, baseline.bot))
 
-        profiler = cProfile.Profile() if profile is not None else None
         async with bot, baseline:
             gc.collect()
             gc.freeze()  # as `run` and `serve` do after start-up (bot.modes.settle_heap)
@@ -140,9 +172,6 @@ async def run(database: str, rounds: int, profile: Path | None) -> None:
                 )
             median = statistics.median(ratios)
             print(f"median ratio bot / echo (same in-process transport): {median:.2f}")
-        await db.dispose()
-    if server_pg is not None:
-        server_pg.stop()
     if profiler is not None and profile is not None:
         profiler.dump_stats(profile)
         print(f"profile of the last round's bot updates: {profile}")

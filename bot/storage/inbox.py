@@ -161,12 +161,9 @@ async def done(db: Database, update_ids: Sequence[int]) -> None:
     payloads. One statement for all of them."""
     if not update_ids:
         return
-    if db.is_postgres:
-        await db.run("inbox.done", lambda: _DONE_PG, {"done_ids": list(update_ids)})
-    else:
-        await db.run(
-            "inbox.done", lambda: _DONE_SQLITE, {"done_ids": json.dumps(list(update_ids))}
-        )
+    ids: Any = list(update_ids) if db.is_postgres else json.dumps(list(update_ids))
+    statement = _DONE_PG if db.is_postgres else _DONE_SQLITE
+    await db.run("inbox.done", lambda: statement, {"done_ids": ids})
 
 
 async def retry(db: Database, update_id: int, attempts: int, error: str, at: datetime) -> None:
