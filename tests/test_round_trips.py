@@ -179,3 +179,28 @@ async def test_no_typed_answer_needs_an_orm_session(
         await through_inbox(runner, fake.text_update(chat, current))
     assert made == [], made
     assert fake.messages(chat)[-1].text  # the walk got to its end
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
+async def test_answers_of_a_merchant_without_reminders_leave_the_outbox_alone(
+    app: BotApp, fake: FakeTelegram, db: Database, clock: Clock
+) -> None:
+    """The market and the go-live date plan a merchant's reminders again; a merchant who
+    has not turned reminders on has none to plan (every way of turning them off cancels the
+    pending ones, and the dispatcher drops any it finds off at send time), so those answers
+    cost no transaction and no outbox statement (issue 20: on PostgreSQL BEGIN, SELECT
+    outbox and COMMIT, three round trips, on two of the benchmark's ten answers)."""
+    runner = UpdateRunner(app, clock=clock)
+    chat = 81
+    await through_inbox(runner, fake.text_update(chat, "/start"))
+    touched: dict[str, list[str]] = {}
+    for answer in WALK:
+        with counting(db) as wire:
+            await through_inbox(runner, fake.text_update(chat, answer))
+        touched[answer] = [s for s in wire.log if "outbox" in s or s == "BEGIN"]
+    if db.is_postgres:
+        assert all(not log for log in touched.values()), str(touched)
+    else:  # SQLite: the inbox's and the turn's BEGIN IMMEDIATE only
+        assert all(all(s == "BEGIN" for s in log) for log in touched.values()), touched
+    assert fake.messages(chat)[-1].text  # the walk got to its end
