@@ -9,7 +9,10 @@ The same load also goes to that echo bot on the migration bot's own Bot API tran
 Reported: messages/s of each, the ratios, p50/p99 handling latency (from the update being
 queued at the fake to the bot's first reply to it arriving there) and CPU per message.
 
-    python -m benchmarks.bench_interview [--merchants 50] [--rounds 5] [--db postgres]
+    python -m benchmarks.bench_interview [--merchants 50] [--rounds 5] [--db postgres [--socket]]
+
+``--socket``: the bot reaches PostgreSQL over its Unix socket instead of TCP on loopback (a
+server on the same machine, as README's DATABASE_URL describes).
 
 Also reported: CPU per message of the bot against the bare echo bot's (both from /proc),
 p99 latency, each process's start-up time (spawned to first getUpdates, the content check
@@ -199,7 +202,7 @@ BOTS = (
 COUNTED = (("migration bot, counted", ["-m", "benchmarks.counted_bot", "run"], ("/start",)),)
 
 
-async def run(merchants: int, rounds: int, database: str = "sqlite") -> None:
+async def run(merchants: int, rounds: int, database: str = "sqlite", socket: bool = False) -> None:
     print(f"machine: {os.cpu_count()} CPUs, {cpu_model()}, Python {platform.python_version()}")
     print(f"load average at start: {load_average()}")
     print(
@@ -212,7 +215,7 @@ async def run(merchants: int, rounds: int, database: str = "sqlite") -> None:
         from tests.pgserver import PostgresServer
 
         server_pg = PostgresServer().start()
-    print(f"database: {database}")
+    print(f"database: {database}{' over its Unix socket' if socket else ''}")
     for round_no in range(rounds + 1):
         counted = round_no == rounds  # one more run, counting round trips
         with tempfile.TemporaryDirectory() as tmp:
@@ -221,6 +224,11 @@ async def run(merchants: int, rounds: int, database: str = "sqlite") -> None:
                 if server_pg is not None
                 else f"sqlite+aiosqlite:///{tmp}/bench.db"
             )
+            if server_pg is not None and socket:
+                db_url = (
+                    f"postgresql+asyncpg://postgres@/bench{round_no}"
+                    f"?host={server_pg.tmpdir}&port={server_pg.port}"
+                )
             fake = Probe()
             async with await serve(fake) as server:
                 env = {
@@ -362,8 +370,11 @@ def main() -> None:
     parser.add_argument("--merchants", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--socket", action="store_true", help="PostgreSQL over its Unix socket")
     args = parser.parse_args()
-    asyncio.run(run(args.merchants, args.rounds, args.db))
+    if args.socket and args.db != "postgres":
+        parser.error("--socket is for --db postgres")
+    asyncio.run(run(args.merchants, args.rounds, args.db, args.socket))
 
 
 if __name__ == "__main__":
