@@ -143,6 +143,7 @@ async def measure(
     base: int,
     warmup: tuple[str, ...],
     counts: Path | None = None,
+    postmaster: int | None = None,
 ) -> Measured:
     fake.polled.clear()
     spawned = time.perf_counter()
@@ -155,15 +156,17 @@ async def measure(
         await asyncio.wait_for(load(fake, merchants, warmup, base), 120)
         before = await snapshot(proc, counts) if counts is not None else {}
         cpu_before, own_before = cpu_seconds(proc.pid), time.process_time()
+        server_before = server_seconds(postmaster) if postmaster else 0.0
         elapsed, latencies = await asyncio.wait_for(load(fake, merchants, ANSWERS, base), 600)
         n = merchants * len(ANSWERS)
         cpu = (cpu_seconds(proc.pid) - cpu_before) / n
         harness = (time.process_time() - own_before) / n
+        server = (server_seconds(postmaster) - server_before) / n if postmaster else 0.0
         trips: dict[str, float] = {}
         if counts is not None:
             after = await snapshot(proc, counts)
             trips = {k: (after.get(k, 0) - before.get(k, 0)) / n for k in after}
-        return Measured(n / elapsed, latencies, cpu, harness, startup, startup_cpu, trips)
+        return Measured(n / elapsed, latencies, cpu, harness, startup, startup_cpu, trips, server)
     finally:
         await stop_process(proc)
 
@@ -188,6 +191,7 @@ class Measured:
     startup: float  # seconds from spawning the process to its first getUpdates
     startup_cpu: float  # CPU seconds the process used until then
     trips: dict[str, float]  # database round trips per message, by kind (counted run only)
+    server: float = 0.0  # CPU seconds per message of the PostgreSQL server (its processes)
 
 
 # The bots measured in each run: a bare PTB echo bot as installed (the baseline the target is
@@ -258,8 +262,11 @@ async def run(merchants: int, rounds: int, database: str = "sqlite", socket: boo
                     counts = Path(tmp) / "counts.json" if counted else None
                     if counts is not None:
                         env["BENCH_COUNTS"] = str(counts)
+                    postmaster = server_pg.postmaster_pid() if server_pg is not None else None
                     row.append(
-                        await measure(fake, args, env, tmp, merchants, base, warmup, counts)
+                        await measure(
+                            fake, args, env, tmp, merchants, base, warmup, counts, postmaster
+                        )
                     )
         if counted:
             report_trips(row[0], database)
@@ -274,6 +281,7 @@ async def run(merchants: int, rounds: int, database: str = "sqlite", socket: boo
             + f" (same transport {bot.rate / echo_same.rate:.2f})"
             + f"   CPU/msg bot {bot.cpu * 1000:.2f} ms, echo {echo.cpu * 1000:.2f} ms"
             + f" (ratio {bot.cpu / echo.cpu:.2f})"
+            + (f" + PostgreSQL {bot.server * 1000:.2f} ms" if server_pg is not None else "")
             + f"   p99 bot {pct(bot.latencies, 99):.0f} ms, echo {pct(echo.latencies, 99):.0f}"
             + f"   start-up bot {bot.startup:.2f} s ({bot.startup_cpu:.2f} s CPU),"
             + f" echo {echo.startup:.2f} s ({echo.startup_cpu:.2f} s CPU)"
@@ -316,6 +324,9 @@ async def run(merchants: int, rounds: int, database: str = "sqlite", socket: boo
     )
     harness = statistics.median(r[2].harness for r in runs) * 1000
     print(f"harness CPU per message while driving the bot: {harness:.2f} ms")
+    if server_pg is not None:
+        pg_cpu = statistics.median(r[2].server for r in runs) * 1000
+        print(f"PostgreSQL server CPU per message of the bot (median): {pg_cpu:.2f} ms")
 
 
 def pct(values: list[float], q: int) -> float:
@@ -353,6 +364,23 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process (and its threads) has used."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_seconds(postmaster: int) -> float:
+    """CPU time of a PostgreSQL server: the postmaster, its live processes (backends,
+    background workers) and those that have exited (reaped by the postmaster)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process exited meanwhile
+            continue
+        pid, ppid = int(stat.parent.name), int(fields[1])
+        if pid == postmaster:  # its own time and its reaped children's
+            total += sum(int(f) for f in fields[11:15])
+        elif ppid == postmaster:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_model() -> str:
