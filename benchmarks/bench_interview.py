@@ -9,7 +9,10 @@ The same load also goes to that echo bot on the migration bot's own Bot API tran
 Reported: messages/s of each, the ratios, p50/p99 handling latency (from the update being
 queued at the fake to the bot's first reply to it arriving there) and CPU per message.
 
-    python -m benchmarks.bench_interview [--merchants 50] [--rounds 5] [--db postgres]
+    python -m benchmarks.bench_interview [--merchants 50] [--rounds 5] [--db postgres [--socket]]
+
+``--socket``: the bot reaches PostgreSQL over its Unix socket instead of TCP on loopback (a
+server on the same machine, as README's DATABASE_URL describes).
 
 Also reported: CPU per message of the bot against the bare echo bot's (both from /proc),
 p99 latency, each process's start-up time (spawned to first getUpdates, the content check
@@ -140,6 +143,7 @@ async def measure(
     base: int,
     warmup: tuple[str, ...],
     counts: Path | None = None,
+    postmaster: int | None = None,
 ) -> Measured:
     fake.polled.clear()
     spawned = time.perf_counter()
@@ -152,15 +156,17 @@ async def measure(
         await asyncio.wait_for(load(fake, merchants, warmup, base), 120)
         before = await snapshot(proc, counts) if counts is not None else {}
         cpu_before, own_before = cpu_seconds(proc.pid), time.process_time()
+        server_before = server_seconds(postmaster) if postmaster else 0.0
         elapsed, latencies = await asyncio.wait_for(load(fake, merchants, ANSWERS, base), 600)
         n = merchants * len(ANSWERS)
         cpu = (cpu_seconds(proc.pid) - cpu_before) / n
         harness = (time.process_time() - own_before) / n
+        server = (server_seconds(postmaster) - server_before) / n if postmaster else 0.0
         trips: dict[str, float] = {}
         if counts is not None:
             after = await snapshot(proc, counts)
             trips = {k: (after.get(k, 0) - before.get(k, 0)) / n for k in after}
-        return Measured(n / elapsed, latencies, cpu, harness, startup, startup_cpu, trips)
+        return Measured(n / elapsed, latencies, cpu, harness, startup, startup_cpu, trips, server)
     finally:
         await stop_process(proc)
 
@@ -185,6 +191,7 @@ class Measured:
     startup: float  # seconds from spawning the process to its first getUpdates
     startup_cpu: float  # CPU seconds the process used until then
     trips: dict[str, float]  # database round trips per message, by kind (counted run only)
+    server: float = 0.0  # CPU seconds per message of the PostgreSQL server (its processes)
 
 
 # The bots measured in each run: a bare PTB echo bot as installed (the baseline the target is
@@ -199,7 +206,7 @@ BOTS = (
 COUNTED = (("migration bot, counted", ["-m", "benchmarks.counted_bot", "run"], ("/start",)),)
 
 
-async def run(merchants: int, rounds: int, database: str = "sqlite") -> None:
+async def run(merchants: int, rounds: int, database: str = "sqlite", socket: bool = False) -> None:
     print(f"machine: {os.cpu_count()} CPUs, {cpu_model()}, Python {platform.python_version()}")
     print(f"load average at start: {load_average()}")
     print(
@@ -212,7 +219,7 @@ async def run(merchants: int, rounds: int, database: str = "sqlite") -> None:
         from tests.pgserver import PostgresServer
 
         server_pg = PostgresServer().start()
-    print(f"database: {database}")
+    print(f"database: {database}{' over its Unix socket' if socket else ''}")
     for round_no in range(rounds + 1):
         counted = round_no == rounds  # one more run, counting round trips
         with tempfile.TemporaryDirectory() as tmp:
@@ -221,6 +228,11 @@ async def run(merchants: int, rounds: int, database: str = "sqlite") -> None:
                 if server_pg is not None
                 else f"sqlite+aiosqlite:///{tmp}/bench.db"
             )
+            if server_pg is not None and socket:
+                db_url = (
+                    f"postgresql+asyncpg://postgres@/bench{round_no}"
+                    f"?host={server_pg.tmpdir}&port={server_pg.port}"
+                )
             fake = Probe()
             async with await serve(fake) as server:
                 env = {
@@ -250,8 +262,11 @@ async def run(merchants: int, rounds: int, database: str = "sqlite") -> None:
                     counts = Path(tmp) / "counts.json" if counted else None
                     if counts is not None:
                         env["BENCH_COUNTS"] = str(counts)
+                    postmaster = server_pg.postmaster_pid() if server_pg is not None else None
                     row.append(
-                        await measure(fake, args, env, tmp, merchants, base, warmup, counts)
+                        await measure(
+                            fake, args, env, tmp, merchants, base, warmup, counts, postmaster
+                        )
                     )
         if counted:
             report_trips(row[0], database)
@@ -266,6 +281,7 @@ async def run(merchants: int, rounds: int, database: str = "sqlite") -> None:
             + f" (same transport {bot.rate / echo_same.rate:.2f})"
             + f"   CPU/msg bot {bot.cpu * 1000:.2f} ms, echo {echo.cpu * 1000:.2f} ms"
             + f" (ratio {bot.cpu / echo.cpu:.2f})"
+            + (f" + PostgreSQL {bot.server * 1000:.2f} ms" if server_pg is not None else "")
             + f"   p99 bot {pct(bot.latencies, 99):.0f} ms, echo {pct(echo.latencies, 99):.0f}"
             + f"   start-up bot {bot.startup:.2f} s ({bot.startup_cpu:.2f} s CPU),"
             + f" echo {echo.startup:.2f} s ({echo.startup_cpu:.2f} s CPU)"
@@ -308,6 +324,9 @@ async def run(merchants: int, rounds: int, database: str = "sqlite") -> None:
     )
     harness = statistics.median(r[2].harness for r in runs) * 1000
     print(f"harness CPU per message while driving the bot: {harness:.2f} ms")
+    if server_pg is not None:
+        pg_cpu = statistics.median(r[2].server for r in runs) * 1000
+        print(f"PostgreSQL server CPU per message of the bot (median): {pg_cpu:.2f} ms")
 
 
 def pct(values: list[float], q: int) -> float:
@@ -347,6 +366,23 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def server_seconds(postmaster: int) -> float:
+    """CPU time of a PostgreSQL server: the postmaster, its live processes (backends,
+    background workers) and those that have exited (reaped by the postmaster)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process exited meanwhile
+            continue
+        pid, ppid = int(stat.parent.name), int(fields[1])
+        if pid == postmaster:  # its own time and its reaped children's
+            total += sum(int(f) for f in fields[11:15])
+        elif ppid == postmaster:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -362,8 +398,11 @@ def main() -> None:
     parser.add_argument("--merchants", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--socket", action="store_true", help="PostgreSQL over its Unix socket")
     args = parser.parse_args()
-    asyncio.run(run(args.merchants, args.rounds, args.db))
+    if args.socket and args.db != "postgres":
+        parser.error("--socket is for --db postgres")
+    asyncio.run(run(args.merchants, args.rounds, args.db, args.socket))
 
 
 if __name__ == "__main__":

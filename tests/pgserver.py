@@ -194,6 +194,10 @@ class PostgresServer:
         """The cluster's data directory."""
         return self._tmp() / "data"
 
+    def postmaster_pid(self) -> int:
+        """The server's main process (benchmarks add up its processes' CPU time)."""
+        return int((self.datadir / "postmaster.pid").read_text().split()[0])
+
     @property
     def logfile(self) -> Path:
         """The server log written by ``pg_ctl``."""

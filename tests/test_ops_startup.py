@@ -8,11 +8,13 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from sqlalchemy import text
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import setup_logging
 from bot.storage.db import Database
 from tests.conftest import TOKEN
+from tests.pgserver import PostgresServer
 from tests.test_modes_processes import env_for, start_bot
 
 PASSWORD = "hunter2-Very-secret"
@@ -53,6 +55,37 @@ async def test_sslmode_in_url_connects_and_migrates(pg_url: str, tmp_path: Path)
         assert proc.returncode == 0, err.decode()
         assert "database is up to date" in out.decode()
         assert "Traceback" not in err.decode()
+
+
+@pytest.mark.slow
+async def test_a_server_on_the_same_machine_over_its_unix_socket(
+    pg_url: str, postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    """libpq's form for a Unix socket (``?host=<directory>``; README, DATABASE_URL): the
+    bot migrates and works over it, and the connection really is the socket (no server
+    address), which costs less CPU per statement than TCP on the same machine."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(pg_url)
+    socket_dir = postgres_server.tmpdir
+    url = (
+        f"postgresql+asyncpg://{parsed.username}@/{parsed.database}"
+        f"?host={socket_dir}&port={parsed.port}"
+    )
+    assert "127.0.0.1" not in url, url
+    proc = await start_bot(
+        "db", "upgrade", env=env_for("http://127.0.0.1:9/bot", url), cwd=tmp_path
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    assert "database is up to date" in out.decode()
+    db = Database(url)
+    try:
+        async with db.unit() as unit:
+            address = await unit.connection.scalar(text("SELECT inet_server_addr()"))
+        assert address is None  # a Unix socket
+    finally:
+        await db.dispose()
 
 
 # --- 2. wrong login / missing database: one line, exit 2; unreachable: exit 3 --------------

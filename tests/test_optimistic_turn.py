@@ -14,7 +14,7 @@ from sqlmodel import col, select
 
 from bot.botapi.fake import FakeTelegram
 from bot.context import BotApp
-from bot.services.core import UserInfo
+from bot.services.core import Logged, UserInfo
 from bot.storage import merchant_row
 from bot.storage.db import Database
 from bot.storage.models import Event, Merchant
@@ -152,3 +152,38 @@ async def test_a_write_in_the_middle_of_a_turn_is_undone_if_the_turn_fails(
     async with db.session() as session:
         merchant = await session.get(Merchant, chat)
         assert merchant is not None and merchant.timezone != "Asia/Tokyo"
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
+async def test_a_turn_reads_back_the_latest_event_its_own_or_stored(
+    app: BotApp, fake: FakeTelegram, db: Database, clock: Clock
+) -> None:
+    """Turn.last_event: an event this turn logged is the latest (found before it is
+    written: it goes with the merchant's write at the end); otherwise the latest stored one
+    of those kinds, another turn's; kinds not logged give None."""
+    chat = 94
+    runner = UpdateRunner(app, clock=clock)
+    [start] = await runner.accept([fake.text_update(chat, "/start")])
+    assert await runner.handle(start)
+    core = app.bot_data.core
+    user = core_user(chat)
+    async with core.turn(user) as turn:
+        await turn.log("step_opened", step="a")
+        await turn.log("step_link", step="b")
+        assert await turn.last_event("step_opened") == Logged("step_opened", "a")
+        assert await turn.last_event("step_opened", "step_link") == Logged("step_link", "b")
+    async with core.turn(user) as turn:
+        assert await turn.last_event("step_opened") == Logged("step_opened", "a")
+        assert await turn.last_event("step_link", "step_opened") == Logged("step_link", "b")
+        assert await turn.last_event("no_such_kind") is None
+        await turn.log("step_opened", step="c")
+        assert await turn.last_event("step_link", "step_opened") == Logged("step_opened", "c")
+    async with db.session() as session:
+        steps = (
+            await session.exec(
+                select(Event.step)
+                .where(col(Event.merchant_id) == chat, col(Event.step) != None)  # noqa: E711
+                .order_by(col(Event.id))
+            )
+        ).all()
+        assert steps == ["a", "b", "c"]

@@ -211,7 +211,13 @@ class AlertService:
 
     async def answers_changed(self, turn: Turn, changed: set[str]) -> None:
         """A new go-live date moves the go-live alerts; a market answer proposes a time zone
-        while the merchant has not chosen one (still UTC)."""
+        while the merchant has not chosen one (still UTC).
+
+        Reminders off, there is nothing to move: every way of turning them off (the
+        buttons, a block) cancels the pending rows in the same transaction, and the
+        dispatcher drops a row whose merchant it finds off at send time. So these answers
+        read no outbox (issue 20: on PostgreSQL a transaction and a SELECT, three round
+        trips, for most merchants, who are mid-interview with reminders not yet on)."""
         merchant = turn.merchant
         markets = turn.state.answers.get("market")
         if "market" in changed and merchant.timezone == "UTC" and isinstance(markets, list):
@@ -219,7 +225,7 @@ class AlertService:
             if proposed is not None:
                 merchant.timezone = proposed
                 changed = {*changed, "timezone"}
-        if changed & {"go_live", "timezone"}:
+        if changed & {"go_live", "timezone"} and merchant.alerts_on:
             await self.replan(turn)
 
     async def replan(self, turn: Turn) -> None:

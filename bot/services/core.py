@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Table, bindparam, insert, select
+from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -29,31 +29,14 @@ from bot.domain import interview as iv
 from bot.domain.interview import State, TypedWords
 from bot.domain.plan import Mark, Progress
 from bot.domain.plan import select as select_steps
-from bot.storage import merchant_row
+from bot.storage import merchant_row, turn_reads
 from bot.storage.db import Database, Unit
 from bot.storage.merchant_row import StoredMerchant
-from bot.storage.models import Event, Merchant, Mode, StepProgress, StepStatus, utcnow
+from bot.storage.models import Event, Merchant, Mode, StepStatus, utcnow
 from bot.views.model import Outcome, Screen
 from bot.views.screens import Views
 
 _EVENTS: Table = Event.__table__  # type: ignore[attr-defined]
-_STEPS: Table = StepProgress.__table__  # type: ignore[attr-defined]
-# What a turn reads back besides the merchant, as Core statements on its connection (no ORM
-# session: making one, running a query through it and closing it cost 1-2 ms of CPU, issue 20).
-# The merchant's latest event of some kinds (the kinds: an expanding IN, cached by shape).
-_LAST_EVENT = (
-    select(_EVENTS.c.kind, _EVENTS.c.step)
-    .where(
-        _EVENTS.c.merchant_id == bindparam("merchant_id"),
-        _EVENTS.c.kind.in_(bindparam("kinds", expanding=True)),
-    )
-    .order_by(_EVENTS.c.id.desc())
-    .limit(1)
-)
-# The merchant's step marks.
-_MARKS = select(_STEPS.c.step_id, _STEPS.c.status, _STEPS.c.step_version).where(
-    _STEPS.c.merchant_id == bindparam("merchant_id")
-)
 #: Clocks of two instances may differ by this much (see :func:`handled_already`).
 CLOCK_SKEW = timedelta(minutes=1)
 #: Activity-log kind: a step was shown on its own (what typed "done" or "skip" applies to).
@@ -331,19 +314,21 @@ class Turn:
         self._stored = None
 
     async def last_event(self, *kinds: str) -> Logged | None:
-        """The merchant's latest logged event of one of these kinds (a Core SELECT on the
-        turn's connection, after the events logged so far are written)."""
-        await self.write_events()
-        conn = await self.synced_connection()
-        found = await conn.execute(_LAST_EVENT, {"merchant_id": self.merchant.id, "kinds": kinds})
-        row = found.first()
-        return None if row is None else Logged(row.kind, row.step)
+        """The merchant's latest logged event of one of these kinds: one this turn logged
+        (not written yet: they go with the merchant's write), else the latest stored
+        (bot.storage.turn_reads)."""
+        for event in reversed(self._events):
+            if event["kind"] in kinds:
+                return Logged(event["kind"], event["step"])
+        await self._unit.flush()  # a merchant created in this turn: their row goes first
+        found = await turn_reads.last_event(self._unit, self.merchant.id, kinds)
+        return None if found is None else Logged(*found)
 
     async def marks(self) -> dict[str, Mark]:
-        """The merchant's step marks (a Core SELECT on the turn's connection; marks this turn
-        added through the ORM session are flushed first)."""
-        conn = await self.synced_connection()
-        return marks_of(await conn.execute(_MARKS, {"merchant_id": self.merchant.id}))
+        """The merchant's step marks (bot.storage.turn_reads; marks this turn added through
+        the ORM session are sent first)."""
+        await self._unit.flush()
+        return marks_of(await turn_reads.marks(self._unit, self.merchant.id))
 
 
 class AnswersListener(Protocol):
