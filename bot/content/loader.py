@@ -956,6 +956,7 @@ class Content:
             skip=words("skip", "buttons.skip", "buttons.step_skip"),
             done=words("done", "buttons.step_done"),
             next=words("next", "buttons.next_step"),
+            cancel=words("cancel", "edit.cancel", group="typed_actions"),
         )
 
 

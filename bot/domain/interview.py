@@ -717,6 +717,7 @@ class TypedWords:
     skip: frozenset[str]  # typed instead of pressing Skip (optional questions)
     done: frozenset[str] = frozenset()  # typed on a step instead of pressing Done
     next: frozenset[str] = frozenset()  # typed instead of pressing Next step
+    cancel: frozenset[str] = frozenset()  # typed instead of Cancel while changing an answer
     dates: DateWords = field(default_factory=DateWords)  # "asap", "end of March"
 
 
@@ -743,7 +744,12 @@ class NotUnderstood:
     """Nothing in the typed text answers the question: hint at the buttons."""
 
 
-Reading = Moved | Refused | NotUnderstood
+@dataclass(frozen=True)
+class CancelChange:
+    """Typed Cancel (or Back on the question being changed) while changing an answer."""
+
+
+Reading = Moved | Refused | NotUnderstood | CancelChange
 
 #: Longest typed text looked at (a question's answer is short; the rest is noise).
 TYPED_MAX = 500
@@ -769,6 +775,8 @@ def read_typed(
     question = interview.question(state.current)
     said = normalise(typed[:100])
     new: State | None
+    if state.mode == "edit" and (said in words.cancel or (said in words.back and not state.path)):
+        return CancelChange()
     if said in words.back:
         new = back(state)
         if new is None and state.mode == "interview":  # first question: say so

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from bot.domain import interview as iv
 from bot.domain import links
 from bot.domain.callbacks import Back, CancelEdit, Choose, Confirm, EditAnswer, SkipQuestion
@@ -141,6 +143,14 @@ class InterviewService:
                     return Outcome(send=[views.question(lang, state, problem=shown)])
                 case iv.NotUnderstood():
                     return Outcome(send=[views.hint(lang, state)])
+                case iv.CancelChange():
+                    # No button to answer: the toast becomes a line before the profile.
+                    cancelled = await self._cancel_edit(turn)
+                    told = html.escape(cancelled.toast or "", quote=False)
+                    first = [Screen(told)] if told else []
+                    if cancelled.edit is not None:
+                        first.append(cancelled.edit)
+                    return Outcome(send=[*first, *cancelled.send])
 
     async def press(self, user: UserInfo, button: InterviewButton) -> Outcome:
         """An interview button. It is fresh when it shows the question on screen at the

@@ -243,11 +243,15 @@ class Views:
         if nav:
             rows.append(tuple(nav))
         walked = len(state.path) + 1
+        likely = likely_path(self.interview, state.answers)
+        if state.mode == "edit" and question.id in likely:
+            # Changing one answer: its place in the whole interview, not "Question 1".
+            walked = likely.index(question.id) + 1
         text = self.r.render(
             lang,
             "question.html.j2",
             number=walked,
-            total=max(walked, len(likely_path(self.interview, state.answers))),
+            total=max(walked, len(likely)),
             text=self.content.string(lang, f"questions.{question.id}.text"),
             chosen=chosen,
             problem=problem,
