@@ -178,6 +178,7 @@ def build_application(
     core.typed_input["language"] = language  # a language name typed at the picker
     plan = PlanService(core)
     core.after_interview = plan  # "done", "skip", "next" typed on a step
+    core.typed_commands.update(alerts=alerts.opened, language=language.opened)  # typed names
     data = BotData(
         settings=settings,
         db=db,

@@ -86,3 +86,91 @@ async def test_a_changed_question_shows_its_own_number(
     await user.send("/profile")
     text = (await user.press(change))[-1].text or ""
     assert text.startswith(f"Question {number} · changing an answer"), text
+
+
+# --- the plan: typing what a button says, or a command's name without the slash ------------
+
+
+async def blocked_merchant(user: SimulatedUser) -> None:
+    """A merchant whose plan opens with a blocker (an individual selling into the US from
+    abroad), the blocker on screen."""
+    await user.send("/start")
+    for answer in ("no web store", "US", "individual", "abroad", "12", "own", "applied"):
+        await user.send(answer)
+    await user.send("skip")
+    await user.send("skip")
+    await user.send("/next")
+    assert "Individuals cannot sell cross-border" in user.last_text()
+
+
+@pytest.mark.parametrize("typed", ["understood", "👍 Understood", "OK", "got it"])
+async def test_typing_understood_on_a_blocker_acknowledges_it(
+    user: SimulatedUser, typed: str
+) -> None:
+    await blocked_merchant(user)
+    follow = (await user.send(typed))[-1].text or ""
+    assert follow.startswith("Step 1 of"), follow
+    assert "Nice work" not in follow
+
+
+async def test_ok_is_not_done_on_a_step_that_is_work(user: SimulatedUser) -> None:
+    await interview(user, SHOP)
+    await user.send("/next")
+    assert user.last_text().startswith("Step 1 of")
+    await user.send("ok")
+    plan = (await user.send("/plan"))[-1].text or ""
+    assert "0 of" in plan
+
+
+async def test_typing_undo_and_details_on_a_step(user: SimulatedUser) -> None:
+    await interview(user, SHOP)
+    await user.send("/next")
+    first = user.last_text().splitlines()[0]
+    assert first.startswith("Step 1 of")
+    await user.send("done")  # step 2 is on screen now
+    replies = await user.send("undo")  # ...but the undo is for the step just marked
+    shown = "\n".join(m.text or "" for m in replies)
+    assert "Opened again." in shown
+    assert replies[-1].text is not None and replies[-1].text.startswith(first.split(":")[0])
+    assert "✅ Done" in user.buttons()
+    plan = (await user.send("/plan"))[-1].text or ""
+    assert "0 of" in plan
+    await user.send("/next")
+    details = (await user.send("details"))[-1].text or ""
+    assert "Sources" in details or "sources" in details, details
+    # Nothing marked: "undo" has nothing to take back and says what it can do instead.
+    reply = (await user.send("undo"))[-1].text or ""
+    assert "Opened again." not in reply
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("plan", "Plan for Tom's Tees"),
+        ("show my plan", "Plan for Tom's Tees"),
+        ("📋 Show my plan", "Plan for Tom's Tees"),
+        ("my answers", "Your answers"),
+        ("✏️ My answers", "Your answers"),
+        ("alerts", "Reminders:"),
+        ("🔔 Alerts", "Reminders:"),
+        ("help", "How I can help"),
+        ("Help!", "How I can help"),
+    ],
+)
+async def test_typing_a_command_or_button_name_after_the_interview(
+    user: SimulatedUser, typed: str, expected: str
+) -> None:
+    await interview(user, SHOP)
+    reply = (await user.send(typed))[-1].text or ""
+    assert expected in reply, reply
+
+
+async def test_typing_commands_and_step_words_in_german(user: SimulatedUser) -> None:
+    await user.send("/language Deutsch")
+    await interview(user, replace(SHOP, go_live="2027-06-30", type_instead=True))
+    assert "Deine Antworten" in ((await user.send("meine Antworten"))[-1].text or "")
+    assert "Erinnerungen:" in ((await user.send("Erinnerungen"))[-1].text or "")
+    await user.send("/next")
+    await user.send("erledigt")
+    replies = await user.send("rückgängig")
+    assert "Wieder geöffnet" in "\n".join(m.text or "" for m in replies)

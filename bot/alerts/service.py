@@ -388,6 +388,11 @@ class AlertService:
             turn.merchant.awaiting = None
             return Outcome(send=[await self.screen(turn)])
 
+    async def opened(self, turn: Turn) -> Screen:
+        """The settings screen in a turn already open ("alerts" typed without the slash)."""
+        turn.merchant.awaiting = None
+        return await self.screen(turn)
+
     async def press(self, user: UserInfo, button: Alerts) -> Outcome:
         """A press on a reminder button (each states what it sets, so none is stale)."""
         async with self.core.turn(user) as turn:

@@ -32,6 +32,15 @@ from bot.domain.plan import Flag, Source, Step, find_cycle
 DEFAULT_LOCALE = "en"
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,39}$"  # short: step ids travel in callback data
 DETAILS_MARKER = "<!-- details -->"
+#: Commands a merchant may name by typing once the plan is built (``typed_actions.commands``),
+#: each with the labels of the buttons that do the same.
+TYPED_COMMANDS: dict[str, tuple[str, ...]] = {
+    "plan": ("buttons.show_plan",),
+    "profile": ("buttons.profile",),
+    "alerts": ("buttons.alerts",),
+    "help": (),
+    "language": (),
+}
 FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)---[ \t]*\n?(.*)\Z", re.DOTALL)
 
 
@@ -957,6 +966,13 @@ class Content:
             done=words("done", "buttons.step_done"),
             next=words("next", "buttons.next_step"),
             cancel=words("cancel", "edit.cancel", group="typed_actions"),
+            understood=words("understood", "buttons.step_understood", group="typed_actions"),
+            undo=words("undo", "buttons.step_undo", group="typed_actions"),
+            details=words("details", "buttons.step_details", group="typed_actions"),
+            commands=tuple(
+                (name, words(name, *labels, group="typed_actions.commands"))
+                for name, labels in TYPED_COMMANDS.items()
+            ),
         )
 
 

@@ -718,6 +718,16 @@ class TypedWords:
     done: frozenset[str] = frozenset()  # typed on a step instead of pressing Done
     next: frozenset[str] = frozenset()  # typed instead of pressing Next step
     cancel: frozenset[str] = frozenset()  # typed instead of Cancel while changing an answer
+    understood: frozenset[str] = frozenset()  # acknowledges a blocker or background step
+    undo: frozenset[str] = frozenset()  # takes back the step marked last
+    details: frozenset[str] = frozenset()  # a step's details and sources
+    #: A command's name typed without the slash ("plan", "my answers"), by command.
+    commands: tuple[tuple[str, frozenset[str]], ...] = ()
+
+    def command(self, said: str) -> str | None:
+        """The command ``said`` (normalised) names, if any."""
+        return next((name for name, names in self.commands if said in names), None)
+
     dates: DateWords = field(default_factory=DateWords)  # "asap", "end of March"
 
 

@@ -12,7 +12,7 @@ again after its turn committed changes nothing (:class:`Repeated`, :func:`handle
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -387,6 +387,9 @@ class Core:
         self.typed_input: dict[str, TypedInput] = {}
         # Set by the wiring: typed text once the interview is finished (done, skip, next...).
         self.after_interview: TypedInput | None = None
+        # Set by the wiring: screens of other features a command's name typed without the
+        # slash opens once the plan is built ("alerts", "language").
+        self.typed_commands: dict[str, Callable[[Turn], Awaitable[Screen]]] = {}
 
     # --- the live content release -----------------------------------------------------------
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import html
-
 from bot.domain import interview as iv
 from bot.domain import links
 from bot.domain.callbacks import Back, CancelEdit, Choose, Confirm, EditAnswer, SkipQuestion
 from bot.domain.interview import Interview, State
 from bot.services.core import Core, Turn, UserInfo
 from bot.storage.models import Mode
-from bot.views.model import Outcome, Screen
+from bot.views.model import Outcome, Screen, as_typed_reply
 from bot.views.screens import Views
 
 InterviewButton = Choose | Confirm | SkipQuestion | Back
@@ -144,13 +142,7 @@ class InterviewService:
                 case iv.NotUnderstood():
                     return Outcome(send=[views.hint(lang, state)])
                 case iv.CancelChange():
-                    # No button to answer: the toast becomes a line before the profile.
-                    cancelled = await self._cancel_edit(turn)
-                    told = html.escape(cancelled.toast or "", quote=False)
-                    first = [Screen(told)] if told else []
-                    if cancelled.edit is not None:
-                        first.append(cancelled.edit)
-                    return Outcome(send=[*first, *cancelled.send])
+                    return as_typed_reply(await self._cancel_edit(turn))
 
     async def press(self, user: UserInfo, button: InterviewButton) -> Outcome:
         """An interview button. It is fresh when it shows the question on screen at the
