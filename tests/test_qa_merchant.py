@@ -174,3 +174,54 @@ async def test_typing_commands_and_step_words_in_german(user: SimulatedUser) -> 
     await user.send("erledigt")
     replies = await user.send("rückgängig")
     assert "Wieder geöffnet" in "\n".join(m.text or "" for m in replies)
+
+
+# --- answers in the other shipped language (a German merchant on an English screen) ---------
+
+
+async def test_markets_and_answers_typed_in_german_on_an_english_screen(
+    user: SimulatedUser, db: Database
+) -> None:
+    await user.send("/start")
+    await user.send("Shopify")
+    reply = (await user.send("USA, GB, Mexiko"))[-1].text or ""
+    assert "registered company" in reply, reply  # every market known: on to the next question
+    assert (await answers_of(db))["market"] == ["us", "uk", "mx"]
+    reply = (await user.send("zurück"))[-1].text or ""
+    assert "Which markets do you sell to?" in reply, reply
+    reply = (await user.send("Spanien, Narnia"))[-1].text or ""
+    assert "Ticked: United States, United Kingdom, Spain, Mexico" in reply, reply
+    assert "“Narnia”" in reply and "Spanien" not in reply
+    await user.press("Done ✓")
+    await user.send("Einzelunternehmer")
+    assert (await answers_of(db))["entity"] == "individual"
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("31. März 2027", "2027-03-31"),
+        ("Ende März 2027", "2027-03-31"),
+        ("März 2027", "2027-03-01"),
+    ],
+)
+async def test_go_live_typed_in_german_on_an_english_screen(
+    user: SimulatedUser, db: Database, typed: str, stored: str
+) -> None:
+    await interview(user, replace(SHOP, status="Not started", type_instead=True, go_live=typed))
+    assert (await answers_of(db))["go_live"] == stored
+
+
+async def test_go_live_in_the_past_typed_in_german_says_it_passed(user: SimulatedUser) -> None:
+    await interview(user, replace(SHOP, go_live="2027-06-30"))
+    await user.send("/profile")
+    await user.press("Change: Your go-live date")
+    reply = (await user.send("1. Januar 2020"))[-1].text or ""
+    assert "1 January 2020 has already passed" in reply, reply
+
+
+async def test_english_on_a_german_screen_still_works(user: SimulatedUser, db: Database) -> None:
+    await user.send("/language Deutsch")
+    await interview(user, replace(SHOP, go_live="end of March 2027", type_instead=True))
+    answers = await answers_of(db)
+    assert answers["platform"] == "shopify" and answers["go_live"] == "2027-03-31"

@@ -764,6 +764,23 @@ Reading = Moved | Refused | NotUnderstood | CancelChange
 #: Longest typed text looked at (a question's answer is short; the rest is noise).
 TYPED_MAX = 500
 
+#: :func:`reading_rank` of a reading that understood all of the typed text.
+UNDERSTOOD_ALL = (3, 0)
+
+
+def reading_rank(reading: Reading) -> tuple[int, int]:
+    """How much of the typed text a reading understood, to compare readings in different
+    languages: all of it; a list with some names unknown (fewer is more) or a date read but
+    refused (in the past); nothing."""
+    match reading:
+        case Moved(note=None) | CancelChange():
+            return UNDERSTOOD_ALL
+        case Moved(note=note) if note is not None:
+            return (2, -len(note.values.get("names", ())))
+        case Refused(problem=problem) if problem.key != "date_unclear":
+            return (1, 0)
+    return (0, 0)
+
 
 def read_typed(
     interview: Interview,

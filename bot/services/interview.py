@@ -123,15 +123,7 @@ class InterviewService:
                     if handled is not None:
                         return handled
                 return Outcome(send=[views.hint(lang, None)])
-            reading = iv.read_typed(
-                self.interview,
-                state,
-                typed,
-                words=core.typed_words(lang),
-                labels=core.content.option_labels(lang, state.current),
-                today=turn.now.date(),
-                languages=tuple(dict.fromkeys((core.content.locale(lang).code, "en"))),
-            )
+            reading = self._read(turn, state, typed)
             match reading:
                 case iv.Moved(state=new, note=note):
                     problem = views.problem(lang, note.key, note.values) if note else None
@@ -143,6 +135,34 @@ class InterviewService:
                     return Outcome(send=[views.hint(lang, state)])
                 case iv.CancelChange():
                     return as_typed_reply(await self._cancel_edit(turn))
+
+    def _read(self, turn: Turn, state: State, typed: str) -> iv.Reading:
+        """The typed answer read in the merchant's language (English understood too); when
+        that leaves some of it unread, in each other shipped language, and the reading that
+        understood most wins: "Mexiko" or "31. März 2027" on an English screen."""
+        core, qid = self.core, state.current
+        assert qid is not None
+        mine = core.content.locale(turn.lang).code
+        best: iv.Reading | None = None
+        for code in (mine, *(c for c in core.content.shipped if c != mine)):
+            reading = iv.read_typed(
+                self.interview,
+                state,
+                typed,
+                words=core.typed_words(code),
+                labels=core.content.option_labels(code, qid),
+                today=turn.now.date(),
+                languages=tuple(dict.fromkeys((code, "en"))),
+            )
+            if best is None or iv.reading_rank(reading) > iv.reading_rank(best):
+                best = reading
+            if (
+                iv.reading_rank(best) == iv.UNDERSTOOD_ALL
+                or self.interview.question(qid).kind == "text"
+            ):
+                break
+        assert best is not None
+        return best
 
     async def press(self, user: UserInfo, button: InterviewButton) -> Outcome:
         """An interview button. It is fresh when it shows the question on screen at the
