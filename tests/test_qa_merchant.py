@@ -225,3 +225,30 @@ async def test_english_on_a_german_screen_still_works(user: SimulatedUser, db: D
     await interview(user, replace(SHOP, go_live="end of March 2027", type_instead=True))
     answers = await answers_of(db)
     assert answers["platform"] == "shopify" and answers["go_live"] == "2027-03-31"
+
+
+# --- typos: a letter dropped, added or two swapped -------------------------------------------
+
+
+async def test_typos_in_option_names_are_understood(user: SimulatedUser, db: Database) -> None:
+    await user.send("/start")
+    reply = (await user.send("I use shopfiy"))[-1].text or ""
+    assert "Which markets do you sell to?" in reply, reply
+    assert (await answers_of(db))["platform"] == "shopify"
+    reply = (await user.send("Untied Kingdom, Gemany and Frnace"))[-1].text or ""
+    assert "registered company" in reply, reply
+    assert (await answers_of(db))["market"] == ["uk", "de", "fr"]
+    await user.send("back")
+    # A real country one letter away from a market is not that market.
+    reply = (await user.send("Iceland"))[-1].text or ""
+    assert "I don't know “Iceland”" in reply or "didn't catch" in reply, reply
+    assert (await answers_of(db))["market"] == ["uk", "de", "fr"]
+
+
+async def test_a_typo_in_a_one_word_answer(user: SimulatedUser) -> None:
+    await user.send("/start")
+    await user.send("Shopify")
+    await user.send("UK")
+    await user.send("company")
+    reply = (await user.send("lcoal"))[-1].text or ""  # local
+    assert "How many products" in reply, reply

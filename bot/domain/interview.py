@@ -368,6 +368,10 @@ def match_parts(
             o for o in question.options if wanted == _normalised_name(o) or wanted in names[o]
         ]
         hits = exact[:1] or _mentioned(wanted, names, negations)
+        if not hits and (fixed := _typos_fixed(wanted, names)) != wanted:
+            # "shopfiy", "Untied Kingdom": read again with the names' own spelling.
+            exact = [o for o in question.options if fixed in names[o]]
+            hits = exact[:1] or _mentioned(fixed, names, negations)
         if not hits:
             unknown.append(" ".join(piece.split()))
         found.extend(hit for hit in hits if hit not in found)
@@ -378,6 +382,42 @@ def match_parts(
     if question.kind == "one" and (len(found) != 1 or unknown):
         return [], unknown
     return [o for o in question.options if o in found], unknown
+
+
+#: Shortest word a typo is corrected in: shorter ones are too often other real words.
+TYPO_MIN = 5
+
+
+def _one_typo(typed: str, word: str) -> bool:
+    """``typed`` is ``word`` with one letter dropped, one added or two neighbours swapped.
+
+    A letter replaced by another does not count: "iceland" is not a typo of "ireland".
+    """
+    if typed == word or abs(len(typed) - len(word)) > 1:
+        return False
+    at = next((i for i, (a, b) in enumerate(zip(typed, word, strict=False)) if a != b), None)
+    if at is None:  # one is the other with a letter more at the end
+        return True
+    if len(typed) == len(word):
+        return typed[at : at + 2] == word[at : at + 2][::-1] and typed[at + 2 :] == word[at + 2 :]
+    shorter, longer = sorted((typed, word), key=len)
+    return shorter[at:] == longer[at + 1 :]
+
+
+def _typos_fixed(said: str, names: Mapping[str, set[str]]) -> str:
+    """``said`` (normalised) with each word that is one typo away from exactly one word of
+    the options' names written as that word; other words as they were."""
+    vocabulary = {
+        w for each in names.values() for n in each for w in n.split() if len(w) >= TYPO_MIN
+    }
+    words = said.split()
+    for i, word in enumerate(words):
+        if len(word) < TYPO_MIN or word in vocabulary:
+            continue
+        close = [known for known in vocabulary if _one_typo(word, known)]
+        if len(close) == 1:
+            words[i] = close[0]
+    return " ".join(words)
 
 
 #: A count as merchants type it: "300", "1,200", "1.5k", "~2k".
