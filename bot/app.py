@@ -178,7 +178,12 @@ def build_application(
     core.typed_input["language"] = language  # a language name typed at the picker
     plan = PlanService(core)
     core.after_interview = plan  # "done", "skip", "next" typed on a step
-    core.typed_commands.update(alerts=alerts.opened, language=language.opened)  # typed names
+    core.typed_commands.update(  # a command's name typed without the slash
+        alerts=alerts.opened,
+        alerts_off=alerts.typed_off,
+        alerts_on=alerts.typed_on,
+        language=language.opened,
+    )
     data = BotData(
         settings=settings,
         db=db,

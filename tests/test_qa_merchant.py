@@ -252,3 +252,23 @@ async def test_a_typo_in_a_one_word_answer(user: SimulatedUser) -> None:
     await user.send("company")
     reply = (await user.send("lcoal"))[-1].text or ""  # local
     assert "How many products" in reply, reply
+
+
+# --- reminders: "stop" typed, as people answer unwanted messages -------------------------------
+
+
+@pytest.mark.parametrize(
+    "typed", ["stop", "STOP", "unsubscribe", "🔕 Stop alerts", "turn alerts off"]
+)
+async def test_typing_stop_turns_alerts_off(user: SimulatedUser, db: Database, typed: str) -> None:
+    await interview(user, replace(SHOP, go_live="2027-06-30"))
+    await user.send("/alerts")
+    await user.press("🔔 Turn alerts on")
+    replies = await user.send(typed)
+    shown = "\n".join(m.text or "" for m in replies)
+    assert "Alerts stopped" in shown and "Reminders: off" in shown, shown
+    async with db.session() as session:
+        merchant = await session.get(Merchant, user.user_id)
+        assert merchant is not None and not merchant.alerts_on
+    shown = "\n".join(m.text or "" for m in await user.send("turn alerts on"))
+    assert "Alerts are on." in shown and "Reminders: on" in shown, shown

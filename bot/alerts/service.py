@@ -388,10 +388,27 @@ class AlertService:
             turn.merchant.awaiting = None
             return Outcome(send=[await self.screen(turn)])
 
-    async def opened(self, turn: Turn) -> Screen:
+    async def opened(self, turn: Turn) -> Outcome:
         """The settings screen in a turn already open ("alerts" typed without the slash)."""
         turn.merchant.awaiting = None
-        return await self.screen(turn)
+        return Outcome(send=[await self.screen(turn)])
+
+    async def typed_off(self, turn: Turn) -> Outcome:
+        """ "stop" (or "turn alerts off") typed once the plan is built: alerts off, said so."""
+        return await self._typed_switch(turn, on=False)
+
+    async def typed_on(self, turn: Turn) -> Outcome:
+        """ "turn alerts on" typed once the plan is built: alerts on, said so."""
+        return await self._typed_switch(turn, on=True)
+
+    async def _typed_switch(self, turn: Turn, *, on: bool) -> Outcome:
+        merchant = turn.merchant
+        merchant.awaiting = None
+        merchant.alerts_on = on
+        merchant.blocked = False
+        await self.replan(turn)
+        told = self.r.text(turn.lang, f"alerts.notices.{'turned_on' if on else 'stopped'}")
+        return Outcome(send=[Screen(told), await self.screen(turn)])
 
     async def press(self, user: UserInfo, button: Alerts) -> Outcome:
         """A press on a reminder button (each states what it sets, so none is stale)."""

@@ -38,6 +38,8 @@ TYPED_COMMANDS: dict[str, tuple[str, ...]] = {
     "plan": ("buttons.show_plan",),
     "profile": ("buttons.profile",),
     "alerts": ("buttons.alerts",),
+    "alerts_off": ("alerts.buttons.stop", "alerts.buttons.turn_off"),
+    "alerts_on": ("alerts.buttons.turn_on", "alerts.buttons.resume"),
     "help": (),
     "language": (),
 }

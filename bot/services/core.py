@@ -388,8 +388,8 @@ class Core:
         # Set by the wiring: typed text once the interview is finished (done, skip, next...).
         self.after_interview: TypedInput | None = None
         # Set by the wiring: screens of other features a command's name typed without the
-        # slash opens once the plan is built ("alerts", "language").
-        self.typed_commands: dict[str, Callable[[Turn], Awaitable[Screen]]] = {}
+        # slash opens or does once the plan is built ("alerts", "language", "stop").
+        self.typed_commands: dict[str, Callable[[Turn], Awaitable[Outcome]]] = {}
 
     # --- the live content release -----------------------------------------------------------
 

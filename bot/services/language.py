@@ -55,10 +55,10 @@ class LanguageService:
             notice = [Screen(self.views.r.text(turn.lang, "language.unknown"))] if typed else []
             return Outcome(send=[*notice, self.picker(turn.lang)])
 
-    async def opened(self, turn: Turn) -> Screen:
+    async def opened(self, turn: Turn) -> Outcome:
         """The picker in a turn already open ("language" typed without the slash)."""
         turn.merchant.awaiting = Awaiting.LANGUAGE
-        return self.picker(turn.lang)
+        return Outcome(send=[self.picker(turn.lang)])
 
     async def press(self, user: UserInfo, button: PickLanguage) -> Outcome:
         """A language button."""

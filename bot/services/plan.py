@@ -130,7 +130,7 @@ class PlanService:
         if command == "help":
             return Outcome(send=[self.views.simple(turn.lang, "help.html.j2")])
         if command is not None and command in self.core.typed_commands:
-            return Outcome(send=[await self.core.typed_commands[command](turn)])
+            return await self.core.typed_commands[command](turn)
         return None
 
     async def _open(self, turn: Turn, step_id: str) -> Outcome:
