@@ -272,3 +272,26 @@ async def test_typing_stop_turns_alerts_off(user: SimulatedUser, db: Database, t
         assert merchant is not None and not merchant.alerts_on
     shown = "\n".join(m.text or "" for m in await user.send("turn alerts on"))
     assert "Alerts are on." in shown and "Reminders: on" in shown, shown
+
+
+# --- a command while an answer is being changed ------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["/start", "/plan", "/next", "/profile"])
+async def test_a_command_mid_change_cancels_it_and_keeps_nothing_half_done(
+    user: SimulatedUser, db: Database, command: str
+) -> None:
+    await interview(user, SHOP)
+    before = await answers_of(db)
+    await user.send("/profile")
+    await user.press("Change: Markets")
+    await user.press("☑️ United Kingdom")  # untick
+    await user.press("⬜ Germany")  # tick, but never press Done
+    replies = await user.send(command)
+    shown = "\n".join(m.text or "" for m in replies)
+    assert await answers_of(db) == before
+    assert "as they were" in shown, shown
+    assert "finish your answers first" not in shown
+    assert "changing an answer" not in shown
+    profile = (await user.send("/profile"))[-1].text or ""
+    assert "United Kingdom" in profile and "Germany" not in profile

@@ -565,6 +565,25 @@ class Core:
         send = [self.views.question(turn.lang, turn.state)] if turn.state.current else []
         return Outcome(toast=self.toast(turn, "notices.stale_button"), send=send)
 
+    async def leave_change(self, turn: Turn) -> list[Screen]:
+        """A command while an answer is being changed: the change is cancelled, as Cancel
+        does (nothing ticked or chosen during it is kept), and a line says so; ``[]`` when
+        no change is open."""
+        state = turn.state
+        restored = iv.cancel_edit(self.content.interview, state)
+        if restored is None:
+            return []
+        turn.save(restored)
+        changed = {
+            key
+            for key in {*restored.answers, *state.answers}
+            if restored.answers.get(key) != state.answers.get(key)
+        }
+        if changed:  # ticks made during the change had moved the reminders: move them back
+            for listener in self.listeners:
+                await listener.answers_changed(turn, changed)
+        return [Screen(self.views.r.text(turn.lang, "edit.cancelled"))]
+
     def interview_first(self, turn: Turn, *, as_toast: bool) -> Outcome | None:
         """While the interview is open, the plan cannot be shown: ask the question again."""
         state = turn.state

@@ -46,8 +46,8 @@ class InterviewService:
             else None
         )
         lang = turn.lang
+        notes: list[Screen] = await core.leave_change(turn)  # /start while changing an answer
         state = turn.state
-        notes: list[Screen] = []
         if payload and link is None:
             notes.append(Screen(views.r.text(lang, "notices.link_invalid")))
         if link is not None and link.answers:
@@ -58,8 +58,6 @@ class InterviewService:
                 labels = ", ".join(views.answer_label(lang, k, v) for k, v in fresh.items())
                 notes.append(Screen(views.r.text(lang, "notices.link_prefilled", values=labels)))
                 await turn.log("deep_link", keys=sorted(fresh))
-        if state.mode == "edit":
-            state = iv.begin(self.interview, state.answers)
         turn.save(state)
         progress = await core.progress(turn) if state.current is None else None
         greeting = views.start(

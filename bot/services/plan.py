@@ -28,23 +28,26 @@ class PlanService:
     async def plan(self, user: UserInfo) -> Outcome:
         """/plan."""
         async with self.core.turn(user, repeatable=True) as turn:
+            left = await self.core.leave_change(turn)
             if (asked := self.core.interview_first(turn, as_toast=False)) is not None:
                 return asked
-            return Outcome(send=[await self.core.plan_screen(turn)])
+            return Outcome(send=[*left, await self.core.plan_screen(turn)])
 
     async def next(self, user: UserInfo) -> Outcome:
         """/next."""
         async with self.core.turn(user, repeatable=True) as turn:
+            left = await self.core.leave_change(turn)
             if (asked := self.core.interview_first(turn, as_toast=False)) is not None:
                 return asked
-            return Outcome(send=[await self.core.next_screen(turn)])
+            return Outcome(send=[*left, await self.core.next_screen(turn)])
 
     async def profile(self, user: UserInfo) -> Outcome:
         """/profile."""
         async with self.core.turn(user, repeatable=True) as turn:
+            left = await self.core.leave_change(turn)
             if (asked := self.core.interview_first(turn, as_toast=False)) is not None:
                 return asked
-            return Outcome(send=[self.views.profile(turn.lang, turn.state.answers)])
+            return Outcome(send=[*left, self.views.profile(turn.lang, turn.state.answers)])
 
     async def press(self, user: UserInfo, button: PlanButton) -> Outcome:
         """A plan or step button."""
