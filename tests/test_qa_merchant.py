@@ -295,3 +295,29 @@ async def test_a_command_mid_change_cancels_it_and_keeps_nothing_half_done(
     assert "changing an answer" not in shown
     profile = (await user.send("/profile"))[-1].text or ""
     assert "United Kingdom" in profile and "Germany" not in profile
+
+
+# --- counts written with a dot or comma between thousands, as in German -----------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("ca. 1.200 Produkte", "large"),
+        ("2.000 Artikel", "large"),
+        ("1,5k", "large"),
+        ("etwa 12.000 SKUs", "large"),
+        ("300", "medium"),
+        ("1.200 products", "large"),
+    ],
+)
+async def test_catalogue_counts_with_thousands_separators(
+    user: SimulatedUser, db: Database, typed: str, stored: str
+) -> None:
+    await user.send("/language Deutsch")
+    await user.send("/start")
+    for answer in ("Shopify", "Deutschland", "Firma", "lokal"):
+        await user.send(answer)
+    reply = (await user.send(typed))[-1].text or ""
+    assert "Wer verpackt und verschickt" in reply, reply
+    assert (await answers_of(db))["catalogue"] == stored

@@ -420,15 +420,27 @@ def _typos_fixed(said: str, names: Mapping[str, set[str]]) -> str:
     return " ".join(words)
 
 
-#: A count as merchants type it: "300", "1,200", "1.5k", "~2k".
-_COUNT = re.compile(r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s*(k)?(?![\w.,]*\d)", re.I)
+#: A count as merchants type it: "300", "1,200", "1.200" (German), "1.5k", "1,5k", "~2k".
+_COUNT = re.compile(
+    r"(?<![\w.,])(\d{1,3}(?:([.,])\d{3})(?:\2\d{3})*|\d+(?:[.,]\d+)?)\s*(k)?(?![\w.,]*\d)", re.I
+)
+#: Thousands grouped with one separator: "1,200", "1.200", "12.000.000".
+_GROUPED = re.compile(r"\d{1,3}(?:([.,])\d{3})(?:\1\d{3})*")
+
+
+def _count(number: str, thousands: bool) -> float:
+    """A typed count's value. Products come whole, so "1.200" and "1,200" are grouped
+    thousands in every language; before "k" a separator is a decimal point ("1,5k")."""
+    if not thousands and _GROUPED.fullmatch(number):
+        return float(re.sub(r"[.,]", "", number))
+    return float(number.replace(",", ".")) * (1000 if thousands else 1)
 
 
 def _by_number(question: Question, typed: str) -> str | None:
     """The option whose range holds every count in the text, if exactly one does."""
     picked: set[str] = set()
     for match in _COUNT.finditer(typed[:TYPED_MAX]):
-        value = float(match.group(1).replace(",", "")) * (1000 if match.group(2) else 1)
+        value = _count(match.group(1), thousands=bool(match.group(3)))
         hits = [
             option
             for option, (low, high) in question.numbers.items()
