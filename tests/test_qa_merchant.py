@@ -321,3 +321,29 @@ async def test_catalogue_counts_with_thousands_separators(
     reply = (await user.send(typed))[-1].text or ""
     assert "Wer verpackt und verschickt" in reply, reply
     assert (await answers_of(db))["catalogue"] == stored
+
+
+# --- dates merchants say: the end of the year, next Friday in German ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("lang", "typed", "stored"),
+    [
+        ("en", "by the end of the year", "2026-12-31"),
+        ("en", "end of the year", "2026-12-31"),
+        ("en", "start of next year", "2027-01-01"),
+        ("de", "bis Ende des Jahres", "2026-12-31"),
+        ("de", "Ende des Monats", "2026-11-30"),
+        ("de", "Ende nächsten Monats", "2026-12-31"),
+        ("de", "Anfang nächsten Jahres", "2027-01-01"),
+        ("de", "nächsten Freitag", "2026-12-04"),
+        ("de", "kommenden Montag", "2026-11-30"),
+    ],
+)
+async def test_go_live_phrases_for_the_end_of_a_period_and_weekdays(
+    user: SimulatedUser, db: Database, lang: str, typed: str, stored: str
+) -> None:
+    if lang == "de":
+        await user.send("/language Deutsch")
+    await interview(user, replace(SHOP, type_instead=True, go_live=typed))
+    assert (await answers_of(db))["go_live"] == stored
