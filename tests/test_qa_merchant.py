@@ -347,3 +347,17 @@ async def test_go_live_phrases_for_the_end_of_a_period_and_weekdays(
         await user.send("/language Deutsch")
     await interview(user, replace(SHOP, type_instead=True, go_live=typed))
     assert (await answers_of(db))["go_live"] == stored
+
+
+# --- a button's emoji alone, sent from the emoji keyboard ---------------------------------------
+
+
+async def test_a_buttons_emoji_typed_alone(user: SimulatedUser) -> None:
+    await blocked_merchant(user)
+    follow = (await user.send("👍"))[-1].text or ""
+    assert follow.startswith("Step 1 of"), follow  # the blocker is acknowledged
+    follow = (await user.send("✅"))[-1].text or ""
+    assert follow.startswith("Step 2 of") and "Nice work! 1 of" in follow, follow
+    await user.send("👍")  # on a step that is work: not marked done
+    plan = (await user.send("📋"))[-1].text or ""
+    assert "1 of" in plan and "Your migration plan" in plan, plan

@@ -20,6 +20,7 @@ from bot.alerts.planner import parse_offsets
 from bot.content.values import FactValue, Text, parse_value, render_tree
 from bot.domain.interview import (
     END,
+    VARIATION_SELECTOR,
     DateWords,
     Interview,
     Question,
@@ -975,7 +976,28 @@ class Content:
                 (name, words(name, *labels, group="typed_actions.commands"))
                 for name, labels in TYPED_COMMANDS.items()
             ),
+            symbols=self._button_symbols(code),
         )
+
+    def _button_symbols(self, code: str | None) -> tuple[tuple[str, str], ...]:
+        """Each typed-word button's leading emoji with its label (normalised), first wins:
+        "✅" → "done"."""
+        keys = (
+            "buttons.step_done",
+            "buttons.step_skip",
+            "buttons.step_understood",
+            "buttons.step_undo",
+            "buttons.step_details",
+            "buttons.next_step",
+            *(label for labels in TYPED_COMMANDS.values() for label in labels),
+        )
+        found: dict[str, str] = {}
+        for key in keys:
+            label = str(self.string(code, key))
+            head = label.split(" ", 1)[0].replace(VARIATION_SELECTOR, "")
+            if head and head != label and not any(ch.isalnum() for ch in head):
+                found.setdefault(head, normalise(label))
+        return tuple(found.items())
 
 
 def split_front_matter(text: str) -> tuple[str, str, int] | None:

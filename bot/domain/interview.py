@@ -313,6 +313,9 @@ def normalise(text: str) -> str:
     return " ".join(text.split())
 
 
+VARIATION_SELECTOR = "\ufe0f"  # "ℹ️" and "ℹ" are the same emoji, typed either way
+
+
 #: :func:`normalise` for option ids and the labels and synonyms content gives them: a
 #: finite set of strings, read for every typed answer, so normalised once. (What merchants
 #: type goes through :func:`normalise` itself and is not kept.)
@@ -775,10 +778,20 @@ class TypedWords:
     details: frozenset[str] = frozenset()  # a step's details and sources
     #: A command's name typed without the slash ("plan", "my answers"), by command.
     commands: tuple[tuple[str, frozenset[str]], ...] = ()
+    #: A button's emoji sent alone ("✅") and the button's label it stands for (normalised).
+    symbols: tuple[tuple[str, str], ...] = ()
 
     def command(self, said: str) -> str | None:
         """The command ``said`` (normalised) names, if any."""
         return next((name for name, names in self.commands if said in names), None)
+
+    def said(self, typed: str) -> str:
+        """``typed`` normalised; a button's emoji alone ("✅") reads as that button's label."""
+        said = normalise(typed[:100])
+        if said or not typed.strip():
+            return said
+        symbol = typed.strip().replace(VARIATION_SELECTOR, "")
+        return next((label for each, label in self.symbols if each == symbol), "")
 
     dates: DateWords = field(default_factory=DateWords)  # "asap", "end of March"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlmodel import col, delete
 
 from bot.domain.callbacks import MarkStep, NextStep, OpenStep, PlanPage, ShowPlan, ShowProfile
-from bot.domain.interview import normalise
 from bot.services.core import STEP_SHOWN, Core, Turn, UserInfo
 from bot.storage.models import StepProgress, StepStatus
 from bot.views.model import Outcome, as_typed_reply
@@ -75,7 +74,7 @@ class PlanService:
         the plan), a command's name without the slash ("plan", "my answers", "help");
         ``None`` for anything else."""
         words = self.core.typed_words(turn.lang)
-        said = normalise(text[:100])
+        said = words.said(text)
         if said in words.next:
             return Outcome(send=[await self.core.next_screen(turn)])
         if said in words.back:
