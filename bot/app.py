@@ -177,7 +177,9 @@ def build_application(
     language = LanguageService(core)
     core.typed_input["language"] = language  # a language name typed at the picker
     plan = PlanService(core)
-    core.after_interview = plan  # "done", "skip", "next" typed on a step
+    # Typed once the plan is built: "done", "skip", "next" on a step, a command's name; a
+    # language's name ("Deutsch").
+    core.after_interview.extend([plan, language])
     core.typed_commands.update(  # a command's name typed without the slash
         alerts=alerts.opened,
         alerts_off=alerts.typed_off,

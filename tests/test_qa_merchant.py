@@ -361,3 +361,14 @@ async def test_a_buttons_emoji_typed_alone(user: SimulatedUser) -> None:
     await user.send("👍")  # on a step that is work: not marked done
     plan = (await user.send("📋"))[-1].text or ""
     assert "1 of" in plan and "Your migration plan" in plan, plan
+
+
+@pytest.mark.parametrize("typed", ["Deutsch", "german"])
+async def test_a_language_name_typed_after_the_interview_switches(
+    user: SimulatedUser, typed: str
+) -> None:
+    await interview(user, SHOP)
+    reply = (await user.send(typed))[-1].text or ""
+    assert "Deutsch" in reply or "deutsch" in reply, reply
+    plan = (await user.send("/plan"))[-1].text or ""
+    assert "Plan für" in plan or "Schritt" in plan, plan

@@ -386,7 +386,7 @@ class Core:
         self.listeners: list[AnswersListener] = []
         self.typed_input: dict[str, TypedInput] = {}
         # Set by the wiring: typed text once the interview is finished (done, skip, next...).
-        self.after_interview: TypedInput | None = None
+        self.after_interview: list[TypedInput] = []
         # Set by the wiring: screens of other features a command's name typed without the
         # slash opens or does once the plan is built ("alerts", "language", "stop").
         self.typed_commands: dict[str, Callable[[Turn], Awaitable[Outcome]]] = {}

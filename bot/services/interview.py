@@ -116,8 +116,8 @@ class InterviewService:
                 # a greeting and the first question, not a hint about buttons not on screen.
                 return await self._start(turn, user, None)
             if state.current is None:
-                if core.after_interview is not None:
-                    handled = await core.after_interview.typed(turn, typed)
+                for after in core.after_interview:
+                    handled = await after.typed(turn, typed)
                     if handled is not None:
                         return handled
                 return Outcome(send=[views.hint(lang, None)])
