@@ -184,6 +184,7 @@ def build_application(
         alerts=alerts.opened,
         alerts_off=alerts.typed_off,
         alerts_on=alerts.typed_on,
+        snooze=alerts.typed_snooze,
         language=language.opened,
     )
     data = BotData(

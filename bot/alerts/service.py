@@ -58,7 +58,7 @@ from bot.storage.models import (
     StepProgress,
 )
 from bot.storage.upsert import insert
-from bot.views.model import Outcome, Screen
+from bot.views.model import Outcome, Screen, as_typed_reply
 from bot.views.screens import shop_name_of
 
 log = logging.getLogger(__name__)
@@ -400,6 +400,21 @@ class AlertService:
     async def typed_on(self, turn: Turn) -> Outcome:
         """ "turn alerts on" typed once the plan is built: alerts on, said so."""
         return await self._typed_switch(turn, on=True)
+
+    async def typed_snooze(self, turn: Turn) -> Outcome:
+        """ "snooze" typed once the plan is built: the alert sent last comes back in a day,
+        as its Snooze button does (or a line saying it can't be)."""
+        found = await turn.session.exec(
+            select(Outbox)
+            .where(Outbox.merchant_id == turn.merchant.id, Outbox.status == OutboxStatus.SENT)
+            .order_by(col(Outbox.sent_at).desc())
+            .limit(1)
+        )
+        row = found.first()
+        if row is None or row.id is None:
+            gone = self.r.text(turn.lang, "alerts.notices.snooze_gone")
+            return Outcome(send=[Screen(gone)])
+        return as_typed_reply(await self._snooze(turn, row.id))
 
     async def _typed_switch(self, turn: Turn, *, on: bool) -> Outcome:
         merchant = turn.merchant

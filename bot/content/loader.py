@@ -41,6 +41,7 @@ TYPED_COMMANDS: dict[str, tuple[str, ...]] = {
     "alerts": ("buttons.alerts",),
     "alerts_off": ("alerts.buttons.stop", "alerts.buttons.turn_off"),
     "alerts_on": ("alerts.buttons.turn_on", "alerts.buttons.resume"),
+    "snooze": ("alerts.buttons.snooze",),
     "help": (),
     "language": (),
 }
