@@ -133,6 +133,12 @@ async def test_typing_undo_and_details_on_a_step(user: SimulatedUser) -> None:
     assert "Opened again." in shown
     assert replies[-1].text is not None and replies[-1].text.startswith(first.split(":")[0])
     assert "✅ Done" in user.buttons()
+    # The step opened again is the one on screen: "details" and "done" are for it.
+    title = first.split(": ", 1)[1]
+    details = (await user.send("details"))[-1].text or ""
+    assert details.startswith(f"ℹ️ {title}"), details
+    await user.send("done")
+    await user.send("undo")
     plan = (await user.send("/plan"))[-1].text or ""
     assert "0 of" in plan
     await user.send("/next")

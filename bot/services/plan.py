@@ -121,7 +121,9 @@ class PlanService:
         in_plan = any(step.id == marked.step for step in progress.steps)
         if not in_plan or progress.status(marked.step) == "open":
             return None
-        return as_typed_reply(await self._mark(turn, marked.step, "undo"))
+        reopened = as_typed_reply(await self._mark(turn, marked.step, "undo"))
+        await turn.log(STEP_SHOWN, step=marked.step)  # on screen again: typed words are for it
+        return reopened
 
     async def _typed_command(self, turn: Turn, command: str | None) -> Outcome | None:
         """A command typed without its slash: what the command shows."""
