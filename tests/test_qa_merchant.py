@@ -378,3 +378,30 @@ async def test_a_language_name_typed_after_the_interview_switches(
     assert "Deutsch" in reply or "deutsch" in reply, reply
     plan = (await user.send("/plan"))[-1].text or ""
     assert "Plan für" in plan or "Schritt" in plan, plan
+
+
+# --- what merchants call their setup ------------------------------------------------------------
+
+
+async def test_everyday_names_for_answers(user: SimulatedUser, db: Database) -> None:
+    await user.send("/start")
+    typed = [
+        ("Etsy", "platform", "other"),
+        ("UK", "market", ["uk"]),
+        ("just me", "entity", "individual"),
+        ("outside", "origin", "cross_border"),
+        ("12", "catalogue", "small"),
+        ("fulfillment center", "fulfilment", "3pl"),
+        ("ads", "uses", ["ads"]),
+        ("under review", "shop_status", "applied"),
+    ]
+    for text, question, stored in typed:
+        reply = (await user.send(text))[-1].text or ""
+        assert "didn't catch" not in reply, (text, reply)
+        assert (await answers_of(db))[question] == stored, text
+    await user.send("/start")
+    for text in ("back",) * 8:
+        await user.send(text)
+    assert "Which platform" in user.last_text()
+    await user.send("I don't have a website")
+    assert (await answers_of(db))["platform"] == "none"
