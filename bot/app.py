@@ -177,6 +177,8 @@ def build_application(
     language = LanguageService(core)
     core.typed_input["language"] = language  # a language name typed at the picker
     plan = PlanService(core)
+    privacy = PrivacyService(core)
+    core.typed_input["privacy"] = privacy  # a typed yes / no at "delete everything?"
     # Typed once the plan is built: "done", "skip", "next" on a step, a command's name; a
     # language's name ("Deutsch").
     core.after_interview.extend([plan, language])
@@ -196,7 +198,7 @@ def build_application(
         core=core,
         interview=InterviewService(core),
         plan=plan,
-        privacy=PrivacyService(core),
+        privacy=privacy,
         admin=AdminService(core),
         alerts=alerts,
         broadcasts=BroadcastService(core, alerts, send_rate=settings.send_rate),

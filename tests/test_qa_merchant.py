@@ -405,3 +405,34 @@ async def test_everyday_names_for_answers(user: SimulatedUser, db: Database) -> 
     assert "Which platform" in user.last_text()
     await user.send("I don't have a website")
     assert (await answers_of(db))["platform"] == "none"
+
+
+# --- /delete answered by typing -----------------------------------------------------------------
+
+
+async def test_yes_or_no_typed_at_the_delete_question(user: SimulatedUser, db: Database) -> None:
+    await interview(user, SHOP)
+    await user.send("/delete")
+    replies = await user.send("yes")
+    shown = "\n".join(m.text or "" for m in replies)
+    assert "tap" in shown and "Yes, delete everything" in shown, shown
+    assert "Yes, delete everything" in user.buttons()  # the question again, to tap
+    assert await answers_of(db)  # nothing erased by a typed word
+    shown = "\n".join(m.text or "" for m in await user.send("no"))
+    assert "Nothing was deleted." in shown, shown
+    # The question is answered: "yes" now means nothing special.
+    shown = "\n".join(m.text or "" for m in await user.send("yes"))
+    assert "Yes, delete everything" not in shown
+    assert await answers_of(db)
+
+
+async def test_no_typed_at_a_question_after_delete_answers_the_question(
+    user: SimulatedUser, db: Database
+) -> None:
+    await user.send("/start")
+    await user.send("/delete")
+    await user.press("No, keep it")
+    await user.send("/delete")  # asked again, left unanswered
+    await user.send("/start")
+    await user.send("no")  # at "Which platform": "I have no web store"
+    assert (await answers_of(db))["platform"] == "none"

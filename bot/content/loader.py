@@ -978,6 +978,8 @@ class Content:
                 for name, labels in TYPED_COMMANDS.items()
             ),
             symbols=self._button_symbols(code),
+            delete_yes=words("delete_yes", "buttons.delete_yes", group="typed_actions"),
+            delete_no=words("delete_no", "buttons.delete_no", group="typed_actions"),
         )
 
     def _button_symbols(self, code: str | None) -> tuple[tuple[str, str], ...]:

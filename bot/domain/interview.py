@@ -778,6 +778,8 @@ class TypedWords:
     details: frozenset[str] = frozenset()  # a step's details and sources
     #: A command's name typed without the slash ("plan", "my answers"), by command.
     commands: tuple[tuple[str, frozenset[str]], ...] = ()
+    delete_yes: frozenset[str] = frozenset()  # typed at "delete everything?": asked to tap
+    delete_no: frozenset[str] = frozenset()  # typed at "delete everything?": nothing erased
     #: A button's emoji sent alone ("✅") and the button's label it stands for (normalised).
     symbols: tuple[tuple[str, str], ...] = ()
 
