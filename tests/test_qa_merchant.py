@@ -7,10 +7,12 @@ what the bot stored, through the real Application and the fake Bot API.
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from bot.botapi.fake import SimulatedUser
+from bot.content.loader import ContentError, load_content
 from bot.storage.db import Database
 from bot.storage.models import Merchant
 from tests.chat import Profile, interview
@@ -436,3 +438,59 @@ async def test_no_typed_at_a_question_after_delete_answers_the_question(
     await user.send("/start")
     await user.send("no")  # at "Which platform": "I have no web store"
     assert (await answers_of(db))["platform"] == "none"
+
+
+# --- where the business is based, said as a place ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("we're based in Germany", "local"),
+        ("UK", "local"),
+        ("based in the US", "cross_border"),
+        ("we ship from China", "cross_border"),
+        ("Hong Kong", "cross_border"),
+    ],
+)
+async def test_origin_said_as_a_place(
+    user: SimulatedUser, db: Database, typed: str, stored: str
+) -> None:
+    await user.send("/start")
+    for answer in ("Shopify", "UK and Germany", "company"):
+        await user.send(answer)
+    reply = (await user.send(typed))[-1].text or ""
+    assert "How many products" in reply, reply
+    assert (await answers_of(db))["origin"] == stored
+
+
+async def test_origin_in_two_places_one_sold_to_is_not_guessed(
+    user: SimulatedUser, db: Database
+) -> None:
+    await user.send("/start")
+    for answer in ("Shopify", "UK", "company"):
+        await user.send(answer)
+    reply = (await user.send("offices in the UK and the US"))[-1].text or ""
+    assert "didn't catch" in reply
+    assert "origin" not in await answers_of(db)
+
+
+@pytest.mark.parametrize(
+    "places",
+    [
+        "{question: shop_status, inside: local, outside: cross_border}",  # a later question
+        "{question: market, inside: local, outside: abroad}",  # not an option of origin
+        "{question: shop_name, inside: local, outside: cross_border}",  # not a choice
+    ],
+)
+def test_a_wrong_places_setting_is_refused(small_tree: Path, places: str) -> None:
+    path = small_tree / "interview.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        text.replace(
+            "places: {question: market, inside: local, outside: cross_border}", f"places: {places}"
+        )
+    )
+    with pytest.raises(ContentError) as info:
+        load_content(small_tree)
+    assert any("origin: places must name" in str(p) for p in info.value.problems)

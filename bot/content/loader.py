@@ -304,6 +304,14 @@ class RouteModel(_Strict):
         return _as_list(value)
 
 
+class PlacesModel(_Strict):
+    """A place typed at a one-choice question, read against an earlier question's answers."""
+
+    question: str
+    inside: str
+    outside: str
+
+
 class QuestionModel(_Strict):
     """One interview question."""
 
@@ -317,6 +325,7 @@ class QuestionModel(_Strict):
     min_days_ahead: int = 0
     max_days_ahead: int = 5 * 366
     numbers: dict[str, tuple[int, int | None]] = {}
+    places: PlacesModel | None = None
 
     @field_validator("options")
     @classmethod
@@ -1569,6 +1578,7 @@ def _build_interview(
             min_days_ahead=q.min_days_ahead,
             max_days_ahead=q.max_days_ahead,
             numbers=dict(q.numbers),
+            places=(q.places.question, q.places.inside, q.places.outside) if q.places else None,
         )
         for option, (low, high) in q.numbers.items():
             if option not in q.options or q.kind != "one" or (high is not None and high < low):
@@ -1576,6 +1586,23 @@ def _build_interview(
                     Problem(path, here, f"{q.id}: numbers.{option} is not a range of an option")
                 )
     interview = Interview(model.version, model.start, questions)
+    for index, q in enumerate(model.questions):
+        places = q.places
+        where = questions.get(places.question) if places is not None else None
+        if places is not None and (
+            where is None
+            or not where.is_choice
+            or ids.index(where.id) >= ids.index(q.id)
+            or q.kind != "one"
+            or not {places.inside, places.outside} <= set(q.options)
+        ):
+            problems.append(
+                Problem(
+                    path,
+                    lines.get(("questions", index), 1),
+                    f"{q.id}: places must name an earlier choice question and two of its options",
+                )
+            )
     for index, q in enumerate(model.questions):
         for r in questions[q.id].routes:
             for key, values in r.when.items():

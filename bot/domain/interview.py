@@ -45,6 +45,10 @@ class Question:
     #: A number typed at a one-choice question picks the option whose range holds it
     #: ("about 300 products"): option id -> (lowest, highest or None for no upper bound).
     numbers: Mapping[str, tuple[int, int | None]] = field(default_factory=dict)
+    #: A place typed at a one-choice question ("based in Germany") is read as an answer of
+    #: an earlier choice question (``market``): the ``inside`` option when every place named
+    #: is among its answers, ``outside`` when none is. (question id, inside, outside)
+    places: tuple[str, str, str] | None = None
 
     @property
     def is_choice(self) -> bool:
@@ -849,6 +853,28 @@ def reading_rank(reading: Reading) -> tuple[int, int]:
     return (0, 0)
 
 
+def _by_place(
+    interview: Interview,
+    state: State,
+    places: tuple[str, str, str],
+    typed: str,
+    place_labels: Mapping[str, Sequence[str]],
+    words: TypedWords,
+) -> list[str]:
+    """The option a typed place means (see :attr:`Question.places`), or none."""
+    where, inside, outside = places
+    named, unknown = match_parts(
+        interview.question(where), typed[:TYPED_MAX], place_labels, words.negations
+    )
+    answered = state.answers.get(where)
+    mine = set(answered) if isinstance(answered, list) else {answered}
+    if not named or unknown:
+        return []
+    if set(named) <= mine:
+        return [inside]
+    return [outside] if not set(named) & mine else []
+
+
 def read_typed(
     interview: Interview,
     state: State,
@@ -858,6 +884,7 @@ def read_typed(
     labels: Mapping[str, Sequence[str]],
     today: date,
     languages: Sequence[str] = ("en",),
+    place_labels: Mapping[str, Sequence[str]] | None = None,
 ) -> Reading:
     """What a merchant's typed text does at the current question (``state.current``).
 
@@ -888,6 +915,8 @@ def read_typed(
         new = answer_text(interview, state, question.id, result)
     else:
         picked, unknown = match_parts(question, typed[:TYPED_MAX], labels, words.negations)
+        if not picked and question.places is not None and place_labels is not None:
+            picked = _by_place(interview, state, question.places, typed, place_labels, words)
         if not picked:
             return NotUnderstood()
         if question.kind == "one":

@@ -141,6 +141,7 @@ class InterviewService:
         core, qid = self.core, state.current
         assert qid is not None
         mine = core.content.locale(turn.lang).code
+        places = self.interview.question(qid).places
         best: iv.Reading | None = None
         for code in (mine, *(c for c in core.content.shipped if c != mine)):
             reading = iv.read_typed(
@@ -151,6 +152,7 @@ class InterviewService:
                 labels=core.content.option_labels(code, qid),
                 today=turn.now.date(),
                 languages=tuple(dict.fromkeys((code, "en"))),
+                place_labels=core.content.option_labels(code, places[0]) if places else None,
             )
             if best is None or iv.reading_rank(reading) > iv.reading_rank(best):
                 best = reading
