@@ -494,3 +494,19 @@ def test_a_wrong_places_setting_is_refused(small_tree: Path, places: str) -> Non
     with pytest.raises(ContentError) as info:
         load_content(small_tree)
     assert any("origin: places must name" in str(p) for p in info.value.problems)
+
+
+# --- a region where countries are asked for ---------------------------------------------------
+
+
+@pytest.mark.parametrize(("typed", "ticked"), [("Europe", []), ("UK and the EU", ["uk"])])
+async def test_a_region_typed_at_the_markets_asks_for_its_countries(
+    user: SimulatedUser, db: Database, typed: str, ticked: list[str]
+) -> None:
+    await user.send("/start")
+    await user.send("Shopify")
+    reply = (await user.send(typed))[-1].text or ""
+    assert "Which markets do you sell to?" in reply
+    assert "covers several markets" in reply, reply
+    assert "didn't catch" not in reply and "I don't know" not in reply
+    assert (await answers_of(db)).get("market", []) == ticked

@@ -987,6 +987,7 @@ class Content:
                 for name, labels in TYPED_COMMANDS.items()
             ),
             symbols=self._button_symbols(code),
+            regions=words("regions", group="typed_actions"),
             delete_yes=words("delete_yes", "buttons.delete_yes", group="typed_actions"),
             delete_no=words("delete_no", "buttons.delete_no", group="typed_actions"),
         )

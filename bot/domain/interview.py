@@ -782,6 +782,7 @@ class TypedWords:
     details: frozenset[str] = frozenset()  # a step's details and sources
     #: A command's name typed without the slash ("plan", "my answers"), by command.
     commands: tuple[tuple[str, frozenset[str]], ...] = ()
+    regions: frozenset[str] = frozenset()  # several markets at once ("Europe"): asked back
     delete_yes: frozenset[str] = frozenset()  # typed at "delete everything?": asked to tap
     delete_no: frozenset[str] = frozenset()  # typed at "delete everything?": nothing erased
     #: A button's emoji sent alone ("✅") and the button's label it stands for (normalised).
@@ -834,6 +835,9 @@ Reading = Moved | Refused | NotUnderstood | CancelChange
 
 #: Longest typed text looked at (a question's answer is short; the rest is noise).
 TYPED_MAX = 500
+
+#: The problem key for a region typed where its countries are asked for (a full strings key).
+REGION = "typed_notices.region"
 
 #: :func:`reading_rank` of a reading that understood all of the typed text.
 UNDERSTOOD_ALL = (3, 0)
@@ -917,6 +921,14 @@ def read_typed(
         picked, unknown = match_parts(question, typed[:TYPED_MAX], labels, words.negations)
         if not picked and question.places is not None and place_labels is not None:
             picked = _by_place(interview, state, question.places, typed, place_labels, words)
+        regions = (
+            question.kind == "many"
+            and unknown
+            and all(normalise(name) in words.regions for name in unknown)
+        )
+        region = TextProblem(REGION, {"names": unknown}) if regions else None
+        if not picked and region is not None:
+            return Refused(region)  # "Europe": which of its countries?
         if not picked:
             return NotUnderstood()
         if question.kind == "one":
@@ -929,6 +941,6 @@ def read_typed(
             both = [o for o in question.options if o in had or o in picked]
             ticked = replace(state, answers={**state.answers, question.id: both})
             if unknown:
-                return Moved(ticked, TextProblem("unknown_options", {"names": unknown}))
+                return Moved(ticked, region or TextProblem("unknown_options", {"names": unknown}))
             new = confirm(interview, ticked, question.id)
     return NotUnderstood() if new is None else Moved(new)

@@ -278,7 +278,8 @@ class Views:
     def problem(self, lang: str | None, key: str, values: Mapping[str, Any]) -> str:
         """A kind re-ask for a typed answer we could not use (dates written out in full)."""
         shown = {k: self.day(lang, v) if isinstance(v, date) else v for k, v in values.items()}
-        return self.r.plain(lang, f"problems.{key}", **shown)
+        full = key if "." in key else f"problems.{key}"  # a key of its own file: as it is
+        return self.r.plain(lang, full, **shown)
 
     # --- profile, plan, steps -------------------------------------------------------------
 
