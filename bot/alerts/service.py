@@ -633,10 +633,14 @@ class AlertService:
                     select(ContentRelease).where(col(ContentRelease.hash).in_(hashes))
                 )
                 releases = {r.hash: r for r in found_releases.all()}
+            later = _superseded(rows)
             for row in rows:
                 merchant = merchants.get(row.merchant_id)
                 if merchant is None:
                     out.append(Prepared(row, 0, None, "no merchant"))
+                    continue
+                if row.id in later:  # a later reminder of the same date goes out now instead
+                    out.append(Prepared(row, merchant.chat_id, None, "superseded"))
                     continue
                 try:
                     info = parse_key(row.key)
@@ -815,3 +819,25 @@ class AlertService:
             snooze.unanswered = 0
             snooze.sent_at = snooze.error = snooze.lease_owner = snooze.lease_until = None
         return Outcome(toast=self.core.toast(turn, "alerts.notices.snoozed"))
+
+
+def _superseded(rows: Sequence[Claimed]) -> set[int]:
+    """Rows due together with a later reminder of the same date for the same merchant (the
+    bot was away, or a dispatcher caught up): only the one due last is worth sending, else the
+    merchant gets "closes in 23 hours" three times."""
+    latest: dict[tuple[int, str, str], Claimed] = {}
+    for row in rows:
+        info = parse_key(row.key)
+        if info is None or info.kind not in ("deadline", "golive"):
+            continue
+        key = (row.merchant_id, info.kind, info.target)
+        if key not in latest or row.due_at > latest[key].due_at:
+            latest[key] = row
+    kept = {row.id for row in latest.values()}
+    return {
+        row.id
+        for row in rows
+        if (info := parse_key(row.key)) is not None
+        and info.kind in ("deadline", "golive")
+        and row.id not in kept
+    }
