@@ -177,7 +177,18 @@ def build_application(
     language = LanguageService(core)
     core.typed_input["language"] = language  # a language name typed at the picker
     plan = PlanService(core)
-    core.after_interview = plan  # "done", "skip", "next" typed on a step
+    privacy = PrivacyService(core)
+    core.typed_input["privacy"] = privacy  # a typed yes / no at "delete everything?"
+    # Typed once the plan is built: "done", "skip", "next" on a step, a command's name; a
+    # language's name ("Deutsch").
+    core.after_interview.extend([plan, language])
+    core.typed_commands.update(  # a command's name typed without the slash
+        alerts=alerts.opened,
+        alerts_off=alerts.typed_off,
+        alerts_on=alerts.typed_on,
+        snooze=alerts.typed_snooze,
+        language=language.opened,
+    )
     data = BotData(
         settings=settings,
         db=db,
@@ -187,7 +198,7 @@ def build_application(
         core=core,
         interview=InterviewService(core),
         plan=plan,
-        privacy=PrivacyService(core),
+        privacy=privacy,
         admin=AdminService(core),
         alerts=alerts,
         broadcasts=BroadcastService(core, alerts, send_rate=settings.send_rate),

@@ -58,7 +58,7 @@ from bot.storage.models import (
     StepProgress,
 )
 from bot.storage.upsert import insert
-from bot.views.model import Outcome, Screen
+from bot.views.model import Outcome, Screen, as_typed_reply
 from bot.views.screens import shop_name_of
 
 log = logging.getLogger(__name__)
@@ -394,6 +394,43 @@ class AlertService:
             turn.merchant.awaiting = None
             return Outcome(send=[await self.screen(turn)])
 
+    async def opened(self, turn: Turn) -> Outcome:
+        """The settings screen in a turn already open ("alerts" typed without the slash)."""
+        turn.merchant.awaiting = None
+        return Outcome(send=[await self.screen(turn)])
+
+    async def typed_off(self, turn: Turn) -> Outcome:
+        """ "stop" (or "turn alerts off") typed once the plan is built: alerts off, said so."""
+        return await self._typed_switch(turn, on=False)
+
+    async def typed_on(self, turn: Turn) -> Outcome:
+        """ "turn alerts on" typed once the plan is built: alerts on, said so."""
+        return await self._typed_switch(turn, on=True)
+
+    async def typed_snooze(self, turn: Turn) -> Outcome:
+        """ "snooze" typed once the plan is built: the alert sent last comes back in a day,
+        as its Snooze button does (or a line saying it can't be)."""
+        found = await turn.session.exec(
+            select(Outbox)
+            .where(Outbox.merchant_id == turn.merchant.id, Outbox.status == OutboxStatus.SENT)
+            .order_by(col(Outbox.sent_at).desc())
+            .limit(1)
+        )
+        row = found.first()
+        if row is None or row.id is None:
+            gone = self.r.text(turn.lang, "alerts.notices.snooze_gone")
+            return Outcome(send=[Screen(gone)])
+        return as_typed_reply(await self._snooze(turn, row.id))
+
+    async def _typed_switch(self, turn: Turn, *, on: bool) -> Outcome:
+        merchant = turn.merchant
+        merchant.awaiting = None
+        merchant.alerts_on = on
+        merchant.blocked = False
+        await self.replan(turn)
+        told = self.r.text(turn.lang, f"alerts.notices.{'turned_on' if on else 'stopped'}")
+        return Outcome(send=[Screen(told), await self.screen(turn)])
+
     async def press(self, user: UserInfo, button: Alerts) -> Outcome:
         """A press on a reminder button (each states what it sets, so none is stale)."""
         async with self.core.turn(user) as turn:
@@ -602,10 +639,14 @@ class AlertService:
                     select(ContentRelease).where(col(ContentRelease.hash).in_(hashes))
                 )
                 releases = {r.hash: r for r in found_releases.all()}
+            later = _superseded(rows)
             for row in rows:
                 merchant = merchants.get(row.merchant_id)
                 if merchant is None:
                     out.append(Prepared(row, 0, None, "no merchant"))
+                    continue
+                if row.id in later:  # a later reminder of the same date goes out now instead
+                    out.append(Prepared(row, merchant.chat_id, None, "superseded"))
                     continue
                 try:
                     info = parse_key(row.key)
@@ -784,3 +825,25 @@ class AlertService:
             snooze.unanswered = 0
             snooze.sent_at = snooze.error = snooze.lease_owner = snooze.lease_until = None
         return Outcome(toast=self.core.toast(turn, "alerts.notices.snoozed"))
+
+
+def _superseded(rows: Sequence[Claimed]) -> set[int]:
+    """Rows due together with a later reminder of the same date for the same merchant (the
+    bot was away, or a dispatcher caught up): only the one due last is worth sending, else the
+    merchant gets "closes in 23 hours" three times."""
+    latest: dict[tuple[int, str, str], Claimed] = {}
+    for row in rows:
+        info = parse_key(row.key)
+        if info is None or info.kind not in ("deadline", "golive"):
+            continue
+        key = (row.merchant_id, info.kind, info.target)
+        if key not in latest or row.due_at > latest[key].due_at:
+            latest[key] = row
+    kept = {row.id for row in latest.values()}
+    return {
+        row.id
+        for row in rows
+        if (info := parse_key(row.key)) is not None
+        and info.kind in ("deadline", "golive")
+        and row.id not in kept
+    }

@@ -20,6 +20,7 @@ from bot.alerts.planner import parse_offsets
 from bot.content.values import FactValue, Text, parse_value, render_tree
 from bot.domain.interview import (
     END,
+    VARIATION_SELECTOR,
     DateWords,
     Interview,
     Question,
@@ -32,6 +33,18 @@ from bot.domain.plan import Flag, Source, Step, find_cycle
 DEFAULT_LOCALE = "en"
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,39}$"  # short: step ids travel in callback data
 DETAILS_MARKER = "<!-- details -->"
+#: Commands a merchant may name by typing once the plan is built (``typed_actions.commands``),
+#: each with the labels of the buttons that do the same.
+TYPED_COMMANDS: dict[str, tuple[str, ...]] = {
+    "plan": ("buttons.show_plan",),
+    "profile": ("buttons.profile",),
+    "alerts": ("buttons.alerts",),
+    "alerts_off": ("alerts.buttons.stop", "alerts.buttons.turn_off"),
+    "alerts_on": ("alerts.buttons.turn_on", "alerts.buttons.resume"),
+    "snooze": ("alerts.buttons.snooze",),
+    "help": (),
+    "language": (),
+}
 FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)---[ \t]*\n?(.*)\Z", re.DOTALL)
 
 
@@ -291,6 +304,14 @@ class RouteModel(_Strict):
         return _as_list(value)
 
 
+class PlacesModel(_Strict):
+    """A place typed at a one-choice question, read against an earlier question's answers."""
+
+    question: str
+    inside: str
+    outside: str
+
+
 class QuestionModel(_Strict):
     """One interview question."""
 
@@ -304,6 +325,7 @@ class QuestionModel(_Strict):
     min_days_ahead: int = 0
     max_days_ahead: int = 5 * 366
     numbers: dict[str, tuple[int, int | None]] = {}
+    places: PlacesModel | None = None
 
     @field_validator("options")
     @classmethod
@@ -956,7 +978,39 @@ class Content:
             skip=words("skip", "buttons.skip", "buttons.step_skip"),
             done=words("done", "buttons.step_done"),
             next=words("next", "buttons.next_step"),
+            cancel=words("cancel", "edit.cancel", group="typed_actions"),
+            understood=words("understood", "buttons.step_understood", group="typed_actions"),
+            undo=words("undo", "buttons.step_undo", group="typed_actions"),
+            details=words("details", "buttons.step_details", group="typed_actions"),
+            commands=tuple(
+                (name, words(name, *labels, group="typed_actions.commands"))
+                for name, labels in TYPED_COMMANDS.items()
+            ),
+            symbols=self._button_symbols(code),
+            regions=words("regions", group="typed_actions"),
+            delete_yes=words("delete_yes", "buttons.delete_yes", group="typed_actions"),
+            delete_no=words("delete_no", "buttons.delete_no", group="typed_actions"),
         )
+
+    def _button_symbols(self, code: str | None) -> tuple[tuple[str, str], ...]:
+        """Each typed-word button's leading emoji with its label (normalised), first wins:
+        "✅" → "done"."""
+        keys = (
+            "buttons.step_done",
+            "buttons.step_skip",
+            "buttons.step_understood",
+            "buttons.step_undo",
+            "buttons.step_details",
+            "buttons.next_step",
+            *(label for labels in TYPED_COMMANDS.values() for label in labels),
+        )
+        found: dict[str, str] = {}
+        for key in keys:
+            label = str(self.string(code, key))
+            head = label.split(" ", 1)[0].replace(VARIATION_SELECTOR, "")
+            if head and head != label and not any(ch.isalnum() for ch in head):
+                found.setdefault(head, normalise(label))
+        return tuple(found.items())
 
 
 def split_front_matter(text: str) -> tuple[str, str, int] | None:
@@ -1525,6 +1579,7 @@ def _build_interview(
             min_days_ahead=q.min_days_ahead,
             max_days_ahead=q.max_days_ahead,
             numbers=dict(q.numbers),
+            places=(q.places.question, q.places.inside, q.places.outside) if q.places else None,
         )
         for option, (low, high) in q.numbers.items():
             if option not in q.options or q.kind != "one" or (high is not None and high < low):
@@ -1532,6 +1587,23 @@ def _build_interview(
                     Problem(path, here, f"{q.id}: numbers.{option} is not a range of an option")
                 )
     interview = Interview(model.version, model.start, questions)
+    for index, q in enumerate(model.questions):
+        places = q.places
+        where = questions.get(places.question) if places is not None else None
+        if places is not None and (
+            where is None
+            or not where.is_choice
+            or ids.index(where.id) >= ids.index(q.id)
+            or q.kind != "one"
+            or not {places.inside, places.outside} <= set(q.options)
+        ):
+            problems.append(
+                Problem(
+                    path,
+                    lines.get(("questions", index), 1),
+                    f"{q.id}: places must name an earlier choice question and two of its options",
+                )
+            )
     for index, q in enumerate(model.questions):
         for r in questions[q.id].routes:
             for key, values in r.when.items():

@@ -45,6 +45,10 @@ class Question:
     #: A number typed at a one-choice question picks the option whose range holds it
     #: ("about 300 products"): option id -> (lowest, highest or None for no upper bound).
     numbers: Mapping[str, tuple[int, int | None]] = field(default_factory=dict)
+    #: A place typed at a one-choice question ("based in Germany") is read as an answer of
+    #: an earlier choice question (``market``): the ``inside`` option when every place named
+    #: is among its answers, ``outside`` when none is. (question id, inside, outside)
+    places: tuple[str, str, str] | None = None
 
     @property
     def is_choice(self) -> bool:
@@ -313,6 +317,9 @@ def normalise(text: str) -> str:
     return " ".join(text.split())
 
 
+VARIATION_SELECTOR = "\ufe0f"  # "ℹ️" and "ℹ" are the same emoji, typed either way
+
+
 #: :func:`normalise` for option ids and the labels and synonyms content gives them: a
 #: finite set of strings, read for every typed answer, so normalised once. (What merchants
 #: type goes through :func:`normalise` itself and is not kept.)
@@ -368,6 +375,10 @@ def match_parts(
             o for o in question.options if wanted == _normalised_name(o) or wanted in names[o]
         ]
         hits = exact[:1] or _mentioned(wanted, names, negations)
+        if not hits and (fixed := _typos_fixed(wanted, names)) != wanted:
+            # "shopfiy", "Untied Kingdom": read again with the names' own spelling.
+            exact = [o for o in question.options if fixed in names[o]]
+            hits = exact[:1] or _mentioned(fixed, names, negations)
         if not hits:
             unknown.append(" ".join(piece.split()))
         found.extend(hit for hit in hits if hit not in found)
@@ -380,15 +391,63 @@ def match_parts(
     return [o for o in question.options if o in found], unknown
 
 
-#: A count as merchants type it: "300", "1,200", "1.5k", "~2k".
-_COUNT = re.compile(r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s*(k)?(?![\w.,]*\d)", re.I)
+#: Shortest word a typo is corrected in: shorter ones are too often other real words.
+TYPO_MIN = 5
+
+
+def _one_typo(typed: str, word: str) -> bool:
+    """``typed`` is ``word`` with one letter dropped, one added or two neighbours swapped.
+
+    A letter replaced by another does not count: "iceland" is not a typo of "ireland".
+    """
+    if typed == word or abs(len(typed) - len(word)) > 1:
+        return False
+    at = next((i for i, (a, b) in enumerate(zip(typed, word, strict=False)) if a != b), None)
+    if at is None:  # one is the other with a letter more at the end
+        return True
+    if len(typed) == len(word):
+        return typed[at : at + 2] == word[at : at + 2][::-1] and typed[at + 2 :] == word[at + 2 :]
+    shorter, longer = sorted((typed, word), key=len)
+    return shorter[at:] == longer[at + 1 :]
+
+
+def _typos_fixed(said: str, names: Mapping[str, set[str]]) -> str:
+    """``said`` (normalised) with each word that is one typo away from exactly one word of
+    the options' names written as that word; other words as they were."""
+    vocabulary = {
+        w for each in names.values() for n in each for w in n.split() if len(w) >= TYPO_MIN
+    }
+    words = said.split()
+    for i, word in enumerate(words):
+        if len(word) < TYPO_MIN or word in vocabulary:
+            continue
+        close = [known for known in vocabulary if _one_typo(word, known)]
+        if len(close) == 1:
+            words[i] = close[0]
+    return " ".join(words)
+
+
+#: A count as merchants type it: "300", "1,200", "1.200" (German), "1.5k", "1,5k", "~2k".
+_COUNT = re.compile(
+    r"(?<![\w.,])(\d{1,3}(?:([.,])\d{3})(?:\2\d{3})*|\d+(?:[.,]\d+)?)\s*(k)?(?![\w.,]*\d)", re.I
+)
+#: Thousands grouped with one separator: "1,200", "1.200", "12.000.000".
+_GROUPED = re.compile(r"\d{1,3}(?:([.,])\d{3})(?:\1\d{3})*")
+
+
+def _count(number: str, thousands: bool) -> float:
+    """A typed count's value. Products come whole, so "1.200" and "1,200" are grouped
+    thousands in every language; before "k" a separator is a decimal point ("1,5k")."""
+    if not thousands and _GROUPED.fullmatch(number):
+        return float(re.sub(r"[.,]", "", number))
+    return float(number.replace(",", ".")) * (1000 if thousands else 1)
 
 
 def _by_number(question: Question, typed: str) -> str | None:
     """The option whose range holds every count in the text, if exactly one does."""
     picked: set[str] = set()
     for match in _COUNT.finditer(typed[:TYPED_MAX]):
-        value = float(match.group(1).replace(",", "")) * (1000 if match.group(2) else 1)
+        value = _count(match.group(1), thousands=bool(match.group(3)))
         hits = [
             option
             for option, (low, high) in question.numbers.items()
@@ -717,6 +776,30 @@ class TypedWords:
     skip: frozenset[str]  # typed instead of pressing Skip (optional questions)
     done: frozenset[str] = frozenset()  # typed on a step instead of pressing Done
     next: frozenset[str] = frozenset()  # typed instead of pressing Next step
+    cancel: frozenset[str] = frozenset()  # typed instead of Cancel while changing an answer
+    understood: frozenset[str] = frozenset()  # acknowledges a blocker or background step
+    undo: frozenset[str] = frozenset()  # takes back the step marked last
+    details: frozenset[str] = frozenset()  # a step's details and sources
+    #: A command's name typed without the slash ("plan", "my answers"), by command.
+    commands: tuple[tuple[str, frozenset[str]], ...] = ()
+    regions: frozenset[str] = frozenset()  # several markets at once ("Europe"): asked back
+    delete_yes: frozenset[str] = frozenset()  # typed at "delete everything?": asked to tap
+    delete_no: frozenset[str] = frozenset()  # typed at "delete everything?": nothing erased
+    #: A button's emoji sent alone ("✅") and the button's label it stands for (normalised).
+    symbols: tuple[tuple[str, str], ...] = ()
+
+    def command(self, said: str) -> str | None:
+        """The command ``said`` (normalised) names, if any."""
+        return next((name for name, names in self.commands if said in names), None)
+
+    def said(self, typed: str) -> str:
+        """``typed`` normalised; a button's emoji alone ("✅") reads as that button's label."""
+        said = normalise(typed[:100])
+        if said or not typed.strip():
+            return said
+        symbol = typed.strip().replace(VARIATION_SELECTOR, "")
+        return next((label for each, label in self.symbols if each == symbol), "")
+
     dates: DateWords = field(default_factory=DateWords)  # "asap", "end of March"
 
 
@@ -743,10 +826,57 @@ class NotUnderstood:
     """Nothing in the typed text answers the question: hint at the buttons."""
 
 
-Reading = Moved | Refused | NotUnderstood
+@dataclass(frozen=True)
+class CancelChange:
+    """Typed Cancel (or Back on the question being changed) while changing an answer."""
+
+
+Reading = Moved | Refused | NotUnderstood | CancelChange
 
 #: Longest typed text looked at (a question's answer is short; the rest is noise).
 TYPED_MAX = 500
+
+#: The problem key for a region typed where its countries are asked for (a full strings key).
+REGION = "typed_notices.region"
+
+#: :func:`reading_rank` of a reading that understood all of the typed text.
+UNDERSTOOD_ALL = (3, 0)
+
+
+def reading_rank(reading: Reading) -> tuple[int, int]:
+    """How much of the typed text a reading understood, to compare readings in different
+    languages: all of it; a list with some names unknown (fewer is more) or a date read but
+    refused (in the past); nothing."""
+    match reading:
+        case Moved(note=None) | CancelChange():
+            return UNDERSTOOD_ALL
+        case Moved(note=note) if note is not None:
+            return (2, -len(note.values.get("names", ())))
+        case Refused(problem=problem) if problem.key != "date_unclear":
+            return (1, 0)
+    return (0, 0)
+
+
+def _by_place(
+    interview: Interview,
+    state: State,
+    places: tuple[str, str, str],
+    typed: str,
+    place_labels: Mapping[str, Sequence[str]],
+    words: TypedWords,
+) -> list[str]:
+    """The option a typed place means (see :attr:`Question.places`), or none."""
+    where, inside, outside = places
+    named, unknown = match_parts(
+        interview.question(where), typed[:TYPED_MAX], place_labels, words.negations
+    )
+    answered = state.answers.get(where)
+    mine = set(answered) if isinstance(answered, list) else {answered}
+    if not named or unknown:
+        return []
+    if set(named) <= mine:
+        return [inside]
+    return [outside] if not set(named) & mine else []
 
 
 def read_typed(
@@ -758,6 +888,7 @@ def read_typed(
     labels: Mapping[str, Sequence[str]],
     today: date,
     languages: Sequence[str] = ("en",),
+    place_labels: Mapping[str, Sequence[str]] | None = None,
 ) -> Reading:
     """What a merchant's typed text does at the current question (``state.current``).
 
@@ -769,6 +900,8 @@ def read_typed(
     question = interview.question(state.current)
     said = normalise(typed[:100])
     new: State | None
+    if state.mode == "edit" and (said in words.cancel or (said in words.back and not state.path)):
+        return CancelChange()
     if said in words.back:
         new = back(state)
         if new is None and state.mode == "interview":  # first question: say so
@@ -786,6 +919,16 @@ def read_typed(
         new = answer_text(interview, state, question.id, result)
     else:
         picked, unknown = match_parts(question, typed[:TYPED_MAX], labels, words.negations)
+        if not picked and question.places is not None and place_labels is not None:
+            picked = _by_place(interview, state, question.places, typed, place_labels, words)
+        regions = (
+            question.kind == "many"
+            and unknown
+            and all(normalise(name) in words.regions for name in unknown)
+        )
+        region = TextProblem(REGION, {"names": unknown}) if regions else None
+        if not picked and region is not None:
+            return Refused(region)  # "Europe": which of its countries?
         if not picked:
             return NotUnderstood()
         if question.kind == "one":
@@ -798,6 +941,6 @@ def read_typed(
             both = [o for o in question.options if o in had or o in picked]
             ticked = replace(state, answers={**state.answers, question.id: both})
             if unknown:
-                return Moved(ticked, TextProblem("unknown_options", {"names": unknown}))
+                return Moved(ticked, region or TextProblem("unknown_options", {"names": unknown}))
             new = confirm(interview, ticked, question.id)
     return NotUnderstood() if new is None else Moved(new)

@@ -12,7 +12,7 @@ again after its turn committed changes nothing (:class:`Repeated`, :func:`handle
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -371,7 +371,10 @@ class Core:
         self.listeners: list[AnswersListener] = []
         self.typed_input: dict[str, TypedInput] = {}
         # Set by the wiring: typed text once the interview is finished (done, skip, next...).
-        self.after_interview: TypedInput | None = None
+        self.after_interview: list[TypedInput] = []
+        # Set by the wiring: screens of other features a command's name typed without the
+        # slash opens or does once the plan is built ("alerts", "language", "stop").
+        self.typed_commands: dict[str, Callable[[Turn], Awaitable[Outcome]]] = {}
 
     # --- the live content release -----------------------------------------------------------
 
@@ -546,6 +549,25 @@ class Core:
         """A button from an older screen: a toast, and the question again if one is open."""
         send = [self.views.question(turn.lang, turn.state)] if turn.state.current else []
         return Outcome(toast=self.toast(turn, "notices.stale_button"), send=send)
+
+    async def leave_change(self, turn: Turn) -> list[Screen]:
+        """A command while an answer is being changed: the change is cancelled, as Cancel
+        does (nothing ticked or chosen during it is kept), and a line says so; ``[]`` when
+        no change is open."""
+        state = turn.state
+        restored = iv.cancel_edit(self.content.interview, state)
+        if restored is None:
+            return []
+        turn.save(restored)
+        changed = {
+            key
+            for key in {*restored.answers, *state.answers}
+            if restored.answers.get(key) != state.answers.get(key)
+        }
+        if changed:  # ticks made during the change had moved the reminders: move them back
+            for listener in self.listeners:
+                await listener.answers_changed(turn, changed)
+        return [Screen(self.views.r.text(turn.lang, "edit.cancelled"))]
 
     def interview_first(self, turn: Turn, *, as_toast: bool) -> Outcome | None:
         """While the interview is open, the plan cannot be shown: ask the question again."""

@@ -8,7 +8,7 @@ from bot.domain.callbacks import Back, CancelEdit, Choose, Confirm, EditAnswer, 
 from bot.domain.interview import Interview, State
 from bot.services.core import Core, Turn, UserInfo
 from bot.storage.models import Mode
-from bot.views.model import Outcome, Screen
+from bot.views.model import Outcome, Screen, as_typed_reply
 from bot.views.screens import Views
 
 InterviewButton = Choose | Confirm | SkipQuestion | Back
@@ -46,8 +46,8 @@ class InterviewService:
             else None
         )
         lang = turn.lang
+        notes: list[Screen] = await core.leave_change(turn)  # /start while changing an answer
         state = turn.state
-        notes: list[Screen] = []
         if payload and link is None:
             notes.append(Screen(views.r.text(lang, "notices.link_invalid")))
         if link is not None and link.answers:
@@ -58,8 +58,6 @@ class InterviewService:
                 labels = ", ".join(views.answer_label(lang, k, v) for k, v in fresh.items())
                 notes.append(Screen(views.r.text(lang, "notices.link_prefilled", values=labels)))
                 await turn.log("deep_link", keys=sorted(fresh))
-        if state.mode == "edit":
-            state = iv.begin(self.interview, state.answers)
         turn.save(state)
         progress = await core.progress(turn) if state.current is None else None
         greeting = views.start(
@@ -118,20 +116,12 @@ class InterviewService:
                 # a greeting and the first question, not a hint about buttons not on screen.
                 return await self._start(turn, user, None)
             if state.current is None:
-                if core.after_interview is not None:
-                    handled = await core.after_interview.typed(turn, typed)
+                for after in core.after_interview:
+                    handled = await after.typed(turn, typed)
                     if handled is not None:
                         return handled
                 return Outcome(send=[views.hint(lang, None)])
-            reading = iv.read_typed(
-                self.interview,
-                state,
-                typed,
-                words=core.typed_words(lang),
-                labels=core.content.option_labels(lang, state.current),
-                today=turn.now.date(),
-                languages=tuple(dict.fromkeys((core.content.locale(lang).code, "en"))),
-            )
+            reading = self._read(turn, state, typed)
             match reading:
                 case iv.Moved(state=new, note=note):
                     problem = views.problem(lang, note.key, note.values) if note else None
@@ -141,6 +131,38 @@ class InterviewService:
                     return Outcome(send=[views.question(lang, state, problem=shown)])
                 case iv.NotUnderstood():
                     return Outcome(send=[views.hint(lang, state)])
+                case iv.CancelChange():
+                    return as_typed_reply(await self._cancel_edit(turn))
+
+    def _read(self, turn: Turn, state: State, typed: str) -> iv.Reading:
+        """The typed answer read in the merchant's language (English understood too); when
+        that leaves some of it unread, in each other shipped language, and the reading that
+        understood most wins: "Mexiko" or "31. März 2027" on an English screen."""
+        core, qid = self.core, state.current
+        assert qid is not None
+        mine = core.content.locale(turn.lang).code
+        places = self.interview.question(qid).places
+        best: iv.Reading | None = None
+        for code in (mine, *(c for c in core.content.shipped if c != mine)):
+            reading = iv.read_typed(
+                self.interview,
+                state,
+                typed,
+                words=core.typed_words(code),
+                labels=core.content.option_labels(code, qid),
+                today=turn.now.date(),
+                languages=tuple(dict.fromkeys((code, "en"))),
+                place_labels=core.content.option_labels(code, places[0]) if places else None,
+            )
+            if best is None or iv.reading_rank(reading) > iv.reading_rank(best):
+                best = reading
+            if (
+                iv.reading_rank(best) == iv.UNDERSTOOD_ALL
+                or self.interview.question(qid).kind == "text"
+            ):
+                break
+        assert best is not None
+        return best
 
     async def press(self, user: UserInfo, button: InterviewButton) -> Outcome:
         """An interview button. It is fresh when it shows the question on screen at the

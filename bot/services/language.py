@@ -55,6 +55,11 @@ class LanguageService:
             notice = [Screen(self.views.r.text(turn.lang, "language.unknown"))] if typed else []
             return Outcome(send=[*notice, self.picker(turn.lang)])
 
+    async def opened(self, turn: Turn) -> Outcome:
+        """The picker in a turn already open ("language" typed without the slash)."""
+        turn.merchant.awaiting = Awaiting.LANGUAGE
+        return Outcome(send=[self.picker(turn.lang)])
+
     async def press(self, user: UserInfo, button: PickLanguage) -> Outcome:
         """A language button."""
         async with self.core.turn(user) as turn:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from sqlmodel import col, delete
 
 from bot.domain.callbacks import MarkStep, NextStep, OpenStep, PlanPage, ShowPlan, ShowProfile
-from bot.domain.interview import normalise
 from bot.services.core import STEP_SHOWN, Core, Turn, UserInfo
 from bot.storage.models import StepProgress, StepStatus
-from bot.views.model import Outcome
+from bot.views.model import Outcome, as_typed_reply
 from bot.views.screens import Views
 
 PlanButton = ShowPlan | PlanPage | ShowProfile | OpenStep | MarkStep | NextStep
@@ -28,23 +27,26 @@ class PlanService:
     async def plan(self, user: UserInfo) -> Outcome:
         """/plan."""
         async with self.core.turn(user, repeatable=True) as turn:
+            left = await self.core.leave_change(turn)
             if (asked := self.core.interview_first(turn, as_toast=False)) is not None:
                 return asked
-            return Outcome(send=[await self.core.plan_screen(turn)])
+            return Outcome(send=[*left, await self.core.plan_screen(turn)])
 
     async def next(self, user: UserInfo) -> Outcome:
         """/next."""
         async with self.core.turn(user, repeatable=True) as turn:
+            left = await self.core.leave_change(turn)
             if (asked := self.core.interview_first(turn, as_toast=False)) is not None:
                 return asked
-            return Outcome(send=[await self.core.next_screen(turn)])
+            return Outcome(send=[*left, await self.core.next_screen(turn)])
 
     async def profile(self, user: UserInfo) -> Outcome:
         """/profile."""
         async with self.core.turn(user, repeatable=True) as turn:
+            left = await self.core.leave_change(turn)
             if (asked := self.core.interview_first(turn, as_toast=False)) is not None:
                 return asked
-            return Outcome(send=[self.views.profile(turn.lang, turn.state.answers)])
+            return Outcome(send=[*left, self.views.profile(turn.lang, turn.state.answers)])
 
     async def press(self, user: UserInfo, button: PlanButton) -> Outcome:
         """A plan or step button."""
@@ -67,20 +69,38 @@ class PlanService:
                     return await self._mark(turn, step_id, how)
 
     async def typed(self, turn: Turn, text: str) -> Outcome | None:
-        """Typed once the plan is built: ``done`` / ``skip`` on the step last shown, ``next``,
-        ``back`` (to the plan); ``None`` for anything else."""
+        """Typed once the plan is built: ``done`` / ``skip`` / ``understood`` / ``details``
+        on the step last shown, ``undo`` on the step marked last, ``next``, ``back`` (to
+        the plan), a command's name without the slash ("plan", "my answers", "help");
+        ``None`` for anything else."""
         words = self.core.typed_words(turn.lang)
-        said = normalise(text[:100])
+        said = words.said(text)
         if said in words.next:
             return Outcome(send=[await self.core.next_screen(turn)])
         if said in words.back:
             return Outcome(send=[await self.core.plan_screen(turn)])
-        if said not in words.done and said not in words.skip:
-            return None
+        if said in words.undo:
+            return await self._typed_undo(turn)
+        if said in words.details or said in words.understood:
+            shown = await turn.last_event(STEP_SHOWN)
+            progress = await self.core.progress(turn)
+            step = next((s for s in progress.steps if shown and s.id == shown.step), None)
+            if step is None:
+                return None
+            if said in words.details:
+                return await self._mark(turn, step.id, "details")
+            if step.counted or progress.status(step.id) != "open":
+                return None  # "ok" on a step that is work does not mark it done
+            return Outcome(send=(await self._mark(turn, step.id, "done")).send)
+        if said in words.done or said in words.skip:
+            return await self._typed_mark(turn, "done" if said in words.done else "skip")
+        return await self._typed_command(turn, words.command(said))
+
+    async def _typed_mark(self, turn: Turn, how: str) -> Outcome | None:
+        """``done`` / ``skip`` typed: the step last shown, else the next open one."""
         shown = await turn.last_event(STEP_SHOWN)
         step_id = (shown.step or "") if shown is not None else ""
         progress = await self.core.progress(turn)
-        how = "done" if said in words.done else "skip"
         in_plan = any(step.id == step_id for step in progress.steps)
         status = progress.status(step_id) if in_plan else None
         if status not in ("open", "skipped" if how == "done" else "open"):
@@ -91,6 +111,31 @@ class PlanService:
         outcome = await self._mark(turn, step_id, how)
         # The next step opens with a word on the one just marked; nothing to edit in place.
         return Outcome(send=outcome.send)
+
+    async def _typed_undo(self, turn: Turn) -> Outcome | None:
+        """``undo`` typed: the step marked last opens again (if it is still marked)."""
+        marked = await turn.last_event("step_done", "step_skipped", "step_undo")
+        if marked is None or marked.kind == "step_undo" or not marked.step:
+            return None
+        progress = await self.core.progress(turn)
+        in_plan = any(step.id == marked.step for step in progress.steps)
+        if not in_plan or progress.status(marked.step) == "open":
+            return None
+        reopened = as_typed_reply(await self._mark(turn, marked.step, "undo"))
+        await turn.log(STEP_SHOWN, step=marked.step)  # on screen again: typed words are for it
+        return reopened
+
+    async def _typed_command(self, turn: Turn, command: str | None) -> Outcome | None:
+        """A command typed without its slash: what the command shows."""
+        if command == "plan":
+            return Outcome(send=[await self.core.plan_screen(turn)])
+        if command == "profile":
+            return Outcome(send=[self.views.profile(turn.lang, turn.state.answers)])
+        if command == "help":
+            return Outcome(send=[self.views.simple(turn.lang, "help.html.j2")])
+        if command is not None and command in self.core.typed_commands:
+            return await self.core.typed_commands[command](turn)
+        return None
 
     async def _open(self, turn: Turn, step_id: str) -> Outcome:
         core = self.core

@@ -10,9 +10,9 @@ from bot.alerts.keys import parse_key
 from bot.alerts.screens import offset_view
 from bot.domain.callbacks import DeleteData
 from bot.domain.interview import likely_path
-from bot.services.core import Core, UserInfo
+from bot.services.core import Core, Turn, UserInfo
 from bot.storage import erase
-from bot.storage.models import Outbox, OutboxStatus
+from bot.storage.models import Awaiting, Outbox, OutboxStatus
 from bot.views.calendar import CalendarEntry, build_calendar
 from bot.views.model import Document, Outcome, Screen
 from bot.views.screens import format_date
@@ -51,12 +51,32 @@ class PrivacyService:
     async def ask_delete(self, user: UserInfo) -> Outcome:
         """/delete: ask for confirmation first."""
         async with self.core.turn(user, repeatable=True) as turn:
+            turn.merchant.awaiting = Awaiting.DELETE  # a typed yes / no is read (typed())
             return Outcome(send=[self.views.delete_question(turn.lang)])
+
+    async def typed(self, turn: Turn, text: str) -> Outcome | None:
+        """Typed while "delete everything?" is on screen: "no" keeps everything; "yes" asks
+        for the button (erasing cannot be undone, so a typed word is not enough); anything
+        else passes on."""
+        if turn.merchant.current is not None:  # a question is open: the text answers it
+            turn.merchant.awaiting = None
+            return None
+        words = self.core.typed_words(turn.lang)
+        said = words.said(text)
+        if said in words.delete_yes:
+            tap = Screen(self.views.r.text(turn.lang, "typed_notices.delete_tap"))
+            return Outcome(send=[tap, self.views.delete_question(turn.lang)])
+        turn.merchant.awaiting = None
+        if said in words.delete_no:
+            return Outcome(send=[self.views.simple(turn.lang, "delete_cancelled.html.j2")])
+        return None
 
     async def press(self, user: UserInfo, button: DeleteData) -> Outcome:
         """The answer to "delete everything?"."""
         async with self.core.turn(user) as turn:
             lang = turn.lang
+            if turn.merchant.awaiting == Awaiting.DELETE:
+                turn.merchant.awaiting = None
             if button.choice != "yes":
                 return Outcome(edit=self.views.simple(lang, "delete_cancelled.html.j2"))
             await turn.erasing()  # erased below: the turn must not write the merchant back

@@ -88,6 +88,7 @@ class Awaiting(StrEnum):
     HOUR = "alerts:hour"
     QUIET = "alerts:quiet"
     LANGUAGE = "language:pick"  # the /language picker is on screen: a typed name works
+    DELETE = "privacy:delete"  # "delete everything?" is on screen: a typed yes / no
 
 
 class EnumText(TypeDecorator[str]):

@@ -6,6 +6,7 @@ calls; tests and ``content check`` read them directly.
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 
 
@@ -43,6 +44,16 @@ class Outcome:
     edit: Screen | None = None
     send: list[Screen] = field(default_factory=list)
     documents: list[Document] = field(default_factory=list)
+
+
+def as_typed_reply(outcome: Outcome) -> Outcome:
+    """A button's outcome as the reply to typed text: no button to answer and no message to
+    edit, so the toast becomes a line of its own and the edited screen is sent."""
+    told = html.escape(outcome.toast or "", quote=False)
+    send = [Screen(told)] if told else []
+    if outcome.edit is not None:
+        send.append(outcome.edit)
+    return Outcome(send=[*send, *outcome.send], documents=outcome.documents)
 
 
 BUTTON_LABEL_MAX = 60  # longer labels are cut on a phone anyway

@@ -243,11 +243,15 @@ class Views:
         if nav:
             rows.append(tuple(nav))
         walked = len(state.path) + 1
+        likely = likely_path(self.interview, state.answers)
+        if state.mode == "edit" and question.id in likely:
+            # Changing one answer: its place in the whole interview, not "Question 1".
+            walked = likely.index(question.id) + 1
         text = self.r.render(
             lang,
             "question.html.j2",
             number=walked,
-            total=max(walked, len(likely_path(self.interview, state.answers))),
+            total=max(walked, len(likely)),
             text=self.content.string(lang, f"questions.{question.id}.text"),
             chosen=chosen,
             problem=problem,
@@ -274,7 +278,8 @@ class Views:
     def problem(self, lang: str | None, key: str, values: Mapping[str, Any]) -> str:
         """A kind re-ask for a typed answer we could not use (dates written out in full)."""
         shown = {k: self.day(lang, v) if isinstance(v, date) else v for k, v in values.items()}
-        return self.r.plain(lang, f"problems.{key}", **shown)
+        full = key if "." in key else f"problems.{key}"  # a key of its own file: as it is
+        return self.r.plain(lang, full, **shown)
 
     # --- profile, plan, steps -------------------------------------------------------------
 
