@@ -23,6 +23,10 @@ TOKEN_PATTERN = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{30,64}$")
 WEBHOOK_SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 
+# DEADLINE's plausible years (the campaign is a date in this century).
+DEADLINE_YEARS = (2000, 2100)
+
+
 class ConfigError(Exception):
     """A setting is missing or malformed; the message names the variable in one line."""
 
@@ -54,7 +58,7 @@ class Settings(BaseSettings):
     plan_change_notices: bool = True
 
     # Privacy: erase merchants inactive this many days (None keeps data until they delete it).
-    retention_days: int | None = Field(default=None, ge=1)
+    retention_days: int | None = Field(default=None, ge=1, le=36500)
 
     # Web server (serve mode).
     host: str = "0.0.0.0"
@@ -118,6 +122,12 @@ class Settings(BaseSettings):
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
             raise ValueError("must include a timezone, e.g. 2023-09-12T00:00:00+00:00")
+        if value is not None and not DEADLINE_YEARS[0] <= value.year <= DEADLINE_YEARS[1]:
+            # Every alert and countdown is computed from it: years at the calendar's edge
+            # overflow mid-conversation.
+            raise ValueError(
+                "must be a date between 2000 and 2100, e.g. 2023-09-12T00:00:00+00:00"
+            )
         return value
 
     @field_validator("alert_offsets", mode="before")
@@ -254,4 +264,7 @@ def load_settings(**overrides: object) -> Settings:
         first = exc.errors()[0]
         name = str(first["loc"][0]).upper() if first["loc"] else "configuration"
         message = str(first["msg"]).removeprefix("Value error, ")
+        # A parser shared with content files names the setting itself: say it once.
+        if message.startswith(f"{name} ") and not message.startswith(f"{name} is "):
+            message = message.removeprefix(f"{name} ")
         raise ConfigError(f"{name} is invalid: {message}") from None

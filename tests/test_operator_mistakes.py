@@ -1,0 +1,88 @@
+"""What an operator gets wrong when deploying, and the one line each mistake must produce.
+
+Each case runs the real entry point (``bot.__main__.main``, what ``python -m bot`` calls) in
+this process with the environment an operator would set, and asserts on what they read:
+one ``error:`` line naming the setting, no traceback, exit code 2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.__main__ import main
+from tests.conftest import TOKEN
+
+SETTINGS = (
+    "TELEGRAM_TOKEN",
+    "DATABASE_URL",
+    "ALERT_OFFSETS",
+    "DEADLINE",
+    "RETENTION_DAYS",
+    "QUIET_HOURS",
+    "ADMIN_IDS",
+    "LOG_LEVEL",
+    "CONTENT_DIR",
+)
+
+
+@pytest.fixture
+def operator_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """A clean working directory (no .env) and none of the bot's settings from outside."""
+    monkeypatch.chdir(tmp_path)
+    for name in SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TELEGRAM_TOKEN", TOKEN)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+    return monkeypatch
+
+
+def one_error_line(capsys: pytest.CaptureFixture[str], code: int) -> str:
+    captured = capsys.readouterr()
+    assert code == 2, captured.err
+    lines = [line for line in captured.err.splitlines() if line.strip()]
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("error: "), captured.err
+    assert "Traceback" not in captured.err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        # Offsets so large that a deadline minus them is before year 1: every alert plan
+        # failed mid-conversation ("Sorry, something went wrong") instead of at start.
+        ("ALERT_OFFSETS", "999999999d", "at most 3650d"),
+        ("ALERT_OFFSETS", "30d,99999999h", "at most 3650d"),
+        # Retention so long that "now minus it" is before year 1: every pass failed, forever.
+        ("RETENTION_DAYS", "9999999", "less than or equal to 36500"),
+        # A deadline at the edge of the calendar: every date computed from it overflows.
+        ("DEADLINE", "0001-01-01T00:00:00+00:00", "between 2000 and 2100"),
+        ("DEADLINE", "9999-12-31T00:00:00+00:00", "between 2000 and 2100"),
+    ],
+)
+def test_a_value_out_of_range_stops_the_start_naming_it(
+    operator_env: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    value: str,
+    says: str,
+) -> None:
+    operator_env.setenv(name, value)
+    line = one_error_line(capsys, main(["run"]))
+    assert line.startswith(f"error: {name} is invalid: "), line
+    assert says in line
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("ALERT_OFFSETS", "-3d"), ("ALERT_OFFSETS", "abc"), ("QUIET_HOURS", "night")],
+)
+def test_the_setting_is_named_once(
+    operator_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], name: str, value: str
+) -> None:
+    operator_env.setenv(name, value)
+    line = one_error_line(capsys, main(["run"]))
+    assert line.startswith(f"error: {name} is invalid: "), line
+    assert line.count(name) == 1, line  # not "ALERT_OFFSETS is invalid: ALERT_OFFSETS item"
