@@ -17,6 +17,7 @@ import contextlib
 import gc
 import logging
 import signal
+import sqlite3
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -128,6 +129,32 @@ def describe_database_error(exc: BaseException, where: str = "") -> tuple[str, i
         return f"the database failed at start{at}: {detail}", EXIT_UNREACHABLE
     if isinstance(exc, OSError):
         return f"cannot reach the database{at}: {exc}", EXIT_UNREACHABLE
+    sqlite = _sqlite_error(exc)
+    if sqlite is not None:  # the file itself: not a database, unreadable, read-only
+        return (
+            f"DATABASE_URL names a SQLite file that cannot be used{at}: {sqlite};"
+            " point DATABASE_URL at the bot's database file (or a new one) that this user"
+            " can read and write",
+            EXIT_CONFIG,
+        )
+    return None
+
+
+def _sqlite_error(exc: BaseException) -> str | None:
+    """The message of a sqlite3 error anywhere in ``exc``'s chain, or None."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, sqlite3.Error):
+            return str(current) or type(current).__name__
+        orig = getattr(current, "orig", None)
+        todo += [current.__cause__, current.__context__]
+        if isinstance(orig, BaseException):
+            todo.append(orig)
     return None
 
 

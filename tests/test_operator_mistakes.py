@@ -7,6 +7,8 @@ one ``error:`` line naming the setting, no traceback, exit code 2.
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,14 +30,15 @@ SETTINGS = (
 
 
 @pytest.fixture
-def operator_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+def operator_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
     """A clean working directory (no .env) and none of the bot's settings from outside."""
     monkeypatch.chdir(tmp_path)
     for name in SETTINGS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TELEGRAM_TOKEN", TOKEN)
     monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
-    return monkeypatch
+    yield monkeypatch
+    gc.unfreeze()  # `run` freezes the heap once its content is loaded (bot.modes.settle_heap)
 
 
 def one_error_line(capsys: pytest.CaptureFixture[str], code: int) -> str:
@@ -86,3 +89,62 @@ def test_the_setting_is_named_once(
     line = one_error_line(capsys, main(["run"]))
     assert line.startswith(f"error: {name} is invalid: "), line
     assert line.count(name) == 1, line  # not "ALERT_OFFSETS is invalid: ALERT_OFFSETS item"
+
+
+def _sqlite_paths(tmp_path: Path) -> dict[str, Path]:
+    (tmp_path / "a-file").write_text("not a folder")
+    (tmp_path / "notes.txt").write_text(
+        "TELEGRAM_TOKEN=... these are notes, not a database\n" * 50
+    )
+    return {
+        "not a database": tmp_path / "notes.txt",
+        "under a file": tmp_path / "a-file" / "bot.db",
+        "a folder": tmp_path,
+        "a folder nobody may write": Path("/proc/bot-qa-test.db"),
+        "a folder nobody may create": Path("/proc/bot-qa-test/data/bot.db"),
+    }
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "not a database",
+        "under a file",
+        "a folder",
+        "a folder nobody may write",
+        "a folder nobody may create",
+    ],
+)
+@pytest.mark.parametrize("mode", [["run"], ["db", "upgrade"], ["db", "current"]])
+def test_a_sqlite_file_that_cannot_be_made_is_one_line_naming_database_url(
+    operator_env: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    where: str,
+    mode: list[str],
+) -> None:
+    path = _sqlite_paths(tmp_path)[where]
+    operator_env.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{path}")
+    line = one_error_line(capsys, main(mode))
+    assert "DATABASE_URL" in line
+    assert str(path) in line
+
+
+@pytest.mark.parametrize(
+    "where", ["not a database", "under a file", "a folder", "a folder nobody may create"]
+)
+def test_doctor_names_a_sqlite_file_that_cannot_be_made(
+    operator_env: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    where: str,
+) -> None:
+    path = _sqlite_paths(tmp_path)[where]
+    operator_env.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{path}")
+    operator_env.setenv("TELEGRAM_BASE_URL", "http://127.0.0.1:9/bot")  # nothing listens
+    code = main(["doctor"])
+    captured = capsys.readouterr()
+    assert code == 1, captured
+    assert "Traceback" not in captured.err + captured.out
+    fails = [line for line in captured.out.splitlines() if line.startswith("FAIL")]
+    assert any("DATABASE_URL" in line and str(path) in line for line in fails), captured.out

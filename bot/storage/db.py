@@ -458,21 +458,37 @@ def request_checkpoint(session: AsyncSession) -> None:
 
 
 def _create_private(path: Path) -> None:
-    """Create missing folders 0700 and a missing database file 0600 (existing ones stay)."""
-    missing = []
-    folder = path.parent
-    while not folder.exists():
-        missing.append(folder)
-        folder = folder.parent
-    for folder in reversed(missing):
-        folder.mkdir(mode=0o700, exist_ok=True)
-        folder.chmod(0o700)  # whatever the umask
+    """Create missing folders 0700 and a missing database file 0600 (existing ones stay).
+
+    Raises:
+        ConfigError: Naming DATABASE_URL and the path, when the file cannot be made there.
+    """
+    if path.is_dir():
+        raise ConfigError(
+            f"DATABASE_URL is invalid: {path} is a folder; name a file in it,"
+            f" e.g. sqlite+aiosqlite:///{path / 'bot.db'}"
+        )
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    os.close(fd)  # an empty file is an empty SQLite database
-    path.chmod(0o600)
+        missing = []
+        folder = path.parent
+        while not folder.exists():
+            missing.append(folder)
+            folder = folder.parent
+        for folder in reversed(missing):
+            folder.mkdir(mode=0o700, exist_ok=True)
+            folder.chmod(0o700)  # whatever the umask
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return
+        os.close(fd)  # an empty file is an empty SQLite database
+        path.chmod(0o600)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigError(
+            f"DATABASE_URL is invalid: cannot create the SQLite database {path} ({reason});"
+            " name a file in a folder this user can write"
+        ) from None
 
 
 def script_head() -> str | None:
