@@ -9,7 +9,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -468,6 +468,12 @@ def _as_date(value: Any) -> date | None:
     return None
 
 
+def latest_check_day() -> date:
+    """The latest day a source can have been checked: today (UTC), plus one day for
+    editors whose day starts before UTC's."""
+    return datetime.now(UTC).date() + timedelta(days=1)
+
+
 def read_facts(
     data: Mapping[str, Any],
     lines: Mapping[tuple[Any, ...], int],
@@ -485,6 +491,7 @@ def read_facts(
     facts: dict[str, Fact] = {}
     covers: dict[str, tuple[str, ...]] = {}
     undated: set[str] = set()
+    latest = latest_check_day()
 
     def setting(key: str, value: Any, loc: tuple[Any, ...], meta: dict[str, Any]) -> None:
         line = _line_for(lines, loc)
@@ -494,6 +501,15 @@ def read_facts(
             if day is None:
                 problems.append(Problem(path, line, f"`{key}` must be a date (YYYY-MM-DD)"))
                 return
+            if name == "checked" and day > latest:
+                problems.append(
+                    Problem(
+                        path,
+                        line,
+                        f"`{key}` {day.isoformat()} is in the future:"
+                        " set it to the day you last checked the sources",
+                    )
+                )  # kept all the same: the facts below it are not "undated" too
             meta[name] = day
             if name == "review_by":
                 meta.pop("review", None)
@@ -1164,10 +1180,24 @@ def load_content(root: Path) -> Content:
     files = list(_iter_files(guidance_dir, ".md"))
     if not files:
         problems.append(Problem(guidance_dir, 0, "no guidance steps found"))
+    # Steps whose file did not load: what names them is not reported again (one problem
+    # per mistake, not one more per step that requires it or per translation).
+    broken: set[str] = set()
+    latest = latest_check_day()
     for path in files:
         meta, text, slines = _load_step_file(path, StepModel, problems)
         if meta is None or text is None:
+            broken.add(path.stem)
             continue
+        if meta.checked > latest:
+            problems.append(
+                Problem(
+                    path,
+                    slines.get(("checked",), 2),
+                    f"`checked` {meta.checked.isoformat()} is in the future:"
+                    " set it to the day you last checked the sources",
+                )
+            )
         if meta.id in english_steps:
             problems.append(
                 Problem(path, slines.get(("id",), 2), f"duplicate step id {meta.id!r}")
@@ -1213,6 +1243,8 @@ def load_content(root: Path) -> Content:
         for where, names in zip(("excludes", "conflicts"), step_names[step.id], strict=True):
             for index, name in enumerate(names):
                 if name not in ids and name not in tags:
+                    if name in broken:
+                        continue
                     problems.append(
                         Problem(
                             path,
@@ -1230,7 +1262,7 @@ def load_content(root: Path) -> Content:
                     )
     for sid, (path, slines, requires) in step_lines.items():
         for index, req in enumerate(requires):
-            if req not in ids:
+            if req not in ids and req not in broken:
                 problems.append(
                     Problem(
                         path,
@@ -1298,6 +1330,8 @@ def load_content(root: Path) -> Content:
             for path in _iter_files(folder / "guidance", ".md"):
                 meta, text, tlines = _load_step_file(path, TranslationModel, problems)
                 if meta is None or text is None:
+                    continue
+                if meta.id in broken:
                     continue
                 if meta.id not in english_steps:
                     problems.append(

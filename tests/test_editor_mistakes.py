@@ -1,0 +1,64 @@
+"""What a content editor gets wrong, and what `content check` must say: the file, the line,
+and what to do, as one problem per mistake."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.content.check import check
+
+NEXT_YEAR = (datetime.now(UTC).date() + timedelta(days=400)).isoformat()
+
+
+def line_of(path: Path, needle: str) -> int:
+    rows = path.read_text(encoding="utf-8").splitlines()
+    return next(i for i, row in enumerate(rows, 1) if needle in row)
+
+
+def problems_of(tree: Path) -> list[str]:
+    content, problems = check(tree)
+    assert content is None, "a broken tree must not load"
+    return [str(p) for p in problems]
+
+
+@pytest.mark.slow
+def test_a_checked_date_in_the_future_fails_at_its_line(tree: Path) -> None:
+    step = tree / "guidance" / "market-uk.md"
+    step.write_text(
+        re.sub(r"(?m)^checked: .*$", f"checked: {NEXT_YEAR}", step.read_text(encoding="utf-8"))
+    )
+    found = problems_of(tree)
+    line = line_of(step, f"checked: {NEXT_YEAR}")
+    assert found == [
+        f"{step}:{line}: `checked` {NEXT_YEAR} is in the future:"
+        " set it to the day you last checked the sources"
+    ], found
+
+
+@pytest.mark.slow
+def test_a_fact_checked_in_the_future_fails_at_its_line(tree: Path) -> None:
+    facts = tree / "facts.yaml"
+    text = facts.read_text(encoding="utf-8")
+    first = re.compile(r"_checked: 20\d\d-\d\d-\d\d")
+    facts.write_text(first.sub(f"_checked: {NEXT_YEAR}", text, count=1))
+    found = problems_of(tree)
+    line = line_of(facts, f"_checked: {NEXT_YEAR}")
+    assert found == [
+        f"{facts}:{line}: `_checked` {NEXT_YEAR} is in the future:"
+        " set it to the day you last checked the sources"
+    ], found
+
+
+@pytest.mark.slow
+def test_a_broken_step_is_one_problem_not_one_per_step_that_requires_it(tree: Path) -> None:
+    # market-uk is required by six steps and translated into German: a missing field in
+    # it used to add "requires unknown step 'market-uk'" for each of them.
+    step = tree / "guidance" / "market-uk.md"
+    step.write_text(re.sub(r"(?m)^checked: .*\n", "", step.read_text(encoding="utf-8")))
+    found = problems_of(tree)
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{step}:2: missing field `checked` in front matter"), found
