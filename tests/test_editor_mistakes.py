@@ -62,3 +62,26 @@ def test_a_broken_step_is_one_problem_not_one_per_step_that_requires_it(tree: Pa
     found = problems_of(tree)
     assert len(found) == 1, found
     assert found[0].startswith(f"{step}:2: missing field `checked` in front matter"), found
+
+
+@pytest.mark.slow
+def test_a_translated_string_with_other_placeholders_fails_at_its_file_and_line(
+    tree: Path,
+) -> None:
+    strings = tree / "locales" / "de" / "strings.yaml"
+    text = strings.read_text(encoding="utf-8")
+    # A translator renamed a placeholder, and broke another string's template syntax.
+    text = text.replace("höchstens {{ max }} Zeichen", "höchstens {{ maximum }} Zeichen", 1)
+    text = text.replace("{% endfor %} kenne ich nicht", "{% endfor % kenne ich nicht", 1)
+    strings.write_text(text, encoding="utf-8")
+    found = [str(p) for p in check(tree)[1]]
+    renamed = line_of(strings, "{{ maximum }}")
+    broken = line_of(strings, "{% endfor % kenne")
+    assert any(
+        p.startswith(f"{strings}:{renamed}: ")
+        and "'maximum' is undefined" in p
+        and "{{ max }}" in p  # what the English text uses
+        for p in found
+    ), found
+    assert any(p.startswith(f"{strings}:{broken}: ") and "Syntax" in p for p in found), found
+    assert not [p for p in found if not p.startswith(f"{strings}:")], found

@@ -22,7 +22,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import TemplateError, TemplateSyntaxError, nodes
+from jinja2 import TemplateError, TemplateSyntaxError, meta, nodes
 from markupsafe import Markup
 
 from bot.alerts.planner import QuietHours, parse_offsets
@@ -37,7 +37,7 @@ from bot.alerts.screens import (
 from bot.botapi.tghtml import ALLOWED_TAGS, TelegramHTMLError, parse_html
 from bot.content.loader import DEFAULT_LOCALE, Content, ContentError, Problem, load_content
 from bot.content.memo import TraceMemo, Unfrozen, split_context
-from bot.content.render import Renderer
+from bot.content.render import STRING_ORIGIN, Renderer
 from bot.domain.interview import (
     Answer,
     Interview,
@@ -276,14 +276,15 @@ class _TracingRenderer(Renderer):
 
 
 def _location(exc: BaseException, fallback: tuple[Path, int]) -> tuple[Path, int]:
-    """The content file and line a template error points at."""
+    """The content file and line a template error points at (a string's template as
+    ``string:<lang>:<key>``: :meth:`Checker.report` finds its file and line)."""
     if isinstance(exc, TemplateSyntaxError) and exc.filename:
         return Path(exc.filename), exc.lineno or fallback[1]
     tb = exc.__traceback__
     found = fallback
     while tb is not None:
         filename = tb.tb_frame.f_code.co_filename
-        if filename.endswith((".md", ".j2", ".yaml")):
+        if filename.endswith((".md", ".j2", ".yaml")) or filename.startswith(STRING_ORIGIN):
             found = (Path(filename), tb.tb_lineno)
         tb = tb.tb_next
     return found
@@ -332,7 +333,9 @@ class Checker:
         self._classes: dict[int, dict[str, Answer]] | None = None
 
     def report(self, path: Path, line: int, message: str) -> None:
-        """Record a problem once."""
+        """Record a problem once (one in a string's template at that string's file and line)."""
+        if str(path).startswith(STRING_ORIGIN):
+            path, line, message = self._in_string(str(path), message)
         key = (str(path), line, message)
         if key not in self._seen:
             self._seen.add(key)
@@ -825,6 +828,23 @@ class Checker:
         self.alert_screens()
         self.language_screens()
 
+    def _in_string(self, origin: str, message: str) -> tuple[Path, int, str]:
+        """A problem in the template of the string ``string:<lang>:<key>``: at the string's
+        file and line, naming the key, and for an unknown variable the ones English uses."""
+        _, lang, key = origin.split(":", 2)
+        path, line = self._string_at(lang, key)
+        message = f"{key}: {message}"
+        if "UndefinedError" in message:
+            try:
+                english = str(self.content.string(DEFAULT_LOCALE, key))
+                names = sorted(meta.find_undeclared_variables(self.renderer.env.parse(english)))
+            except (KeyError, TemplateError):
+                names = []
+            if names:
+                uses = ", ".join("{{ " + name + " }}" for name in names)
+                message += f"; this text can use what the English one uses: {uses}"
+        return path, line, message
+
     def _string_at(self, lang: str, key: str) -> tuple[Path, int]:
         """The file and line of the string a language reads for ``key`` (its own, or the
         English it falls back to)."""
@@ -1231,8 +1251,7 @@ class Checker:
                         except (TemplateError, KeyError, AttributeError, TypeError) as exc:
                             text = self.content.step_text(lang, step.id)
                             self.report(
-                                text.path,
-                                1,
+                                *_location(exc, (text.path, 1)),
                                 f"reason for {step.id}: {type(exc).__name__}: {exc}",
                             )
 
