@@ -47,7 +47,7 @@ from bot.content.loader import Content, ContentError, load_content
 from bot.context import BotApp
 from bot.domain import links
 from bot.metrics import CountingRequest, Metrics
-from bot.storage.db import Database
+from bot.storage.db import Database, sole_process
 from bot.updates import UpdateRunner
 from bot.web import (
     SHUTDOWN_TIMEOUT,
@@ -590,9 +590,10 @@ async def _doctor_telegram(settings: Settings, report: Report) -> None:
 def run(settings: Settings) -> int:
     """``python -m bot run``: poll Telegram and send alerts until SIGTERM/SIGINT."""
     settings.token()  # fail fast, before touching anything else
-    content = load_checked(settings.content_dir, settings.deadline)
-    settle_heap()
-    return asyncio.run(_poll(settings, content))
+    with sole_process(settings.database_url):
+        content = load_checked(settings.content_dir, settings.deadline)
+        settle_heap()
+        return asyncio.run(_poll(settings, content))
 
 
 async def _poll(settings: Settings, content: Content) -> int:
@@ -649,9 +650,10 @@ def serve(settings: Settings) -> int:
     """``python -m bot serve``: run until SIGTERM/SIGINT; returns the exit code."""
     secret = settings.secret()  # ConfigError: the CLI prints one line and exits 2
     settings.token()
-    content = load_checked(settings.content_dir, settings.deadline)
-    settle_heap()
-    return asyncio.run(serve_until(settings, content=content, secret=secret))
+    with sole_process(settings.database_url):
+        content = load_checked(settings.content_dir, settings.deadline)
+        settle_heap()
+        return asyncio.run(serve_until(settings, content=content, secret=secret))
 
 
 async def serve_until(
@@ -753,7 +755,8 @@ async def _serve_started(
 def remind(settings: Settings) -> int:
     """``python -m bot remind``: run the dispatcher alone until SIGTERM/SIGINT."""
     settings.token()  # fail fast
-    return asyncio.run(_remind(settings))
+    with sole_process(settings.database_url):
+        return asyncio.run(_remind(settings))
 
 
 async def _remind(settings: Settings) -> int:

@@ -7,14 +7,20 @@ one ``error:`` line naming the setting, no traceback, exit code 2.
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.__main__ import main
+from bot.botapi.fake import FakeTelegram, serve
+from bot.storage.db import sole_process
 from tests.conftest import TOKEN
+from tests.pgserver import free_port
+from tests.test_modes_processes import env_for, start_bot, wait_for
 
 SETTINGS = (
     "TELEGRAM_TOKEN",
@@ -148,3 +154,40 @@ def test_doctor_names_a_sqlite_file_that_cannot_be_made(
     assert "Traceback" not in captured.err + captured.out
     fails = [line for line in captured.out.splitlines() if line.startswith("FAIL")]
     assert any("DATABASE_URL" in line and str(path) in line for line in fails), captured.out
+
+
+@pytest.mark.slow
+async def test_a_second_process_on_one_sqlite_file_is_refused_and_the_first_goes_on(
+    tmp_path: Path,
+) -> None:
+    """Two processes on one SQLite file used to both start: two pollers fighting over
+    getUpdates (a Conflict warning every 2 s in both logs, forever), two alert dispatchers
+    each with the whole send budget."""
+    fake = FakeTelegram(token=TOKEN)
+    db = f"sqlite+aiosqlite:///{tmp_path}/data/bot.db"
+    async with await serve(fake) as server:
+        env = env_for(server.base_url, db, WEBHOOK_SECRET="s3cret", PORT=str(free_port()))
+        first = await start_bot("run", env=env, cwd=tmp_path)
+        try:
+            fake.push_update(fake.text_update(555, "/start"))
+            await wait_for(lambda: len(fake.messages(555)) >= 2, 60)
+            for second in ("run", "serve", "remind"):
+                other = await start_bot(second, env=env, cwd=tmp_path)
+                _, err = await asyncio.wait_for(other.communicate(), 60)
+                lines = err.decode().strip().splitlines()
+                assert other.returncode == 2, err.decode()
+                assert len(lines) == 1, err.decode()
+                assert lines[0].startswith(
+                    "error: another bot process is using the SQLite database"
+                )
+                assert f"{tmp_path}/data/bot.db" in lines[0] and "PostgreSQL" in lines[0]
+            # The first one never noticed: it still answers.
+            fake.push_update(fake.text_update(556, "/start"))
+            await wait_for(lambda: len(fake.messages(556)) >= 2, 30)
+        finally:
+            first.send_signal(signal.SIGTERM)
+            _, first_err = await asyncio.wait_for(first.communicate(), 30)
+        assert first.returncode == 0, first_err.decode()
+        assert "Conflict" not in first_err.decode()
+    with sole_process(db):
+        pass  # once it has stopped, the file is free again

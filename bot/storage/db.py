@@ -14,8 +14,18 @@ import asyncio
 import logging
 import os
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: no lock there
+    fcntl = None  # type: ignore[assignment]
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator, Mapping
+from contextlib import (
+    AbstractAsyncContextManager,
+    asynccontextmanager,
+    contextmanager,
+    nullcontext,
+)
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -455,6 +465,51 @@ async def get_locked(
 def request_checkpoint(session: AsyncSession) -> None:
     """Ask for a WAL checkpoint once this session commits (SQLite; after erasing data)."""
     session.info[_CHECKPOINT] = True
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite DATABASE_URL names (None for PostgreSQL, memory or a URI)."""
+    try:
+        parsed = make_url(_normalise_url(url))
+    except ArgumentError:
+        return None
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return None
+    if database.startswith("file:"):
+        return None
+    return Path(database).expanduser()
+
+
+@contextmanager
+def sole_process(url: str) -> Iterator[None]:
+    """Hold a SQLite database file for this process alone while the block runs.
+
+    SQLite serves one bot process per file (one poller, one dispatcher with the whole send
+    budget): a second long-running process on the same file is refused with a ConfigError
+    naming the file, and the first goes on. The lock is the kernel's (``flock``) on the
+    database file itself, so a killed process leaves none behind. The descriptor stays open
+    until the block ends, after the process's own connections are closed (closing a
+    descriptor of the file drops SQLite's own POSIX locks on it). PostgreSQL: no lock.
+    """
+    path = sqlite_file(url)
+    if path is None or fcntl is None:
+        yield
+        return
+    _create_private(path)
+    fd = os.open(path, os.O_RDWR)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(
+                f"another bot process is using the SQLite database {path} (SQLite serves one"
+                " `run`, `serve` or `remind` per file): stop it first, or give several"
+                " processes a PostgreSQL DATABASE_URL"
+            ) from None
+        yield
+    finally:
+        os.close(fd)
 
 
 def _create_private(path: Path) -> None:
