@@ -46,6 +46,7 @@ from bot.content.check import load_checked
 from bot.content.loader import Content, ContentError, load_content
 from bot.context import BotApp
 from bot.domain import links
+from bot.logs import scrub
 from bot.metrics import CountingRequest, Metrics
 from bot.storage.db import Database, sole_process
 from bot.updates import UpdateRunner
@@ -79,9 +80,7 @@ class StartupError(Exception):
 
 def fail(message: str, settings: Settings) -> None:
     """Print ``error: <message>`` with every secret scrubbed."""
-    for secret in settings.secrets():
-        message = message.replace(secret, "<redacted>")
-    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.write(f"error: {scrub(message, settings.secrets())}\n")
 
 
 # SQLSTATEs that mean DATABASE_URL itself is wrong (a bad value, like a rejected token).
@@ -442,9 +441,7 @@ class Report:
         text = f"{status:<4} {what}"
         if fix:
             text += f"\n     fix: {fix}"
-        for secret in self.settings.secrets():
-            text = text.replace(secret, "<redacted>")
-        print(text)
+        print(scrub(text, self.settings.secrets()))
 
     def ok(self, what: str) -> None:
         """Something checked and fine."""

@@ -17,6 +17,7 @@ import pytest
 
 from bot.__main__ import main
 from bot.botapi.fake import FakeTelegram, serve
+from bot.logs import scrub
 from bot.storage.db import sole_process
 from tests.conftest import TOKEN
 from tests.pgserver import free_port
@@ -191,3 +192,37 @@ async def test_a_second_process_on_one_sqlite_file_is_refused_and_the_first_goes
         assert "Conflict" not in first_err.decode()
     with sole_process(db):
         pass  # once it has stopped, the file is free again
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        # The password every local PostgreSQL tutorial uses: it was scrubbed out of the
+        # scheme too ("<redacted>ql+asyncpg://<redacted>:***@...").
+        (
+            "postgres://postgres:postgres@127.0.0.1:9/shop",
+            "cannot reach the database (postgresql+asyncpg://<redacted>:***@127.0.0.1:9/shop)",
+        ),
+        # A short password that is part of longer words in the message.
+        (
+            "postgresql://ann:sql@127.0.0.1:9/shop",
+            "cannot reach the database (postgresql+asyncpg://ann:***@127.0.0.1:9/shop)",
+        ),
+    ],
+)
+def test_a_short_database_password_does_not_garble_the_message(
+    operator_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], url: str, shown: str
+) -> None:
+    operator_env.setenv("DATABASE_URL", url)
+    code = main(["db", "upgrade"])
+    err = capsys.readouterr().err
+    assert code == 3, err
+    assert err.startswith(f"error: {shown}: "), err
+
+
+def test_a_password_standing_alone_is_still_scrubbed() -> None:
+    secrets = ("sql", TOKEN)
+    assert scrub("login sql failed for postgresql", secrets) == (
+        "login <redacted> failed for postgresql"
+    )
+    assert scrub(f"GET /bot{TOKEN}/getMe", secrets) == "GET /bot<redacted>/getMe"
