@@ -249,6 +249,13 @@ async def close(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         await app.updater.stop()
     if app.running:
         await app.stop()
+    # The menu set-up runs in the background from start: a process stopping at once (a port
+    # in use) ends it before the Bot API transport closes under it (no warning after the
+    # error line).
+    sync = app.bot_data.profile_sync
+    if sync is not None and not sync.done():
+        sync.cancel()
+        await asyncio.gather(sync, return_exceptions=True)
     await app.shutdown()
     if app.post_shutdown is not None:
         await app.post_shutdown(app)  # disposes the database
@@ -337,7 +344,7 @@ async def side_server(
             await aiohttp_web.TCPSite(runner, host, port).start()
         except OSError as exc:
             raise StartupError(
-                f"cannot listen on {host}:{port} ({setting}): {exc}", EXIT_CONFIG
+                f"cannot listen on {host}:{port} (HOST, {setting}): {exc}", EXIT_CONFIG
             ) from None
         log.info("%s at %s:%d", what, host, port)
         yield
@@ -724,7 +731,7 @@ async def _serve_started(
         try:
             await site.start()
         except OSError as exc:
-            fail(f"cannot listen on {settings.host}:{settings.port}: {exc}", settings)
+            fail(f"cannot listen on {settings.host}:{settings.port} (HOST, PORT): {exc}", settings)
             return EXIT_CONFIG
         live = live_content(application, "serve", metrics, health)
         async with ops_server(settings, health), console_server(settings, application), live:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import signal
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -226,3 +227,38 @@ def test_a_password_standing_alone_is_still_scrubbed() -> None:
         "login <redacted> failed for postgresql"
     )
     assert scrub(f"GET /bot{TOKEN}/getMe", secrets) == "GET /bot<redacted>/getMe"
+
+
+@pytest.mark.slow
+async def test_a_port_in_use_is_one_line_naming_the_settings(tmp_path: Path) -> None:
+    """The line named neither HOST nor PORT, and was followed by warnings of the menu set-up
+    being cut off ("could not set the bot's menu/profile ...: Server disconnected")."""
+    fake = FakeTelegram(token=TOKEN)
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    db = f"sqlite+aiosqlite:///{tmp_path}/bot.db"
+    try:
+        async with await serve(fake) as server:
+            for mode, extra, names in (
+                ("serve", {"PORT": str(port)}, "(HOST, PORT)"),
+                ("remind", {"METRICS_PORT": str(port)}, "(HOST, METRICS_PORT)"),
+            ):
+                env = env_for(
+                    server.base_url,
+                    db,
+                    LOG_LEVEL="WARNING",
+                    WEBHOOK_SECRET="s3cret",
+                    HOST="127.0.0.1",
+                    **extra,
+                )
+                proc = await start_bot(mode, env=env, cwd=tmp_path)
+                _, err = await asyncio.wait_for(proc.communicate(), 60)
+                lines = err.decode().strip().splitlines()
+                assert proc.returncode == 2, err.decode()
+                assert lines == [line for line in lines if line.startswith("error: ")], lines
+                assert len(lines) == 1, lines
+                assert lines[0].startswith(f"error: cannot listen on 127.0.0.1:{port} {names}: ")
+    finally:
+        taken.close()
