@@ -262,3 +262,15 @@ async def test_a_port_in_use_is_one_line_naming_the_settings(tmp_path: Path) -> 
                 assert lines[0].startswith(f"error: cannot listen on 127.0.0.1:{port} {names}: ")
     finally:
         taken.close()
+
+
+@pytest.mark.parametrize("url", ["sqlite+aiosqlite://", "sqlite:///:memory:"])
+@pytest.mark.parametrize("mode", ["run", "serve", "remind"])
+def test_an_in_memory_database_is_refused_by_a_long_running_mode(
+    operator_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], url: str, mode: str
+) -> None:
+    """It started, and lost every merchant at the first stop."""
+    operator_env.setenv("DATABASE_URL", url)
+    operator_env.setenv("WEBHOOK_SECRET", "s3cret")
+    line = one_error_line(capsys, main([mode]))
+    assert line.startswith("error: DATABASE_URL is invalid: an in-memory SQLite database"), line

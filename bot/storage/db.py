@@ -481,17 +481,32 @@ def sqlite_file(url: str) -> Path | None:
     return Path(database).expanduser()
 
 
+def _in_memory(url: str) -> bool:
+    try:
+        parsed = make_url(_normalise_url(url))
+    except ArgumentError:
+        return False
+    memory = parsed.database in (None, "", ":memory:") or "mode=memory" in str(parsed)
+    return parsed.get_backend_name() == "sqlite" and memory
+
+
 @contextmanager
 def sole_process(url: str) -> Iterator[None]:
     """Hold a SQLite database file for this process alone while the block runs.
 
     SQLite serves one bot process per file (one poller, one dispatcher with the whole send
     budget): a second long-running process on the same file is refused with a ConfigError
-    naming the file, and the first goes on. The lock is the kernel's (``flock``) on the
+    naming the file, and the first goes on. An in-memory database is refused too (it would
+    lose everything at the first stop). The lock is the kernel's (``flock``) on the
     database file itself, so a killed process leaves none behind. The descriptor stays open
     until the block ends, after the process's own connections are closed (closing a
     descriptor of the file drops SQLite's own POSIX locks on it). PostgreSQL: no lock.
     """
+    if _in_memory(url):
+        raise ConfigError(
+            "DATABASE_URL is invalid: an in-memory SQLite database loses every merchant when"
+            " the process stops; name a file, e.g. sqlite+aiosqlite:///./data/bot.db"
+        )
     path = sqlite_file(url)
     if path is None or fcntl is None:
         yield
