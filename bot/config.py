@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_core import PydanticUseDefault
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.alerts.planner import QuietHours, parse_offsets, parse_quiet_hours
@@ -111,6 +112,31 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator(
+        "telegram_base_url",
+        "telegram_base_file_url",
+        "log_level",
+        "log_format",
+        "content_dir",
+        "send_rate",
+        "allow_paid_broadcast",
+        "plan_change_notices",
+        "host",
+        "port",
+        "webhook_path",
+        "max_connections",
+        "shutdown_grace",
+        "inbox_lease",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_default(cls, value: object) -> object:
+        # `LOG_LEVEL=` (a .env made from .env.example) means the default, as for the optional
+        # settings above; DATABASE_URL= stays an error, QUIET_HOURS= means none (documented).
+        if isinstance(value, str) and not value.strip():
+            raise PydanticUseDefault()
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -18,6 +18,7 @@ import pytest
 
 from bot.__main__ import main
 from bot.botapi.fake import FakeTelegram, serve
+from bot.config import Settings, load_settings
 from bot.logs import scrub
 from bot.storage.db import sole_process
 from tests.conftest import TOKEN
@@ -274,3 +275,22 @@ def test_an_in_memory_database_is_refused_by_a_long_running_mode(
     operator_env.setenv("WEBHOOK_SECRET", "s3cret")
     line = one_error_line(capsys, main([mode]))
     assert line.startswith("error: DATABASE_URL is invalid: an in-memory SQLite database"), line
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["LOG_LEVEL", "LOG_FORMAT", "CONTENT_DIR", "SEND_RATE", "PORT", "INBOX_LEASE", "HOST"],
+)
+def test_a_setting_left_empty_takes_its_default(
+    operator_env: pytest.MonkeyPatch, tmp_path: Path, name: str
+) -> None:
+    """`LOG_LEVEL=` in a .env made from .env.example stopped the bot ("Input should be
+    'DEBUG', ..."); `CONTENT_DIR=` loaded the working directory as the content tree."""
+    (tmp_path / ".env").write_text(f"{name}=\n", encoding="utf-8")
+    field = name.lower()
+    assert getattr(load_settings(), field) == Settings.model_fields[field].default
+
+
+def test_quiet_hours_left_empty_still_means_none(operator_env: pytest.MonkeyPatch) -> None:
+    operator_env.setenv("QUIET_HOURS", "")
+    assert load_settings().quiet_hours is None  # documented: `QUIET_HOURS=` for none
