@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.content.check import check
+from bot.content.loader import ContentError, load_content
 
 NEXT_YEAR = (datetime.now(UTC).date() + timedelta(days=400)).isoformat()
 
@@ -85,3 +86,52 @@ def test_a_translated_string_with_other_placeholders_fails_at_its_file_and_line(
     ), found
     assert any(p.startswith(f"{strings}:{broken}: ") and "Syntax" in p for p in found), found
     assert not [p for p in found if not p.startswith(f"{strings}:")], found
+
+
+def load_problems(tree: Path) -> list[str]:
+    with pytest.raises(ContentError) as info:
+        load_content(tree)
+    return [str(p) for p in info.value.problems]
+
+
+@pytest.mark.parametrize(
+    ("file", "before", "after", "says"),
+    [
+        # Turning the nudge on failed mid-conversation ("Sorry, something went wrong").
+        (
+            "campaign.yaml",
+            "nudge_after_days: 7",
+            "nudge_after_days: 99999999",
+            "nudge_after_days: must be at most 365",
+        ),
+        # A typed go-live date was checked against a day past the calendar's end.
+        (
+            "interview.yaml",
+            "max_days_ahead: 1100",
+            "max_days_ahead: 99999999",
+            "max_days_ahead: must be at most 3660",
+        ),
+    ],
+)
+def test_a_number_past_what_a_date_can_hold_fails_at_its_line(
+    tree: Path, file: str, before: str, after: str, says: str
+) -> None:
+    path = tree / file
+    text = path.read_text(encoding="utf-8")
+    assert before in text
+    path.write_text(text.replace(before, after, 1), encoding="utf-8")
+    found = load_problems(tree)
+    line = line_of(path, after)
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{path}:{line}: ") and says in found[0], found
+
+
+def test_a_bad_review_period_is_one_problem_not_one_per_fact_below_it(tree: Path) -> None:
+    facts = tree / "facts.yaml"
+    text = facts.read_text(encoding="utf-8")
+    first = re.compile(r"(?m)^_review: \S+")
+    assert first.search(text)
+    facts.write_text(first.sub("_review: 90 days", text, count=1), encoding="utf-8")
+    found = load_problems(tree)
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{facts}:{line_of(facts, '_review: 90 days')}: `_review`")

@@ -263,7 +263,8 @@ class CampaignModel(_Strict):
     version: int = Field(ge=1)
     deadline: datetime
     alert_offsets: list[str] = Field(min_length=1)
-    nudge_after_days: int = Field(default=7, ge=1)
+    # Bounded so that "now plus it" is always a date (a nudge after more than a year is none).
+    nudge_after_days: int = Field(default=7, ge=1, le=365)
 
     @field_validator("deadline")
     @classmethod
@@ -301,8 +302,9 @@ class QuestionModel(_Strict):
     next: str | list[RouteModel] | None = None
     max_length: int = Field(default=200, ge=1, le=1000)
     pattern: str | None = None
-    min_days_ahead: int = 0
-    max_days_ahead: int = 5 * 366
+    # About ten years either way: "today plus it" is always a date.
+    min_days_ahead: int = Field(default=0, ge=-3660, le=3660)
+    max_days_ahead: int = Field(default=5 * 366, ge=-3660, le=3660)
     numbers: dict[str, tuple[int, int | None]] = {}
 
     @field_validator("options")
@@ -518,6 +520,7 @@ def read_facts(
                 meta["review"] = parse_period(str(value))
             except ValueError as exc:
                 problems.append(Problem(path, line, f"`{key}`: {exc}"))
+                meta["review"] = timedelta(0)  # reported here, not again for every fact below
                 return
             meta.pop("review_by", None)
         elif name == "markets":
