@@ -35,6 +35,7 @@ SETTINGS = (
     "ADMIN_IDS",
     "LOG_LEVEL",
     "CONTENT_DIR",
+    "WEBHOOK_SECRET",
 )
 
 
@@ -294,3 +295,23 @@ def test_a_setting_left_empty_takes_its_default(
 def test_quiet_hours_left_empty_still_means_none(operator_env: pytest.MonkeyPatch) -> None:
     operator_env.setenv("QUIET_HOURS", "")
     assert load_settings().quiet_hours is None  # documented: `QUIET_HOURS=` for none
+
+
+@pytest.mark.parametrize(
+    ("segment", "says"),
+    [
+        # A typo reached nobody, and the dry run said "merchants: 0" as if that were so.
+        ("market=gb", "market: 'gb' is not a market id (known: us, uk,"),
+        ("platform=shopfy", "platform: 'shopfy' is not a platform id (known: shopify,"),
+        ("status=live", "status: 'live' is not a status id (known: "),
+        ("lang=fr", "lang: 'fr' is not a language id (known: de, en)"),
+        ("stopped=markets:3", "stopped: 'markets' is not a question id (known: platform,"),
+    ],
+)
+def test_a_segment_naming_an_unknown_id_is_refused(
+    operator_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], segment: str, says: str
+) -> None:
+    operator_env.setenv("LOG_LEVEL", "WARNING")  # not the migration lines of a new database
+    code = main(["broadcast", "--segment", segment, "--text", "hi", "--dry-run"])
+    line = one_error_line(capsys, code)
+    assert line.startswith(f"error: {says}"), line
