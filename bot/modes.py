@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import re
 import signal
 import sqlite3
 import sys
@@ -996,9 +997,27 @@ def link(args: argparse.Namespace, settings: Settings) -> int:
             payload = links.encode(answers=answers)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    username = args.bot_username or asyncio.run(_username(settings))
-    print(f"https://t.me/{username.lstrip('@')}?start={payload}")
+    username = (
+        _bot_username(args.bot_username) if args.bot_username else asyncio.run(_username(settings))
+    )
+    print(f"https://t.me/{username}?start={payload}")
     return 0
+
+
+# Telegram's rule for usernames: 5-32 of a-z, 0-9 and _, starting with a letter.
+_USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{4,31}$")
+
+
+def _bot_username(given: str) -> str:
+    """``--bot-username`` as operators copy it (``@MyBot``, ``https://t.me/MyBot``), or a
+    ConfigError when it is not a username at all."""
+    name = re.sub(r"^(https?://)?(t\.me|telegram\.me)/", "", given.strip()).lstrip("@")
+    if not _USERNAME.match(name):
+        raise ConfigError(
+            f"--bot-username {given!r} is not a Telegram bot username"
+            " (5-32 letters, digits and _, e.g. MyShopBot; @BotFather shows it)"
+        )
+    return name
 
 
 async def _username(settings: Settings) -> str:

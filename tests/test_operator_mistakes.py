@@ -315,3 +315,31 @@ def test_a_segment_naming_an_unknown_id_is_refused(
     code = main(["broadcast", "--segment", segment, "--text", "hi", "--dry-run"])
     line = one_error_line(capsys, code)
     assert line.startswith(f"error: {says}"), line
+
+
+@pytest.mark.parametrize(
+    ("given", "link"),
+    [
+        ("MyShopBot", "https://t.me/MyShopBot?start=a__platform-shopify"),
+        ("@MyShopBot", "https://t.me/MyShopBot?start=a__platform-shopify"),
+        ("https://t.me/MyShopBot", "https://t.me/MyShopBot?start=a__platform-shopify"),
+        ("t.me/MyShopBot", "https://t.me/MyShopBot?start=a__platform-shopify"),
+    ],
+)
+def test_link_takes_the_bot_username_as_operators_copy_it(
+    operator_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], given: str, link: str
+) -> None:
+    code = main(["link", "--bot-username", given, "--answer", "platform=shopify"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert captured.out.strip() == link
+
+
+@pytest.mark.parametrize("given", ["My Shop Bot", "my-shop-bot", "ab"])
+def test_link_refuses_what_is_not_a_bot_username(
+    operator_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], given: str
+) -> None:
+    """It printed https://t.me/My Shop Bot?start=... (a link that opens nothing)."""
+    code = main(["link", "--bot-username", given, "--answer", "platform=shopify"])
+    line = one_error_line(capsys, code)
+    assert line.startswith(f"error: --bot-username {given!r} is not a Telegram bot username"), line
