@@ -634,6 +634,7 @@ async def _polling(settings: Settings, app: BotApp, health: Health) -> int:
     runner = UpdateRunner(app, lease=timedelta(seconds=settings.inbox_lease))
     if left := await runner.sweep(recover=True):
         log.info("handling %d update(s) left from the previous run", left)
+    await _warn_of_webhook(app)
     log.info("polling %s as @%s", where, app.bot.username)
     async with running_loops(app, stop):
         sweeper = asyncio.ensure_future(runner.sweep_forever(stop))
@@ -646,6 +647,22 @@ async def _polling(settings: Settings, app: BotApp, health: Health) -> int:
             log.info("stopping")
             await runner.drain()
     return EXIT_OK
+
+
+async def _warn_of_webhook(app: BotApp) -> None:
+    """Say so when the token has a webhook: polling removes it (Telegram refuses getUpdates
+    while one is set), and a `serve` deployment with this token then gets no updates."""
+    try:
+        info = await app.bot.get_webhook_info()
+    except TelegramError:
+        return  # polling says what is wrong with Telegram soon enough
+    if info.url:
+        log.warning(
+            "this token had a webhook (%s): `run` removes it to poll, so a `serve` with this"
+            " token gets no updates until it starts again (it registers the webhook);"
+            " use another bot token to try the bot beside a deployment",
+            info.url,
+        )
 
 
 # --- serve: the webhook web process ------------------------------------------------------

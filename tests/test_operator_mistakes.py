@@ -343,3 +343,26 @@ def test_link_refuses_what_is_not_a_bot_username(
     code = main(["link", "--bot-username", given, "--answer", "platform=shopify"])
     line = one_error_line(capsys, code)
     assert line.startswith(f"error: --bot-username {given!r} is not a Telegram bot username"), line
+
+
+@pytest.mark.slow
+async def test_run_says_when_it_takes_the_token_off_a_webhook(tmp_path: Path) -> None:
+    """`run` on a laptop with the production token silently deleted production's webhook:
+    its `serve` got no update from then on, and nothing said why."""
+    fake = FakeTelegram(token=TOKEN)
+    fake.webhook = {"url": "https://bot.example.com/telegram", "secret_token": "x"}
+    db = f"sqlite+aiosqlite:///{tmp_path}/bot.db"
+    async with await serve(fake) as server:
+        proc = await start_bot(
+            "run", env=env_for(server.base_url, db, LOG_LEVEL="WARNING"), cwd=tmp_path
+        )
+        try:
+            fake.push_update(fake.text_update(555, "/start"))
+            await wait_for(lambda: len(fake.messages(555)) >= 2, 60)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            _, err = await asyncio.wait_for(proc.communicate(), 30)
+    warnings = [line for line in err.decode().splitlines() if "WARNING" in line]
+    assert len(warnings) == 1, err.decode()
+    assert "https://bot.example.com/telegram" in warnings[0]
+    assert "serve" in warnings[0] and "no updates" in warnings[0]
