@@ -92,9 +92,16 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             items = [item.strip() for item in value.split(",") if item.strip()]
             try:
-                return tuple(int(item) for item in items)
+                ids = tuple(int(item) for item in items)
             except ValueError:
                 raise ValueError("must be comma-separated Telegram user ids") from None
+            if any(i <= 0 for i in ids):
+                # Group and channel ids are negative: /stats and /console answer people.
+                raise ValueError(
+                    "must be people's Telegram user ids (positive numbers); a group or"
+                    " channel id (negative) cannot use /stats or /console"
+                )
+            return ids
         return value
 
     @field_validator(

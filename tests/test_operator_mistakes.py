@@ -366,3 +366,15 @@ async def test_run_says_when_it_takes_the_token_off_a_webhook(tmp_path: Path) ->
     assert len(warnings) == 1, err.decode()
     assert "https://bot.example.com/telegram" in warnings[0]
     assert "serve" in warnings[0] and "no updates" in warnings[0]
+
+
+@pytest.mark.parametrize("value", ["-1001234567890", "42,-7", "0"])
+def test_admin_ids_must_be_people(
+    operator_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    """A group's id (negative, as group chats' ids are) was taken, and nobody could use
+    /stats or /console."""
+    operator_env.setenv("ADMIN_IDS", value)
+    line = one_error_line(capsys, main(["run"]))
+    assert line.startswith("error: ADMIN_IDS is invalid: "), line
+    assert "a group" in line, line
