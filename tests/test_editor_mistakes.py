@@ -135,3 +135,19 @@ def test_a_bad_review_period_is_one_problem_not_one_per_fact_below_it(tree: Path
     found = load_problems(tree)
     assert len(found) == 1, found
     assert found[0].startswith(f"{facts}:{line_of(facts, '_review: 90 days')}: `_review`")
+
+
+@pytest.mark.slow
+def test_a_missing_english_string_is_one_problem_saying_where_to_add_it(tree: Path) -> None:
+    """It was 18 lines of "locales:1: question platform: KeyError: 'buttons.back'"."""
+    strings = tree / "locales" / "en" / "strings.yaml"
+    rows = strings.read_text(encoding="utf-8").splitlines()
+    buttons = next(i for i, row in enumerate(rows) if row == "buttons:")
+    back = next(i for i in range(buttons, len(rows)) if rows[i].startswith("  back:"))
+    del rows[back]
+    strings.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    found = [str(p) for p in check(tree)[1]]
+    assert found == [
+        f"{strings}:{buttons + 1}: missing string buttons.back: add it under `buttons`"
+        " (the bot uses it; other languages fall back to English)"
+    ], found

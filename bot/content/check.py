@@ -402,6 +402,8 @@ class Checker:
         try:
             screen: Screen = screen_fn()
         except (TemplateError, KeyError, AttributeError, TypeError, ValueError) as exc:
+            if self._missing_string(exc):
+                return None
             path, line = _location(exc, where)
             if path == where[0] and line != where[1] and path.suffix == ".md":
                 line = where[1] + line - 1
@@ -844,6 +846,43 @@ class Checker:
                 uses = ", ".join("{{ " + name + " }}" for name in names)
                 message += f"; this text can use what the English one uses: {uses}"
         return path, line, message
+
+    def _missing_string(self, exc: BaseException) -> bool:
+        """Report a string the bot reads that English lacks, once, where to add it (the
+        nearest existing parent key in the English strings); False for other errors."""
+        if not isinstance(exc, KeyError) or not exc.args or not isinstance(exc.args[0], str):
+            return False
+        key = exc.args[0]
+        english = self.content.locales[DEFAULT_LOCALE]
+        if not re.fullmatch(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_-]+)+", key):
+            return False
+        try:
+            english.lookup(key)
+        except KeyError:
+            pass
+        else:
+            return False
+        parts = key.split(".")
+        for depth in range(len(parts) - 1, 0, -1):
+            parent = ".".join(parts[:depth])
+            children = [at for k, at in english.key_lines.items() if k.startswith(f"{parent}.")]
+            if children:
+                path, first = min(children, key=lambda at: at[1])
+                self.report(
+                    path,
+                    first - 1,  # the parent's own line, just above its first string
+                    f"missing string {key}: add it under `{parent}` (the bot uses it;"
+                    " other languages fall back to English)",
+                )
+                return True
+        strings = self.content.root / "locales" / DEFAULT_LOCALE / "strings.yaml"
+        self.report(
+            strings,
+            1,
+            f"missing string {key}: add it (the bot uses it; other languages fall back to"
+            " English)",
+        )
+        return True
 
     def _string_at(self, lang: str, key: str) -> tuple[Path, int]:
         """The file and line of the string a language reads for ``key`` (its own, or the
