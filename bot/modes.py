@@ -504,7 +504,12 @@ async def _doctor_database(settings: Settings, report: Report) -> None:
     except Exception as exc:
         described = describe_database_error(exc, where)
         message = described[0] if described else f"database {where}: {exc}"
-        report.fail(message, "check DATABASE_URL and that the database server is running")
+        report.fail(
+            message,
+            "point DATABASE_URL at a SQLite file this user can read and write"
+            if db.dialect == "sqlite"
+            else "check DATABASE_URL and that the database server is running",
+        )
         return
     finally:
         await db.dispose()

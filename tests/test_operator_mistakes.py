@@ -158,6 +158,7 @@ def test_doctor_names_a_sqlite_file_that_cannot_be_made(
     assert "Traceback" not in captured.err + captured.out
     fails = [line for line in captured.out.splitlines() if line.startswith("FAIL")]
     assert any("DATABASE_URL" in line and str(path) in line for line in fails), captured.out
+    assert "database server" not in captured.out  # a SQLite file has none to start
 
 
 @pytest.mark.slow
