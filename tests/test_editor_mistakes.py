@@ -151,3 +151,18 @@ def test_a_missing_english_string_is_one_problem_saying_where_to_add_it(tree: Pa
         f"{strings}:{buttons + 1}: missing string buttons.back: add it under `buttons`"
         " (the bot uses it; other languages fall back to English)"
     ], found
+
+
+@pytest.mark.slow
+def test_a_misspelt_fact_names_the_fact_and_the_one_meant(tree: Path) -> None:
+    """It said "UndefinedError: 'dict object' has no attribute 'lunch'"."""
+    step = tree / "guidance" / "market-uk.md"
+    text = step.read_text(encoding="utf-8")
+    step.write_text(text.replace("facts.markets.uk.launch", "facts.markets.uk.lunch", 1))
+    found = [str(p) for p in check(tree)[1]]
+    line = line_of(step, "facts.markets.uk.lunch")
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{step}:{line}: "), found
+    assert found[0].endswith(
+        "there is no facts.markets.uk.lunch in facts.yaml: did you mean facts.markets.uk.launch?"
+    ), found

@@ -9,6 +9,7 @@ platform-specific and a market-specific step.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import gc
 import hashlib
 import itertools
@@ -407,7 +408,9 @@ class Checker:
             path, line = _location(exc, where)
             if path == where[0] and line != where[1] and path.suffix == ".md":
                 line = where[1] + line - 1
-            self.report(path, line, f"{what}: {type(exc).__name__}: {exc}")
+            self.report(
+                path, line, f"{what}: {type(exc).__name__}: {exc}{self._fact_hint(path, line)}"
+            )
             return None
         if where[0].suffix != ".md" and self.renderer.last_file is not None:
             where = (self.renderer.last_file, 1)
@@ -846,6 +849,23 @@ class Checker:
                 uses = ", ".join("{{ " + name + " }}" for name in names)
                 message += f"; this text can use what the English one uses: {uses}"
         return path, line, message
+
+    def _fact_hint(self, path: Path, line: int) -> str:
+        """For a template line citing a fact ``facts.yaml`` does not have: which one, and
+        the nearest one it does have ("" when the line cites none)."""
+        try:
+            source = path.read_text(encoding="utf-8").splitlines()[line - 1]
+        except (OSError, IndexError, UnicodeDecodeError):
+            return ""
+        known = self.content.fact_info
+        for cited in re.findall(r"\bfacts((?:\.[A-Za-z_][A-Za-z0-9_]*)+)", source):
+            name = cited.lstrip(".")
+            if name in known or any(k.startswith(f"{name}.") for k in known):
+                continue
+            close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+            meant = f": did you mean facts.{close[0]}?" if close else ""
+            return f"; there is no facts.{name} in facts.yaml{meant}"
+        return ""
 
     def _missing_string(self, exc: BaseException) -> bool:
         """Report a string the bot reads that English lacks, once, where to add it (the
