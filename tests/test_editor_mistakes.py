@@ -11,6 +11,7 @@ import pytest
 
 from bot.content.check import check
 from bot.content.loader import ContentError, load_content
+from bot.views.screens import STEP_VARIABLES
 
 NEXT_YEAR = (datetime.now(UTC).date() + timedelta(days=400)).isoformat()
 
@@ -165,4 +166,22 @@ def test_a_misspelt_fact_names_the_fact_and_the_one_meant(tree: Path) -> None:
     assert found[0].startswith(f"{step}:{line}: "), found
     assert found[0].endswith(
         "there is no facts.markets.uk.lunch in facts.yaml: did you mean facts.markets.uk.launch?"
+    ), found
+
+
+@pytest.mark.slow
+def test_a_step_reading_an_unknown_variable_is_told_what_it_can_read(tree: Path) -> None:
+    step = tree / "guidance" / "market-uk.md"
+    text = step.read_text(encoding="utf-8")
+    step.write_text(text.replace("answers.entity", "answer.entity", 1), encoding="utf-8")
+    # Every variable the hint names is one a step really has: reading them all is fine.
+    other = tree / "guidance" / "market-de.md"
+    reads = " ".join(f"{{% if {name} %}}.{{% endif %}}" for name in STEP_VARIABLES)
+    other.write_text(other.read_text(encoding="utf-8") + f"\n{reads}\n", encoding="utf-8")
+    found = [str(p) for p in check(tree)[1]]
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{step}:{line_of(step, 'answer.entity')}: "), found
+    assert found[0].endswith(
+        "'answer' is undefined; a step can read answers, shop_name, markets, shop_markets,"
+        " market_names, deadline, facts (did you mean answers?)"
     ), found

@@ -50,7 +50,7 @@ from bot.domain.interview import (
 )
 from bot.domain.plan import Mark, Progress, Selector, Step, conflicts_in, select
 from bot.views.model import Screen
-from bot.views.screens import PLAN_PAGE_SIZE, Views
+from bot.views.screens import PLAN_PAGE_SIZE, STEP_VARIABLES, Views
 
 MAX_TEXT = 4096
 #: A language's own name is a button label (``/language``): plain, short text.
@@ -291,6 +291,16 @@ def _location(exc: BaseException, fallback: tuple[Path, int]) -> tuple[Path, int
     return found
 
 
+def _variable_hint(exc: BaseException, path: Path) -> str:
+    """For a guidance step reading a variable it does not have: the ones it can read."""
+    found = re.fullmatch(r"'(\w+)' is undefined", str(exc))
+    if found is None or path.suffix != ".md":
+        return ""
+    close = difflib.get_close_matches(found.group(1), STEP_VARIABLES, n=1, cutoff=0.6)
+    meant = f" (did you mean {close[0]}?)" if close else ""
+    return f"; a step can read {', '.join(STEP_VARIABLES)}{meant}"
+
+
 class _CheckViews(Views):
     """The screens, with each step's reason looked up by the answers it reads (see
     Checker._reason_key) instead of re-deriving domain.plan.reasons on every screen."""
@@ -408,9 +418,8 @@ class Checker:
             path, line = _location(exc, where)
             if path == where[0] and line != where[1] and path.suffix == ".md":
                 line = where[1] + line - 1
-            self.report(
-                path, line, f"{what}: {type(exc).__name__}: {exc}{self._fact_hint(path, line)}"
-            )
+            hint = self._fact_hint(path, line) or _variable_hint(exc, path)
+            self.report(path, line, f"{what}: {type(exc).__name__}: {exc}{hint}")
             return None
         if where[0].suffix != ".md" and self.renderer.last_file is not None:
             where = (self.renderer.last_file, 1)
