@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_core import PydanticUseDefault
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.alerts.planner import QuietHours, parse_offsets, parse_quiet_hours
@@ -21,6 +22,10 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/bot.db"
 TOKEN_PATTERN = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{30,64}$")
 # Telegram's rule for setWebhook's secret_token.
 WEBHOOK_SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+
+
+# DEADLINE's plausible years (the campaign is a date in this century).
+DEADLINE_YEARS = (2000, 2100)
 
 
 class ConfigError(Exception):
@@ -54,7 +59,7 @@ class Settings(BaseSettings):
     plan_change_notices: bool = True
 
     # Privacy: erase merchants inactive this many days (None keeps data until they delete it).
-    retention_days: int | None = Field(default=None, ge=1)
+    retention_days: int | None = Field(default=None, ge=1, le=36500)
 
     # Web server (serve mode).
     host: str = "0.0.0.0"
@@ -87,9 +92,16 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             items = [item.strip() for item in value.split(",") if item.strip()]
             try:
-                return tuple(int(item) for item in items)
+                ids = tuple(int(item) for item in items)
             except ValueError:
                 raise ValueError("must be comma-separated Telegram user ids") from None
+            if any(i <= 0 for i in ids):
+                # Group and channel ids are negative: /stats and /console answer people.
+                raise ValueError(
+                    "must be people's Telegram user ids (positive numbers); a group or"
+                    " channel id (negative) cannot use /stats or /console"
+                )
+            return ids
         return value
 
     @field_validator(
@@ -108,6 +120,31 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator(
+        "telegram_base_url",
+        "telegram_base_file_url",
+        "log_level",
+        "log_format",
+        "content_dir",
+        "send_rate",
+        "allow_paid_broadcast",
+        "plan_change_notices",
+        "host",
+        "port",
+        "webhook_path",
+        "max_connections",
+        "shutdown_grace",
+        "inbox_lease",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_default(cls, value: object) -> object:
+        # `LOG_LEVEL=` (a .env made from .env.example) means the default, as for the optional
+        # settings above; DATABASE_URL= stays an error, QUIET_HOURS= means none (documented).
+        if isinstance(value, str) and not value.strip():
+            raise PydanticUseDefault()
+        return value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
@@ -118,6 +155,12 @@ class Settings(BaseSettings):
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
             raise ValueError("must include a timezone, e.g. 2023-09-12T00:00:00+00:00")
+        if value is not None and not DEADLINE_YEARS[0] <= value.year <= DEADLINE_YEARS[1]:
+            # Every alert and countdown is computed from it: years at the calendar's edge
+            # overflow mid-conversation.
+            raise ValueError(
+                "must be a date between 2000 and 2100, e.g. 2023-09-12T00:00:00+00:00"
+            )
         return value
 
     @field_validator("alert_offsets", mode="before")
@@ -254,4 +297,7 @@ def load_settings(**overrides: object) -> Settings:
         first = exc.errors()[0]
         name = str(first["loc"][0]).upper() if first["loc"] else "configuration"
         message = str(first["msg"]).removeprefix("Value error, ")
+        # A parser shared with content files names the setting itself: say it once.
+        if message.startswith(f"{name} ") and not message.startswith(f"{name} is "):
+            message = message.removeprefix(f"{name} ")
         raise ConfigError(f"{name} is invalid: {message}") from None

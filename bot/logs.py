@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -95,26 +96,51 @@ class NoticeLimiter:
         return self._pending.pop(kind)
 
 
+#: A secret shorter than this is scrubbed only where it stands alone (not inside a longer
+#: word): a database password such as ``postgres`` or ``sql`` would otherwise be cut out of
+#: ``postgresql`` in every line. Tokens and generated secrets are longer, and scrubbed
+#: wherever they appear (the bot token inside ``/bot<token>/getMe``).
+SHORT_SECRET = 16
+
+
+def _pattern(secret: str) -> re.Pattern[str]:
+    escaped = re.escape(secret)
+    if len(secret) >= SHORT_SECRET:
+        return re.compile(escaped)
+    return re.compile(rf"(?<![A-Za-z0-9]){escaped}(?![A-Za-z0-9])")
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret replaced by ``<redacted>`` (short ones where they stand
+    alone, see SHORT_SECRET)."""
+    for secret in secrets:
+        if secret:
+            text = _pattern(secret).sub("<redacted>", text)
+    return text
+
+
 class Redact(logging.Filter):
     """Replace every secret (bot token, webhook secret) wherever it appears in a record."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
         self.secrets = tuple(s for s in secrets if s)
+        self.patterns = tuple(_pattern(s) for s in self.secrets)
+
+    def _scrub(self, text: str) -> str:
+        for pattern in self.patterns:
+            text = pattern.sub("<redacted>", text)
+        return text
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Render the message now and scrub it (and any traceback text)."""
         if not self.secrets:
             return True
-        message = record.getMessage()
-        for secret in self.secrets:
-            message = message.replace(secret, "<redacted>")
-        record.msg, record.args = message, None
+        record.msg, record.args = self._scrub(record.getMessage()), None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            for secret in self.secrets:
-                record.exc_text = record.exc_text.replace(secret, "<redacted>")
+            record.exc_text = self._scrub(record.exc_text)
         return True
 
 

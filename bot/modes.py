@@ -16,7 +16,9 @@ import asyncio
 import contextlib
 import gc
 import logging
+import re
 import signal
+import sqlite3
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -45,8 +47,9 @@ from bot.content.check import load_checked
 from bot.content.loader import Content, ContentError, load_content
 from bot.context import BotApp
 from bot.domain import links
+from bot.logs import scrub
 from bot.metrics import CountingRequest, Metrics
-from bot.storage.db import Database
+from bot.storage.db import Database, sole_process
 from bot.updates import UpdateRunner
 from bot.web import (
     SHUTDOWN_TIMEOUT,
@@ -78,9 +81,7 @@ class StartupError(Exception):
 
 def fail(message: str, settings: Settings) -> None:
     """Print ``error: <message>`` with every secret scrubbed."""
-    for secret in settings.secrets():
-        message = message.replace(secret, "<redacted>")
-    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.write(f"error: {scrub(message, settings.secrets())}\n")
 
 
 # SQLSTATEs that mean DATABASE_URL itself is wrong (a bad value, like a rejected token).
@@ -128,6 +129,32 @@ def describe_database_error(exc: BaseException, where: str = "") -> tuple[str, i
         return f"the database failed at start{at}: {detail}", EXIT_UNREACHABLE
     if isinstance(exc, OSError):
         return f"cannot reach the database{at}: {exc}", EXIT_UNREACHABLE
+    sqlite = _sqlite_error(exc)
+    if sqlite is not None:  # the file itself: not a database, unreadable, read-only
+        return (
+            f"DATABASE_URL names a SQLite file that cannot be used{at}: {sqlite};"
+            " point DATABASE_URL at the bot's database file (or a new one) that this user"
+            " can read and write",
+            EXIT_CONFIG,
+        )
+    return None
+
+
+def _sqlite_error(exc: BaseException) -> str | None:
+    """The message of a sqlite3 error anywhere in ``exc``'s chain, or None."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, sqlite3.Error):
+            return str(current) or type(current).__name__
+        orig = getattr(current, "orig", None)
+        todo += [current.__cause__, current.__context__]
+        if isinstance(orig, BaseException):
+            todo.append(orig)
     return None
 
 
@@ -223,6 +250,13 @@ async def close(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         await app.updater.stop()
     if app.running:
         await app.stop()
+    # The menu set-up runs in the background from start: a process stopping at once (a port
+    # in use) ends it before the Bot API transport closes under it (no warning after the
+    # error line).
+    sync = app.bot_data.profile_sync
+    if sync is not None and not sync.done():
+        sync.cancel()
+        await asyncio.gather(sync, return_exceptions=True)
     await app.shutdown()
     if app.post_shutdown is not None:
         await app.post_shutdown(app)  # disposes the database
@@ -311,7 +345,7 @@ async def side_server(
             await aiohttp_web.TCPSite(runner, host, port).start()
         except OSError as exc:
             raise StartupError(
-                f"cannot listen on {host}:{port} ({setting}): {exc}", EXIT_CONFIG
+                f"cannot listen on {host}:{port} (HOST, {setting}): {exc}", EXIT_CONFIG
             ) from None
         log.info("%s at %s:%d", what, host, port)
         yield
@@ -415,9 +449,7 @@ class Report:
         text = f"{status:<4} {what}"
         if fix:
             text += f"\n     fix: {fix}"
-        for secret in self.settings.secrets():
-            text = text.replace(secret, "<redacted>")
-        print(text)
+        print(scrub(text, self.settings.secrets()))
 
     def ok(self, what: str) -> None:
         """Something checked and fine."""
@@ -472,7 +504,12 @@ async def _doctor_database(settings: Settings, report: Report) -> None:
     except Exception as exc:
         described = describe_database_error(exc, where)
         message = described[0] if described else f"database {where}: {exc}"
-        report.fail(message, "check DATABASE_URL and that the database server is running")
+        report.fail(
+            message,
+            "point DATABASE_URL at a SQLite file this user can read and write"
+            if db.dialect == "sqlite"
+            else "check DATABASE_URL and that the database server is running",
+        )
         return
     finally:
         await db.dispose()
@@ -563,9 +600,10 @@ async def _doctor_telegram(settings: Settings, report: Report) -> None:
 def run(settings: Settings) -> int:
     """``python -m bot run``: poll Telegram and send alerts until SIGTERM/SIGINT."""
     settings.token()  # fail fast, before touching anything else
-    content = load_checked(settings.content_dir, settings.deadline)
-    settle_heap()
-    return asyncio.run(_poll(settings, content))
+    with sole_process(settings.database_url):
+        content = load_checked(settings.content_dir, settings.deadline)
+        settle_heap()
+        return asyncio.run(_poll(settings, content))
 
 
 async def _poll(settings: Settings, content: Content) -> int:
@@ -601,6 +639,7 @@ async def _polling(settings: Settings, app: BotApp, health: Health) -> int:
     runner = UpdateRunner(app, lease=timedelta(seconds=settings.inbox_lease))
     if left := await runner.sweep(recover=True):
         log.info("handling %d update(s) left from the previous run", left)
+    await _warn_of_webhook(app)
     log.info("polling %s as @%s", where, app.bot.username)
     async with running_loops(app, stop):
         sweeper = asyncio.ensure_future(runner.sweep_forever(stop))
@@ -615,6 +654,22 @@ async def _polling(settings: Settings, app: BotApp, health: Health) -> int:
     return EXIT_OK
 
 
+async def _warn_of_webhook(app: BotApp) -> None:
+    """Say so when the token has a webhook: polling removes it (Telegram refuses getUpdates
+    while one is set), and a `serve` deployment with this token then gets no updates."""
+    try:
+        info = await app.bot.get_webhook_info()
+    except TelegramError:
+        return  # polling says what is wrong with Telegram soon enough
+    if info.url:
+        log.warning(
+            "this token had a webhook (%s): `run` removes it to poll, so a `serve` with this"
+            " token gets no updates until it starts again (it registers the webhook);"
+            " use another bot token to try the bot beside a deployment",
+            info.url,
+        )
+
+
 # --- serve: the webhook web process ------------------------------------------------------
 
 
@@ -622,9 +677,10 @@ def serve(settings: Settings) -> int:
     """``python -m bot serve``: run until SIGTERM/SIGINT; returns the exit code."""
     secret = settings.secret()  # ConfigError: the CLI prints one line and exits 2
     settings.token()
-    content = load_checked(settings.content_dir, settings.deadline)
-    settle_heap()
-    return asyncio.run(serve_until(settings, content=content, secret=secret))
+    with sole_process(settings.database_url):
+        content = load_checked(settings.content_dir, settings.deadline)
+        settle_heap()
+        return asyncio.run(serve_until(settings, content=content, secret=secret))
 
 
 async def serve_until(
@@ -698,7 +754,7 @@ async def _serve_started(
         try:
             await site.start()
         except OSError as exc:
-            fail(f"cannot listen on {settings.host}:{settings.port}: {exc}", settings)
+            fail(f"cannot listen on {settings.host}:{settings.port} (HOST, PORT): {exc}", settings)
             return EXIT_CONFIG
         live = live_content(application, "serve", metrics, health)
         async with ops_server(settings, health), console_server(settings, application), live:
@@ -726,7 +782,8 @@ async def _serve_started(
 def remind(settings: Settings) -> int:
     """``python -m bot remind``: run the dispatcher alone until SIGTERM/SIGINT."""
     settings.token()  # fail fast
-    return asyncio.run(_remind(settings))
+    with sole_process(settings.database_url):
+        return asyncio.run(_remind(settings))
 
 
 async def _remind(settings: Settings) -> int:
@@ -962,9 +1019,27 @@ def link(args: argparse.Namespace, settings: Settings) -> int:
             payload = links.encode(answers=answers)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    username = args.bot_username or asyncio.run(_username(settings))
-    print(f"https://t.me/{username.lstrip('@')}?start={payload}")
+    username = (
+        _bot_username(args.bot_username) if args.bot_username else asyncio.run(_username(settings))
+    )
+    print(f"https://t.me/{username}?start={payload}")
     return 0
+
+
+# Telegram's rule for usernames: 5-32 of a-z, 0-9 and _, starting with a letter.
+_USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{4,31}$")
+
+
+def _bot_username(given: str) -> str:
+    """``--bot-username`` as operators copy it (``@MyBot``, ``https://t.me/MyBot``), or a
+    ConfigError when it is not a username at all."""
+    name = re.sub(r"^(https?://)?(t\.me|telegram\.me)/", "", given.strip()).lstrip("@")
+    if not _USERNAME.match(name):
+        raise ConfigError(
+            f"--bot-username {given!r} is not a Telegram bot username"
+            " (5-32 letters, digits and _, e.g. MyShopBot; @BotFather shows it)"
+        )
+    return name
 
 
 async def _username(settings: Settings) -> str:

@@ -209,6 +209,10 @@ def format_offset(offset: timedelta) -> str:
     raise ValueError(f"alert offset {offset} is not a whole number of minutes")
 
 
+#: The furthest an alert may go out before its date (about ten years).
+MAX_OFFSET = timedelta(days=3650)
+
+
 def parse_offsets(spec: str) -> tuple[timedelta, ...]:
     """Parse ``ALERT_OFFSETS`` such as ``"30d,14d,7d,3d,1d,0d"``.
 
@@ -245,9 +249,14 @@ def parse_offsets(spec: str) -> tuple[timedelta, ...]:
                 + "; use d, h or m"
             )
         try:
-            found.add(int(number) * _UNITS[unit])
+            offset = int(number) * _UNITS[unit]
         except OverflowError:
-            raise ValueError(f"ALERT_OFFSETS item {item!r} is too large") from None
+            offset = None
+        if offset is None or offset > MAX_OFFSET:
+            # Further back than that only moves alerts before any date the bot handles
+            # (and past year 1, every plan fails to compute).
+            raise ValueError(f"ALERT_OFFSETS item {item!r} is too large: at most 3650d")
+        found.add(offset)
     return tuple(sorted(found, reverse=True))
 
 

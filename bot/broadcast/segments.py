@@ -19,9 +19,10 @@ Blocked merchants and those who pressed "stop these messages" are never in a seg
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-__all__ = ["Segment", "SegmentError", "parse_segment"]
+__all__ = ["Segment", "SegmentError", "check_ids", "parse_segment"]
 
 _ID = re.compile(r"^[a-z0-9_-]{1,32}$")
 MAX_DAYS = 3650
@@ -122,3 +123,24 @@ def parse_segment(text: str) -> Segment:
                 f"unknown filter {key!r} (market, platform, status, lang, stopped, plan, idle)"
             )
     return Segment(**values)  # type: ignore[arg-type]
+
+
+def check_ids(segment: Segment, known: Mapping[str, Collection[str]]) -> None:
+    """Refuse an id the content does not have (a typo would reach nobody, silently).
+
+    ``known`` maps ``market``, ``platform``, ``status``, ``lang`` and ``question`` to the
+    ids the running content has.
+    """
+    for key, values, kind in (
+        ("market", segment.markets, "market"),
+        ("platform", segment.platforms, "platform"),
+        ("status", segment.statuses, "status"),
+        ("lang", segment.languages, "language"),
+        ("stopped", (segment.stopped_at,) if segment.stopped_at else (), "question"),
+    ):
+        ids = known.get(kind if kind != "language" else "lang", ())
+        for value in values:
+            if value not in ids:
+                raise SegmentError(
+                    f"{key}: {value!r} is not a {kind} id (known: {', '.join(ids)})"
+                )

@@ -36,7 +36,7 @@ from bot.alerts.dispatcher import Claimed, Prepared
 from bot.alerts.planner import zone
 from bot.alerts.service import AlertService
 from bot.botapi.tghtml import TelegramHTMLError, parse_html, utf16_length
-from bot.broadcast.segments import Segment
+from bot.broadcast.segments import Segment, check_ids
 from bot.domain.callbacks import Broadcasts, encode
 from bot.services.core import STEP_SHOWN, Core, UserInfo, marks_of
 from bot.storage.models import (
@@ -317,8 +317,27 @@ class BroadcastService:
 
     # --- dry run, create, progress, cancel ------------------------------------------------
 
+    def known_ids(self) -> dict[str, tuple[str, ...]]:
+        """The ids a segment may name, from the running content."""
+        content = self.core.content
+        questions = content.interview.questions
+
+        def options(qid: str) -> tuple[str, ...]:
+            return tuple(questions[qid].options) if qid in questions else ()
+
+        return {
+            "market": options("market"),
+            "platform": options("platform"),
+            "status": options("shop_status"),
+            "lang": tuple(sorted(content.locales)),
+            "question": tuple(questions),
+        }
+
     async def dry_run(self, segment: Segment, message: Message) -> DryRun:
-        """How many merchants (per language), a preview in each language, and the ETA."""
+        """How many merchants (per language), a preview in each language, and the ETA.
+
+        Raises SegmentError for an id the content does not have."""
+        check_ids(segment, self.known_ids())
         now = self.core.clock()
         people = await self.recipients(segment)
         per_language: dict[str, int] = {}

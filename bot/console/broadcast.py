@@ -153,6 +153,8 @@ async def dry_run(ctx: PageContext) -> web.StreamResponse:
         return await _form_page(ctx, values, problems, status=400)
     try:
         dry = await service.dry_run(segment, message)
+    except SegmentError as exc:  # an id the content does not have (any more)
+        return await _form_page(ctx, values, [f"Segment: {exc}"], status=400)
     except BroadcastError as exc:
         return await _form_page(ctx, values, [f"Message: {exc}"], status=400)
     previews = {lang: html_to_terminal(text) for lang, text in dry.previews.items()}

@@ -9,6 +9,7 @@ platform-specific and a market-specific step.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import gc
 import hashlib
 import itertools
@@ -22,7 +23,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import TemplateError, TemplateSyntaxError, nodes
+from jinja2 import TemplateError, TemplateSyntaxError, meta, nodes
 from markupsafe import Markup
 
 from bot.alerts.planner import QuietHours, parse_offsets
@@ -37,7 +38,7 @@ from bot.alerts.screens import (
 from bot.botapi.tghtml import ALLOWED_TAGS, TelegramHTMLError, parse_html
 from bot.content.loader import DEFAULT_LOCALE, Content, ContentError, Problem, load_content
 from bot.content.memo import TraceMemo, Unfrozen, split_context
-from bot.content.render import Renderer
+from bot.content.render import STRING_ORIGIN, Renderer
 from bot.domain.interview import (
     Answer,
     Interview,
@@ -49,7 +50,7 @@ from bot.domain.interview import (
 )
 from bot.domain.plan import Mark, Progress, Selector, Step, conflicts_in, select
 from bot.views.model import Screen
-from bot.views.screens import PLAN_PAGE_SIZE, Views
+from bot.views.screens import PLAN_PAGE_SIZE, STEP_VARIABLES, Views
 
 MAX_TEXT = 4096
 #: A language's own name is a button label (``/language``): plain, short text.
@@ -276,17 +277,28 @@ class _TracingRenderer(Renderer):
 
 
 def _location(exc: BaseException, fallback: tuple[Path, int]) -> tuple[Path, int]:
-    """The content file and line a template error points at."""
+    """The content file and line a template error points at (a string's template as
+    ``string:<lang>:<key>``: :meth:`Checker.report` finds its file and line)."""
     if isinstance(exc, TemplateSyntaxError) and exc.filename:
         return Path(exc.filename), exc.lineno or fallback[1]
     tb = exc.__traceback__
     found = fallback
     while tb is not None:
         filename = tb.tb_frame.f_code.co_filename
-        if filename.endswith((".md", ".j2", ".yaml")):
+        if filename.endswith((".md", ".j2", ".yaml")) or filename.startswith(STRING_ORIGIN):
             found = (Path(filename), tb.tb_lineno)
         tb = tb.tb_next
     return found
+
+
+def _variable_hint(exc: BaseException, path: Path) -> str:
+    """For a guidance step reading a variable it does not have: the ones it can read."""
+    found = re.fullmatch(r"'(\w+)' is undefined", str(exc))
+    if found is None or path.suffix != ".md":
+        return ""
+    close = difflib.get_close_matches(found.group(1), STEP_VARIABLES, n=1, cutoff=0.6)
+    meant = f" (did you mean {close[0]}?)" if close else ""
+    return f"; a step can read {', '.join(STEP_VARIABLES)}{meant}"
 
 
 class _CheckViews(Views):
@@ -332,7 +344,9 @@ class Checker:
         self._classes: dict[int, dict[str, Answer]] | None = None
 
     def report(self, path: Path, line: int, message: str) -> None:
-        """Record a problem once."""
+        """Record a problem once (one in a string's template at that string's file and line)."""
+        if str(path).startswith(STRING_ORIGIN):
+            path, line, message = self._in_string(str(path), message)
         key = (str(path), line, message)
         if key not in self._seen:
             self._seen.add(key)
@@ -399,10 +413,13 @@ class Checker:
         try:
             screen: Screen = screen_fn()
         except (TemplateError, KeyError, AttributeError, TypeError, ValueError) as exc:
+            if self._missing_string(exc):
+                return None
             path, line = _location(exc, where)
             if path == where[0] and line != where[1] and path.suffix == ".md":
                 line = where[1] + line - 1
-            self.report(path, line, f"{what}: {type(exc).__name__}: {exc}")
+            hint = self._fact_hint(path, line) or _variable_hint(exc, path)
+            self.report(path, line, f"{what}: {type(exc).__name__}: {exc}{hint}")
             return None
         if where[0].suffix != ".md" and self.renderer.last_file is not None:
             where = (self.renderer.last_file, 1)
@@ -825,6 +842,77 @@ class Checker:
         self.alert_screens()
         self.language_screens()
 
+    def _in_string(self, origin: str, message: str) -> tuple[Path, int, str]:
+        """A problem in the template of the string ``string:<lang>:<key>``: at the string's
+        file and line, naming the key, and for an unknown variable the ones English uses."""
+        _, lang, key = origin.split(":", 2)
+        path, line = self._string_at(lang, key)
+        message = f"{key}: {message}"
+        if "UndefinedError" in message:
+            try:
+                english = str(self.content.string(DEFAULT_LOCALE, key))
+                names = sorted(meta.find_undeclared_variables(self.renderer.env.parse(english)))
+            except (KeyError, TemplateError):
+                names = []
+            if names:
+                uses = ", ".join("{{ " + name + " }}" for name in names)
+                message += f"; this text can use what the English one uses: {uses}"
+        return path, line, message
+
+    def _fact_hint(self, path: Path, line: int) -> str:
+        """For a template line citing a fact ``facts.yaml`` does not have: which one, and
+        the nearest one it does have ("" when the line cites none)."""
+        try:
+            source = path.read_text(encoding="utf-8").splitlines()[line - 1]
+        except (OSError, IndexError, UnicodeDecodeError):
+            return ""
+        known = self.content.fact_info
+        for cited in re.findall(r"\bfacts((?:\.[A-Za-z_][A-Za-z0-9_]*)+)", source):
+            name = cited.lstrip(".")
+            if name in known or any(k.startswith(f"{name}.") for k in known):
+                continue
+            close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+            meant = f": did you mean facts.{close[0]}?" if close else ""
+            return f"; there is no facts.{name} in facts.yaml{meant}"
+        return ""
+
+    def _missing_string(self, exc: BaseException) -> bool:
+        """Report a string the bot reads that English lacks, once, where to add it (the
+        nearest existing parent key in the English strings); False for other errors."""
+        if not isinstance(exc, KeyError) or not exc.args or not isinstance(exc.args[0], str):
+            return False
+        key = exc.args[0]
+        english = self.content.locales[DEFAULT_LOCALE]
+        if not re.fullmatch(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_-]+)+", key):
+            return False
+        try:
+            english.lookup(key)
+        except KeyError:
+            pass
+        else:
+            return False
+        parts = key.split(".")
+        for depth in range(len(parts) - 1, 0, -1):
+            parent = ".".join(parts[:depth])
+            children = [at for k, at in english.key_lines.items() if k.startswith(f"{parent}.")]
+            if children:
+                path, first = min(children, key=lambda at: at[1])
+                self.report(
+                    path,
+                    first - 1,  # the parent's own line, just above its first string
+                    f"missing string {key}: add it under `{parent}` (the bot uses it;"
+                    " other languages fall back to English)",
+                )
+                return True
+        strings = self.content.root / "locales" / DEFAULT_LOCALE / "strings.yaml"
+        self.report(
+            strings,
+            1,
+            f"missing string {key}: add it (the bot uses it; other languages fall back to"
+            " English)",
+        )
+        return True
+
     def _string_at(self, lang: str, key: str) -> tuple[Path, int]:
         """The file and line of the string a language reads for ``key`` (its own, or the
         English it falls back to)."""
@@ -1231,8 +1319,7 @@ class Checker:
                         except (TemplateError, KeyError, AttributeError, TypeError) as exc:
                             text = self.content.step_text(lang, step.id)
                             self.report(
-                                text.path,
-                                1,
+                                *_location(exc, (text.path, 1)),
                                 f"reason for {step.id}: {type(exc).__name__}: {exc}",
                             )
 

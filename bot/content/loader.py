@@ -9,7 +9,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -276,7 +276,8 @@ class CampaignModel(_Strict):
     version: int = Field(ge=1)
     deadline: datetime
     alert_offsets: list[str] = Field(min_length=1)
-    nudge_after_days: int = Field(default=7, ge=1)
+    # Bounded so that "now plus it" is always a date (a nudge after more than a year is none).
+    nudge_after_days: int = Field(default=7, ge=1, le=365)
 
     @field_validator("deadline")
     @classmethod
@@ -322,8 +323,9 @@ class QuestionModel(_Strict):
     next: str | list[RouteModel] | None = None
     max_length: int = Field(default=200, ge=1, le=1000)
     pattern: str | None = None
-    min_days_ahead: int = 0
-    max_days_ahead: int = 5 * 366
+    # About ten years either way: "today plus it" is always a date.
+    min_days_ahead: int = Field(default=0, ge=-3660, le=3660)
+    max_days_ahead: int = Field(default=5 * 366, ge=-3660, le=3660)
     numbers: dict[str, tuple[int, int | None]] = {}
     places: PlacesModel | None = None
 
@@ -490,6 +492,12 @@ def _as_date(value: Any) -> date | None:
     return None
 
 
+def latest_check_day() -> date:
+    """The latest day a source can have been checked: today (UTC), plus one day for
+    editors whose day starts before UTC's."""
+    return datetime.now(UTC).date() + timedelta(days=1)
+
+
 def read_facts(
     data: Mapping[str, Any],
     lines: Mapping[tuple[Any, ...], int],
@@ -507,6 +515,7 @@ def read_facts(
     facts: dict[str, Fact] = {}
     covers: dict[str, tuple[str, ...]] = {}
     undated: set[str] = set()
+    latest = latest_check_day()
 
     def setting(key: str, value: Any, loc: tuple[Any, ...], meta: dict[str, Any]) -> None:
         line = _line_for(lines, loc)
@@ -516,6 +525,15 @@ def read_facts(
             if day is None:
                 problems.append(Problem(path, line, f"`{key}` must be a date (YYYY-MM-DD)"))
                 return
+            if name == "checked" and day > latest:
+                problems.append(
+                    Problem(
+                        path,
+                        line,
+                        f"`{key}` {day.isoformat()} is in the future:"
+                        " set it to the day you last checked the sources",
+                    )
+                )  # kept all the same: the facts below it are not "undated" too
             meta[name] = day
             if name == "review_by":
                 meta.pop("review", None)
@@ -524,6 +542,7 @@ def read_facts(
                 meta["review"] = parse_period(str(value))
             except ValueError as exc:
                 problems.append(Problem(path, line, f"`{key}`: {exc}"))
+                meta["review"] = timedelta(0)  # reported here, not again for every fact below
                 return
             meta.pop("review_by", None)
         elif name == "markets":
@@ -1218,10 +1237,24 @@ def load_content(root: Path) -> Content:
     files = list(_iter_files(guidance_dir, ".md"))
     if not files:
         problems.append(Problem(guidance_dir, 0, "no guidance steps found"))
+    # Steps whose file did not load: what names them is not reported again (one problem
+    # per mistake, not one more per step that requires it or per translation).
+    broken: set[str] = set()
+    latest = latest_check_day()
     for path in files:
         meta, text, slines = _load_step_file(path, StepModel, problems)
         if meta is None or text is None:
+            broken.add(path.stem)
             continue
+        if meta.checked > latest:
+            problems.append(
+                Problem(
+                    path,
+                    slines.get(("checked",), 2),
+                    f"`checked` {meta.checked.isoformat()} is in the future:"
+                    " set it to the day you last checked the sources",
+                )
+            )
         if meta.id in english_steps:
             problems.append(
                 Problem(path, slines.get(("id",), 2), f"duplicate step id {meta.id!r}")
@@ -1267,6 +1300,8 @@ def load_content(root: Path) -> Content:
         for where, names in zip(("excludes", "conflicts"), step_names[step.id], strict=True):
             for index, name in enumerate(names):
                 if name not in ids and name not in tags:
+                    if name in broken:
+                        continue
                     problems.append(
                         Problem(
                             path,
@@ -1284,7 +1319,7 @@ def load_content(root: Path) -> Content:
                     )
     for sid, (path, slines, requires) in step_lines.items():
         for index, req in enumerate(requires):
-            if req not in ids:
+            if req not in ids and req not in broken:
                 problems.append(
                     Problem(
                         path,
@@ -1352,6 +1387,8 @@ def load_content(root: Path) -> Content:
             for path in _iter_files(folder / "guidance", ".md"):
                 meta, text, tlines = _load_step_file(path, TranslationModel, problems)
                 if meta is None or text is None:
+                    continue
+                if meta.id in broken:
                     continue
                 if meta.id not in english_steps:
                     problems.append(

@@ -55,6 +55,9 @@ class LocaleLoader(BaseLoader):
 
 
 _CODE = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")
+#: The template name of a string rendered by key: ``string:<lang>:<key>`` (``content check``
+#: reports a problem in it at the string's file and line).
+STRING_ORIGIN = "string:"
 
 
 def _lang(context: Context) -> str:
@@ -206,7 +209,7 @@ class Renderer:
         if "{" not in source:
             return html.escape(source, quote=False)
         return self.render_source(
-            source, f"string:{self.content.locale(code).code}:{key}", lang=code, **context
+            source, f"{STRING_ORIGIN}{self.content.locale(code).code}:{key}", lang=code, **context
         )
 
     def plain(self, code: str | None, key: str, **context: Any) -> str:

@@ -14,8 +14,18 @@ import asyncio
 import logging
 import os
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: no lock there
+    fcntl = None  # type: ignore[assignment]
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator, Mapping
+from contextlib import (
+    AbstractAsyncContextManager,
+    asynccontextmanager,
+    contextmanager,
+    nullcontext,
+)
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -467,22 +477,98 @@ def request_checkpoint(session: AsyncSession) -> None:
     session.info[_CHECKPOINT] = True
 
 
-def _create_private(path: Path) -> None:
-    """Create missing folders 0700 and a missing database file 0600 (existing ones stay)."""
-    missing = []
-    folder = path.parent
-    while not folder.exists():
-        missing.append(folder)
-        folder = folder.parent
-    for folder in reversed(missing):
-        folder.mkdir(mode=0o700, exist_ok=True)
-        folder.chmod(0o700)  # whatever the umask
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite DATABASE_URL names (None for PostgreSQL, memory or a URI)."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
+        parsed = make_url(_normalise_url(url))
+    except ArgumentError:
+        return None
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return None
+    if database.startswith("file:"):
+        return None
+    return Path(database).expanduser()
+
+
+def _in_memory(url: str) -> bool:
+    try:
+        parsed = make_url(_normalise_url(url))
+    except ArgumentError:
+        return False
+    memory = parsed.database in (None, "", ":memory:") or "mode=memory" in str(parsed)
+    return parsed.get_backend_name() == "sqlite" and memory
+
+
+@contextmanager
+def sole_process(url: str) -> Iterator[None]:
+    """Hold a SQLite database file for this process alone while the block runs.
+
+    SQLite serves one bot process per file (one poller, one dispatcher with the whole send
+    budget): a second long-running process on the same file is refused with a ConfigError
+    naming the file, and the first goes on. An in-memory database is refused too (it would
+    lose everything at the first stop). The lock is the kernel's (``flock``) on the
+    database file itself, so a killed process leaves none behind. The descriptor stays open
+    until the block ends, after the process's own connections are closed (closing a
+    descriptor of the file drops SQLite's own POSIX locks on it). PostgreSQL: no lock.
+    """
+    if _in_memory(url):
+        raise ConfigError(
+            "DATABASE_URL is invalid: an in-memory SQLite database loses every merchant when"
+            " the process stops; name a file, e.g. sqlite+aiosqlite:///./data/bot.db"
+        )
+    path = sqlite_file(url)
+    if path is None or fcntl is None:
+        yield
         return
-    os.close(fd)  # an empty file is an empty SQLite database
-    path.chmod(0o600)
+    _create_private(path)
+    fd = os.open(path, os.O_RDWR)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(
+                f"another bot process is using the SQLite database {path} (SQLite serves one"
+                " `run`, `serve` or `remind` per file): stop it first, or give several"
+                " processes a PostgreSQL DATABASE_URL"
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _create_private(path: Path) -> None:
+    """Create missing folders 0700 and a missing database file 0600 (existing ones stay).
+
+    Raises:
+        ConfigError: Naming DATABASE_URL and the path, when the file cannot be made there.
+    """
+    if path.is_dir():
+        raise ConfigError(
+            f"DATABASE_URL is invalid: {path} is a folder; name a file in it,"
+            f" e.g. sqlite+aiosqlite:///{path / 'bot.db'}"
+        )
+    try:
+        missing = []
+        folder = path.parent
+        while not folder.exists():
+            missing.append(folder)
+            folder = folder.parent
+        for folder in reversed(missing):
+            folder.mkdir(mode=0o700, exist_ok=True)
+            folder.chmod(0o700)  # whatever the umask
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return
+        os.close(fd)  # an empty file is an empty SQLite database
+        path.chmod(0o600)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigError(
+            f"DATABASE_URL is invalid: cannot create the SQLite database {path} ({reason});"
+            " name a file in a folder this user can write"
+        ) from None
 
 
 def script_head() -> str | None:

@@ -42,6 +42,17 @@ from bot.domain.plan import Progress, Source, Step, reasons
 from bot.views.model import Button, Screen, shorten
 
 PLAN_PAGE_SIZE = 8
+#: What a guidance step's body and details can read (besides ``facts``): ``content check``
+#: names them when a step reads something else.
+STEP_VARIABLES = (
+    "answers",
+    "shop_name",
+    "markets",
+    "shop_markets",
+    "market_names",
+    "deadline",
+    "facts",
+)
 
 
 def shop_name_of(answers: Mapping[str, Answer]) -> str | None:
