@@ -522,7 +522,7 @@ def sole_process(url: str) -> Iterator[None]:
         yield
         return
     _create_private(path)
-    fd = os.open(path, os.O_RDWR)
+    fd = os.open(path, os.O_RDONLY)  # flock needs no write access
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
