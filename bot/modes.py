@@ -89,8 +89,9 @@ _LOGIN_REFUSED = "28"  # class 28: invalid authorization (wrong password, unknow
 _NO_DATABASE = "3D000"  # invalid_catalog_name
 
 
-def _sqlstate(exc: BaseException) -> tuple[str, BaseException] | None:
-    """The PostgreSQL SQLSTATE anywhere in ``exc``'s chain (SQLAlchemy wraps asyncpg's)."""
+def _in_chain(exc: BaseException, found: Callable[[BaseException], bool]) -> BaseException | None:
+    """The first exception in ``exc``'s chain (causes, contexts, and the driver's error that
+    SQLAlchemy wraps as ``orig``) for which ``found`` is true."""
     seen: set[int] = set()
     todo: list[BaseException | None] = [exc]
     while todo:
@@ -98,14 +99,25 @@ def _sqlstate(exc: BaseException) -> tuple[str, BaseException] | None:
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        state = getattr(current, "sqlstate", None)
-        if isinstance(state, str) and state:
-            return state, current
+        if found(current):
+            return current
         orig = getattr(current, "orig", None)
         todo += [current.__cause__, current.__context__]
         if isinstance(orig, BaseException):
             todo.append(orig)
     return None
+
+
+def _sqlstate(exc: BaseException) -> tuple[str, BaseException] | None:
+    """The PostgreSQL SQLSTATE anywhere in ``exc``'s chain (SQLAlchemy wraps asyncpg's)."""
+    error = _in_chain(exc, lambda e: bool(_state_of(e)))
+    return None if error is None else (_state_of(error), error)
+
+
+def _state_of(exc: BaseException) -> str:
+    """An exception's SQLSTATE (asyncpg's errors carry one), or ""."""
+    state = getattr(exc, "sqlstate", None)
+    return state if isinstance(state, str) else ""
 
 
 def describe_database_error(exc: BaseException, where: str = "") -> tuple[str, int] | None:
@@ -142,20 +154,8 @@ def describe_database_error(exc: BaseException, where: str = "") -> tuple[str, i
 
 def _sqlite_error(exc: BaseException) -> str | None:
     """The message of a sqlite3 error anywhere in ``exc``'s chain, or None."""
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        current = todo.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, sqlite3.Error):
-            return str(current) or type(current).__name__
-        orig = getattr(current, "orig", None)
-        todo += [current.__cause__, current.__context__]
-        if isinstance(orig, BaseException):
-            todo.append(orig)
-    return None
+    error = _in_chain(exc, lambda e: isinstance(e, sqlite3.Error))
+    return None if error is None else (str(error) or type(error).__name__)
 
 
 async def open_database(settings: Settings) -> Database:
