@@ -18,14 +18,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from benchmarks.wire import CONNECT, PING, everything
+from benchmarks.wire import CONNECT, INTROSPECT, PING, PREPARE, everything
 
 WIRE = everything()  # every statement, BEGIN/COMMIT, ping and new connection from now on
 
 
 def kind(statement: str) -> str:
     """A statement's verb and table: ``INSERT inbox``, ``SELECT merchant``..."""
-    if statement in ("BEGIN", "COMMIT", "ROLLBACK", PING, CONNECT):
+    if statement in ("BEGIN", "COMMIT", "ROLLBACK", PING, CONNECT, PREPARE, INTROSPECT):
         return statement
     if statement.startswith("WITH changed AS (UPDATE merchant"):
         return "UPDATE merchant + INSERT event (one statement)"

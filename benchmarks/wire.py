@@ -28,6 +28,10 @@ from bot.storage.db import Database
 
 PING = "PING (pool pre-ping)"
 CONNECT = "CONNECT (new connection)"
+#: asyncpg prepares a statement the first time a connection runs it (a round trip of its own:
+#: Parse/Describe), and looks up a type it has no codec for yet (one more).
+PREPARE = "PREPARE (statement new to its connection)"
+INTROSPECT = "INTROSPECT (a type new to its connection)"
 
 
 class Wire:
@@ -82,9 +86,10 @@ class Wire:
 
 
 @contextmanager
-def listening(wire: Wire, target: Any, pool: Any) -> Iterator[Wire]:
-    """Count what ``target`` (an Engine, or the Engine class for every engine) sends, and
-    the connections ``pool`` (a Pool, the Pool class, or None: not counted) opens."""
+def listening(wire: Wire, target: Any, pool: Any, *, prepares: bool = False) -> Iterator[Wire]:
+    """Count what ``target`` (an Engine, or the Engine class for every engine) sends, the
+    connections ``pool`` (a Pool, the Pool class, or None: not counted) opens and, with
+    ``prepares``, asyncpg's preparations and type lookups (every process's)."""
     real_ping: Callable[[Any, Any], bool] = PGDialect_asyncpg.do_ping
 
     def ping(dialect: PGDialect_asyncpg, dbapi_connection: Any) -> bool:
@@ -102,20 +107,52 @@ def listening(wire: Wire, target: Any, pool: Any) -> Iterator[Wire]:
     for where, name, fn in hooks:
         event.listen(where, name, fn)
     PGDialect_asyncpg.do_ping = ping  # type: ignore[method-assign]
+    real_prepare, real_introspect = _asyncpg_hooks(wire) if prepares else (None, None)
     direct.listen(wire.on_direct)
     try:
         yield wire
     finally:
         direct.unlisten(wire.on_direct)
         PGDialect_asyncpg.do_ping = real_ping  # type: ignore[method-assign]
+        if real_prepare is not None:
+            from asyncpg.connection import Connection
+
+            Connection._get_statement = real_prepare
+            Connection._introspect_types = real_introspect
         for where, name, fn in hooks:
             event.remove(where, name, fn)
 
 
+def _asyncpg_hooks(wire: Wire) -> tuple[Any, Any]:
+    """Count asyncpg's statement preparations (a statement cache miss) and type lookups;
+    return the originals (None, None without asyncpg)."""
+    try:
+        from asyncpg.connection import Connection
+    except ImportError:  # pragma: no cover (asyncpg is a dependency)
+        return None, None
+    real_prepare, real_introspect = Connection._get_statement, Connection._introspect_types
+
+    async def get_statement(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        record_class = kwargs.get("record_class") or self._protocol.get_record_class()
+        key = (query, record_class, kwargs.get("ignore_custom_codec", False))
+        if kwargs.get("use_cache", True) is False or self._stmt_cache.get(key) is None:
+            wire.log.append(PREPARE)
+        return await real_prepare(self, query, *args, **kwargs)
+
+    async def introspect(self: Any, *args: Any, **kwargs: Any) -> Any:
+        wire.log.append(INTROSPECT)
+        return await real_introspect(self, *args, **kwargs)
+
+    Connection._get_statement = get_statement
+    Connection._introspect_types = introspect
+    return real_prepare, real_introspect
+
+
 @contextmanager
 def counting(db: Database) -> Iterator[Wire]:
-    """What ``db`` sends while the block runs (tests: send-slot leases and new connections
-    left out; a pool may open one at any time)."""
+    """What ``db`` sends while the block runs (tests: send-slot leases, new connections and
+    statement preparations left out: a pool may open a connection, and a connection prepare
+    a statement, at any time)."""
     engine = db.engine.sync_engine
     with listening(Wire(skip_leases=True), engine, None) as wire:
         yield wire
@@ -124,7 +161,7 @@ def counting(db: Database) -> Iterator[Wire]:
 def everything() -> Wire:
     """Count what every engine of this process sends, from now on (benchmarks)."""
     wire = Wire()
-    hooks = listening(wire, Engine, Pool)
+    hooks = listening(wire, Engine, Pool, prepares=True)
     hooks.__enter__()
     _FOREVER.append(hooks)  # never closed (a collected generator would remove the hooks)
     return wire

@@ -7,6 +7,8 @@ done, counted per batch)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -19,6 +21,7 @@ from benchmarks.bench_interview import ANSWERS
 from benchmarks.wire import PING, counting
 from bot.botapi.fake import FakeTelegram
 from bot.context import BotApp
+from bot.storage import direct
 from bot.storage.db import Database
 from bot.storage.models import Inbox, InboxStatus, Merchant
 from bot.updates import UpdateRunner
@@ -243,3 +246,72 @@ async def test_a_burst_of_turns_reuses_the_connections_the_last_burst_opened(
         assert opened == [], f"the second burst opened {len(opened)} connection(s)"
     finally:
         event.remove(db.engine.sync_engine.pool, "connect", connected)
+
+
+@contextmanager
+def statement_texts(db: Database) -> Iterator[list[str]]:
+    """Every statement's full text sent while the block runs (SQLAlchemy's and the driver's
+    own, bot.storage.direct)."""
+    sent: list[str] = []
+
+    def executed(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(statement)
+
+    engine = db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", executed)
+    direct.listen(sent.append)
+    try:
+        yield sent
+    finally:
+        direct.unlisten(sent.append)
+        event.remove(engine, "before_cursor_execute", executed)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
+async def test_a_statement_text_does_not_depend_on_what_changed_or_how_many_arrived(
+    app: BotApp, fake: FakeTelegram, db: Database, clock: Clock
+) -> None:
+    """asyncpg prepares every statement text once per connection of the pool, a round trip
+    and a parse by the server each (issue 20: 0.69 per typed answer under bench_interview
+    when the merchant's write was one text per set of changed columns and the inbox's one
+    text per batch size). The merchant's write is one text per number of events on
+    PostgreSQL, and updates are accepted into the inbox by one text whatever the batch."""
+    runner = UpdateRunner(app, clock=clock)
+    with statement_texts(db) as sent:
+        for size in (1, 2, 3, 5):
+            batch = [fake.text_update(1000 * size + i, "/start") for i in range(size)]
+            assert len(await runner.accept(batch)) == size
+    accepts = {s for s in sent if s.lstrip().upper().startswith("INSERT INTO INBOX")}
+    assert len(accepts) == 1, accepts
+    if not db.is_postgres:
+        return
+    chat = 82
+    await through_inbox(runner, fake.text_update(chat, "/start"))
+    with statement_texts(db) as sent:
+        for answer in WALK:
+            await through_inbox(runner, fake.text_update(chat, answer))
+    writes = {s for s in sent if "UPDATE merchant" in s}
+    events = {s.count("INSERT INTO event") + s.count("UNION ALL") for s in writes}
+    assert len(writes) <= len(events), "\n\n".join(sorted(writes))
+    assert fake.messages(chat)[-1].text  # the walk got to its end
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_a_quiet_bot_keeps_using_its_warmest_connection(db: Database) -> None:
+    """The pool lends the connection given back last (LIFO): after a burst opened several,
+    the work that follows runs on one, whose statements asyncpg has prepared already (a
+    pool lending in turn would prepare every statement on every connection)."""
+
+    async def hold() -> None:
+        async with db.unit() as unit:
+            await unit.connection.execute(text("SELECT 1"))
+            await asyncio.sleep(0.05)
+
+    await asyncio.gather(*(hold() for _ in range(5)))
+    backends = set()
+    for _ in range(10):
+        async with db.unit() as unit:
+            backends.add(await unit.connection.scalar(text("SELECT pg_backend_pid()")))
+    assert len(backends) == 1, backends

@@ -120,7 +120,12 @@ class Database:
             # pool of 10 with 20 more "overflow" closed every connection beyond ten as it came
             # back, to open it again at the next burst (3.5 ms of the bot's CPU each, and a
             # new server process: 0.04-0.09 per typed answer under bench_interview).
-            kwargs.update(pool_size=POOL_SIZE, max_overflow=0, connect_args=self.connect_args)
+            kwargs.update(
+                pool_size=POOL_SIZE,
+                max_overflow=0,
+                pool_use_lifo=True,
+                connect_args=self.connect_args,
+            )
         self.url = parsed
         self.engine: AsyncEngine = create_async_engine(parsed, **kwargs)
         # Single statements outside a unit of work run without BEGIN/COMMIT on PostgreSQL:

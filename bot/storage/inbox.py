@@ -12,20 +12,24 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import (
     ARRAY,
+    JSON,
     BigInteger,
+    ColumnElement,
     Table,
+    Text,
     any_,
     bindparam,
+    cast,
     column,
     delete,
     func,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.sql import ClauseElement
@@ -33,9 +37,6 @@ from sqlalchemy.sql import ClauseElement
 from bot.storage.db import Database
 from bot.storage.models import Inbox, InboxStatus
 from bot.storage.upsert import insert
-
-if TYPE_CHECKING:
-    from sqlalchemy.sql.dml import ReturningInsert
 
 _TABLE: Table = Inbox.__table__  # type: ignore[attr-defined]
 # done() runs once per update: the statement is built once, here. Building it on every call
@@ -63,28 +64,32 @@ _DONE_SQLITE = (
 )
 
 
-@cache
-def _accept(postgres: bool) -> ReturningInsert[tuple[int]]:
-    """accept()'s statement for a batch: it runs for every getUpdates batch, so it is built
-    once per dialect, like _DONE (at the first call: the PostgreSQL construct is not imported
-    on SQLite, see bot.storage.upsert)."""
-    return (
-        insert(_TABLE, postgres=postgres)
-        .on_conflict_do_nothing(index_elements=["update_id"])
-        .returning(_TABLE.c.update_id)
-    )
-
-
 _ACCEPTED = ("update_id", "payload", "received_at", "status", "attempts", "lease_until")
 
 
-def _accept_one(postgres: bool) -> Callable[[], ClauseElement]:
-    """accept()'s statement for one update (every webhook update; run by the driver,
-    Database.run): its columns as named parameters."""
+def _accept(postgres: bool) -> Callable[[], ClauseElement]:
+    """accept()'s statement (run by the driver, Database.run): the batch's payloads as one
+    JSON array, each element a row, so that its text is the same whatever the batch's size.
+    A multi-row VALUES was one statement per size, each compiled by SQLAlchemy and, on
+    PostgreSQL, prepared by asyncpg on every connection of the pool (issue 20)."""
 
     def build() -> ClauseElement:
-        values = {name: bindparam(name, type_=_TABLE.c[name].type) for name in _ACCEPTED}
-        return _accept(postgres).values(values)
+        payloads = bindparam("payloads", type_=Text)
+        if postgres:
+            rows = func.json_array_elements(cast(payloads, JSON)).table_valued("value")
+            update_id: ColumnElement[Any] = cast(rows.c.value.op("->>")("update_id"), BigInteger)
+        else:
+            rows = func.json_each(payloads).table_valued("value")
+            update_id = func.json_extract(rows.c.value, "$.update_id")
+        same = (bindparam(name, type_=_TABLE.c[name].type) for name in _ACCEPTED[2:])
+        # WHERE true: SQLite would read "ON CONFLICT" as the ON of a join without a WHERE.
+        batch = select(update_id, rows.c.value, *same).where(true())
+        return (
+            insert(_TABLE, postgres=postgres)
+            .from_select(list(_ACCEPTED), batch)
+            .on_conflict_do_nothing(index_elements=["update_id"])
+            .returning(_TABLE.c.update_id)
+        )
 
     return build
 
@@ -110,23 +115,14 @@ async def accept(
     """
     if not payloads:
         return []
-    rows = [
-        {
-            "update_id": payload["update_id"],
-            "payload": payload,
-            "received_at": now,
-            "status": InboxStatus.PENDING,
-            "attempts": 0,
-            "lease_until": now + lease,
-        }
-        for payload in payloads
-    ]
-    if len(rows) == 1:  # a webhook's update, or a polling batch of one
-        written = await db.run("inbox.accept", _accept_one(db.is_postgres), rows[0])
-    else:
-        # The rows go as parameters, not as .values(...): a multi-row VALUES has no cache
-        # key, so SQLAlchemy would compile it again for every batch.
-        written = await db.execute(_accept(db.is_postgres), rows)
+    parameters = {
+        "payloads": json.dumps(list(payloads)),
+        "received_at": now,
+        "status": InboxStatus.PENDING,
+        "attempts": 0,
+        "lease_until": now + lease,
+    }
+    written = await db.run("inbox.accept", _accept(db.is_postgres), parameters)
     fresh = {row[0] for row in written}
     return [payload for payload in payloads if payload["update_id"] in fresh]
 

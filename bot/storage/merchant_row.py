@@ -17,10 +17,16 @@ How one chat's turns stay in order across instances:
   If another turn (or any writer) changed the row since it was read, nothing is written and
   :class:`Conflict` is raised: the update is handled again from the start (bot.updates), as
   it would have waited for the other turn's lock before. A typed answer costs two round trips
-  (it was five: BEGIN, SELECT ... FOR UPDATE, INSERT, UPDATE, COMMIT). A turn that also runs
-  statements through SQLAlchemy (alerts planned again, marks read, a step marked by the ORM)
-  runs in a transaction, and the same conditional write, which locks the row until COMMIT,
-  keeps it correct.
+  (it was five: BEGIN, SELECT ... FOR UPDATE, INSERT, UPDATE, COMMIT). The UPDATE sets every
+  column, not only those that changed: one statement text (per number of events) instead of
+  one per set of changed columns, which asyncpg would prepare again on every connection of
+  the pool (a round trip and the server's parse each; 0.3-0.4 per typed answer under
+  ``bench_interview``, issue 20). The row's version check makes this as safe as before, and
+  the funnel trigger fires only for the columns it watches changing. A turn that changed no
+  column writes its events on the same condition, and leaves the row's version as it was.
+  A turn that also runs statements through SQLAlchemy (alerts planned again, marks read, a
+  step marked by the ORM) runs in a transaction, and the same conditional write, which
+  locks the row until COMMIT, keeps it correct.
 - **SQLite** has one writer at a time: the turn's transaction holds the write lock from its
   ``BEGIN IMMEDIATE`` (bot.storage.db), the read and the writes run inside it.
 
@@ -69,6 +75,8 @@ _JSON = frozenset(column.name for column in _TABLE.c if isinstance(column.type, 
 # no binary codec in asyncpg). Every UPDATE of the row changes it.
 _VERSION: ColumnElement[str] = cast(literal_column("merchant.xmin"), Text)
 _ID = _TABLE.c.id == bindparam("merchant_id")
+# What the PostgreSQL write sets: every column but the key (see the module's docstring).
+_WRITTEN = tuple(name for name in _COLUMNS if name != "id")
 
 
 class Conflict(HandleAgain):
@@ -98,13 +106,14 @@ def _event_params(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {f"e{i}_{name}": row[name] for i, row in enumerate(rows) for name in EVENT_COLUMNS}
 
 
-def _write_pg(columns: tuple[str, ...], events: int) -> ClauseElement:
-    """PostgreSQL: the conditional UPDATE and the events' INSERT as one statement, returning
-    the row's new version (no row: the version did not match, nothing was written)."""
+def _write_pg(changed: bool, events: int) -> ClauseElement:
+    """PostgreSQL: the conditional UPDATE of the whole row and the events' INSERT as one
+    statement, returning the row's new version (no row: the version did not match, nothing
+    was written)."""
     unchanged = _VERSION == bindparam("version")  # noqa: SIM300 (a column, not a constant)
     returned = (_TABLE.c.id, _VERSION.label("version"))
-    if columns:
-        update_row = update(_TABLE).where(_ID, unchanged).values(_sets(columns))
+    if changed:
+        update_row = update(_TABLE).where(_ID, unchanged).values(_sets(_WRITTEN))
         row = update_row.returning(*returned).cte("changed")
     else:  # events only (the row as it was): the same condition, the row locked meanwhile
         row = select(*returned).where(_ID, unchanged).with_for_update().cte("changed")
@@ -183,30 +192,36 @@ class StoredMerchant:
         }
 
     async def write(self, unit: Unit, events: Sequence[Mapping[str, Any]] = ()) -> None:
-        """Write the changed columns and these events (PostgreSQL: one statement; SQLite:
-        one UPDATE, one INSERT); raise :class:`Conflict` if the row changed since it was
-        read. What is sent becomes the stored state (a second call sends only what changed
-        after the first)."""
+        """Write the row, if a column changed, and these events (PostgreSQL: the whole row
+        and the events in one statement; SQLite: an UPDATE of the changed columns, one
+        INSERT); raise :class:`Conflict` if the row changed since it was read. What is sent
+        becomes the stored state (a second call writes only if more changed after the
+        first)."""
         changed = self.changes()
         if not changed and not events:
             return
         merchant_id = self.merchant.id
         dialect = unit.connection.dialect
         driver = await unit.driver()
-        columns = tuple(sorted(changed))
-        params = {f"set_{name}": value for name, value in changed.items()}
-        params["merchant_id"] = merchant_id
         if dialect.name == "postgresql":
             assert self.version is not None
+            current = self.merchant.__dict__
+            params = {f"set_{name}": current[name] for name in _WRITTEN} if changed else {}
+            params["merchant_id"] = merchant_id
             params["version"] = self.version
             params.update(_event_params(events))
-            key = ("merchant.write", columns, len(events))
-            statement = direct.prepared(dialect, key, lambda: _write_pg(columns, len(events)))
+            key = ("merchant.write", bool(changed), len(events))
+            statement = direct.prepared(
+                dialect, key, lambda: _write_pg(bool(changed), len(events))
+            )
             rows = await driver.fetch(statement, params)
             if not rows:
                 raise Conflict(merchant_id)
             self.version = rows[0][0]
         else:
+            columns = tuple(sorted(changed))
+            params = {f"set_{name}": value for name, value in changed.items()}
+            params["merchant_id"] = merchant_id
             if changed:
                 update_row = direct.prepared(
                     dialect, ("merchant.update", columns), lambda: _update_sqlite(columns)
