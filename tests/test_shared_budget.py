@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import signal
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -75,12 +76,13 @@ async def test_three_workers_share_one_budget_and_get_no_429(db_url: str, tmp_pa
 class Lender:
     """The shared row, in memory: next free moment, on the test's clock."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.next_slot = 0.0
         self.leased: list[float] = []
+        self.clock = clock
 
     async def __call__(self, count: int, spacing: float, pause: float) -> tuple[float, float]:
-        now = time.monotonic()
+        now = self.clock()
         self.next_slot = max(self.next_slot, now + pause) + count * spacing
         self.leased += [self.next_slot - (count - i) * spacing for i in range(count)]
         return self.next_slot, now
@@ -133,3 +135,40 @@ async def test_leases_from_postgres_never_overlap(db: Database) -> None:
     assert min(gaps) >= 5 * 0.04 - 1e-6
     paused, now = await lease_slots(db, 0, 0.04, 60.0)
     assert paused >= now + 60 - 1e-3
+
+
+class FakeTime:
+    """A clock that moves only when the budget sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.slept += seconds
+
+
+async def test_replies_go_at_once_and_take_the_slots_waiting_senders_would() -> None:
+    """People come first on PostgreSQL as with one process (RateBudget.reply): a reply to a
+    merchant waits out a 429 pause only, not for its slot's moment (at SEND_RATE=25 a burst
+    of fifty replies across the instances waited up to two seconds). It still takes a leased
+    slot, so the senders that wait their turn (the outbox, here and in the other processes)
+    come after it."""
+    fake = FakeTime()
+    lender = Lender(fake.clock)
+    budget = SharedBudget(
+        10, per_chat_interval=0, lease=lender, batch=5, clock=fake.clock, sleep=fake.sleep
+    )
+    for _ in range(5):
+        await budget.reply()
+    assert fake.slept == 0
+    assert len(lender.leased) == 5  # each reply took a slot of the shared budget
+    await budget.acquire(1)  # the outbox: after the five slots the replies took
+    assert fake.slept >= 5 / 10 - 1e-9
+    budget.penalise(3)
+    await budget.reply()  # a 429 pause still holds replies back
+    assert fake.slept >= 5 / 10 + 3 - 1e-9

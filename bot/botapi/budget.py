@@ -211,8 +211,9 @@ class SharedBudget(RateBudget):
     Global send slots are leased in small batches (about :data:`LEASE_SECONDS` of sending
     each) from a lender every process asks (PostgreSQL: :mod:`bot.storage.send_slots`), so
     the sum over all processes stays at ``global_rate`` while a send rarely waits for the
-    database. Slots not used in time are dropped, never sent late. Replies take the next
-    leased slot ahead of waiting senders; the per-chat interval stays per process. A 429
+    database. Slots not used in time are dropped, never sent late. Replies go at once (people
+    come first) and take the next leased slot, so waiting senders yield to them; the
+    per-chat interval stays per process. A 429
     pauses this process and moves the shared budget on for the others. If the lender cannot
     be reached, this process falls back to its own spacing (as without sharing) and says so.
     """
@@ -253,8 +254,12 @@ class SharedBudget(RateBudget):
             log.warning("could not share a 429 pause: %s", type(exc).__name__)
 
     async def reply(self) -> None:
-        """Take the next leased slot (ahead of waiting senders) and wait for it."""
-        await self._global_turn()
+        """Count a reply to a merchant: wait out a 429 pause only, then go, as with one
+        process (:meth:`RateBudget.reply`). It takes the next leased slot all the same
+        (leasing more when none is left), so the senders that wait their turn, here and in
+        the other processes, come after it."""
+        await self.wait_pause()
+        await self._take_slot()
 
     async def _global_turn(self) -> float:
         """Wait for a leased slot; one woken too late (a busy loop) is dropped, not used."""

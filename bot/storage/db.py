@@ -119,7 +119,9 @@ class Database:
             # Up to POOL_SIZE connections, opened as concurrent work needs them and kept: a
             # pool of 10 with 20 more "overflow" closed every connection beyond ten as it came
             # back, to open it again at the next burst (3.5 ms of the bot's CPU each, and a
-            # new server process: 0.04-0.09 per typed answer under bench_interview).
+            # new server process: 0.04-0.09 per typed answer under bench_interview). Lent
+            # last-in first-out: the work after a burst runs on the connection that has its
+            # statements prepared already (asyncpg prepares each text once per connection).
             kwargs.update(
                 pool_size=POOL_SIZE,
                 max_overflow=0,
