@@ -364,20 +364,20 @@ class UpdateRunner:
                 allowed_updates=allowed_updates,
             )
 
+        fetch: asyncio.Future[list[dict[str, Any]]] | None = None
         while not stop.is_set():
-            fetch = asyncio.ensure_future(fetch_batch())
-            stopped = asyncio.ensure_future(stop.wait())
-            await asyncio.wait({fetch, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if fetch is None:
+                fetch = asyncio.ensure_future(fetch_batch())
+            stopped: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
+            await asyncio.wait((fetch, stopped), return_when=asyncio.FIRST_COMPLETED)
             stopped.cancel()
             if not fetch.done():  # stopping: whatever this call returns is not acknowledged
-                fetch.cancel()
-                with contextlib.suppress(asyncio.CancelledError, TelegramError):
-                    await fetch
                 break
             try:
                 payloads = fetch.result()
                 fresh = await self.accept(payloads)
             except Exception as exc:  # network blip or database down: same offset again
+                fetch = None
                 log.warning("polling %s failed (%s: %s); retrying", where, type(exc).__name__, exc)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), pause)
@@ -386,4 +386,15 @@ class UpdateRunner:
             pause = 1.0
             if payloads:
                 offset = int(payloads[-1]["update_id"]) + 1
+            # The batch is in the inbox: ask for the next one (acknowledging this one) before
+            # handling it, so that new updates come in while this batch's turns run, as PTB's
+            # own polling does (the call is sent first: tasks start in the order made).
+            # Asked for after the batch, it reached Telegram behind the batch's replies, and
+            # the bot waited for it with nothing to do (issue 20: updates waited 23 ms at
+            # the fake under bench_interview, against 6 ms with PTB's polling).
+            fetch = None if stop.is_set() else asyncio.ensure_future(fetch_batch())
             self.spawn(fresh)
+        if fetch is not None and not fetch.done():
+            fetch.cancel()
+            with contextlib.suppress(asyncio.CancelledError, TelegramError):
+                await fetch

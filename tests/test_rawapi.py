@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from sqlmodel import select
 from telegram import Bot, Message, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import ExtBot
@@ -25,6 +26,7 @@ from bot.botapi.budget import RateBudget
 from bot.botapi.fake import FakeTelegram, SimulatedUser
 from bot.botapi.markup import keyboard, markup
 from bot.context import BotApp
+from bot.storage.models import Inbox
 from bot.updates import POLL_TIMEOUT, UpdateRunner
 from bot.views.model import Button, Screen
 from tests.conftest import Clock
@@ -338,3 +340,34 @@ async def test_replies_and_edits_send_the_bytes_ptb_sends(app: BotApp, screen: S
     assert edit_raw == edit_ptb
     assert by_raw["parse_mode"] == "HTML"
     assert ("reply_markup" in by_raw) == bool(screen.keyboard)
+
+
+async def test_the_next_batch_is_asked_for_before_this_one_is_handled(
+    app: BotApp, fake: FakeTelegram, clock: Clock
+) -> None:
+    """The next getUpdates is waiting at Telegram while a batch is handled (issue 20: asked
+    for only after the batch's turns had run, updates waited 23 ms at the fake under
+    bench_interview, against 6 ms with PTB's own polling, and the bot sat idle while the
+    fake answered the batch's replies before that call). It goes out once the batch is in
+    the inbox: its offset acknowledges the batch."""
+    runner = UpdateRunner(app, clock=clock)
+    batch = [fake.push_update(fake.text_update(CHAT + i, "/help")) for i in range(3)]
+    stop = asyncio.Event()
+    polling = asyncio.ensure_future(runner.poll(stop, ["message"]))
+    try:
+        await wait_until(lambda: all(fake.messages(CHAT + i) for i in range(3)))
+        fake.push_update(fake.text_update(CHAT + 3, "/help"))  # the waiting call returns it
+        await wait_until(lambda: bool(fake.messages(CHAT + 3)))
+    finally:
+        stop.set()
+        await polling
+        await runner.drain()
+    started = sorted(
+        (c for c in fake.calls if c.method in ("getUpdates", "sendMessage")), key=lambda c: c.at
+    )
+    methods = [c.method for c in started]
+    assert methods[: methods.index("sendMessage")] == ["getUpdates", "getUpdates"], methods
+    assert int(started[1].params["offset"]) == batch[-1]["update_id"] + 1
+    async with app.bot_data.db.session() as session:  # every update of the batch recorded
+        rows = (await session.exec(select(Inbox))).all()
+    assert {u["update_id"] for u in batch} <= {row.update_id for row in rows}
