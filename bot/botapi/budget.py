@@ -213,9 +213,9 @@ class SharedBudget(RateBudget):
     the sum over all processes stays at ``global_rate`` while a send rarely waits for the
     database. Slots not used in time are dropped, never sent late. Replies go at once (people
     come first) and take the next leased slot, so waiting senders yield to them; the
-    per-chat interval stays per process. A 429
-    pauses this process and moves the shared budget on for the others. If the lender cannot
-    be reached, this process falls back to its own spacing (as without sharing) and says so.
+    per-chat interval stays per process. A 429 pauses this process and moves the shared
+    budget on for the others. If the lender cannot be reached, this process falls back to
+    its own spacing (as without sharing) and says so.
     """
 
     def __init__(
