@@ -211,3 +211,23 @@ async def test_serve_killed_with_updates_in_flight_loses_none(db_url: str, tmp_p
         assert await inbox.pending(db) == 0
     finally:
         await db.dispose()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
+async def test_a_batch_is_stored_as_it_came_and_a_redelivered_part_is_not_new(
+    fake: FakeTelegram, db: Database, clock: Clock
+) -> None:
+    """A batch goes in as one JSON array (one statement text whatever its size): every
+    update's payload reads back as Telegram sent it (other scripts, emoji, quotes, nested
+    entities), and of a batch partly seen before only the new updates come back."""
+    texts = ["Größe „klein“", "日本 🇯🇵 \\ \" '", "Ann & Co <b>", "x" * 4096]
+    first = [fake.text_update(10 + i, text) for i, text in enumerate(texts)]
+    first[0]["message"]["entities"] = [{"type": "bold", "offset": 0, "length": 5}]
+    now, lease = clock(), timedelta(seconds=60)
+    assert await inbox.accept(db, first, now, lease) == first
+    again = [first[1], fake.text_update(20, "neu"), first[3]]
+    assert await inbox.accept(db, again, now, lease) == [again[1]]
+    for update in [*first, again[1]]:
+        stored = await row(db, update["update_id"])
+        assert stored is not None and stored.payload == update
+        assert stored.status == "pending" and stored.received_at == now
