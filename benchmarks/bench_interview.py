@@ -12,7 +12,12 @@ queued at the fake to the bot's first reply to it arriving there) and CPU per me
     python -m benchmarks.bench_interview [--merchants 50] [--rounds 5] [--db postgres [--socket]]
 
 ``--socket``: the bot reaches PostgreSQL over its Unix socket instead of TCP on loopback (a
-server on the same machine, as README's DATABASE_URL describes).
+server on the same machine, as README's DATABASE_URL describes). ``--base DIR``: the bot of
+another checkout (``git worktree add --detach DIR <commit>``) runs as a fourth bot in every
+round, from the same virtual environment: an A/B in one run, on the same machine state.
+
+Each run also says how long updates waited at the fake for a getUpdates to take them (a bot
+that asks for the next batch late leaves them waiting, and itself idle).
 
 Also reported: CPU per message of the bot against the bare echo bot's (both from /proc),
 p99 latency, each process's start-up time (spawned to first getUpdates, the content check
@@ -67,6 +72,22 @@ class Probe(FakeTelegram):
         self.replies: dict[int, asyncio.Event] = {}
         self.polled = asyncio.Event()  # set by the first getUpdates (the bot is ready)
         self.first_poll = 0.0
+        self.queued: dict[int, float] = {}  # update id -> when it was queued
+        self.waits: list[float] = []  # seconds each update waited for a getUpdates to take it
+
+    def push_update(self, update: dict[str, Any]) -> dict[str, Any]:
+        queued = super().push_update(update)
+        self.queued[int(queued["update_id"])] = time.perf_counter()
+        return queued
+
+    async def _get_updates(self, params: dict[str, Any]) -> Any:
+        updates = await super()._get_updates(params)
+        now = time.perf_counter()
+        for update in updates:
+            queued = self.queued.pop(int(update["update_id"]), None)
+            if queued is not None:
+                self.waits.append(now - queued)
+        return updates
 
     async def handle(
         self, token: str, method: str, params: Mapping[str, Any]
@@ -157,7 +178,9 @@ async def measure(
         before = await snapshot(proc, counts) if counts is not None else {}
         cpu_before, own_before = cpu_seconds(proc.pid), time.process_time()
         server_before = server_seconds(postmaster) if postmaster else 0.0
+        fake.waits.clear()
         elapsed, latencies = await asyncio.wait_for(load(fake, merchants, ANSWERS, base), 600)
+        waited = statistics.mean(fake.waits) if fake.waits else 0.0
         n = merchants * len(ANSWERS)
         cpu = (cpu_seconds(proc.pid) - cpu_before) / n
         harness = (time.process_time() - own_before) / n
@@ -166,7 +189,9 @@ async def measure(
         if counts is not None:
             after = await snapshot(proc, counts)
             trips = {k: (after.get(k, 0) - before.get(k, 0)) / n for k in after}
-        return Measured(n / elapsed, latencies, cpu, harness, startup, startup_cpu, trips, server)
+        return Measured(
+            n / elapsed, latencies, cpu, harness, startup, startup_cpu, trips, server, waited
+        )
     finally:
         await stop_process(proc)
 
@@ -192,6 +217,7 @@ class Measured:
     startup_cpu: float  # CPU seconds the process used until then
     trips: dict[str, float]  # database round trips per message, by kind (counted run only)
     server: float = 0.0  # CPU seconds per message of the PostgreSQL server (its processes)
+    waited: float = 0.0  # mean seconds an update waited at the fake for a getUpdates
 
 
 # The bots measured in each run: a bare PTB echo bot as installed (the baseline the target is
@@ -206,7 +232,17 @@ BOTS = (
 COUNTED = (("migration bot, counted", ["-m", "benchmarks.counted_bot", "run"], ("/start",)),)
 
 
-async def run(merchants: int, rounds: int, database: str = "sqlite", socket: bool = False) -> None:
+#: The migration bot of another checkout (``--base DIR``): run from DIR, in the same rounds.
+BASE = "migration bot at --base"
+
+
+async def run(
+    merchants: int,
+    rounds: int,
+    database: str = "sqlite",
+    socket: bool = False,
+    base_dir: Path | None = None,
+) -> None:
     print(f"machine: {os.cpu_count()} CPUs, {cpu_model()}, Python {platform.python_version()}")
     print(f"load average at start: {load_average()}")
     print(
@@ -214,6 +250,7 @@ async def run(merchants: int, rounds: int, database: str = "sqlite", socket: boo
         f" = {merchants * len(ANSWERS)} messages per run\n"
     )
     runs: list[list[Measured]] = []
+    named = BOTS if base_dir is None else (*BOTS, (BASE, BOTS[2][1], BOTS[2][2]))
     server_pg = None
     if database == "postgres":
         from tests.pgserver import PostgresServer
@@ -255,25 +292,26 @@ async def run(merchants: int, rounds: int, database: str = "sqlite", socket: boo
                 }
                 if round_no == 0:
                     await check_content(env, tmp)
-                bots = COUNTED if counted else BOTS
+                bots = COUNTED if counted else named
                 row = []
-                for i, (_, args, warmup) in enumerate(bots):
+                for i, (name, args, warmup) in enumerate(bots):
                     base = 10_000 * (i + 1) + round_no * 1000
                     counts = Path(tmp) / "counts.json" if counted else None
                     if counts is not None:
                         env["BENCH_COUNTS"] = str(counts)
                     postmaster = server_pg.postmaster_pid() if server_pg is not None else None
+                    own = env if name != BASE else {**env, "PYTHONPATH": str(base_dir)}
                     row.append(
                         await measure(
-                            fake, args, env, tmp, merchants, base, warmup, counts, postmaster
+                            fake, args, own, tmp, merchants, base, warmup, counts, postmaster
                         )
                     )
         if counted:
             report_trips(row[0], database)
             continue
         runs.append(row)
-        echo, echo_same, bot = row
-        rates = (f"{name} {m.rate:6.1f} msg/s" for (name, _, _), m in zip(BOTS, row, strict=True))
+        echo, echo_same, bot = row[:3]
+        rates = (f"{name} {m.rate:6.1f} msg/s" for (name, _, _), m in zip(named, row, strict=True))
         print(
             f"run {round_no + 1}: "
             + "   ".join(rates)
@@ -285,6 +323,9 @@ async def run(merchants: int, rounds: int, database: str = "sqlite", socket: boo
             + f"   p99 bot {pct(bot.latencies, 99):.0f} ms, echo {pct(echo.latencies, 99):.0f}"
             + f"   start-up bot {bot.startup:.2f} s ({bot.startup_cpu:.2f} s CPU),"
             + f" echo {echo.startup:.2f} s ({echo.startup_cpu:.2f} s CPU)"
+            + f"   waited at the fake: bot {bot.waited * 1000:.1f} ms,"
+            + f" echo {echo.waited * 1000:.1f} ms"
+            + (based(row[3], server_pg is not None) if len(row) > 3 else "")
         )
 
     if server_pg is not None:
@@ -296,7 +337,7 @@ async def run(merchants: int, rounds: int, database: str = "sqlite", socket: boo
         " | start-up to first getUpdates, s (median) | start-up CPU s (median) |"
     )
     print("|---|---|---|---|---|---|---|")
-    for i, (name, _, _) in enumerate(BOTS):
+    for i, (name, _, _) in enumerate(named):
         column = [r[i] for r in runs]
         lat = [x for m in column for x in m.latencies]
         print(
@@ -322,11 +363,31 @@ async def run(merchants: int, rounds: int, database: str = "sqlite", socket: boo
         f"{', '.join(f'{x:.2f}' for x in same)}"
         f"  (median {statistics.median(same):.2f})"
     )
+    if base_dir is not None:
+        against = [r[2].rate / r[3].rate for r in runs]
+        cpu_against = [r[2].cpu / r[3].cpu for r in runs]
+        print(
+            f"throughput bot / bot at {base_dir}, per run: "
+            f"{', '.join(f'{x:.2f}' for x in against)}  (median {statistics.median(against):.2f})"
+        )
+        print(
+            f"CPU per message bot / bot at {base_dir}, per run: "
+            f"{', '.join(f'{x:.2f}' for x in cpu_against)}"
+            f"  (median {statistics.median(cpu_against):.2f})"
+        )
     harness = statistics.median(r[2].harness for r in runs) * 1000
     print(f"harness CPU per message while driving the bot: {harness:.2f} ms")
     if server_pg is not None:
         pg_cpu = statistics.median(r[2].server for r in runs) * 1000
         print(f"PostgreSQL server CPU per message of the bot (median): {pg_cpu:.2f} ms")
+
+
+def based(base: Measured, postgres: bool) -> str:
+    """The --base bot's figures in a run's line."""
+    server = f", PostgreSQL {base.server * 1000:.2f} ms" if postgres else ""
+    return (
+        f"   base: CPU/msg {base.cpu * 1000:.2f} ms{server}, p99 {pct(base.latencies, 99):.0f} ms"
+    )
 
 
 def pct(values: list[float], q: int) -> float:
@@ -399,10 +460,18 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--socket", action="store_true", help="PostgreSQL over its Unix socket")
+    parser.add_argument(
+        "--base",
+        type=Path,
+        metavar="DIR",
+        help="also run the bot of another checkout (e.g. a git worktree) in every round",
+    )
     args = parser.parse_args()
     if args.socket and args.db != "postgres":
         parser.error("--socket is for --db postgres")
-    asyncio.run(run(args.merchants, args.rounds, args.db, args.socket))
+    if args.base is not None and not (args.base / "bot" / "__main__.py").is_file():
+        parser.error(f"--base {args.base}: no bot/__main__.py there (a checkout of this project)")
+    asyncio.run(run(args.merchants, args.rounds, args.db, args.socket, args.base))
 
 
 if __name__ == "__main__":
