@@ -347,39 +347,28 @@ async def run(
             f" {statistics.median(m.startup for m in column):.2f} |"
             f" {statistics.median(m.startup_cpu for m in column):.2f} |"
         )
-    ratios = [r[2].rate / r[0].rate for r in runs]
+    print()
+    per_run("throughput bot / bare PTB echo bot", [r[2].rate / r[0].rate for r in runs], ">= 1.2")
+    per_run("CPU per message bot / bare PTB echo bot", [r[2].cpu / r[0].cpu for r in runs], "<= 1")
     same = [r[2].rate / r[1].rate for r in runs]
-    cpu = [r[2].cpu / r[0].cpu for r in runs]
-    print(
-        f"\nthroughput bot / bare PTB echo bot, per run: {', '.join(f'{x:.2f}' for x in ratios)}"
-        f"  (median {statistics.median(ratios):.2f}, target >= 1.2)"
-    )
-    print(
-        f"CPU per message bot / bare PTB echo bot, per run: {', '.join(f'{x:.2f}' for x in cpu)}"
-        f"  (median {statistics.median(cpu):.2f}, target <= 1.0)"
-    )
-    print(
-        "throughput bot / echo bot on the same transport, per run: "
-        f"{', '.join(f'{x:.2f}' for x in same)}"
-        f"  (median {statistics.median(same):.2f})"
-    )
+    per_run("throughput bot / echo bot on the same transport", same)
     if base_dir is not None:
-        against = [r[2].rate / r[3].rate for r in runs]
-        cpu_against = [r[2].cpu / r[3].cpu for r in runs]
-        print(
-            f"throughput bot / bot at {base_dir}, per run: "
-            f"{', '.join(f'{x:.2f}' for x in against)}  (median {statistics.median(against):.2f})"
-        )
-        print(
-            f"CPU per message bot / bot at {base_dir}, per run: "
-            f"{', '.join(f'{x:.2f}' for x in cpu_against)}"
-            f"  (median {statistics.median(cpu_against):.2f})"
-        )
+        per_run(f"throughput bot / bot at {base_dir}", [r[2].rate / r[3].rate for r in runs])
+        per_run(f"CPU per message bot / bot at {base_dir}", [r[2].cpu / r[3].cpu for r in runs])
     harness = statistics.median(r[2].harness for r in runs) * 1000
     print(f"harness CPU per message while driving the bot: {harness:.2f} ms")
     if server_pg is not None:
         pg_cpu = statistics.median(r[2].server for r in runs) * 1000
         print(f"PostgreSQL server CPU per message of the bot (median): {pg_cpu:.2f} ms")
+
+
+def per_run(what: str, ratios: list[float], target: str = "") -> None:
+    """One ratio's value in every run, its median and (if there is one) its target."""
+    aim = f", target {target}" if target else ""
+    print(
+        f"{what}, per run: {', '.join(f'{x:.2f}' for x in ratios)}"
+        f"  (median {statistics.median(ratios):.2f}{aim})"
+    )
 
 
 def based(base: Measured, postgres: bool) -> str:
