@@ -42,6 +42,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from telegram import Update
+from telegram.error import TelegramError
 
 from bot.botapi import raw
 from bot.context import BotApp
@@ -395,5 +396,5 @@ class UpdateRunner:
             self.spawn(fresh)
         if fetch is not None:  # stopping: whatever this call returns is not acknowledged
             fetch.cancel()
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await fetch  # its outcome, an answer or an error, is not used
+            with contextlib.suppress(asyncio.CancelledError, TelegramError):
+                await fetch

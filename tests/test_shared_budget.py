@@ -20,6 +20,7 @@ from bot.storage.models import Outbox
 from bot.storage.send_slots import lease_slots
 from tests.conftest import TOKEN
 from tests.outbox_seed import seed_due_alerts
+from tests.test_budget import FakeTime
 from tests.test_modes_processes import env_for, start_bot
 
 ALERTS = 150
@@ -137,21 +138,6 @@ async def test_leases_from_postgres_never_overlap(db: Database) -> None:
     assert paused >= now + 60 - 1e-3
 
 
-class FakeTime:
-    """A clock that moves only when the budget sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept = 0.0
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
-        self.slept += seconds
-
-
 async def test_replies_go_at_once_and_take_the_slots_waiting_senders_would() -> None:
     """People come first on PostgreSQL as with one process (RateBudget.reply): a reply to a
     merchant waits out a 429 pause only, not for its slot's moment (at SEND_RATE=25 a burst
@@ -159,16 +145,16 @@ async def test_replies_go_at_once_and_take_the_slots_waiting_senders_would() -> 
     slot, so the senders that wait their turn (the outbox, here and in the other processes)
     come after it."""
     fake = FakeTime()
+    fake.now = 1000.0
     lender = Lender(fake.clock)
     budget = SharedBudget(
         10, per_chat_interval=0, lease=lender, batch=5, clock=fake.clock, sleep=fake.sleep
     )
-    for _ in range(5):
-        await budget.reply()
-    assert fake.slept == 0
+    await fake.run(*(budget.reply() for _ in range(5)))
+    assert fake.sleeps == 0 and fake.now == 1000.0
     assert len(lender.leased) == 5  # each reply took a slot of the shared budget
-    await budget.acquire(1)  # the outbox: after the five slots the replies took
-    assert fake.slept >= 5 / 10 - 1e-9
+    await fake.run(budget.acquire(1))  # the outbox: after the five slots the replies took
+    assert fake.now >= 1000 + 5 / 10 - 1e-9
     budget.penalise(3)
-    await budget.reply()  # a 429 pause still holds replies back
-    assert fake.slept >= 5 / 10 + 3 - 1e-9
+    await fake.run(budget.reply())  # a 429 pause still holds replies back
+    assert fake.now >= 1000 + 5 / 10 + 3 - 1e-9
