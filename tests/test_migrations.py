@@ -11,7 +11,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
 
 import bot.storage.models  # noqa: F401 - registers the tables
@@ -31,13 +31,48 @@ async def test_migrations_match_the_models(db_url: str) -> None:
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
     await db.dispose()
     assert diff == []
-    assert version == "0016"
+    assert version == "0017"
+
+
+# Every index on the tables each interactive update writes, and the query that reads it:
+# an index costs every update one more B-tree write (issue 20, migration 0017), so one
+# nothing reads is dropped, and a new one names its reader here.
+READ_BY = {
+    "merchant": {
+        "ix_merchant_last_seen": "bot.storage.erase (retention sweep), /stats active_week",
+    },
+    "event": {
+        "ix_event_merchant_id": "bot.storage.turn_reads.last_event, erase, broadcast segment",
+    },
+    "inbox": {
+        "ix_inbox_due": "bot.storage.inbox claim (pending, lease expired)",
+        "ix_inbox_received_at": "bot.storage.inbox prune",
+    },
+    "merchant_funnel": {},
+}
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
+async def test_the_tables_every_update_writes_carry_only_indexes_something_reads(
+    db_url: str,
+) -> None:
+    db = Database(db_url)
+    await db.upgrade()
+    async with db.engine.connect() as conn:
+        found = await conn.run_sync(
+            lambda sync: {
+                table: {index["name"] for index in inspect(sync).get_indexes(table)}
+                for table in READ_BY
+            }
+        )
+    await db.dispose()
+    assert found == {table: set(readers) for table, readers in READ_BY.items()}
 
 
 def test_the_shipped_head_is_read_from_the_files_as_alembic_reads_it() -> None:
     # script_head() spares start-up the alembic import; it must agree with alembic.
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert script_head() == head == "0016"
+    assert script_head() == head == "0017"
 
 
 async def test_a_database_at_head_is_not_migrated_again(

@@ -123,11 +123,6 @@ class EnumText(TypeDecorator[str]):
 class Merchant(SQLModel, table=True):
     """One Telegram user talking to the bot, with their interview state and preferences."""
 
-    __table_args__ = (
-        # The console's funnel: who stopped at which question.
-        Index("ix_merchant_funnel", "mode", "current", "last_seen"),
-    )
-
     id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     language_code: str | None = Field(default=None, max_length=16)
@@ -294,12 +289,6 @@ class Event(SQLModel, table=True):
     ``markets`` is the market ids wrapped in commas (``,uk,de,``: filter with
     ``LIKE '%,uk,%'``).
     """
-
-    __table_args__ = (
-        Index("ix_event_kind_at", "kind", "at"),
-        Index("ix_event_platform", "platform"),
-        Index("ix_event_shop_status", "shop_status"),
-    )
 
     id: int | None = Field(default=None, primary_key=True)
     merchant_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
