@@ -40,12 +40,15 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 from benchmarks.wire import CONNECT
 from bot.botapi.fake import FakeTelegram, serve
+
+if TYPE_CHECKING:
+    from tests.pgserver import PostgresServer
 
 TOKEN = "123456789:AAHbenchmarkTokenOnly_0123456789abcd"
 REPO = Path(__file__).resolve().parent.parent
@@ -260,16 +263,9 @@ async def run(
     for round_no in range(rounds + 1):
         counted = round_no == rounds  # one more run, counting round trips
         with tempfile.TemporaryDirectory() as tmp:
-            db_url = (
-                server_pg.create_database(f"bench{round_no}")
-                if server_pg is not None
-                else f"sqlite+aiosqlite:///{tmp}/bench.db"
-            )
-            if server_pg is not None and socket:
-                db_url = (
-                    f"postgresql+asyncpg://postgres@/bench{round_no}"
-                    f"?host={server_pg.tmpdir}&port={server_pg.port}"
-                )
+            db_url = database_url(server_pg, tmp, f"bench{round_no}", socket)
+            # The --base bot gets its own database: its migrations may stop before head's.
+            base_url = database_url(server_pg, tmp, f"base{round_no}", socket) if base_dir else ""
             fake = Probe()
             async with await serve(fake) as server:
                 env = {
@@ -300,7 +296,11 @@ async def run(
                     if counts is not None:
                         env["BENCH_COUNTS"] = str(counts)
                     postmaster = server_pg.postmaster_pid() if server_pg is not None else None
-                    own = env if name != BASE else {**env, "PYTHONPATH": str(base_dir)}
+                    own = (
+                        env
+                        if name != BASE
+                        else {**env, "PYTHONPATH": str(base_dir), "DATABASE_URL": base_url}
+                    )
                     row.append(
                         await measure(
                             fake, args, own, tmp, merchants, base, warmup, counts, postmaster
@@ -360,6 +360,17 @@ async def run(
     if server_pg is not None:
         pg_cpu = statistics.median(r[2].server for r in runs) * 1000
         print(f"PostgreSQL server CPU per message of the bot (median): {pg_cpu:.2f} ms")
+
+
+def database_url(server: PostgresServer | None, tmp: str, name: str, socket: bool) -> str:
+    """A new database for one bot's run: a file in ``tmp``, or one on the PostgreSQL server
+    (over its Unix socket with ``--socket``)."""
+    if server is None:
+        return f"sqlite+aiosqlite:///{tmp}/{name}.db"
+    url = server.create_database(name)
+    if socket:
+        url = f"postgresql+asyncpg://postgres@/{name}?host={server.tmpdir}&port={server.port}"
+    return url
 
 
 def per_run(what: str, ratios: list[float], target: str = "") -> None:

@@ -4,6 +4,10 @@ write of the changed columns run by the driver; on PostgreSQL optimistic, two ro
 against an empty unit of work. In one process, alternating, so the machine's load moves all
 three alike (issue 20).
 
+Then ``answers written``: what a typed answer writes (its merchant's row and one ``answer``
+event, over 2,000 merchants) on a database at head against one with the indexes migration
+0017 dropped created again, alternating; on PostgreSQL with the server's CPU too.
+
     python -m benchmarks.bench_merchant_row [--db postgres] [--turns 1000] [--rounds 4]
 """
 
@@ -11,11 +15,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import text
+
+from benchmarks.bench_interview import server_seconds
 from bot.storage import merchant_row
 from bot.storage.db import Database, get_locked
 from bot.storage.models import Merchant
@@ -30,21 +38,53 @@ def change(merchant: Merchant, i: int) -> None:
     merchant.current = "a" if i % 2 else "b"
 
 
-async def measure(url: str, turns: int, rounds: int) -> None:
+#: How many merchants the ``answers written`` section spreads its turns over.
+MERCHANTS = 2000
+
+
+def merchants(count: int) -> list[Merchant]:
+    """Merchants mid-interview, as the bot stores them."""
+    return [
+        Merchant(
+            id=i,
+            chat_id=i,
+            first_seen=NOW,
+            last_seen=NOW,
+            answers={"platform": "shopify", "market": ["uk", "de"], "entity": "company"},
+            path=["platform", "market", "entity"],
+            current="fulfilment",
+        )
+        for i in range(1, count + 1)
+    ]
+
+
+def answer_event(merchant_id: int, i: int) -> dict[str, object]:
+    """The ``answer`` event a typed answer logs (bot.services.core.Turn.log)."""
+    return {
+        "merchant_id": merchant_id,
+        "kind": "answer",
+        "at": NOW + timedelta(seconds=i),
+        "data": {},
+        "question": "fulfilment",
+        "step": None,
+        "platform": "shopify",
+        "shop_status": None,
+        "markets": ",uk,de,",
+    }
+
+
+async def measure(
+    url: str,
+    answers_url: str,
+    old_url: str,
+    turns: int,
+    rounds: int,
+    postmaster: int | None = None,
+) -> None:
     db = Database(url)
     await db.upgrade()
     async with db.session() as session:
-        session.add(
-            Merchant(
-                id=1,
-                chat_id=1,
-                first_seen=NOW,
-                last_seen=NOW,
-                answers={"platform": "shopify", "market": ["uk", "de"], "entity": "company"},
-                path=["platform", "market", "entity"],
-                current="fulfilment",
-            )
-        )
+        session.add_all(merchants(1))
 
     async def orm(i: int) -> None:
         async with db.session() as session:
@@ -82,6 +122,68 @@ async def measure(url: str, turns: int, rounds: int) -> None:
         shown = ", ".join(f"{x:.3f}" for x in figures)
         print(f"{name:18} ms CPU per turn: {shown}  (min {min(figures):.3f})")
     await db.dispose()
+    await answers_written(answers_url, old_url, turns, rounds, postmaster)
+
+
+async def answers_written(
+    url: str, old_url: str, turns: int, rounds: int, postmaster: int | None
+) -> None:
+    """A typed answer's writes at head against the same with 0017's indexes back."""
+    dropped = importlib.import_module("bot.storage.migrations.versions.0017_drop_unread_indexes")
+    databases = {"head": Database(url), "0017's indexes": Database(old_url)}
+    for name, db in databases.items():
+        await db.upgrade()
+        async with db.session() as session:
+            session.add_all(merchants(MERCHANTS))
+        if name != "head":
+            async with db.engine.begin() as conn:
+                for index, table, columns in dropped.DROPPED:
+                    listed = ", ".join(columns)
+                    await conn.execute(text(f"CREATE INDEX {index} ON {table} ({listed})"))
+
+    def turn_on(db: Database) -> Callable[[int], Awaitable[None]]:
+        async def turn(i: int) -> None:
+            merchant_id = i % MERCHANTS + 1
+            async with db.unit() as unit:
+                stored = await merchant_row.load(unit, merchant_id, lock_key=merchant_id)
+                assert stored is not None
+                change(stored.merchant, i)
+                await stored.write(unit, [answer_event(merchant_id, i)])
+
+        return turn
+
+    print(f"\nanswers written: {turns} typed answers' row + event over {MERCHANTS} merchants")
+    bot: dict[str, list[float]] = {name: [] for name in databases}
+    server: dict[str, list[float]] = {name: [] for name in databases}
+    step = 0
+    for db in databases.values():  # warm caches
+        for _ in range(50):
+            step += 1
+            await turn_on(db)(step)
+    for _ in range(rounds):
+        for name, db in databases.items():
+            turn = turn_on(db)
+            server_before = server_seconds(postmaster) if postmaster else 0.0
+            start = time.process_time()
+            for _ in range(turns):
+                step += 1
+                await turn(step)
+            bot[name].append((time.process_time() - start) / turns * 1e3)
+            if postmaster:
+                server[name].append((server_seconds(postmaster) - server_before) / turns * 1e3)
+    for name in databases:
+        shown = ", ".join(f"{x:.3f}" for x in bot[name])
+        print(f"{name:18} ms CPU per answer: {shown}")
+        if postmaster:
+            shown = ", ".join(f"{x:.3f}" for x in server[name])
+            print(f"{'':18} PostgreSQL ms:     {shown}")
+    ratios = [h / o for h, o in zip(bot["head"], bot["0017's indexes"], strict=True)]
+    print("head / with 0017's indexes, per round: " + ", ".join(f"{r:.2f}" for r in ratios))
+    if postmaster:
+        ratios = [h / o for h, o in zip(server["head"], server["0017's indexes"], strict=True)]
+        print("  PostgreSQL's CPU, per round:         " + ", ".join(f"{r:.2f}" for r in ratios))
+    for db in databases.values():
+        await db.dispose()
 
 
 def main() -> None:
@@ -94,10 +196,12 @@ def main() -> None:
         from tests.pgserver import PostgresServer
 
         with PostgresServer() as server:
-            asyncio.run(measure(server.create_database("merchant_row"), args.turns, args.rounds))
+            urls = (server.create_database(name) for name in ("merchant_row", "answers", "old"))
+            asyncio.run(measure(*urls, args.turns, args.rounds, server.postmaster_pid()))
         return
     with tempfile.TemporaryDirectory() as tmp:
-        asyncio.run(measure(f"sqlite+aiosqlite:///{tmp}/bench.db", args.turns, args.rounds))
+        urls = (f"sqlite+aiosqlite:///{tmp}/{name}.db" for name in ("bench", "answers", "old"))
+        asyncio.run(measure(*urls, args.turns, args.rounds))
 
 
 if __name__ == "__main__":
