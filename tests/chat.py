@@ -47,6 +47,8 @@ async def interview(user: SimulatedUser, profile: Profile) -> list[FakeMessage]:
     last = await one(profile.fulfilment)
     if profile.platform != "I have no web store":
         last = await many(profile.uses)
+    if profile.markets == ("Somewhere else",):
+        return last  # no TikTok Shop there: nothing to ask about one (content/interview.yaml)
     last = await one(profile.status)
     last = await (user.send(profile.shop_name) if profile.shop_name else user.press("Skip"))
     if profile.status != "Already selling":

@@ -24,6 +24,8 @@ def test_the_dot_text_has_every_question_route_step_and_prerequisite(content: Co
         assert f'"q:{qid}" [label=' in dot
     # A branch with its condition, as the editor wrote it in interview.yaml.
     assert '"q:fulfilment" -> "q:shop_status" [label="platform = none"];' in dot
+    assert '"q:uses" -> "q:end" [label="market only elsewhere"];' in dot
+    assert r'label="platform = none\nmarket only elsewhere"' in dot
     for step in content.steps:
         assert f'"s:{step.id}" [label=' in dot
         for required in step.requires:

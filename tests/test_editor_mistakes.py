@@ -185,3 +185,35 @@ def test_a_step_reading_an_unknown_variable_is_told_what_it_can_read(tree: Path)
         "'answer' is undefined; a step can read answers, shop_name, markets, shop_markets,"
         " market_names, deadline, facts (did you mean answers?)"
     ), found
+
+
+def test_a_misspelt_option_in_a_branch_fails_at_the_branch_s_line(tree: Path) -> None:
+    interview = tree / "interview.yaml"
+    text = interview.read_text(encoding="utf-8")
+    interview.write_text(
+        text.replace("- only: {market: [elsewhere]}", "- only: {market: [elswhere]}")
+    )
+    with pytest.raises(ContentError) as caught:
+        load_content(tree)
+    line = line_of(interview, "[elswhere]")
+    assert [str(p) for p in caught.value.problems] == [
+        f"{interview}:{line}: uses: next has a bad condition on 'market': no option 'elswhere'"
+    ]
+
+
+def test_a_default_branch_with_a_condition_is_named(tree: Path) -> None:
+    interview = tree / "interview.yaml"
+    text = interview.read_text(encoding="utf-8")
+    interview.write_text(
+        text.replace(
+            "      - goto: shop_status\n",
+            "      - goto: shop_status\n        only: {market: [us]}\n",
+            1,
+        )
+    )
+    with pytest.raises(ContentError) as caught:
+        load_content(tree)
+    assert any(
+        "uses: the last branch of next must have no 'when' or 'only'" in str(p)
+        for p in caught.value.problems
+    ), caught.value.problems

@@ -140,3 +140,35 @@ async def test_blocker_is_acknowledged_not_done_and_outside_the_count(
     assert count.startswith("0 of")
     plan = (await user.send("/plan"))[-1].text or ""
     assert count in plan
+
+
+async def test_somewhere_else_only_is_not_asked_about_a_shop_it_cannot_open(
+    user: SimulatedUser,
+) -> None:
+    # Where TikTok Shop is not open there is no shop status, shop name or go-live date to
+    # ask about: the plan has no register, set-up or go-live steps for it (issue 14's
+    # "somewhere else" plan), so the interview ends after what Storefront was used for.
+    await user.send("/start")
+    await user.press("Shopify")
+    await user.press("⬜ Somewhere else")
+    entity = (await user.press("Done ✓"))[-1].text or ""
+    assert entity.startswith("Question 3 of 7"), entity
+    for label in ("Registered company", "Based in my markets", "1–50 products"):
+        await user.press(label)
+    await user.press("We ship ourselves")
+    await user.press("⬜ Ads")
+    end = (await user.press("Done ✓"))[-1]
+    text = end.text or ""
+    assert "Where do you stand with TikTok Shop" not in text and "0 of 1 done" in text, text
+    assert "▶️ Next step" in end.button_labels
+    # Adding a TikTok Shop market later asks what that market needs, and only that.
+    await user.send("/profile")
+    await user.press("Change: Markets")
+    await user.press("⬜ United Kingdom")
+    asked = (await user.press("Done ✓"))[-1].text or ""
+    assert "Where do you stand with TikTok Shop" in asked, asked
+    await user.press("Not started")
+    await user.press("Skip")  # shop name
+    after = (await user.press("Skip"))[-1].text or ""  # go-live date
+    plan = "\n".join(await all_plan_pages(user))
+    assert "Register for TikTok Shop in the United Kingdom" in plan, after

@@ -148,7 +148,7 @@ def routes_look_ahead(interview: Interview) -> bool:
         if qid in ahead[qid]:  # a loop: the walk's shortcut would not hold
             return True
         for candidate in question.routes:
-            if set(candidate.when) & ahead[qid]:
+            if candidate.keys & ahead[qid]:
                 return True
     return False
 
@@ -1207,7 +1207,7 @@ class Checker:
         interview = self.content.interview
         selector = self.selector
         route_keys = sorted(
-            {k for q in interview.questions.values() for r in q.routes for k in r.when}
+            {k for q in interview.questions.values() for r in q.routes for k in r.keys}
         )
         asked: set[str] = set()
         found: dict[int, dict[str, Answer]] = {}

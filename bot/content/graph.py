@@ -12,7 +12,7 @@ import subprocess
 from collections.abc import Iterable, Mapping
 
 from bot.content.loader import Content
-from bot.domain.interview import END
+from bot.domain.interview import END, Route
 
 #: Seconds ``dot`` may take before the DOT text is used instead.
 DOT_TIMEOUT = 30.0
@@ -23,8 +23,17 @@ def _quote(text: str) -> str:
     return f'"{escaped}"'
 
 
-def _conditions(conditions: Mapping[str, Iterable[str]]) -> str:
-    return "\n".join(f"{key} = {' | '.join(sorted(values))}" for key, values in conditions.items())
+def _conditions(conditions: Mapping[str, Iterable[str]], sign: str = "=") -> str:
+    return "\n".join(
+        f"{key} {sign} {' | '.join(sorted(values))}" for key, values in conditions.items()
+    )
+
+
+def _route_label(route: Route) -> str:
+    """A branch's conditions: ``key = a | b`` (one of), ``key only a | b`` (nothing else)."""
+    return "\n".join(
+        part for part in (_conditions(route.when), _conditions(route.only, "only")) if part
+    )
 
 
 def _label(content: Content, key: str, fallback: str) -> str:
@@ -58,7 +67,8 @@ def to_dot(content: Content) -> str:
         lines.append(f"    {_quote('q:' + qid)} [label={label}];")
     for qid, question in interview.questions.items():
         for route in question.routes:
-            attrs = f" [label={_quote(_conditions(route.when))}]" if route.when else ""
+            label = _route_label(route)
+            attrs = f" [label={_quote(label)}]" if label else ""
             lines.append(f"    {_quote('q:' + qid)} -> {_quote('q:' + route.goto)}{attrs};")
     lines += [
         "  }",
@@ -72,6 +82,8 @@ def to_dot(content: Content) -> str:
         parts = [step.title, f"[{step.id} v{step.version}, {step.kind}]"]
         if step.when:
             parts.append("when " + _conditions(step.when).replace("\n", "; "))
+        if step.only:
+            parts.append(_conditions(step.only, "only").replace("\n", "; "))
         if step.unless:
             parts.append("unless " + _conditions(step.unless).replace("\n", "; "))
         shape = shapes.get(step.kind, "note")

@@ -294,12 +294,14 @@ class CampaignModel(_Strict):
 
 
 class RouteModel(_Strict):
-    """One branch of ``next``."""
+    """One branch of ``next``: ``when`` an answer is among the listed, ``only`` when
+    something is picked and nothing outside the list (a several-choice question)."""
 
     goto: str
     when: dict[str, list[str]] = {}
+    only: dict[str, list[str]] = {}
 
-    @field_validator("when", mode="before")
+    @field_validator("when", "only", mode="before")
     @classmethod
     def _lists(cls, value: Any) -> Any:
         return _as_list(value)
@@ -1590,14 +1592,20 @@ def _build_interview(
             routes = (Route(q.next),)
         else:
             routes = tuple(
-                Route(r.goto, {k: frozenset(v) for k, v in r.when.items()}) for r in q.next
+                Route(
+                    r.goto,
+                    {k: frozenset(v) for k, v in r.when.items()},
+                    {k: frozenset(v) for k, v in r.only.items()},
+                )
+                for r in q.next
             )
-            if q.next and q.next[-1].when:
+            if q.next and (q.next[-1].when or q.next[-1].only):
                 problems.append(
                     Problem(
                         path,
                         here,
-                        f"{q.id}: the last branch of next must have no 'when' (the default)",
+                        f"{q.id}: the last branch of next must have no 'when' or 'only'"
+                        " (the default)",
                     )
                 )
         for r in routes:
@@ -1642,15 +1650,20 @@ def _build_interview(
                 )
             )
     for index, q in enumerate(model.questions):
-        for r in questions[q.id].routes:
-            for key, values in r.when.items():
+        for branch, r in enumerate(questions[q.id].routes):
+            for key, values in (*r.when.items(), *r.only.items()):
                 other = questions.get(key)
                 if other is None or not other.is_choice or not values <= set(other.options):
+                    unknown = sorted(values - set(other.options)) if other else []
                     problems.append(
                         Problem(
                             path,
-                            lines.get(("questions", index), 1),
-                            f"{q.id}: next has a bad condition on {key!r}",
+                            lines.get(
+                                ("questions", index, "next", branch),
+                                lines.get(("questions", index), 1),
+                            ),
+                            f"{q.id}: next has a bad condition on {key!r}"
+                            + (f": no option {', '.join(map(repr, unknown))}" if unknown else ""),
                         )
                     )
     # Branches only go forward, so every path ends.

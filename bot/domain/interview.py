@@ -23,10 +23,21 @@ Conditions = Mapping[str, frozenset[str]]
 
 @dataclass(frozen=True)
 class Route:
-    """Go to ``goto`` when every condition holds (no conditions: always)."""
+    """Go to ``goto`` when every condition holds (no conditions: always): ``when``, an
+    answer among the listed; ``only``, something picked and nothing outside the list."""
 
     goto: str
     when: Conditions = field(default_factory=dict)
+    only: Conditions = field(default_factory=dict)
+
+    @property
+    def keys(self) -> set[str]:
+        """The questions this branch reads."""
+        return {*self.when, *self.only}
+
+    def holds(self, answers: Mapping[str, Answer]) -> bool:
+        """Whether the merchant's answers take this branch."""
+        return matches(self.when, answers) and only_matches(self.only, answers)
 
 
 @dataclass(frozen=True)
@@ -96,10 +107,24 @@ def matches(conditions: Conditions, answers: Mapping[str, Answer]) -> bool:
     return True
 
 
+def options_picked(value: Answer) -> list[str]:
+    """An answer as the list of options picked (none for a skipped or missing answer)."""
+    return value if isinstance(value, list) else [value] if value else []
+
+
+def only_matches(only: Conditions, answers: Mapping[str, Answer]) -> bool:
+    """Every ``only`` condition holds: something picked, and nothing outside the list."""
+    for key, allowed in only.items():
+        values = options_picked(answers.get(key))
+        if not values or not allowed.issuperset(values):
+            return False
+    return True
+
+
 def route(interview: Interview, qid: str, answers: Mapping[str, Answer]) -> str | None:
     """The question that follows ``qid`` given the answers, or None at the end."""
     for candidate in interview.question(qid).routes:
-        if matches(candidate.when, answers):
+        if candidate.holds(answers):
             return None if candidate.goto == END else candidate.goto
     return None
 

@@ -9,7 +9,7 @@ from datetime import date
 from functools import cached_property
 from typing import Literal
 
-from bot.domain.interview import Answer, Conditions, matches
+from bot.domain.interview import Answer, Conditions, matches, only_matches, options_picked
 
 Scope = Literal["general", "platform", "market"]
 SCOPE_RANK: Mapping[str, int] = {"general": 0, "market": 1, "platform": 2}
@@ -77,19 +77,6 @@ class Step:
         return self.kind == "step"
 
 
-def _values(value: Answer) -> list[str]:
-    return value if isinstance(value, list) else [value] if value else []
-
-
-def only_matches(only: Conditions, answers: Mapping[str, Answer]) -> bool:
-    """Every ``only`` condition holds: something picked, and nothing outside the list."""
-    for key, allowed in only.items():
-        values = _values(answers.get(key))
-        if not values or not allowed.issuperset(values):
-            return False
-    return True
-
-
 def applies(step: Step, answers: Mapping[str, Answer]) -> bool:
     """Whether the step's own conditions hold (``excludes`` of other steps aside)."""
     if step.when and not matches(step.when, answers):
@@ -104,7 +91,7 @@ def reasons(step: Step, answers: Mapping[str, Answer]) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for conditions in (step.when, step.only):
         for key, allowed in conditions.items():
-            hits = [v for v in _values(answers.get(key)) if v in allowed]
+            hits = [v for v in options_picked(answers.get(key)) if v in allowed]
             if hits:
                 found.setdefault(key, [])
                 found[key].extend(h for h in hits if h not in found[key])
