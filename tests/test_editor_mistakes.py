@@ -217,3 +217,17 @@ def test_a_default_branch_with_a_condition_is_named(tree: Path) -> None:
         "uses: the last branch of next must have no 'when' or 'only'" in str(p)
         for p in caught.value.problems
     ), caught.value.problems
+
+
+def test_all_naming_something_not_an_option_fails_at_its_line(tree: Path) -> None:
+    interview = tree / "interview.yaml"
+    text = interview.read_text(encoding="utf-8")
+    interview.write_text(
+        text.replace("all: [shop_tab, video_links,", "all: [shoptab, video_links,")
+    )
+    with pytest.raises(ContentError) as caught:
+        load_content(tree)
+    line = line_of(interview, "all: [shoptab")
+    assert [str(p) for p in caught.value.problems] == [
+        f"{interview}:{line}: uses: all must list options of a several-choice (many) question"
+    ]

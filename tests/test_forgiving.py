@@ -416,3 +416,29 @@ def test_env_example_placeholder_token_is_refused() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert "TELEGRAM_TOKEN=<" not in readme  # bash reads "<" as a redirection
     assert re.search(r"whole suite takes about \d+ minutes", readme)  # says how long
+
+
+@pytest.mark.parametrize("typed", ["all of them", "All!", "everything", "all of the above"])
+async def test_all_of_them_typed_ticks_every_use_of_storefront(
+    user: SimulatedUser, db: Database, typed: str
+) -> None:
+    # "all of them" at "what did you use Storefront for": every use, never the
+    # "I didn't use Storefront" option, and the interview moves on.
+    await interview(user, Profile("all", "Shopify", ("United Kingdom",)))
+    await user.send("/profile")
+    await user.press("Change: What you used Storefront for")
+    await user.press("☑️ Shop tab on my profile")  # untick: start from nothing ticked
+    reply = (await user.send(typed))[-1].text or ""
+    assert "I didn't catch that" not in reply, reply
+    uses = (await merchant_of(db)).answers["uses"]
+    assert uses == ["shop_tab", "video_links", "live", "ads"]
+
+
+async def test_all_typed_where_all_means_nothing_is_not_guessed(user: SimulatedUser) -> None:
+    # At the markets question "all" would tick sixteen markets and "a country without
+    # TikTok Shop": not a guess the bot makes.
+    await user.send("/start")
+    await user.press("Shopify")
+    reply = (await user.send("all of them"))[-1].text or ""
+    assert "Which markets do you sell to?" in reply or "I didn't catch that" in reply, reply
+    assert "Ticked" not in reply

@@ -95,3 +95,25 @@ def test_german_words_merchants_type(content: Content) -> None:
         ("zurück", "back"),
     ]:
         assert normalise(word) in getattr(words, meaning), word
+
+
+async def test_alle_typed_ticks_every_use_of_storefront(
+    make_app: AppFactory, fake: FakeTelegram
+) -> None:
+    async with make_app() as app:
+        jonas = SimulatedUser(app, fake, user_id=4712, first_name="Jonas", language_code="de")
+        await jonas.send("/start")
+        for typed in ("Shopify", "Deutschland", "GmbH", "hier", "mittel"):
+            await jonas.send(typed)
+        uses = (await jonas.send("machen wir selbst"))[-1]
+        assert "Hast du TikTok Storefront genutzt?" in (uses.text or "")
+        status = (await jonas.send("alle"))[-1].text or ""
+        assert "Verstanden" not in status and "TikTok Shop" in status, status
+        await jonas.send("noch nicht")
+        await jonas.send("überspringen")
+        replies = await jonas.send("überspringen")
+        shown = "\n".join(m.text or "" for m in replies)
+        used = next(line for line in shown.splitlines() if "Storefront" in line)
+        for option in ("Shop-Tab", "Produktlinks", "LIVE", "Anzeigen"):
+            assert option in used, used
+        assert "nicht genutzt" not in used, used

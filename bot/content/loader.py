@@ -330,6 +330,8 @@ class QuestionModel(_Strict):
     max_days_ahead: int = Field(default=5 * 366, ge=-3660, le=3660)
     numbers: dict[str, tuple[int, int | None]] = {}
     places: PlacesModel | None = None
+    # What "all of them" typed at a several-choice question ticks.
+    all: list[str] = []
 
     @field_validator("options")
     @classmethod
@@ -1009,6 +1011,7 @@ class Content:
             ),
             symbols=self._button_symbols(code),
             regions=words("regions", group="typed_actions"),
+            every=words("all", group="typed_actions"),
             delete_yes=words("delete_yes", "buttons.delete_yes", group="typed_actions"),
             delete_no=words("delete_no", "buttons.delete_no", group="typed_actions"),
         )
@@ -1625,7 +1628,16 @@ def _build_interview(
             max_days_ahead=q.max_days_ahead,
             numbers=dict(q.numbers),
             places=(q.places.question, q.places.inside, q.places.outside) if q.places else None,
+            everything=tuple(o for o in q.options if o in q.all),
         )
+        if q.all and (q.kind != "many" or not set(q.all) <= set(q.options)):
+            problems.append(
+                Problem(
+                    path,
+                    lines.get(("questions", index, "all"), here),
+                    f"{q.id}: all must list options of a several-choice (many) question",
+                )
+            )
         for option, (low, high) in q.numbers.items():
             if option not in q.options or q.kind != "one" or (high is not None and high < low):
                 problems.append(

@@ -60,6 +60,9 @@ class Question:
     #: an earlier choice question (``market``): the ``inside`` option when every place named
     #: is among its answers, ``outside`` when none is. (question id, inside, outside)
     places: tuple[str, str, str] | None = None
+    #: What "all of them" typed at a several-choice question ticks (``typed_actions.all``);
+    #: empty: typed "all" is not guessed there.
+    everything: tuple[str, ...] = ()
 
     @property
     def is_choice(self) -> bool:
@@ -808,6 +811,7 @@ class TypedWords:
     #: A command's name typed without the slash ("plan", "my answers"), by command.
     commands: tuple[tuple[str, frozenset[str]], ...] = ()
     regions: frozenset[str] = frozenset()  # several markets at once ("Europe"): asked back
+    every: frozenset[str] = frozenset()  # "all of them": a question's ``all`` options
     delete_yes: frozenset[str] = frozenset()  # typed at "delete everything?": asked to tap
     delete_no: frozenset[str] = frozenset()  # typed at "delete everything?": nothing erased
     #: A button's emoji sent alone ("✅") and the button's label it stands for (normalised).
@@ -942,6 +946,9 @@ def read_typed(
         if isinstance(result, TextProblem):
             return Refused(result)
         new = answer_text(interview, state, question.id, result)
+    elif question.kind == "many" and question.everything and said in words.every:
+        ticked = replace(state, answers={**state.answers, question.id: list(question.everything)})
+        new = confirm(interview, ticked, question.id)
     else:
         picked, unknown = match_parts(question, typed[:TYPED_MAX], labels, words.negations)
         if not picked and question.places is not None and place_labels is not None:
