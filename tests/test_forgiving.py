@@ -118,6 +118,34 @@ async def test_alerts_text_reads_well(near: SimulatedUser) -> None:
     assert "on the day before" not in text
 
 
+@pytest.mark.parametrize(
+    ("go_live", "said"),
+    [
+        # NOW is 27 November 2026, 12:00 in London; reminders at the preferred hour, 10:00.
+        ("2027-03-01", "30 days, 14 days, 7 days, 3 days and 1 day before it, and on the day"),
+        ("in 10 days", "I'll message you 7 days, 3 days and 1 day before it, and on the day"),
+        ("tomorrow", "I'll message you on the day itself."),
+    ],
+)
+async def test_alerts_name_only_the_go_live_reminders_still_ahead(
+    user: SimulatedUser, go_live: str, said: str
+) -> None:
+    await interview(user, Profile("g", "Shopify", ("United Kingdom",), go_live=go_live))
+    text = (await user.send("/alerts"))[-1].text or ""
+    assert said in text, text
+    assert "on the day it." not in text
+
+
+async def test_alerts_after_the_go_live_date_say_it_has_passed(
+    user: SimulatedUser, clock: Clock
+) -> None:
+    await interview(user, Profile("p", "Shopify", ("United Kingdom",), go_live="in 3 days"))
+    clock.now += timedelta(days=5)
+    text = (await user.send("/alerts"))[-1].text or ""
+    assert "I'll message you" not in text, text
+    assert "has passed" in text and "/profile" in text, text
+
+
 @pytest.mark.parametrize("first", ["hello", "Hi there!"])
 async def test_a_first_message_starts_the_interview(user: SimulatedUser, first: str) -> None:
     replies = await user.send(first)

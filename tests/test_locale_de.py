@@ -3,8 +3,11 @@ German questions, buttons and "weil …" reasons that are grammatical German."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
+from bot.alerts.screens import AlertScreens, SettingsView
 from bot.botapi.fake import FakeTelegram, SimulatedUser
 from bot.content.loader import Content
 from bot.content.render import Renderer
@@ -117,3 +120,32 @@ async def test_alle_typed_ticks_every_use_of_storefront(
         for option in ("Shop-Tab", "Produktlinks", "LIVE", "Anzeigen"):
             assert option in used, used
         assert "nicht genutzt" not in used, used
+
+
+@pytest.mark.parametrize(
+    ("ahead", "said"),
+    [
+        ((7, 1, 0), "Ich schreibe dir 7 Tage und 1 Tag vor diesem Termin und am Tag selbst."),
+        ((0,), "Ich schreibe dir am Tag dieses Termins."),
+        ((), "Vor diesem Termin stehen keine Erinnerungen mehr aus."),
+    ],
+)
+def test_the_go_live_sentence_names_what_is_still_ahead_in_german(
+    content: Content, ahead: tuple[int, ...], said: str
+) -> None:
+    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    view = SettingsView(
+        on=False,
+        tz="Europe/Berlin",
+        hour=10,
+        quiet=None,
+        nudge_on=False,
+        nudge_days=7,
+        go_live=now.date() + timedelta(days=1 if ahead == (0,) else 0 if not ahead else 10),
+        deadline=datetime(2023, 9, 12, tzinfo=UTC),
+        now=now,
+        offsets=tuple(timedelta(days=d) for d in (30, 14, 7, 3, 1, 0)),
+        golive_ahead=tuple(timedelta(days=d) for d in ahead),
+    )
+    text = AlertScreens(Views(content, Renderer(content))).settings("de", view).text
+    assert said in text, text

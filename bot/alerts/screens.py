@@ -76,6 +76,8 @@ class SettingsView:
     offsets: tuple[timedelta, ...]
     scheduled: tuple[Scheduled, ...] = ()
     golive_offered: bool = True  # the go-live question is on the merchant's path
+    #: The go-live reminders still ahead, as the planner plans them now (largest first).
+    golive_ahead: tuple[timedelta, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,8 @@ class AlertScreens:
             deadline=self.views.day(lang, view.deadline.date()),
             offsets=[offset_view(format_offset(o)) for o in view.offsets],
             golive=self.views.day(lang, view.go_live) if view.go_live else None,
+            golive_offsets=[offset_view(format_offset(o)) for o in view.golive_ahead],
+            golive_passed=view.go_live is not None and view.go_live < view.now.date(),
             zone=view.tz,
             local_now=f"{view.now:%H:%M}",
             hour=view.hour,

@@ -29,6 +29,7 @@ from bot.alerts.planner import (
     parse_hour,
     parse_quiet_hours,
     parse_timezone,
+    plan_alerts,
     zone,
     zone_for_markets,
 )
@@ -767,20 +768,34 @@ class AlertService:
             for row in result.all()
             if (info := parse_key(row.key)) is not None
         )
+        go_live = go_live_of(self.core.effective_answers(merchant))
+        now = self.core.clock()
+        quiet = self.quiet_of(merchant)
+        # What the go-live sentence names: the reminders the planner would still send.
+        ahead = plan_alerts(
+            now=now,
+            deadline=None,
+            go_live=go_live,
+            offsets=self.offsets,
+            tz=tz,
+            preferred_hour=merchant.preferred_hour,
+            quiet=quiet,
+        )
         view = SettingsScreen(
             on=merchant.alerts_on,
             tz=tz,
             hour=merchant.preferred_hour,
-            quiet=self.quiet_of(merchant),
+            quiet=quiet,
             nudge_on=merchant.nudge_on,
             nudge_days=self.campaign.nudge_after.days,
-            go_live=go_live_of(self.core.effective_answers(merchant)),
+            go_live=go_live,
             deadline=self.deadline.astimezone(tzinfo),
-            now=self.core.clock().astimezone(tzinfo),
+            now=now.astimezone(tzinfo),
             offsets=self.offsets,
             scheduled=scheduled,
             golive_offered="go_live"
             in likely_path(self.core.content.interview, turn.state.answers),
+            golive_ahead=tuple(spec.offset for spec in ahead),
         )
         return self.screens.settings(turn.lang, view, notice=notice)
 

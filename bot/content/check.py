@@ -977,10 +977,20 @@ class Checker:
             {s.id: Mark("done", s.version) for s in self.content.steps[:2]},
         )
         for lang in self.content.locales:
-            for on, quiet, go_live, deadline in itertools.product(
+            # Go-live dates with every go-live sentence: reminders ahead, only the day
+            # itself, none left (today), passed.
+            today = SAMPLE_NOW.date()
+            go_lives: tuple[tuple[date | None, tuple[timedelta, ...]], ...] = (
+                (None, ()),
+                (today + timedelta(days=40), offsets),
+                (today + timedelta(days=1), (timedelta(0),)),
+                (today, ()),
+                (today - timedelta(days=3), ()),
+            )
+            for on, quiet, (go_live, ahead), deadline in itertools.product(
                 (True, False),
                 (QuietHours(21, 8), None),
-                (None, SAMPLE_NOW.date() + timedelta(days=40)),
+                go_lives,
                 (SAMPLE_NOW + timedelta(days=10), SAMPLE_NOW - timedelta(days=1000)),
             ):
                 view = SettingsView(
@@ -995,6 +1005,7 @@ class Checker:
                     now=SAMPLE_NOW,
                     offsets=offsets,
                     scheduled=scheduled if on else (),
+                    golive_ahead=ahead,
                 )
                 self.screen(
                     lambda lang=lang, view=view: screens.settings(lang, view, notice="Saved."),
