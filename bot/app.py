@@ -55,7 +55,8 @@ from bot.views.screens import Views
 from handlers import COMMANDS, register
 
 # The update kinds the bot handles (for getUpdates / setWebhook).
-ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+# An edited message is asked for only to be answered (handlers.edited): it never acts.
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from telegram.request import BaseRequest, RequestData
 from bot import version
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
-UPDATE_KINDS = ("message", "callback_query", "my_chat_member", "other")
+UPDATE_KINDS = ("message", "edited_message", "callback_query", "my_chat_member", "other")
 REJECTION_REASONS = ("secret", "json", "size", "duplicate", "slow")
 ALERT_STATUSES = ("sent", "failed", "pending", "expired", "unconfirmed", "cancelled")
 API_OUTCOMES = ("ok", "rate_limited", "client_error", "server_error", "timeout", "network_error")
@@ -209,7 +209,7 @@ class Metrics:
 
 
 def update_kind(update: object) -> str:
-    """The metrics label for an update: message, callback_query, my_chat_member or other."""
+    """The metrics label for an update: its kind (UPDATE_KINDS), or other."""
     for kind in UPDATE_KINDS[:-1]:
         if getattr(update, kind, None) is not None:
             return kind

@@ -1,7 +1,8 @@
 """The Telegram adapter: each feature registers its own handlers; order matters.
 
-Commands first, then each feature's buttons (matched by callback-data kind), then one
-catch-all for stale or forged buttons, then typed text and everything else.
+Edited messages first (answered, never acted on), then commands, then each feature's buttons
+(matched by callback-data kind), then one catch-all for stale or forged buttons, then typed
+text and everything else.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from handlers import (
     admin,
     alerts,
     broadcast,
+    edited,
     errors,
     groups,
     interview,
@@ -44,6 +46,8 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     """Add every feature's handlers, the catch-all for unknown buttons, then free text."""
     private = filters.ChatType.PRIVATE
     app.add_handlers(groups.handlers(), group=-1)  # groups and channels stop here
+    # Edited messages first: answered, and no command or typed-answer handler reads them.
+    app.add_handlers(edited.handlers(private))
     for feature in FEATURES:
         app.add_handlers(feature.handlers(private))
     app.add_handlers(

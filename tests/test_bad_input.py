@@ -201,3 +201,28 @@ async def test_handler_failure_shows_an_apology_not_a_traceback(
     reply = (await user.send("/help"))[-1].text or ""
     assert "Sorry, something went wrong on my side" in reply
     assert "exploded" not in reply
+
+
+async def test_an_edited_message_is_answered_and_changes_nothing(
+    user: SimulatedUser, db: Database
+) -> None:
+    # Telegram sends an edit as its own update: it gets a reply saying what to do instead,
+    # and never acts, not even when the edit now reads as an answer or a command.
+    await user.send("/start")
+    await user.send("hello there")
+    before = await state_of(db, user.user_id)
+    replies = await user.edit_sent("Shopify")
+    text = replies[-1].text or ""
+    assert len(replies) == 1 and "edit" in text and "send it again" in text, text
+    assert await state_of(db, user.user_id) == before
+    await interview(user, Profile("e", "Shopify", ("United Kingdom",)))
+    done = await state_of(db, user.user_id)
+    text = (await user.edit_sent("/delete"))[-1].text or ""
+    assert "/profile" in text and "Delete" not in text, text
+    assert await state_of(db, user.user_id) == done
+
+
+async def test_the_bot_asks_telegram_for_edited_messages() -> None:
+    from bot.app import ALLOWED_UPDATES
+
+    assert "edited_message" in ALLOWED_UPDATES

@@ -525,6 +525,24 @@ class FakeTelegram:
             ]
         return {"update_id": self.next_update_id(), "message": message}
 
+    def edited_text_update(
+        self,
+        user_id: int,
+        message_id: int,
+        text: str,
+        *,
+        first_name: str = "Ann",
+        language_code: str = "en",
+    ) -> dict[str, Any]:
+        """Build the update Telegram sends when the user edits their message ``message_id``
+        (requested with ``edited_message`` in allowed_updates)."""
+        message = self._user_message(user_id, first_name, language_code)
+        self._next_message_id[user_id] -= 1  # an edit is no new message
+        message["message_id"] = message_id
+        message["edit_date"] = message["date"]
+        message["text"] = text
+        return {"update_id": self.next_update_id(), "edited_message": message}
+
     def sticker_update(self, user_id: int) -> dict[str, Any]:
         """Build a private-chat sticker message update."""
         message = self._user_message(user_id, None, None)
@@ -1321,6 +1339,7 @@ class SimulatedUser:
         self.user_id = user_id
         self.first_name = first_name
         self.language_code = language_code
+        self.last_sent_id = 0  # the message_id of the last text this user sent
 
     async def _process(self, data: dict[str, Any]) -> list[FakeMessage]:
         mark = self.fake.mark()
@@ -1329,9 +1348,19 @@ class SimulatedUser:
 
     async def send(self, text: str) -> list[FakeMessage]:
         """Send a text message (commands included) and return the bot's replies."""
+        update = self.fake.text_update(
+            self.user_id, text, first_name=self.first_name, language_code=self.language_code
+        )
+        self.last_sent_id = int(update["message"]["message_id"])
+        return await self._process(update)
+
+    async def edit_sent(self, text: str, message_id: int | None = None) -> list[FakeMessage]:
+        """Edit a message this user sent (by default the last one) to ``text``."""
+        mid = self.last_sent_id if message_id is None else message_id
         return await self._process(
-            self.fake.text_update(
+            self.fake.edited_text_update(
                 self.user_id,
+                mid,
                 text,
                 first_name=self.first_name,
                 language_code=self.language_code,

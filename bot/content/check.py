@@ -839,6 +839,12 @@ class Checker:
                 "media hint",
             )
             self.screen(lambda lang=lang: self.views.hint(lang, None), where, "plain hint")
+            for edited_in in (state, None):
+                self.screen(
+                    lambda lang=lang, s=edited_in: self.views.hint(lang, s, edited=True),
+                    where,
+                    "edited message",
+                )
         self.alert_screens()
         self.language_screens()
 

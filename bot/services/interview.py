@@ -101,6 +101,11 @@ class InterviewService:
         async with self.core.turn(user, repeatable=True) as turn:
             return Outcome(send=[self.views.hint(turn.lang, turn.state, media=True)])
 
+    async def edited(self, user: UserInfo) -> Outcome:
+        """A message the merchant edited: say the edit changed nothing, and what to do."""
+        async with self.core.turn(user, repeatable=True) as turn:
+            return Outcome(send=[self.views.hint(turn.lang, turn.state, edited=True)])
+
     async def text(self, user: UserInfo, typed: str) -> Outcome:
         """Typed text: what a feature asked for, an answer to the open question, or a hint."""
         core, views = self.core, self.views

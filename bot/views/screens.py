@@ -270,12 +270,15 @@ class Views:
         )
         return Screen(text, tuple(rows))
 
-    def hint(self, lang: str | None, state: State | None, *, media: bool = False) -> Screen:
-        """A short nudge when the merchant typed or sent something we cannot use here."""
+    def hint(
+        self, lang: str | None, state: State | None, *, media: bool = False, edited: bool = False
+    ) -> Screen:
+        """A short nudge when the merchant typed or sent something we cannot use here (or
+        edited a message they sent: read once, as it was sent)."""
         in_interview = state is not None and state.current is not None
-        kind = "media" if media else "plain"
+        kind = "edited" if edited else "media" if media else "plain"
         example = ""
-        if not media and state is not None and state.current is not None:
+        if kind == "plain" and state is not None and state.current is not None:
             question = self.interview.question(state.current)
             kind = question.kind
             if question.is_choice:
