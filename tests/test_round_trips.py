@@ -22,7 +22,7 @@ from benchmarks.wire import PING, counting
 from bot.botapi.fake import FakeTelegram
 from bot.context import BotApp
 from bot.storage import direct
-from bot.storage.db import Database
+from bot.storage.db import POOL_SIZE, Database
 from bot.storage.models import Inbox, InboxStatus, Merchant
 from bot.updates import UpdateRunner
 from tests.conftest import Clock
@@ -239,10 +239,10 @@ async def test_a_burst_of_turns_reuses_the_connections_the_last_burst_opened(
 
         await asyncio.gather(*(turn() for _ in range(busy)))
 
-    await burst(20)
+    await burst(POOL_SIZE)  # every connection the pool may keep
     event.listen(db.engine.sync_engine.pool, "connect", connected)
     try:
-        await burst(20)
+        await burst(POOL_SIZE)
         assert opened == [], f"the second burst opened {len(opened)} connection(s)"
     finally:
         event.remove(db.engine.sync_engine.pool, "connect", connected)
