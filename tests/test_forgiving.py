@@ -470,3 +470,36 @@ async def test_all_typed_where_all_means_nothing_is_not_guessed(user: SimulatedU
     reply = (await user.send("all of them"))[-1].text or ""
     assert "Which markets do you sell to?" in reply or "I didn't catch that" in reply, reply
     assert "Ticked" not in reply
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "December 9999",
+        "late December 9999",
+        "mid Dec 9999",
+        "9999-12",
+        "12/9999",
+        "12.9999",
+        "Dezember 9999",
+        "Q4 9999",
+        "end of 9999",
+    ],
+)
+async def test_a_go_live_date_at_the_end_of_the_calendar_is_too_far_not_a_crash(
+    user: SimulatedUser, db: Database, typed: str
+) -> None:
+    await go_live_question(user)
+    reply = (await user.send(typed))[-1].text or ""
+    assert "Sorry" not in reply and "more than three years away" in reply, reply
+    assert "go_live" not in (await merchant_of(db)).answers
+
+
+@pytest.mark.parametrize("typed", ["2027-13", "2027/13", "13/2027", "13.2027", "2027-00"])
+async def test_a_month_past_twelve_is_not_read_as_a_day(
+    user: SimulatedUser, db: Database, typed: str
+) -> None:
+    await go_live_question(user)
+    reply = (await user.send(typed))[-1].text or ""
+    assert "could not read that as a date" in reply, reply
+    assert "go_live" not in (await merchant_of(db)).answers

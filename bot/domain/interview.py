@@ -5,6 +5,7 @@ No Telegram, SQL or templates here. State goes in, new state (or a refusal) come
 
 from __future__ import annotations
 
+import calendar
 import functools
 import re
 import unicodedata
@@ -563,6 +564,9 @@ _NUMERIC_SAID = re.compile(r"^(\d{1,2}) (\d{1,2})(?: (\d{2}|\d{4}))?$")
 _WITH_YEAR = re.compile(r"^(.+?)(?: (\d{4}))?$")
 #: Year-first numeric dates (2027-03-31, 2027-3-4): never ambiguous, read without dateparser.
 _YEAR_FIRST_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+#: A month and a year in numbers either way round (2027-03, 03/2027): dateparser reads a
+#: month past 12 as a day of this month ("2027-13" became 13 November 2027).
+_NUMERIC_MONTH = re.compile(r"^(?:(\d{4})[-/.](\d{1,2})|(\d{1,2})[-/.](\d{4}))$")
 
 
 @dataclass(frozen=True)
@@ -621,8 +625,8 @@ def _parse_with(
     day: date = found.date()
     named = position is not None or found.time() != _BASE_TIME
     if data.period == "month" and named:
-        last = (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-        day = day.replace(day={"end": last.day, "middle": 15}.get(position or "start", 1))
+        last = calendar.monthrange(day.year, day.month)[1]  # no date arithmetic: 9999-12
+        day = day.replace(day={"end": last, "middle": 15}.get(position or "start", 1))
     elif data.period == "year" and named:
         ends = {"end": date(day.year, 12, 31), "middle": date(day.year, 7, 1)}
         day = ends.get(position or "start", date(day.year, 1, 1))
@@ -683,6 +687,9 @@ def parse_date(
             return date(y, m, d)
         except ValueError:
             pass
+    month_year = _NUMERIC_MONTH.match(text)
+    if month_year is not None and not 1 <= int(month_year[2] or month_year[3]) <= 12:
+        return None
     numeric = _NUMERIC_DATE.match(text)
     if numeric is not None and (found_numeric := _numeric(numeric, today)) is not None:
         return found_numeric
