@@ -226,3 +226,32 @@ async def test_the_bot_asks_telegram_for_edited_messages() -> None:
     from bot.app import ALLOWED_UPDATES
 
     assert "edited_message" in ALLOWED_UPDATES
+
+
+async def shop_name_question(user: SimulatedUser) -> None:
+    await user.send("/start")
+    for label in ("Wix", "⬜ Belgium", "Done ✓", "Registered company", "Based in my markets"):
+        await user.press(label)
+    for label in ("1–50 products", "We ship ourselves", "⬜ Ads", "Done ✓", "Not started"):
+        await user.press(label)
+
+
+@pytest.mark.parametrize("typed", ["\u200b", "\ufeff", "\u202e", "\x00", "\u200b \u2066 \x1b"])
+async def test_a_shop_name_of_invisible_characters_is_empty(
+    user: SimulatedUser, db: Database, typed: str
+) -> None:
+    await shop_name_question(user)
+    reply = (await user.send(typed))[-1].text or ""
+    assert "looks empty" in reply, reply
+    answers = (await state_of(db, user.user_id))[0]
+    assert isinstance(answers, dict) and "shop_name" not in answers
+
+
+async def test_a_shop_name_loses_control_and_direction_characters_not_emoji(
+    user: SimulatedUser, db: Database
+) -> None:
+    await shop_name_question(user)
+    await user.send("\u202eevil\x1b[31m Shop 👩\u200d💻")
+    answers = (await state_of(db, user.user_id))[0]
+    assert isinstance(answers, dict)
+    assert answers["shop_name"] == "evil[31m Shop 👩\u200d💻"

@@ -544,10 +544,26 @@ class TextProblem:
     values: Mapping[str, Any] = field(default_factory=dict)
 
 
+#: Invisible format characters kept in typed text: they join emoji (ZWJ) and letters of
+#: some scripts (ZWNJ), or mark direction without needing to be closed (LRM, RLM).
+_KEPT_FORMAT = frozenset("\u200c\u200d\u200e\u200f")
+
+
+def _visible(typed: str) -> str:
+    """``typed`` without control characters (NUL, ESC) and invisible format characters
+    (zero-width spaces, byte-order marks, direction overrides that would turn the bot's own
+    text around them), except those in ``_KEPT_FORMAT``."""
+    return "".join(
+        ch
+        for ch in typed
+        if ch in _KEPT_FORMAT or ch.isspace() or unicodedata.category(ch) not in ("Cc", "Cf")
+    )
+
+
 def validate_text(question: Question, typed: str) -> str | TextProblem:
     """Clean a free-text answer, or say what is wrong with it."""
-    value = " ".join(typed.split())
-    if not value:
+    value = " ".join(_visible(typed).split())
+    if not value.strip("".join(_KEPT_FORMAT)):
         return TextProblem("empty")
     if len(value) > question.max_length:
         return TextProblem("too_long", {"max": question.max_length})
