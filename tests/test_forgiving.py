@@ -255,6 +255,19 @@ async def test_time_zone_typed_on_the_time_zone_screen(
     assert (await merchant_of(db)).timezone == zone
 
 
+@pytest.mark.parametrize("typed", ["localtime", "Factory", "posixrules", "posix/Europe/Paris"])
+async def test_the_servers_own_zone_is_no_merchants_time_zone(
+    user: SimulatedUser, db: Database, typed: str
+) -> None:
+    # "localtime" is the host's zone: the merchant's alerts would follow the server.
+    await user.send("/alerts")
+    await user.press("🌍 Time zone")
+    before = (await merchant_of(db)).timezone
+    reply = (await user.send(typed))[-1].text or ""
+    assert "Time zone set" not in reply, reply
+    assert (await merchant_of(db)).timezone == before
+
+
 async def test_hour_and_quiet_hours_typed_on_their_screens(
     user: SimulatedUser, db: Database
 ) -> None:

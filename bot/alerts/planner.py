@@ -374,10 +374,19 @@ def _fold_text(text: str) -> str:
     return " ".join(re.sub(r"[_\-]", " ", plain.casefold()).split())
 
 
+#: Files in the tz database that are no merchant's zone: the server's own (``localtime``:
+#: alerts would follow the host), a placeholder (``Factory``) and the rules template.
+_NOT_ZONES = frozenset({"localtime", "Factory", "posixrules"})
+
+
 @lru_cache(maxsize=1)
 def _zone_tables() -> tuple[dict[str, str], dict[str, str]]:
     """Build ``{folded IANA name: name}`` and ``{folded city: name}`` from the tz database."""
-    names = available_timezones()
+    names = {
+        name
+        for name in available_timezones()
+        if name not in _NOT_ZONES and not name.startswith(("posix/", "right/"))
+    }
     by_name = {_fold_text(name).replace(" / ", "/"): name for name in names}
     by_name.update({name.casefold(): name for name in names})
     by_city: dict[str, str] = {}
