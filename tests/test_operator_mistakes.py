@@ -20,7 +20,7 @@ from bot.__main__ import main
 from bot.botapi.fake import FakeTelegram, serve
 from bot.config import Settings, load_settings
 from bot.logs import scrub
-from bot.storage.db import sole_process
+from bot.storage.db import Database, sole_process
 from tests.conftest import TOKEN
 from tests.pgserver import free_port
 from tests.test_modes_processes import env_for, start_bot, wait_for
@@ -379,3 +379,55 @@ def test_admin_ids_must_be_people(
     line = one_error_line(capsys, main(["run"]))
     assert line.startswith("error: ADMIN_IDS is invalid: "), line
     assert "a group" in line, line
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("postgres://u:pw@host:abc/db", "the port must be a number from 1 to 65535"),
+        ("postgresql+asyncpg://u:pw@127.0.0.1:99999/db", "the port must be a number"),
+        ("postgresql+asyncpg://u:pw@[::1/db", "the port must be a number"),
+        ("postgresql://u:pw@h/db?application_nam=bot", "unsupported parameter ?application_nam="),
+        ("postgresql://u:pw@h/db?connect_timeout=soon", "connect_timeout must be seconds"),
+    ],
+)
+@pytest.mark.parametrize("mode", ["run", "db upgrade"])
+def test_a_bad_postgres_url_is_one_line_not_a_traceback(
+    operator_env: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    url: str,
+    said: str,
+    mode: str,
+) -> None:
+    operator_env.setenv("DATABASE_URL", url)
+    line = one_error_line(capsys, main(mode.split()))
+    assert line.startswith("error: DATABASE_URL is invalid: ") and said in line, line
+    assert "pw" not in line
+
+
+@pytest.mark.parametrize(
+    ("query", "connect_args"),
+    [
+        # What hosted PostgreSQL (Neon, Supabase, ...) hands out, in libpq's words.
+        (
+            "sslmode=require&channel_binding=require",
+            {"ssl": "require"},
+        ),
+        ("connect_timeout=10", {"timeout": 10.0}),
+        ("application_name=shop-bot", {"server_settings": {"application_name": "shop-bot"}}),
+    ],
+)
+def test_libpq_parameters_hosted_postgres_hands_out_are_understood(
+    query: str, connect_args: dict[str, object]
+) -> None:
+    db = Database(f"postgresql://u:pw@db.example.com/shop?{query}")
+    assert db.connect_args == connect_args
+    assert not db.url.query
+
+
+def test_a_unix_socket_url_keeps_its_host_and_port() -> None:
+    db = Database(
+        "postgresql+asyncpg://u@/shop?host=/var/run/postgresql&port=5433&sslmode=disable"
+    )
+    assert dict(db.url.query) == {"host": "/var/run/postgresql", "port": "5433"}
+    assert db.connect_args == {"ssl": "disable"}

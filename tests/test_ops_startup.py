@@ -29,9 +29,8 @@ PASSWORD = "hunter2-Very-secret"
 async def test_sslmode_is_translated_for_asyncpg(mode: str) -> None:
     db = Database(f"postgres://u:p@db.example.com:5432/app?sslmode={mode}&application_name=x")
     try:
-        assert "sslmode" not in db.url.query
-        assert db.url.query["application_name"] == "x"
-        assert db.connect_args == {"ssl": mode}
+        assert not db.url.query  # asyncpg's connect() would refuse libpq's names
+        assert db.connect_args == {"ssl": mode, "server_settings": {"application_name": "x"}}
     finally:
         await db.dispose()
 
@@ -188,3 +187,16 @@ def test_database_password_not_in_repr_and_redacted(capsys: pytest.CaptureFixtur
         root.handlers[:], level = saved
         root.setLevel(level)
     assert PASSWORD not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_libpq_parameters_reach_the_server(db_url: str) -> None:
+    db = Database(f"{db_url}?application_name=shop-bot&connect_timeout=5&channel_binding=prefer")
+    try:
+        async with db.engine.connect() as conn:
+            name = (
+                await conn.execute(text("SELECT current_setting('application_name')"))
+            ).scalar()
+        assert name == "shop-bot"
+    finally:
+        await db.dispose()

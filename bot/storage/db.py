@@ -69,14 +69,59 @@ def _normalise_url(url: str) -> str:
     return url
 
 
-def _asyncpg_ssl(url: URL) -> tuple[URL, dict[str, Any]]:
-    """Move libpq's ``?sslmode=`` (what hosted PostgreSQL hands out) to asyncpg's ``ssl=``."""
-    mode = url.query.get("sslmode")
-    if mode is None:
-        return url, {}
-    if isinstance(mode, tuple) or mode not in SSLMODES:
-        raise ConfigError(f"DATABASE_URL is invalid: sslmode must be one of {', '.join(SSLMODES)}")
-    return url.difference_update_query(["sslmode"]), {"ssl": mode}
+#: The URL parameters understood on PostgreSQL: libpq's, as hosted PostgreSQL hands them out
+#: (Neon: ``?sslmode=require&channel_binding=require``), moved to what asyncpg's connect()
+#: takes. Any other is refused by name: asyncpg would fail at the first connection with
+#: "unexpected keyword argument".
+POSTGRES_PARAMETERS = ("sslmode", "connect_timeout", "application_name", "channel_binding")
+#: Understood by SQLAlchemy's asyncpg dialect itself, left in the URL: a Unix socket's
+#: directory (``?host=/var/run/postgresql``) and its port.
+SOCKET_PARAMETERS = ("host", "port")
+
+
+def _asyncpg_args(url: URL) -> tuple[URL, dict[str, Any]]:
+    """libpq's URL parameters as asyncpg's connect arguments (the URL without them)."""
+    query = {k: v for k, v in url.query.items() if k not in SOCKET_PARAMETERS}
+    for name, value in query.items():
+        if name not in POSTGRES_PARAMETERS:
+            raise ConfigError(
+                f"DATABASE_URL is invalid: unsupported parameter ?{name}= (PostgreSQL URLs"
+                f" take {', '.join((*POSTGRES_PARAMETERS, *SOCKET_PARAMETERS))})"
+            )
+        if isinstance(value, tuple):
+            raise ConfigError(f"DATABASE_URL is invalid: ?{name}= is given more than once")
+    args: dict[str, Any] = {}
+    mode = query.get("sslmode")  # each value is one string: repeated ones refused above
+    if mode is not None:
+        if mode not in SSLMODES:
+            raise ConfigError(
+                f"DATABASE_URL is invalid: sslmode must be one of {', '.join(SSLMODES)}"
+            )
+        args["ssl"] = mode
+    timeout = query.get("connect_timeout")
+    if timeout is not None:
+        try:
+            seconds = float(str(timeout))
+        except ValueError:
+            seconds = -1.0
+        if not 0 < seconds < 3600:
+            raise ConfigError("DATABASE_URL is invalid: connect_timeout must be seconds (1-3600)")
+        args["timeout"] = seconds
+    app_name = query.get("application_name")
+    if app_name is not None:
+        args["server_settings"] = {"application_name": str(app_name)}
+    # channel_binding: asyncpg authenticates with SCRAM without channel binding; TLS (sslmode)
+    # still protects the connection. Accepted so the URL a host hands out works as it is.
+    return url.difference_update_query(list(query)), args
+
+
+def _check_port(url: URL) -> None:
+    try:
+        port = url.port
+    except ValueError:
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        raise ConfigError("DATABASE_URL is invalid: the port must be a number from 1 to 65535")
 
 
 #: PostgreSQL connections a process keeps at most. A turn holds its connection only from its
@@ -97,6 +142,10 @@ class Database:
         url = _normalise_url(url)
         try:
             parsed = make_url(url)
+        except ValueError:  # a port that is no number: "host:abc", "[::1/db"
+            raise ConfigError(
+                "DATABASE_URL is invalid: the port must be a number from 1 to 65535"
+            ) from None
         except ArgumentError:
             raise ConfigError(
                 "DATABASE_URL is invalid: expected sqlite+aiosqlite:///path.db"
@@ -115,7 +164,8 @@ class Database:
             uri = parsed.query.get("uri") in ("true", "1")
             kwargs["async_creator"] = sqlite_inline.connector(database or ":memory:", uri=uri)
         else:
-            parsed, self.connect_args = _asyncpg_ssl(parsed)
+            _check_port(parsed)
+            parsed, self.connect_args = _asyncpg_args(parsed)
             # No pool pre-ping: it is one more round trip on every checkout (3 per update).
             # A pooled connection the server dropped (a restart) fails its first statement
             # instead; SQLAlchemy then discards every connection made before it, and the work
@@ -492,7 +542,7 @@ def sqlite_file(url: str) -> Path | None:
     """The file a SQLite DATABASE_URL names (None for PostgreSQL, memory or a URI)."""
     try:
         parsed = make_url(_normalise_url(url))
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # refused with its reason by Database()
         return None
     database = parsed.database or ""
     if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
@@ -505,7 +555,7 @@ def sqlite_file(url: str) -> Path | None:
 def _in_memory(url: str) -> bool:
     try:
         parsed = make_url(_normalise_url(url))
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # refused with its reason by Database()
         return False
     memory = parsed.database in (None, "", ":memory:") or "mode=memory" in str(parsed)
     return parsed.get_backend_name() == "sqlite" and memory
