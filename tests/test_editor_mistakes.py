@@ -231,3 +231,25 @@ def test_all_naming_something_not_an_option_fails_at_its_line(tree: Path) -> Non
     assert [str(p) for p in caught.value.problems] == [
         f"{interview}:{line}: uses: all must list options of a several-choice (many) question"
     ]
+
+
+@pytest.mark.parametrize(
+    ("broken", "said"),
+    [
+        ("{{ zone | nosuch }}", "No filter named 'nosuch'"),
+        ("{% if zone %}set", "Unexpected end of template"),
+    ],
+)
+def test_a_string_with_broken_template_code_fails_at_its_line(
+    small_tree: Path, broken: str, said: str
+) -> None:
+    strings = small_tree / "locales" / "en" / "strings.alerts.yaml"
+    text = strings.read_text(encoding="utf-8")
+    line = line_of(strings, "zone_set: ")
+    old = text.splitlines()[line - 1]
+    strings.write_text(text.replace(old, f'    zone_set: "Time zone set: {broken}."', 1))
+    found = [str(p) for p in check(small_tree)[1]]
+    assert any(
+        p.startswith(f"{strings}:{line}: alerts.notices.zone_set: template error: ") and said in p
+        for p in found
+    ), found

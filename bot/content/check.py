@@ -355,7 +355,8 @@ class Checker:
     # --- templates ---------------------------------------------------------------------------
 
     def compile_all(self) -> None:
-        """Every message template and every guidance body compiles."""
+        """Every message template, every string with template code and every guidance body
+        compiles (an unknown filter is found here, not by the merchant who meets it)."""
         env = self.renderer.env
         assert env.loader is not None
         for name in env.loader.list_templates():
@@ -364,6 +365,16 @@ class Checker:
             except TemplateSyntaxError as exc:
                 path, line = _location(exc, (self.content.root / "locales" / name, 1))
                 self.report(path, line, f"template error: {exc.message}")
+        for locale in self.content.locales.values():
+            for key in locale.key_lines:
+                value = locale.lookup(key)
+                if not isinstance(value, str) or "{" not in value:
+                    continue
+                origin = f"{STRING_ORIGIN}{locale.code}:{key}"
+                try:
+                    self.renderer.from_source(value, origin)
+                except TemplateSyntaxError as exc:
+                    self.report(Path(origin), 1, f"template error: {exc.message}")
         for locale in self.content.locales.values():
             for step_id, text in locale.steps.items():
                 for part, source, line in (
