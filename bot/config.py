@@ -53,7 +53,8 @@ class Settings(BaseSettings):
     alert_offsets: Annotated[tuple[timedelta, ...] | None, NoDecode] = None
     # No alerts at night unless the operator says otherwise (QUIET_HOURS= empty: none).
     quiet_hours: Annotated[QuietHours | None, NoDecode] = QuietHours(21, 8)
-    send_rate: float = Field(default=25.0, gt=0, le=1000)
+    # At least one message per ten seconds: below that the budget's timers overflow.
+    send_rate: float = Field(default=25.0, ge=0.1, le=1000, allow_inf_nan=False)
     allow_paid_broadcast: bool = False
     # One "your plan changed" notice per merchant when a content release changes their plan.
     plan_change_notices: bool = True

@@ -48,6 +48,9 @@ def test_help_lists_the_modes(tmp_path: Path) -> None:
         ({"TELEGRAM_TOKEN": TOKEN, "DEADLINE": "soon"}, "DEADLINE is invalid"),
         ({"TELEGRAM_TOKEN": TOKEN, "ALERT_OFFSETS": "7x"}, "ALERT_OFFSETS is invalid"),
         ({"TELEGRAM_TOKEN": TOKEN, "QUIET_HOURS": "25-8"}, "QUIET_HOURS is invalid"),
+        # It started, and its dispatcher died of an OverflowError (a wait of 1e20 s).
+        ({"TELEGRAM_TOKEN": TOKEN, "SEND_RATE": "1e-20"}, "SEND_RATE is invalid"),
+        ({"TELEGRAM_TOKEN": TOKEN, "SEND_RATE": "nan"}, "finite number"),
         (
             {"TELEGRAM_TOKEN": TOKEN, "TELEGRAM_BASE_URL": "ftp://x"},
             "TELEGRAM_BASE_URL is invalid",
