@@ -104,7 +104,7 @@ def _asyncpg_args(url: URL) -> tuple[URL, dict[str, Any]]:
             seconds = float(str(timeout))
         except ValueError:
             seconds = -1.0
-        if not 0 < seconds < 3600:
+        if not 1 <= seconds <= 3600:
             raise ConfigError("DATABASE_URL is invalid: connect_timeout must be seconds (1-3600)")
         args["timeout"] = seconds
     app_name = query.get("application_name")
