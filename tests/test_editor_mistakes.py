@@ -250,6 +250,6 @@ def test_a_string_with_broken_template_code_fails_at_its_line(
     strings.write_text(text.replace(old, f'    zone_set: "Time zone set: {broken}."', 1))
     found = [str(p) for p in check(small_tree)[1]]
     assert any(
-        p.startswith(f"{strings}:{line}: alerts.notices.zone_set: template error: ") and said in p
+        p.startswith(f"{strings}:{line}: alerts.notices.zone_set: template error (") and said in p
         for p in found
     ), found

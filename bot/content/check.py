@@ -355,8 +355,7 @@ class Checker:
     # --- templates ---------------------------------------------------------------------------
 
     def compile_all(self) -> None:
-        """Every message template, every string with template code and every guidance body
-        compiles (an unknown filter is found here, not by the merchant who meets it)."""
+        """Every message template and every guidance body compiles."""
         env = self.renderer.env
         assert env.loader is not None
         for name in env.loader.list_templates():
@@ -365,16 +364,6 @@ class Checker:
             except TemplateSyntaxError as exc:
                 path, line = _location(exc, (self.content.root / "locales" / name, 1))
                 self.report(path, line, f"template error: {exc.message}")
-        for locale in self.content.locales.values():
-            for key in locale.key_lines:
-                value = locale.lookup(key)
-                if not isinstance(value, str) or "{" not in value:
-                    continue
-                origin = f"{STRING_ORIGIN}{locale.code}:{key}"
-                try:
-                    self.renderer.from_source(value, origin)
-                except TemplateSyntaxError as exc:
-                    self.report(Path(origin), 1, f"template error: {exc.message}")
         for locale in self.content.locales.values():
             for step_id, text in locale.steps.items():
                 for part, source, line in (
@@ -391,6 +380,27 @@ class Checker:
                             line + (exc.lineno or 1) - 1,
                             f"template error in {step_id} {part}: {exc.message}",
                         )
+
+    def compile_strings(self) -> None:
+        """Every string holding template code compiles, rendered by a screen or not (an
+        unknown filter is found here, not by the merchant who meets it). Run after the
+        screens, which report what they render with its context."""
+        reported = {(str(p.path), p.line) for p in self.problems}
+        for locale in self.content.locales.values():
+            for key in locale.key_lines:
+                value = locale.lookup(key)
+                if not isinstance(value, str) or "{" not in value:
+                    continue
+                path, line = self._string_at(locale.code, key)
+                if (str(path), line) in reported:  # a screen rendering it said what is wrong
+                    continue
+                origin = f"{STRING_ORIGIN}{locale.code}:{key}"
+                try:
+                    self.renderer.from_source(value, origin)
+                except TemplateSyntaxError as exc:
+                    self.report(
+                        Path(origin), 1, f"template error ({type(exc).__name__}): {exc.message}"
+                    )
 
     def _visible_length(self, text: str) -> int:
         """The length Telegram counts once it has parsed ``text`` (TelegramHTMLError if it
@@ -1471,6 +1481,7 @@ class Checker:
         self.platform_mentions()
         self.coverage_rule()
         self._join()
+        self.compile_strings()
         return self.problems
 
 
