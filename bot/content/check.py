@@ -157,14 +157,15 @@ _TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)[^<>]*?(/?)>")
 _JINJA_COMMENT = re.compile(r"\{#.*?#\}", re.DOTALL)
 
 
-def unbalanced_tag(source: str) -> tuple[int, str] | None:
+def unbalanced_tag(source: str, first_line: int = 1) -> tuple[int, str] | None:
     """The first HTML tag a template opens and never closes (or closes out of order),
-    with its line: where an editor must look when Telegram would reject the message."""
+    with its line (``source`` starting at ``first_line`` of its file): where an editor
+    must look when Telegram would reject the message."""
     text = _JINJA_COMMENT.sub(lambda m: "\n" * m.group().count("\n"), source)
     stack: list[tuple[str, int]] = []
     for match in _TAG.finditer(text):
         closing, tag, self_closing = match.group(1), match.group(2).lower(), match.group(3)
-        line = text.count("\n", 0, match.start()) + 1
+        line = first_line + text.count("\n", 0, match.start())
         if self_closing:
             continue
         if not closing:
@@ -188,20 +189,21 @@ def _hashable(value: Answer) -> Any:
 _BYTE_OFFSET = re.compile(r" at byte offset \d+")
 
 
-def html_problem(source: str) -> tuple[int, str] | None:
+def html_problem(source: str, first_line: int = 1) -> tuple[int, str] | None:
     """The first tag in a template Telegram would reject (a tag it does not know, or one
-    left open or closed out of order), with its line in ``source``."""
+    left open or closed out of order), with its line in the file (``source`` starting at
+    its ``first_line``)."""
     text = _JINJA_COMMENT.sub(lambda m: "\n" * m.group().count("\n"), source)
     for match in _TAG.finditer(text):
         tag = match.group(2).lower()
         if tag not in ALLOWED_TAGS:
-            line = text.count("\n", 0, match.start()) + 1
+            line = first_line + text.count("\n", 0, match.start())
             allowed = "b, i, u, s, a, code, pre, blockquote"
             return line, (
                 f"<{tag}> is not a tag Telegram accepts (use {allowed};"
                 " blank lines and \u2022 bullets instead of paragraphs and lists)"
             )
-    return unbalanced_tag(source)
+    return unbalanced_tag(source, first_line)
 
 
 #: Context values the string memo keys by value: equal values of these types print alike.
@@ -449,14 +451,11 @@ class Checker:
         except TelegramHTMLError as exc:
             # At the template line at fault, once for every answer variant that shows it.
             if source is not None:
-                found = html_problem(source)
-                first = where[1]
+                found = html_problem(source, where[1])
             else:
-                found = html_problem(where[0].read_text(encoding="utf-8"))
-                first = 1
+                found = html_problem(where[0].read_text(encoding="utf-8-sig"))
             if found is not None:
-                line = first + found[0] - 1
-                self.report(where[0], line, f"Telegram would reject the HTML: {found[1]}")
+                self.report(where[0], found[0], f"Telegram would reject the HTML: {found[1]}")
             else:
                 reason = _BYTE_OFFSET.sub("", exc.reason)
                 self.report(

@@ -74,6 +74,7 @@ class ContentError(Exception):
 # libyaml's parser when PyYAML has it (the wheels do): the pure-Python one spent about a second
 # of every start-up parsing the content tree (py-spy, issue 20). Same constructors, same marks.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 #: Where the parser's context names the thing left open (a bracket, a brace, a quote), the
@@ -101,36 +102,111 @@ def _yaml_problem(exc: yaml.YAMLError, path: Path, line_offset: int) -> Problem:
     return Problem(path, line, message)
 
 
+def read_source(path: Path, problems: list[Problem]) -> str | None:
+    """A content file's text (UTF-8; a byte-order mark is dropped); None, with the line of
+    the first byte that is not UTF-8 as one problem, when it is not UTF-8."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        byte = raw[exc.start]
+        problems.append(
+            Problem(path, line, f"not UTF-8 (byte 0x{byte:02x}): save the file as UTF-8")
+        )
+        return None
+
+
 def _load_yaml(
     text: str, path: Path, problems: list[Problem], line_offset: int = 0
 ) -> tuple[Any, dict[tuple[Any, ...], int]]:
-    """Parse YAML; return the data and the line (1-based) of every mapping key / list item."""
+    """Parse YAML; return the data and the line (1-based) of every mapping key / list item.
+
+    A key given twice in one mapping is a problem (YAML keeps the last silently), and so is
+    an alias inside the anchor it repeats (a loop no value can hold)."""
     loader = _YAML_LOADER(text)
     try:  # parsed once: the nodes give the lines, the same nodes give the data
         node = loader.get_single_node()
+        lines = _node_lines(node, text, path, problems, line_offset)
+        if lines is None:
+            return None, {}
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         problems.append(_yaml_problem(exc, path, line_offset))
         return None, {}
     finally:
         loader.dispose()
-    lines: dict[tuple[Any, ...], int] = {}
+    return data, lines
 
-    def walk(n: yaml.Node | None, loc: tuple[Any, ...]) -> None:
-        if n is None:
+
+_ANCHOR = re.compile(r"&([^\s,\[\]{}]+)")
+
+
+def _node_lines(
+    node: yaml.Node | None, text: str, path: Path, problems: list[Problem], line_offset: int
+) -> dict[tuple[Any, ...], int] | None:
+    """The line of every mapping key and list item below ``node``; None when a key is given
+    twice or an alias loops (each one problem)."""
+    lines: dict[tuple[Any, ...], int] = {}
+    inside: set[int] = set()  # the nodes being walked: one met again is a loop
+    walked: set[int] = set()  # an alias repeats a node: its lines are the anchor's
+    before = len(problems)
+
+    def line(mark: yaml.Mark) -> int:
+        return mark.line + 1 + line_offset
+
+    def loop(n: yaml.Node, at: yaml.Mark) -> None:
+        # Nodes keep no anchor name: the anchored node's text starts with it.
+        anchor = _ANCHOR.match(text, n.start_mark.index)
+        name = anchor.group(1) if anchor else "?"
+        problems.append(
+            Problem(
+                path,
+                line(at),
+                f"YAML error: the alias *{name} is inside the anchor &{name} it repeats"
+                " (a loop): write the values out",
+            )
+        )
+
+    def walk(n: yaml.Node, loc: tuple[Any, ...]) -> None:
+        lines.setdefault(loc, line(n.start_mark))
+        if id(n) in walked:
             return
-        lines.setdefault(loc, n.start_mark.line + 1 + line_offset)
+        walked.add(id(n))
+        inside.add(id(n))
         if isinstance(n, yaml.MappingNode):
+            first: dict[tuple[str, Any], int] = {}
             for key_node, value_node in n.value:
                 key = (key_node.value,)
-                lines[loc + key] = key_node.start_mark.line + 1 + line_offset
-                walk(value_node, loc + key)
+                here = line(key_node.start_mark)
+                if isinstance(key_node, yaml.ScalarNode) and key_node.tag != MERGE_TAG:
+                    seen = first.get((key_node.tag, key_node.value))
+                    first.setdefault((key_node.tag, key_node.value), here)
+                    if seen is not None:
+                        problems.append(
+                            Problem(
+                                path,
+                                here,
+                                f"`{key_node.value}` is given twice (first on line {seen}):"
+                                " keep one, or the last one would silently win",
+                            )
+                        )
+                lines[loc + key] = here
+                if id(value_node) in inside:
+                    loop(value_node, value_node.start_mark)
+                else:
+                    walk(value_node, loc + key)
         elif isinstance(n, yaml.SequenceNode):
             for index, item in enumerate(n.value):
-                walk(item, (*loc, index))
+                if id(item) in inside:
+                    loop(item, n.start_mark)
+                else:
+                    walk(item, (*loc, index))
+        inside.discard(id(n))
 
-    walk(node, ())
-    return data, lines
+    if node is not None:
+        walk(node, ())
+    return None if len(problems) > before else lines
 
 
 def _line_for(lines: Mapping[tuple[Any, ...], int], loc: tuple[Any, ...]) -> int:
@@ -1062,14 +1138,28 @@ def _split_details(body: str, first_line: int) -> tuple[str, int, str, int]:
 def _load_step_file(
     path: Path, model: type[BaseModel], problems: list[Problem]
 ) -> tuple[Any, StepText | None, dict[tuple[Any, ...], int]]:
-    text = path.read_text(encoding="utf-8")
+    text = read_source(path, problems)
+    if text is None:
+        return None, None, {}
     parts = split_front_matter(text)
     if parts is None:
-        problems.append(Problem(path, 1, "missing front matter: the file must start with ---"))
+        opened = re.match(r"---[ \t]*\n", text)
+        problems.append(
+            Problem(
+                path,
+                1,
+                "the front matter is never closed: end it with a line of three dashes (---)"
+                if opened
+                else "missing front matter: the file must start with ---",
+            )
+        )
         return None, None, {}
     front, body, body_line = parts
+    before = len(problems)
     data, lines = _load_yaml(front, path, problems, line_offset=1)
     if data is None:
+        if len(problems) == before:
+            problems.append(Problem(path, 1, "the front matter is empty"))
         return None, None, lines
     meta = _validate(model, data, path, lines, problems, "front matter")
     if meta is None:
@@ -1157,7 +1247,8 @@ def _translated_from(path: Path, problems: list[Problem]) -> tuple[dict[str, str
     ``templates: {name.html.j2: hash}`` (none when the file is missing)."""
     if not path.is_file():
         return {}, {}
-    data, lines = _load_yaml(path.read_text(encoding="utf-8"), path, problems)
+    text = read_source(path, problems)
+    data, lines = (None, {}) if text is None else _load_yaml(text, path, problems)
     found: tuple[dict[str, str], dict[str, str]] = ({}, {})
     if data is None:
         return found
@@ -1197,7 +1288,11 @@ def load_content(root: Path) -> Content:
         if not path.is_file():
             problems.append(Problem(path, 0, "file missing"))
             return None, {}, path
-        data, lines = _load_yaml(path.read_text(encoding="utf-8"), path, problems)
+        before = len(problems)
+        text = read_source(path, problems)
+        data, lines = (None, {}) if text is None else _load_yaml(text, path, problems)
+        if data is None and len(problems) == before:
+            problems.append(Problem(path, 1, "the file is empty"))
         return data, lines, path
 
     # Campaign.
@@ -1365,7 +1460,8 @@ def load_content(root: Path) -> Content:
         # strings.yaml plus any strings.<topic>.yaml, merged by top-level key.
         for path in sorted(folder.glob("strings*.yaml")):
             before = len(problems)
-            data, slines = _load_yaml(path.read_text(encoding="utf-8"), path, problems)
+            source = read_source(path, problems)
+            data, slines = (None, {}) if source is None else _load_yaml(source, path, problems)
             if len(problems) > before:  # a YAML error: one problem, not one per missing string
                 unreadable.add(code)
             if data is None:
@@ -1408,6 +1504,8 @@ def load_content(root: Path) -> Content:
                 sources[meta.id] = (meta.version, meta.source)
                 if meta.flags:
                     flag_texts[meta.id] = tuple(meta.flags)
+        for path in sorted((folder / "templates").rglob("*.j2")):
+            read_source(path, problems)  # the renderer reads them once this has passed
         key_sources, template_sources = _translated_from(folder / TRANSLATED_FROM, problems)
         locales[code] = Locale(
             code,

@@ -32,7 +32,7 @@ class LocaleLoader(BaseLoader):
         for folder in sorted(locales_dir.glob("*/templates")):
             code = folder.parent.name
             for path in sorted(folder.rglob("*.j2")):  # subfolders too (broadcasts/)
-                source = path.read_text(encoding="utf-8")
+                source = path.read_text(encoding="utf-8-sig")  # checked by load_content
                 name = path.relative_to(folder).as_posix()
                 self._sources[f"{code}/{name}"] = (source, str(path))
 
