@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticUseDefault
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -22,6 +22,45 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/bot.db"
 TOKEN_PATTERN = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{30,64}$")
 # Telegram's rule for setWebhook's secret_token.
 WEBHOOK_SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+
+
+# The ports setWebhook accepts on Telegram's own servers ("Ports currently supported for
+# webhooks: 443, 80, 88, 8443", core.telegram.org/bots/api#setwebhook); a local Bot API server
+# takes any.
+WEBHOOK_PORTS = (443, 80, 88, 8443)
+TELEGRAM_API = "https://api.telegram.org/"
+
+
+def _blank_inside(value: str) -> str | None:
+    """What an operator must fix when a URL or path holds a space or a control character."""
+    for char in value:
+        if char.isspace():
+            return "contains a space: remove it, or write it as %20"
+        if ord(char) < 32 or ord(char) == 127:
+            return f"contains a control character ({ord(char):#04x}): remove it"
+    return None
+
+
+def _url(value: str, schemes: tuple[str, ...]) -> str:
+    """``value`` stripped of surrounding blanks, or a ValueError saying what makes it a URL
+    nothing could reach (no host, a space, a port that is not one)."""
+    value = value.strip()
+    wanted = " or ".join(f"{scheme}://" for scheme in schemes)
+    if not value.startswith(tuple(f"{scheme}://" for scheme in schemes)):
+        raise ValueError(f"must start with {wanted}")
+    blank = _blank_inside(value)
+    if blank:
+        raise ValueError(blank)
+    parts = urlsplit(value)
+    if not parts.hostname:
+        raise ValueError(f"has no host: write it as {schemes[-1]}://host.example.com/...")
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when asked for it
+    except ValueError:
+        raise ValueError(
+            f"{parts.netloc.rpartition(':')[2]!r} is not a port (a number from 1 to 65535)"
+        ) from None
+    return value
 
 
 # DEADLINE's plausible years (the campaign is a date in this century).
@@ -180,17 +219,26 @@ class Settings(BaseSettings):
 
     @field_validator("telegram_base_url", "telegram_base_file_url")
     @classmethod
-    def _url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value
+    def _api_url(cls, value: str) -> str:
+        return _url(value, ("http", "https"))
 
     @field_validator("webhook_url")
     @classmethod
-    def _https(cls, value: str | None) -> str | None:
+    def _https(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
         # Telegram only delivers webhooks over TLS; setWebhook would refuse anything else.
-        if value is not None and not value.startswith("https://"):
+        if not value.strip().startswith("https://"):
             raise ValueError("must start with https:// (Telegram delivers webhooks over TLS only)")
+        value = _url(value, ("https",))
+        port = urlsplit(value).port
+        api = str(info.data.get("telegram_base_url", TELEGRAM_API))
+        if port is not None and port not in WEBHOOK_PORTS and api.startswith(TELEGRAM_API):
+            ports = ", ".join(str(p) for p in WEBHOOK_PORTS[:-1])
+            raise ValueError(
+                f"port {port}: Telegram delivers webhooks only to ports {ports} or"
+                f" {WEBHOOK_PORTS[-1]} (let a proxy there forward to PORT)"
+            )
         return value
 
     @field_validator("public_url")
@@ -198,10 +246,10 @@ class Settings(BaseSettings):
     def _origin(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        value = value.strip().rstrip("/")
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+        if not value.strip().startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL, e.g. https://bot.example.com")
+        value = _url(value, ("http", "https")).rstrip("/")
+        parts = urlsplit(value)
         if parts.path or parts.query or parts.fragment:
             # The console lives at /console of that origin (its pages link there).
             raise ValueError(
@@ -219,8 +267,14 @@ class Settings(BaseSettings):
     @field_validator("webhook_path")
     @classmethod
     def _path(cls, value: str) -> str:
+        value = value.strip()
         if not value.startswith("/"):
             raise ValueError("must start with /")
+        blank = _blank_inside(value)
+        if blank:
+            raise ValueError(blank)
+        if "?" in value or "#" in value:
+            raise ValueError("must be a path only, e.g. /telegram (no ? or #)")
         return value
 
     def token(self) -> str:
@@ -249,6 +303,25 @@ class Settings(BaseSettings):
                 "WEBHOOK_SECRET is malformed: use 1-256 characters of A-Z a-z 0-9 _ -"
             )
         return secret
+
+    def check_ports(self, mode: Literal["run", "serve", "remind"]) -> None:
+        """A ConfigError when two settings give a mode the same port to listen on (each
+        would otherwise be "address already in use", as if another program held it)."""
+        ports = {
+            "PORT": self.port if mode == "serve" else None,
+            "METRICS_PORT": self.metrics_port,
+            "CONSOLE_PORT": self.console_port if mode != "remind" else None,
+        }
+        first: dict[int, str] = {}
+        for name, port in ports.items():
+            if port is None:
+                continue
+            if port in first:
+                raise ConfigError(
+                    f"{first[port]} and {name} are both {port}: give each its own port"
+                    f" (or leave {name} unset)"
+                )
+            first[port] = name
 
     def secrets(self) -> tuple[str, ...]:
         """Every secret value that must never reach a log line (the database password too)."""

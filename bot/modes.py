@@ -600,6 +600,7 @@ async def _doctor_telegram(settings: Settings, report: Report) -> None:
 def run(settings: Settings) -> int:
     """``python -m bot run``: poll Telegram and send alerts until SIGTERM/SIGINT."""
     settings.token()  # fail fast, before touching anything else
+    settings.check_ports("run")
     with sole_process(settings.database_url):
         content = load_checked(settings.content_dir, settings.deadline)
         settle_heap()
@@ -677,6 +678,7 @@ def serve(settings: Settings) -> int:
     """``python -m bot serve``: run until SIGTERM/SIGINT; returns the exit code."""
     secret = settings.secret()  # ConfigError: the CLI prints one line and exits 2
     settings.token()
+    settings.check_ports("serve")
     with sole_process(settings.database_url):
         content = load_checked(settings.content_dir, settings.deadline)
         settle_heap()
@@ -782,6 +784,7 @@ async def _serve_started(
 def remind(settings: Settings) -> int:
     """``python -m bot remind``: run the dispatcher alone until SIGTERM/SIGINT."""
     settings.token()  # fail fast
+    settings.check_ports("remind")
     with sole_process(settings.database_url):
         return asyncio.run(_remind(settings))
 
@@ -964,6 +967,9 @@ async def _broadcast(args: argparse.Namespace, settings: Settings) -> int:
             return EXIT_OK
         if args.status is not None or args.cancel is not None:
             campaign = args.cancel if args.cancel is not None else args.status
+            if not 0 < campaign < 2**63:  # no row holds it (and the driver would overflow)
+                print(f"error: no campaign {campaign}", file=sys.stderr)
+                return EXIT_CONFIG
             if args.cancel is not None:
                 cancelled = await service.cancel(campaign, by="cli")
                 if cancelled is not None:

@@ -431,3 +431,114 @@ def test_a_unix_socket_url_keeps_its_host_and_port() -> None:
     )
     assert dict(db.url.query) == {"host": "/var/run/postgresql", "port": "5433"}
     assert db.connect_args == {"ssl": "disable"}
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("WEBHOOK_URL", "https://", "has no host"),
+        ("WEBHOOK_URL", "https:///telegram", "has no host"),
+        ("WEBHOOK_URL", "https://bot.example.com/tele gram", "contains a space"),
+        ("WEBHOOK_URL", "https://bot example.com/telegram", "contains a space"),
+        ("WEBHOOK_URL", "https://bot.example.com:99999/telegram", "port"),
+        ("WEBHOOK_URL", "https://bot.example.com:x/telegram", "port"),
+        # setWebhook refuses every other port ("Ports currently supported for webhooks").
+        ("WEBHOOK_URL", "https://bot.example.com:8080/telegram", "443, 80, 88 or 8443"),
+        ("TELEGRAM_BASE_URL", "http://", "has no host"),
+        ("TELEGRAM_BASE_URL", "http://local api:8081/bot", "contains a space"),
+        ("PUBLIC_URL", "https://bot .example.com", "contains a space"),
+        ("WEBHOOK_PATH", "/tele gram", "contains a space"),
+        ("WEBHOOK_PATH", "/telegram?x=1", "a path only"),
+    ],
+)
+def test_a_url_that_cannot_work_is_refused_naming_it(
+    operator_env: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    value: str,
+    says: str,
+) -> None:
+    operator_env.setenv("WEBHOOK_SECRET", "s3cret")
+    operator_env.setenv(name, value)
+    line = one_error_line(capsys, main(["serve"]))
+    assert line.startswith(f"error: {name} is invalid: "), line
+    assert says in line, line
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        (" https://bot.example.com/telegram ", "https://bot.example.com/telegram"),
+        ("https://bot.example.com:8443/telegram", "https://bot.example.com:8443/telegram"),
+        ("https://bot.example.com/tele%20gram", "https://bot.example.com/tele%20gram"),
+    ],
+)
+def test_a_webhook_url_telegram_takes_is_kept(given: str, kept: str) -> None:
+    assert load_settings(webhook_url=given, _env_file=None).webhook_url == kept
+
+
+def test_a_local_bot_api_server_takes_any_webhook_port() -> None:
+    settings = load_settings(
+        telegram_base_url="http://127.0.0.1:8081/bot",
+        webhook_url="https://bot.example.com:9443/telegram",
+        _env_file=None,
+    )
+    assert settings.webhook_url == "https://bot.example.com:9443/telegram"
+
+
+@pytest.mark.parametrize(
+    ("mode", "ports", "says"),
+    [
+        ("serve", {"PORT": "8080", "METRICS_PORT": "8080"}, "PORT and METRICS_PORT are both 8080"),
+        ("serve", {"PORT": "9000", "CONSOLE_PORT": "9000"}, "PORT and CONSOLE_PORT are both 9000"),
+        ("run", {"METRICS_PORT": "9100", "CONSOLE_PORT": "9100"}, "METRICS_PORT and CONSOLE_PORT"),
+    ],
+)
+def test_two_settings_on_one_port_are_named_before_listening(
+    operator_env: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    mode: str,
+    ports: dict[str, str],
+    says: str,
+) -> None:
+    """It was "cannot listen on 0.0.0.0:8080 (HOST, METRICS_PORT): address already in use",
+    as if another program held the port."""
+    operator_env.setenv("WEBHOOK_SECRET", "s3cret")
+    for name, port in ports.items():
+        operator_env.setenv(name, port)
+    line = one_error_line(capsys, main([mode]))
+    assert line.startswith(f"error: {says}"), line
+    assert "own port" in line, line
+
+
+def test_run_may_keep_metrics_on_the_port_serve_would_use(
+    operator_env: pytest.MonkeyPatch,
+) -> None:
+    # `run` listens on no PORT: METRICS_PORT=8080 beside the default PORT 8080 is fine.
+    operator_env.setenv("METRICS_PORT", "8080")
+    settings = load_settings(_env_file=None)
+    settings.check_ports("run")
+
+
+@pytest.mark.parametrize("campaign", ["99999999999999999999", "0", "-5"])
+@pytest.mark.parametrize("flag", ["--status", "--cancel"])
+def test_a_campaign_number_that_cannot_exist_is_no_campaign(
+    operator_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], flag: str, campaign: str
+) -> None:
+    operator_env.setenv("LOG_LEVEL", "WARNING")
+    line = one_error_line(capsys, main(["broadcast", f"{flag}={campaign}"]))
+    assert line == f"error: no campaign {campaign}", line
+
+
+def test_link_refuses_a_question_answered_twice(
+    operator_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It kept the last --answer silently: a link for Germany when the operator meant both."""
+    code = main(
+        ["link", "--bot-username", "MyShopBot", "--answer", "market=uk", "--answer", "market=de"]
+    )
+    line = one_error_line(capsys, code)
+    assert line == (
+        "error: --answer 'market=de': market is already answered by 'market=uk'"
+        " (several at once: market=uk,de)"
+    ), line

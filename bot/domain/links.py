@@ -91,6 +91,7 @@ def parse_answer_args(
     questions (a deep link carries only options).
     """
     answers: dict[str, Answer] = {}
+    given: dict[str, str] = {}
     for item in items:
         key, sep, value = item.partition("=")
         key = key.strip()
@@ -98,7 +99,16 @@ def parse_answer_args(
         if not sep or question is None or (choices_only and not question.is_choice):
             keys = [q.id for q in interview.questions.values() if q.is_choice or not choices_only]
             raise ValueError(f"--answer {item!r}: use KEY=VALUE with KEY one of {', '.join(keys)}")
-        values = [v.strip() for v in value.split(",") if v.strip()]
+        if key in given:  # the last would silently win
+            several = ""
+            if question.kind == "many":
+                both = ",".join([given[key].partition("=")[2].strip(), value.strip()])
+                several = f" (several at once: {key}={both})"
+            raise ValueError(
+                f"--answer {item!r}: {key} is already answered by {given[key]!r}{several}"
+            )
+        given[key] = item
+        values = list(dict.fromkeys(v.strip() for v in value.split(",") if v.strip()))
         if question.is_choice:
             bad = [v for v in values if v not in question.options]
             if bad or not values or (question.kind == "one" and len(values) != 1):
