@@ -150,3 +150,45 @@ def test_the_cli_prints_problems_not_a_traceback(tree: Path) -> None:
     assert done.returncode == 1, (done.stdout, done.stderr)
     assert f"{tree / 'facts.yaml'}:1: not UTF-8 (byte 0xff)" in done.stdout
     assert f"{tree / 'campaign.yaml'}:1: YAML error: the alias *a" in done.stdout
+
+
+def test_a_tab_in_yaml_is_named_as_a_tab(tree: Path) -> None:
+    campaign = tree / "campaign.yaml"
+    rows = campaign.read_text(encoding="utf-8").splitlines(keepends=True)
+    at = next(i for i, row in enumerate(rows) if row.startswith("deadline:"))
+    rows[at] = "\t" + rows[at]
+    campaign.write_text("".join(rows), encoding="utf-8")
+    found = load_problems(tree)
+    assert found == [
+        f"{campaign}:{at + 1}: YAML error: found character that cannot start any token"
+        " (a tab: YAML indents with spaces only)"
+    ], found
+
+
+@pytest.mark.parametrize("name", ["What-Changed.MD", "what-changed.markdown", "what-changed.Md"])
+def test_a_step_file_not_ending_in_md_is_named_not_skipped(tree: Path, name: str) -> None:
+    # Skipped silently, the step vanished and every step requiring it was reported instead.
+    step = tree / STEP
+    step.rename(step.with_name(name))
+    found = load_problems(tree)
+    assert found == [
+        f"{step.with_name(name)}:0: not read: a guidance step's file is named <id>.md"
+        " (lower-case .md)"
+    ], found
+
+
+def test_other_files_beside_the_steps_are_left_alone(tree: Path) -> None:
+    (tree / "guidance" / "notes.txt").write_text("editor's notes", encoding="utf-8")
+    (tree / "guidance" / ".what-changed.md.swp").write_bytes(b"\x00\x01")
+    (tree / "guidance" / "what-changed.md~").write_text("backup", encoding="utf-8")
+    load_content(tree)
+
+
+@pytest.mark.parametrize("folder", ["Deutsch", "DE", "de_DE", "german"])
+def test_a_locale_folder_not_named_by_its_language_code_is_named(tree: Path, folder: str) -> None:
+    (tree / "locales" / "de").rename(tree / "locales" / folder)
+    found = load_problems(tree)
+    assert found == [
+        f"{tree / 'locales' / folder}:0: not a language code: name a locale's folder by its"
+        " code (de, fr, pt-BR)"
+    ], found

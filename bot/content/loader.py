@@ -45,6 +45,8 @@ TYPED_COMMANDS: dict[str, tuple[str, ...]] = {
     "help": (),
     "language": (),
 }
+#: A locale folder's name: its language code (``de``, ``pt-BR``).
+LOCALE_CODE = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")
 FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)---[ \t]*\n?(.*)\Z", re.DOTALL)
 
 
@@ -83,11 +85,13 @@ MERGE_TAG = "tag:yaml.org,2002:merge"
 _OPENED_CONTEXTS = ("flow sequence", "flow mapping", "quoted scalar")
 
 
-def _yaml_problem(exc: yaml.YAMLError, path: Path, line_offset: int) -> Problem:
+def _yaml_problem(exc: yaml.YAMLError, path: Path, line_offset: int, text: str) -> Problem:
     """One problem for a YAML error, at the line an editor should look at."""
     mark = getattr(exc, "problem_mark", None)
     line = (mark.line + 1 if mark else 1) + line_offset
     message = f"YAML error: {getattr(exc, 'problem', None) or exc}"
+    if mark is not None and text[mark.index : mark.index + 1] == "\t":
+        message += " (a tab: YAML indents with spaces only)"
     context = getattr(exc, "context", None) or ""
     opened = getattr(exc, "context_mark", None)
     if opened is not None and any(kind in context for kind in _OPENED_CONTEXTS):
@@ -132,7 +136,7 @@ def _load_yaml(
             return None, {}
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
-        problems.append(_yaml_problem(exc, path, line_offset))
+        problems.append(_yaml_problem(exc, path, line_offset, text))
         return None, {}
     finally:
         loader.dispose()
@@ -1227,6 +1231,30 @@ def _iter_files(folder: Path, suffix: str) -> Iterator[Path]:
         yield from sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(suffix))
 
 
+#: What an editor's tool may have named a step's file instead of ``<id>.md``.
+_STEP_SUFFIXES = (".md", ".markdown")
+
+
+def _misnamed_steps(folder: Path, problems: list[Problem]) -> set[str]:
+    """Files in a guidance folder meant as steps but not read (``Step.MD``, ``step.markdown``),
+    each one problem; their ids, so that what requires them is not reported again. Other
+    files (notes, an editor's backups) are left alone."""
+    ids: set[str] = set()
+    if not folder.is_dir():
+        return ids
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(".") or not path.is_file() or path.name.endswith(".md"):
+            continue
+        if path.suffix.lower() in _STEP_SUFFIXES:
+            problems.append(
+                Problem(
+                    path, 0, "not read: a guidance step's file is named <id>.md (lower-case .md)"
+                )
+            )
+            ids.update((path.stem, path.stem.lower()))
+    return ids
+
+
 def _key_lines(
     node: Mapping[Any, Any],
     lines: Mapping[tuple[Any, ...], int],
@@ -1339,7 +1367,7 @@ def load_content(root: Path) -> Content:
         problems.append(Problem(guidance_dir, 0, "no guidance steps found"))
     # Steps whose file did not load: what names them is not reported again (one problem
     # per mistake, not one more per step that requires it or per translation).
-    broken: set[str] = set()
+    broken: set[str] = _misnamed_steps(guidance_dir, problems)
     latest = latest_check_day()
     for path in files:
         meta, text, slines = _load_step_file(path, StepModel, problems)
@@ -1452,6 +1480,16 @@ def load_content(root: Path) -> Content:
         sorted(p for p in locales_dir.iterdir() if p.is_dir()) if locales_dir.is_dir() else []
     ):
         code = folder.name
+        if not LOCALE_CODE.match(code):
+            if not code.startswith("."):
+                problems.append(
+                    Problem(
+                        folder,
+                        0,
+                        "not a language code: name a locale's folder by its code (de, fr, pt-BR)",
+                    )
+                )
+            continue
         strings_path = folder / "strings.yaml"
         strings: dict[str, Any] = {}
         key_lines: dict[str, tuple[Path, int]] = {}
@@ -1485,6 +1523,7 @@ def load_content(root: Path) -> Content:
         sources: dict[str, tuple[int, str | None]] = {}
         flag_texts: dict[str, tuple[str, ...]] = {}
         if code != DEFAULT_LOCALE:
+            broken |= _misnamed_steps(folder / "guidance", problems)
             for path in _iter_files(folder / "guidance", ".md"):
                 meta, text, tlines = _load_step_file(path, TranslationModel, problems)
                 if meta is None or text is None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
@@ -15,7 +14,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 
 from bot.content import values
-from bot.content.loader import DEFAULT_LOCALE, Content
+from bot.content.loader import DEFAULT_LOCALE, LOCALE_CODE, Content
 
 
 class LocaleLoader(BaseLoader):
@@ -54,7 +53,6 @@ class LocaleLoader(BaseLoader):
         return list(self._sources)
 
 
-_CODE = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")
 #: The template name of a string rendered by key: ``string:<lang>:<key>`` (``content check``
 #: reports a problem in it at the string's file and line).
 STRING_ORIGIN = "string:"
@@ -67,7 +65,7 @@ def _lang(context: Context) -> str:
     if isinstance(found, str):
         return found
     code, slash, _ = (context.name or "").partition("/")
-    return code if slash and _CODE.match(code) else DEFAULT_LOCALE
+    return code if slash and LOCALE_CODE.match(code) else DEFAULT_LOCALE
 
 
 class _Environment(ImmutableSandboxedEnvironment):
@@ -78,7 +76,7 @@ class _Environment(ImmutableSandboxedEnvironment):
     def join_path(self, template: str, parent: str) -> str:
         """``<parent's language>/<name>``."""
         code, slash, _ = parent.partition("/")
-        if not slash or not _CODE.match(code):
+        if not slash or not LOCALE_CODE.match(code):
             return template
         return f"{code}/{template.rpartition('/')[2]}"
 
