@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.botapi.fake import SimulatedUser
+from bot.botapi.fake import FakeTelegram, SimulatedUser
 from bot.content.loader import ContentError, load_content
+from bot.context import BotApp
 from bot.storage.db import Database
 from bot.storage.models import Merchant
 from tests.chat import Profile, interview
@@ -510,3 +511,31 @@ async def test_a_region_typed_at_the_markets_asks_for_its_countries(
     assert "covers several markets" in reply, reply
     assert "didn't catch" not in reply and "I don't know" not in reply
     assert (await answers_of(db)).get("market", []) == ticked
+
+
+@pytest.mark.parametrize(
+    ("lang", "done", "nothing", "next_question"),
+    [
+        ("en", "done", "Nothing is ticked yet", "registered company"),
+        ("en", "Done ✓", "Nothing is ticked yet", "registered company"),
+        ("de", "fertig", "Noch nichts ausgewählt", "eingetragenes Unternehmen"),
+    ],
+)
+async def test_done_typed_at_a_several_choice_question_does_what_the_button_does(
+    app: BotApp, fake: FakeTelegram, lang: str, done: str, nothing: str, next_question: str
+) -> None:
+    """The question says "then press Done"; typing it was "I didn't catch that"."""
+    user = SimulatedUser(app, fake, user_id=3301, first_name="Ana", language_code=lang)
+    await user.send("/start")
+    await user.send("Shopify")
+    reply = (await user.send(done))[-1].text or ""
+    assert nothing in reply, reply  # nothing ticked yet: said so, still at the markets
+    await user.press("⬜ United Kingdom" if lang == "en" else "⬜ Großbritannien")
+    await user.press("⬜ Germany" if lang == "en" else "⬜ Deutschland")
+    reply = (await user.send(done))[-1].text or ""
+    assert next_question in reply, reply
+    assert (await answers_of_app(app, 3301))["market"] == ["uk", "de"]
+
+
+async def answers_of_app(app: BotApp, user_id: int) -> dict[str, object]:
+    return await answers_of(app.bot_data.db, user_id)

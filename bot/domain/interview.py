@@ -969,6 +969,10 @@ def read_typed(
         if isinstance(result, TextProblem):
             return Refused(result)
         new = answer_text(interview, state, question.id, result)
+    elif question.kind == "many" and said in words.done:  # "done", as the Done button says
+        new = confirm(interview, state, question.id)
+        if new is None:
+            return Refused(TextProblem("none_ticked"))
     elif question.kind == "many" and question.everything and said in words.every:
         ticked = replace(state, answers={**state.answers, question.id: list(question.everything)})
         new = confirm(interview, ticked, question.id)
