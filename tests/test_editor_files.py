@@ -192,3 +192,34 @@ def test_a_locale_folder_not_named_by_its_language_code_is_named(tree: Path, fol
         f"{tree / 'locales' / folder}:0: not a language code: name a locale's folder by its"
         " code (de, fr, pt-BR)"
     ], found
+
+
+def test_a_string_is_html_with_or_without_template_code(tree: Path) -> None:
+    """A string without template code had its tags escaped (the merchant saw "<b>"), one
+    with template code kept them: both are HTML now, and a button label is its text."""
+    from bot.content.render import Renderer
+
+    renderer = Renderer(load_content(tree))
+    assert renderer.text("en", "typed_notices.delete_tap").startswith(
+        "To erase everything, tap <b>Yes, delete everything</b>"
+    )
+    strings = tree / "locales" / "en" / "strings.yaml"
+    text = strings.read_text(encoding="utf-8")
+    text = text.replace("  done_many: Done ✓", "  done_many: Done &amp; next ✓", 1)
+    strings.write_text(text, encoding="utf-8")
+    renderer = Renderer(load_content(tree))
+    assert renderer.plain("en", "buttons.done_many") == "Done & next ✓"
+
+
+@pytest.mark.slow
+def test_a_string_telegram_would_reject_is_named_at_its_line(small_tree: Path) -> None:
+    strings = small_tree / "locales" / "en" / "strings.yaml"
+    text = strings.read_text(encoding="utf-8")
+    old = "  first_question: This is the first question,"
+    assert old in text
+    strings.write_text(text.replace(old, "  first_question: Q&A. This is the first question,"))
+    _, problems = check(small_tree)
+    line = line_of(strings, "Q&A. This is")
+    assert [str(p) for p in problems] == [
+        f'{strings}:{line}: Telegram would reject the HTML: Unescaped "&"; use "&amp;"'
+    ]

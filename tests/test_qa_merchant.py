@@ -419,6 +419,8 @@ async def test_yes_or_no_typed_at_the_delete_question(user: SimulatedUser, db: D
     replies = await user.send("yes")
     shown = "\n".join(m.text or "" for m in replies)
     assert "tap" in shown and "Yes, delete everything" in shown, shown
+    assert "<b>" not in shown, shown  # the string's tags were escaped: shown as written
+    assert any(e.type == "bold" for m in replies for e in m.entities), replies
     assert "Yes, delete everything" in user.buttons()  # the question again, to tap
     assert await answers_of(db)  # nothing erased by a typed word
     shown = "\n".join(m.text or "" for m in await user.send("no"))

@@ -391,7 +391,10 @@ class Checker:
         for locale in self.content.locales.values():
             for key in locale.key_lines:
                 value = locale.lookup(key)
-                if not isinstance(value, str) or "{" not in value:
+                if not isinstance(value, str):
+                    continue
+                if "{" not in value:  # sent as written: Telegram's HTML parser must take it
+                    self._string_markup(locale.code, key, value, reported)
                     continue
                 path, line = self._string_at(locale.code, key)
                 if (str(path), line) in reported:  # a screen rendering it said what is wrong
@@ -403,6 +406,21 @@ class Checker:
                     self.report(
                         Path(origin), 1, f"template error ({type(exc).__name__}): {exc.message}"
                     )
+
+    def _string_markup(
+        self, lang: str, key: str, value: str, reported: set[tuple[str, int]]
+    ) -> None:
+        """A string without template code that Telegram would not parse as HTML (a bare
+        ``&`` or ``<``, a tag it does not know), at the string's line."""
+        if "<" not in value and "&" not in value:
+            return
+        try:
+            self._visible_length(value)
+        except TelegramHTMLError as exc:
+            path, line = self._string_at(lang, key)
+            if (str(path), line) not in reported:
+                reason = _BYTE_OFFSET.sub("", exc.reason).removeprefix("can't parse entities: ")
+                self.report(path, line, f"Telegram would reject the HTML: {reason}")
 
     def _visible_length(self, text: str) -> int:
         """The length Telegram counts once it has parsed ``text`` (TelegramHTMLError if it

@@ -202,10 +202,11 @@ class Renderer:
         return _Strings(self.content, code, ())
 
     def text(self, code: str | None, key: str, **context: Any) -> str:
-        """One string by key, rendered as a template (HTML)."""
+        """One string by key, rendered as a template (HTML). A string is HTML whether or
+        not it holds template code (``content check`` has it parse as Telegram's HTML)."""
         source = str(self.content.string(code, key))
         if "{" not in source:
-            return html.escape(source, quote=False)
+            return source  # what rendering it as a template would give
         return self.render_source(
             source, f"{STRING_ORIGIN}{self.content.locale(code).code}:{key}", lang=code, **context
         )
@@ -214,7 +215,7 @@ class Renderer:
         """One string by key as plain text (for button labels and callback answers)."""
         source = str(self.content.string(code, key))
         if "{" not in source:
-            return source
+            return html.unescape(source)
         return html.unescape(self.text(code, key, **context))
 
 
