@@ -7,7 +7,7 @@ from sqlmodel import col, delete
 from bot.domain.callbacks import MarkStep, NextStep, OpenStep, PlanPage, ShowPlan, ShowProfile
 from bot.services.core import STEP_SHOWN, Core, Turn, UserInfo
 from bot.storage.models import StepProgress, StepStatus
-from bot.views.model import Outcome, as_typed_reply
+from bot.views.model import Outcome, Screen, as_typed_reply
 from bot.views.screens import Views
 
 PlanButton = ShowPlan | PlanPage | ShowProfile | OpenStep | MarkStep | NextStep
@@ -89,8 +89,11 @@ class PlanService:
                 return None
             if said in words.details:
                 return await self._mark(turn, step.id, "details")
-            if step.counted or progress.status(step.id) != "open":
-                return None  # "ok" on a step that is work does not mark it done
+            if progress.status(step.id) != "open":
+                return None
+            if step.counted:  # "ok" on a step that is work does not mark it done: say how
+                notice = self.views.r.text(turn.lang, "typed_notices.understood_work")
+                return Outcome(send=[Screen(notice)])
             return Outcome(send=(await self._mark(turn, step.id, "done")).send)
         if said in words.done or said in words.skip:
             return await self._typed_mark(turn, "done" if said in words.done else "skip")
