@@ -6,8 +6,11 @@ from datetime import date
 
 import pytest
 
+from bot.botapi.fake import FakeTelegram, SimulatedUser
 from bot.content.loader import Content
+from bot.context import BotApp
 from bot.domain.interview import parse_date
+from tests.chat import Profile, interview
 
 TODAY = date(2026, 12, 2)
 
@@ -34,3 +37,47 @@ TODAY = date(2026, 12, 2)
 def test_german_date_phrases(content: Content, typed: str, expected: date) -> None:
     words = content.typed_words("de").dates
     assert parse_date(typed, TODAY, ("de", "en"), words) == expected
+
+
+@pytest.mark.parametrize(
+    ("lang", "typed", "expected"),
+    [
+        # German business dates by calendar week (Kalenderwoche): its Monday.
+        ("de", "KW 12", date(2027, 3, 22)),
+        ("de", "KW12", date(2027, 3, 22)),
+        ("de", "in KW 12", date(2027, 3, 22)),
+        ("de", "bis KW 12/2027", date(2027, 3, 22)),
+        ("de", "Kalenderwoche 3", date(2027, 1, 18)),
+        ("de", "Ende KW 12", date(2027, 3, 28)),
+        ("de", "Mitte KW 12", date(2027, 3, 25)),
+        ("de", "KW 50", date(2026, 12, 7)),  # this year's, still ahead
+        ("de", "KW 48", date(2027, 11, 29)),  # this year's has begun: next year's
+        ("de", "KW 53 2026", date(2026, 12, 28)),
+        ("de", "KW 49", TODAY),  # the week under way: from today
+        ("en", "week 12", date(2027, 3, 22)),
+        ("en", "calendar week 12 2027", date(2027, 3, 22)),
+        ("en", "end of week 12", date(2027, 3, 28)),
+    ],
+)
+def test_a_calendar_week_is_its_monday(
+    content: Content, lang: str, typed: str, expected: date
+) -> None:
+    words = content.typed_words(lang).dates
+    assert parse_date(typed, TODAY, (lang, "en"), words) == expected
+
+
+@pytest.mark.parametrize("typed", ["KW 54", "KW 0", "KW 53 2027", "week 99"])
+def test_a_week_that_does_not_exist_is_not_a_date(content: Content, typed: str) -> None:
+    words = content.typed_words("de").dates
+    assert parse_date(typed, TODAY, ("de", "en"), words) is None
+
+
+async def test_a_german_merchant_types_a_calendar_week_as_the_go_live_date(
+    app: BotApp, fake: FakeTelegram
+) -> None:
+    lena = SimulatedUser(app, fake, user_id=4790, first_name="Lena", language_code="de")
+    said = Profile(
+        "kw", "Shopify", ("Germany",), shop_name="Lenas Laden", go_live="KW 12", type_instead=True
+    )
+    shown = "\n".join(m.text or "" for m in await interview(lena, said))
+    assert "Dein Starttermin: 22. März 2027" in shown, shown

@@ -1073,6 +1073,7 @@ class Content:
             rewrite=tuple(pair for pair in pairs if pair[0]),
             quarters=tuple(quarters.items()),
             days=tuple(days.items()),
+            weeks=words("weeks", group="typed_dates"),
         )
         return TypedWords(
             dates=dates,

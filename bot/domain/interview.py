@@ -611,6 +611,8 @@ class DateWords:
     quarters: tuple[tuple[str, int], ...] = ()
     #: "christmas" → (12, 25): days merchants name instead of a date (the next one).
     days: tuple[tuple[str, tuple[int, int]], ...] = ()
+    #: "kw", "week": said before an ISO calendar week's number ("KW 12": its Monday).
+    weeks: frozenset[str] = frozenset()
 
 
 #: The clock time relative dates are counted from: a parsed date carrying it was relative
@@ -722,6 +724,9 @@ def parse_date(
     named = _named_period(said, today, words, position)
     if named is not None:
         return named
+    week = _week(said, today, words, position)
+    if week is not None:
+        return week if isinstance(week, date) else None
     found = _parse_with(text, today, "current_period", languages, position)
     if found is not None and found >= today:
         return found
@@ -765,6 +770,33 @@ def _named_period(said: str, today: date, words: DateWords, position: Position) 
         if name == phrase:
             return _on(day, month, str(year) if year else None, today)
     return None
+
+
+_WEEK = re.compile(r"^(\D+?) ?(\d{1,2})(?: (\d{4}))?$")
+
+
+def _week(said: str, today: date, words: DateWords, position: Position) -> date | bool | None:
+    """An ISO calendar week ("kw 12", "week 12 2027"; normalised text): its Monday ("end":
+    its Sunday, "middle": its Thursday; today within the current week), the next such week
+    from today without a year. False: a week named that does not exist ("kw 54"); None: no
+    week named."""
+    found = _WEEK.match(said)
+    if found is None or found.group(1) not in words.weeks:
+        return None
+    number, year = int(found.group(2)), found.group(3)
+    weekday = {"middle": 4, "end": 7}.get(position or "start", 1)
+    this_year = today.isocalendar().year
+    for each in (int(year),) if year else (this_year, this_year + 1):
+        try:
+            day, last = (
+                date.fromisocalendar(each, number, weekday),
+                date.fromisocalendar(each, number, 7),
+            )
+        except ValueError:  # week 0, 54, or 53 in a year of 52
+            continue
+        if year or last >= today:
+            return max(day, today) if last >= today else day
+    return False
 
 
 def _on(day: int, month: int, year: str | None, today: date) -> date | None:
