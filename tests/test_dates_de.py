@@ -9,7 +9,7 @@ import pytest
 from bot.botapi.fake import FakeTelegram, SimulatedUser
 from bot.content.loader import Content
 from bot.context import BotApp
-from bot.domain.interview import parse_date
+from bot.domain.interview import ImpossibleDate, parse_date
 from tests.chat import Profile, interview
 
 TODAY = date(2026, 12, 2)
@@ -81,3 +81,47 @@ async def test_a_german_merchant_types_a_calendar_week_as_the_go_live_date(
     )
     shown = "\n".join(m.text or "" for m in await interview(lena, said))
     assert "Dein Starttermin: 22. März 2027" in shown, shown
+
+
+@pytest.mark.parametrize(
+    ("lang", "typed", "month_ends"),
+    [
+        ("de", "31.02.2027", date(2027, 2, 28)),
+        ("de", "30.2.", date(2027, 2, 28)),
+        ("de", "31. April 2027", date(2027, 4, 30)),
+        ("de", "31.06.2027", date(2027, 6, 30)),
+        ("en", "31 Feb 2027", date(2027, 2, 28)),
+        ("en", "February 30th", date(2027, 2, 28)),
+        ("en", "2027-02-29", date(2027, 2, 28)),
+        ("en", "31/04/2027", date(2027, 4, 30)),
+        ("en", "04/31/2027", date(2027, 4, 30)),
+    ],
+)
+def test_a_day_past_its_month_s_end_is_said_so(
+    content: Content, lang: str, typed: str, month_ends: date
+) -> None:
+    words = content.typed_words(lang).dates
+    found = parse_date(typed, TODAY, (lang, "en"), words)
+    assert found == ImpossibleDate(month_ends), found
+
+
+async def test_a_merchant_who_types_the_31st_of_february_is_told_the_month_s_last_day(
+    app: BotApp, fake: FakeTelegram
+) -> None:
+    """It was "I could not read that as a date", as if the format were wrong."""
+    for lang, typed, says in (
+        ("en", "31/02/2027", "31/02/2027: that day does not exist (the month ends on 28 February"),
+        (
+            "de",
+            "31.02.2027",
+            "31.02.2027: Diesen Tag gibt es nicht (der Monat endet am 28. Februar",
+        ),
+    ):
+        merchant = SimulatedUser(
+            app, fake, user_id=4791 if lang == "en" else 4792, language_code=lang
+        )
+        said = Profile(
+            "x", "Shopify", ("Germany",), shop_name="Shop", go_live=typed, type_instead=True
+        )
+        shown = "\n".join(m.text or "" for m in await interview(merchant, said))
+        assert says in shown, shown

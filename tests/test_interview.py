@@ -237,7 +237,7 @@ TODAY = date(2026, 11, 27)
         ("March 31, 2027", date(2027, 3, 31)),
         ("1 Dec", date(2026, 12, 1)),
         ("1 Jan", date(2027, 1, 1)),
-        ("31.02.2027", None),
+        ("31.02.2027", iv.ImpossibleDate(date(2027, 2, 28))),
         ("next tuesday", date(2026, 12, 1)),
         ("tomorrow", date(2026, 11, 28)),
         ("next friday", date(2026, 12, 4)),
@@ -282,8 +282,8 @@ def test_year_first_dates_are_read_without_dateparser(
     assert iv.parse_date(typed, TODAY) == expected
 
 
-def test_impossible_year_first_dates_still_go_to_dateparser() -> None:
-    assert iv.parse_date("2027-02-30", TODAY) is None
+def test_impossible_year_first_dates_are_said_to_be_impossible() -> None:
+    assert iv.parse_date("2027-02-30", TODAY) == iv.ImpossibleDate(date(2027, 2, 28))
 
 
 @pytest.mark.parametrize(

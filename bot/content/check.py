@@ -853,6 +853,7 @@ class Checker:
                         ("pattern", {}),
                         ("date_unclear", {}),
                         ("date_past", {"date": "2020-01-01"}),
+                        ("date_impossible", {"typed": "31.02.2027", "date": date(2027, 2, 28)}),
                         ("date_far", {"date": "2040-01-01"}),
                         ("unknown_options", {"names": ["Narnia <b>", "🇹🇭"]}),
                         (

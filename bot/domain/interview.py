@@ -594,6 +594,13 @@ class AmbiguousDate:
 
 
 @dataclass(frozen=True)
+class ImpossibleDate:
+    """A day past its month's end ("31.02.2027"): the merchant is told the month's last day."""
+
+    month_ends: date
+
+
+@dataclass(frozen=True)
 class DateWords:
     """How merchants say dates beyond what the parser reads (``typed_dates.*``, normalised).
 
@@ -678,7 +685,7 @@ def parse_date(
     today: date,
     languages: Sequence[str] = ("en",),
     words: DateWords | None = None,
-) -> date | AmbiguousDate | None:
+) -> date | AmbiguousDate | ImpossibleDate | None:
     """Understand a typed date with a maintained parser (dateparser).
 
     Takes "2027-03-31", "31.03.2027", "03/15/2027", "31 Dec 2026", "15 Jan", "March 2027",
@@ -730,7 +737,56 @@ def parse_date(
     found = _parse_with(text, today, "current_period", languages, position)
     if found is not None and found >= today:
         return found
-    return _parse_with(text, today, "future", languages, position)
+    found = _parse_with(text, today, "future", languages, position)
+    return found if found is not None else _past_month_end(text, today, languages)
+
+
+#: A day with a month in words around it: "31. April 2027", "February 30th, 2027".
+_DAY_FIRST = re.compile(r"^(\d{1,2})(?:st|nd|rd|th)?\.? +(\D+?)(?: +(\d{4}))?$", re.IGNORECASE)
+_MONTH_FIRST = re.compile(r"^(\D+?) +(\d{1,2})(?:st|nd|rd|th)?,?(?: +(\d{4}))?$", re.IGNORECASE)
+
+
+def _past_month_end(text: str, today: date, languages: Sequence[str]) -> ImpossibleDate | None:
+    """A date that failed to parse because its day is past its month's last day (only the
+    29th to the 31st can be), in digits or with the month in words; else None."""
+    found = _YEAR_FIRST_DATE.match(text)
+    if found is not None:
+        year, month, day = int(found[1]), int(found[2]), int(found[3])
+        return _month_end(year, month) if 1 <= month <= 12 and day > 28 else None
+    found = _NUMERIC_DATE.match(text.rstrip("."))  # "30.2." as German dates end
+    if found is not None:
+        a, b, year_text = int(found[1]), int(found[2]), found[3]
+        day, month = (a, b) if b <= 12 else (b, a)  # 31/04 day first; 04/31 month first
+        if not (29 <= day <= 31 and 1 <= month <= 12):
+            return None
+        if year_text:
+            return _month_end(int(year_text) + (2000 if len(year_text) == 2 else 0), month)
+        return _month_end(_next_year_with(month, today), month)
+    for pattern, day_group, month_group in ((_DAY_FIRST, 1, 2), (_MONTH_FIRST, 2, 1)):
+        found = pattern.match(text)
+        if found is None or not 29 <= int(found[day_group]) <= 31:
+            continue
+        year_text = found[3]
+        # The month by the parser, in the merchant's words: its first day, that year.
+        first = _parse_with(
+            f"1 {found[month_group]} {year_text or ''}".strip(), today, "future", languages
+        )
+        if first is None:
+            return None
+        year = int(year_text) if year_text else _next_year_with(first.month, today)
+        return _month_end(year, first.month)
+    return None
+
+
+def _next_year_with(month: int, today: date) -> int:
+    """The year of the next such month from today (this one if it has not ended)."""
+    return today.year if month >= today.month else today.year + 1
+
+
+def _month_end(year: int, month: int) -> ImpossibleDate | None:
+    if not 1 <= year <= 9999:
+        return None
+    return ImpossibleDate(date(year, month, calendar.monthrange(year, month)[1]))
 
 
 def _numeric(found: re.Match[str], today: date) -> date | AmbiguousDate | None:
@@ -821,6 +877,9 @@ def validate_date(
     parsed = parse_date(typed, today, languages, words)
     if parsed is None:
         return TextProblem("date_unclear")
+    if isinstance(parsed, ImpossibleDate):
+        shown = " ".join(typed.split())[:20]
+        return TextProblem("date_impossible", {"typed": shown, "date": parsed.month_ends})
     if isinstance(parsed, AmbiguousDate):
         return TextProblem(
             "date_ambiguous",
