@@ -9,7 +9,7 @@ import pytest
 from bot.botapi.fake import FakeTelegram, SimulatedUser
 from bot.content.loader import Content
 from bot.context import BotApp
-from bot.domain.interview import ImpossibleDate, parse_date
+from bot.domain.interview import AmbiguousDate, ImpossibleDate, parse_date
 from tests.chat import Profile, interview
 
 TODAY = date(2026, 12, 2)
@@ -125,3 +125,53 @@ async def test_a_merchant_who_types_the_31st_of_february_is_told_the_month_s_las
         )
         shown = "\n".join(m.text or "" for m in await interview(merchant, said))
         assert says in shown, shown
+
+
+@pytest.mark.parametrize(
+    ("lang", "typed", "expected"),
+    [
+        # "15.03." was read as a time of day (15:03), and the date saved as today.
+        ("de", "15.03.", date(2027, 3, 15)),
+        ("de", "15.03", date(2027, 3, 15)),
+        ("de", "05.04.", date(2027, 4, 5)),
+        ("de", "bis 15.03.", date(2027, 3, 15)),
+        ("en", "15.03.", date(2027, 3, 15)),
+        ("en", "13/03", date(2027, 3, 13)),
+        # A dotted date is day first: not asked back as "1 March or 3 January?".
+        ("de", "01.03.2027", date(2027, 3, 1)),
+        ("de", "1.3.2027", date(2027, 3, 1)),
+        ("de", "5.4.27", date(2027, 4, 5)),
+        ("de", "bis 01.03.2027", date(2027, 3, 1)),
+        # Written without the umlaut, as on a keyboard without one.
+        ("de", "15. Maerz 2027", date(2027, 3, 15)),
+        ("de", "15 Maerz", date(2027, 3, 15)),
+        ("de", "Ende Maerz", date(2027, 3, 31)),
+    ],
+)
+def test_dates_as_germans_write_them(
+    content: Content, lang: str, typed: str, expected: date
+) -> None:
+    words = content.typed_words(lang).dates
+    assert parse_date(typed, TODAY, (lang, "en"), words) == expected
+
+
+def test_a_slashed_date_that_reads_both_ways_is_still_asked(content: Content) -> None:
+    words = content.typed_words("en").dates
+    found = parse_date("01/03/2027", TODAY, ("en",), words)
+    assert found == AmbiguousDate(date(2027, 3, 1), date(2027, 1, 3))
+
+
+def test_yesterday_is_a_day_that_has_passed(content: Content) -> None:
+    words = content.typed_words("en").dates
+    assert parse_date("yesterday", TODAY, ("en",), words) == date(2026, 12, 1)
+
+
+async def test_a_german_day_and_month_without_a_year_is_that_day_not_today(
+    app: BotApp, fake: FakeTelegram
+) -> None:
+    lena = SimulatedUser(app, fake, user_id=4793, first_name="Lena", language_code="de")
+    said = Profile(
+        "x", "Shopify", ("Germany",), shop_name="Laden", go_live="15.03.", type_instead=True
+    )
+    shown = "\n".join(m.text or "" for m in await interview(lena, said))
+    assert "Dein Starttermin: 15. März 2027" in shown, shown

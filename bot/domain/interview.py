@@ -574,6 +574,8 @@ def validate_text(question: Question, typed: str) -> str | TextProblem:
 
 #: Numeric dates whose day and month could be either way round: 01/02/2027, 1.2.27, 01/02.
 _NUMERIC_DATE = re.compile(r"^\s*(\d{1,2})\s*[./-]\s*(\d{1,2})(?:\s*[./-]\s*(\d{2}|\d{4}))?\s*$")
+#: Digits with a dot between them: a date written day first ("01.03.2027", "15.03.").
+_DOTTED = re.compile(r"\d\s*\.\s*\d")
 #: The same once normalised (punctuation became spaces): "by 01/02/2027" → "01 02 2027".
 _NUMERIC_SAID = re.compile(r"^(\d{1,2}) (\d{1,2})(?: (\d{2}|\d{4}))?$")
 #: A named period with an optional year after it: "q1 2027", "christmas".
@@ -715,8 +717,11 @@ def parse_date(
     month_year = _NUMERIC_MONTH.match(text)
     if month_year is not None and not 1 <= int(month_year[2] or month_year[3]) <= 12:
         return None
-    numeric = _NUMERIC_DATE.match(text)
-    if numeric is not None and (found_numeric := _numeric(numeric, today)) is not None:
+    # Day and month with dots ("01.03.2027", "15.03."): day first, as everywhere dots are
+    # written; never asked back, and never a time of day (dateparser read "15.03" as 15:03).
+    dotted = _DOTTED.search(text) is not None and "/" not in text
+    numeric = _NUMERIC_DATE.match(text.rstrip("."))
+    if numeric is not None and (found_numeric := _numeric(numeric, today, dotted)) is not None:
         return found_numeric
     rewritten, position = _as_said(text, words)
     if rewritten is not None:
@@ -725,7 +730,7 @@ def parse_date(
         text = rewritten
         # "by 01/02/2027": the filler words gone, the same either-way-round question.
         numeric = _NUMERIC_SAID.match(text)
-        if numeric is not None and (found_numeric := _numeric(numeric, today)) is not None:
+        if numeric is not None and (found_numeric := _numeric(numeric, today, dotted)) is not None:
             return found_numeric
     said = normalise(text)
     named = _named_period(said, today, words, position)
@@ -789,17 +794,21 @@ def _month_end(year: int, month: int) -> ImpossibleDate | None:
     return ImpossibleDate(date(year, month, calendar.monthrange(year, month)[1]))
 
 
-def _numeric(found: re.Match[str], today: date) -> date | AmbiguousDate | None:
+def _numeric(found: re.Match[str], today: date, dotted: bool) -> date | AmbiguousDate | None:
     """A day and a month in digits: the date, or both readings when either could be meant
-    (``None``: leave it to the parser)."""
+    (``dotted``: day first, never asked; ``None``: leave it to the parser)."""
     a, b = int(found.group(1)), int(found.group(2))
     year = found.group(3)
+    if dotted and b <= 12:
+        return _on(a, b, year, today)
     if a <= 12 and b <= 12 and a != b:
         day_first, month_first = _on(a, b, year, today), _on(b, a, year, today)
         if day_first is not None and month_first is not None:
             return AmbiguousDate(day_first, month_first)
     elif b > 12 >= a:  # 03/15/2027: only month first makes sense
         return _on(b, a, year, today)
+    elif a > 12 >= b:  # 15/03: only day first makes sense
+        return _on(a, b, year, today)
     return None
 
 
