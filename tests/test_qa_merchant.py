@@ -543,3 +543,25 @@ async def test_done_typed_at_a_several_choice_question_does_what_the_button_does
 
 async def answers_of_app(app: BotApp, user_id: int) -> dict[str, object]:
     return await answers_of(app.bot_data.db, user_id)
+
+
+@pytest.mark.parametrize(
+    ("typed", "markets"),
+    [
+        # Northern Ireland is in the UK: it was read as Ireland (an EU plan, EU VAT).
+        ("Northern Ireland", ["uk"]),
+        ("Ireland and Northern Ireland", ["uk", "ie"]),
+        ("we sell in northern ireland", ["uk"]),
+        # Codes one after another: "US" was dropped without a word (ids count only alone).
+        ("US UK", ["us", "uk"]),
+        ("UK US", ["us", "uk"]),
+        ("us uk de", ["us", "uk", "de"]),
+    ],
+)
+async def test_markets_typed_as_people_list_them(
+    user: SimulatedUser, db: Database, typed: str, markets: list[str]
+) -> None:
+    await user.send("/start")
+    await user.send("Shopify")
+    await user.send(typed)
+    assert (await answers_of(db))["market"] == markets

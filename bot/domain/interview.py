@@ -400,9 +400,14 @@ def match_parts(
         wanted = normalise(piece)
         if not wanted:
             continue
-        exact = [
-            o for o in question.options if wanted == _normalised_name(o) or wanted in names[o]
-        ]
+        exact = [o for o in (_exact(question, names, wanted),) if o is not None]
+        if not exact and question.kind == "many":
+            # "US UK": names one after another, each an exact answer (ids count only so).
+            each = [_exact(question, names, word) for word in wanted.split()]
+            if len(each) > 1 and all(each):
+                exact = [o for o in question.options if o in each]
+                found.extend(hit for hit in exact if hit not in found)
+                continue
         hits = exact[:1] or _mentioned(wanted, names, negations)
         if not hits and (fixed := _typos_fixed(wanted, names)) != wanted:
             # "shopfiy", "Untied Kingdom": read again with the names' own spelling.
@@ -418,6 +423,13 @@ def match_parts(
     if question.kind == "one" and (len(found) != 1 or unknown):
         return [], unknown
     return [o for o in question.options if o in found], unknown
+
+
+def _exact(question: Question, names: Mapping[str, set[str]], said: str) -> str | None:
+    """The option ``said`` (normalised) is exactly: its id or one of its names."""
+    return next(
+        (o for o in question.options if said == _normalised_name(o) or said in names[o]), None
+    )
 
 
 #: Shortest word a typo is corrected in: shorter ones are too often other real words.
