@@ -11,6 +11,7 @@ from bot.botapi.fake import FakeTelegram, SimulatedUser
 from bot.config import Settings
 from bot.context import BotApp
 from bot.storage.db import Database
+from tests.chat import Profile, interview
 from tests.conftest import NOW, Clock, make_settings
 from tests.test_alerts_dispatch import dispatcher_of, first_due
 from tests.test_alerts_service import finish_interview, rows, subscribe
@@ -55,3 +56,29 @@ async def test_alerts_missed_while_the_bot_was_away_arrive_once(
     assert len(closing) == 1, texts
     assert "closes in 23 hours" in closing[0], closing
     assert await dispatcher_of(app).drain() == 0  # the others are not sent later either
+
+
+async def test_go_live_reminders_go_when_the_go_live_question_no_longer_applies(
+    user: SimulatedUser, db: Database
+) -> None:
+    """"Already selling" takes the go-live date out of the answers that count (the profile
+    no longer shows it), but its reminders stayed scheduled, and /alerts listed them."""
+    said = Profile(
+        "gl", "Shopify", ("United Kingdom",), shop_name="Ann Ltd", go_live="15 March 2027"
+    )
+    await interview(user, said)
+    await user.send("/alerts")
+    await user.press("🔔 Turn alerts on")
+    assert [r for r in await rows(db, status="pending") if r.key.startswith("golive:")]
+    await user.send("/profile")
+    await user.press("Change: TikTok Shop status")
+    profile = "\n".join(m.text or "" for m in await user.press("Already selling"))
+    assert "go-live" not in profile, profile
+    screen = "\n".join(m.text or "" for m in await user.send("/alerts"))
+    assert "before your go-live date" not in screen, screen
+    assert not [r for r in await rows(db, status="pending") if r.key.startswith("golive:")]
+    # Back to "Not started": the date counts again, and so do its reminders.
+    await user.send("/profile")
+    await user.press("Change: TikTok Shop status")
+    await user.press("Not started")
+    assert [r for r in await rows(db, status="pending") if r.key.startswith("golive:")]

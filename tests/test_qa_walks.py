@@ -101,7 +101,7 @@ async def test_go_live_dates_as_merchants_say_them(user: SimulatedUser, db: Data
         await user.press("Change: Your go-live date")
 
 
-@pytest.mark.parametrize("typed", ["by 01/02/2027", "before 3/4", "hopefully by 05.06.2027"])
+@pytest.mark.parametrize("typed", ["by 01/02/2027", "before 3/4", "hopefully by 05-06-2027"])
 async def test_a_numeric_date_either_way_round_is_asked_back_after_filler_words(
     user: SimulatedUser, db: Database, typed: str
 ) -> None:

@@ -177,6 +177,17 @@ def effective_answers(interview: Interview, answers: Mapping[str, Answer]) -> di
     return result
 
 
+def changed_answers(
+    interview: Interview, before: Mapping[str, Answer], after: Mapping[str, Answer]
+) -> set[str]:
+    """The questions whose answer differs, as given or as it counts: an answer left off
+    the path the other answers take no longer counts (a go-live date once the merchant
+    already sells), and counts again when the path comes back to it."""
+    given = {key for key in {*before, *after} if before.get(key) != after.get(key)}
+    was, now = effective_answers(interview, before), effective_answers(interview, after)
+    return given | {key for key in {*was, *now} if was.get(key) != now.get(key)}
+
+
 def clean_answers(interview: Interview, answers: Mapping[str, Any]) -> dict[str, Answer]:
     """Drop answers the current content no longer knows (removed questions or options)."""
     cleaned: dict[str, Answer] = {}

@@ -559,11 +559,7 @@ class Core:
         if restored is None:
             return []
         turn.save(restored)
-        changed = {
-            key
-            for key in {*restored.answers, *state.answers}
-            if restored.answers.get(key) != state.answers.get(key)
-        }
+        changed = iv.changed_answers(self.content.interview, state.answers, restored.answers)
         if changed:  # ticks made during the change had moved the reminders: move them back
             for listener in self.listeners:
                 await listener.answers_changed(turn, changed)

@@ -255,11 +255,7 @@ class InterviewService:
         if new.answers != old.answers:
             turn.merchant.last_progress = turn.now
             await turn.log("answer", question=old.current)
-            changed = {
-                key
-                for key in {*new.answers, *old.answers}
-                if new.answers.get(key) != old.answers.get(key)
-            }
+            changed = iv.changed_answers(self.core.content.interview, old.answers, new.answers)
             for listener in self.core.listeners:
                 await listener.answers_changed(turn, changed)
         if new.current is not None:
