@@ -120,9 +120,11 @@ async def test_ok_is_not_done_on_a_step_that_is_work(user: SimulatedUser) -> Non
     await interview(user, SHOP)
     await user.send("/next")
     assert user.last_text().startswith("Step 1 of")
-    said = "\n".join(m.text or "" for m in await user.send("ok"))
-    # Not "I'm not sure what you mean": what "ok" would mark, and how to mark it.
-    assert "press ✅ Done once you have done it" in said, said
+    for typed in ("ok", "understood"):
+        said = "\n".join(m.text or "" for m in await user.send(typed))
+        # Not "I'm not sure what you mean": how to tick it off (and no word they did not type).
+        assert "press ✅ Done once you have done it" in said, said
+        assert '"ok"' not in said, said
     plan = (await user.send("/plan"))[-1].text or ""
     assert "0 of" in plan
 
