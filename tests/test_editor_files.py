@@ -223,3 +223,16 @@ def test_a_string_telegram_would_reject_is_named_at_its_line(small_tree: Path) -
     assert [str(p) for p in problems] == [
         f'{strings}:{line}: Telegram would reject the HTML: Unescaped "&"; use "&amp;"'
     ]
+
+
+def test_a_flag_s_condition_naming_no_option_fails_at_its_line(tree: Path) -> None:
+    step = tree / "guidance" / "what-carries-over.md"
+    text = step.read_text(encoding="utf-8")
+    old = "    when: {platform: shopify, market: us}\n"
+    assert old in text
+    step.write_text(text.replace(old, "    when: {platform: shopfy, market: us}\n"))
+    line = line_of(step, "platform: shopfy")
+    found = load_problems(tree)
+    assert len(found) == 1 and found[0].startswith(
+        f"{step}:{line}: when: platform='shopfy' is not an option"
+    ), found

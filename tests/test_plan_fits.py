@@ -172,3 +172,27 @@ async def test_somewhere_else_only_is_not_asked_about_a_shop_it_cannot_open(
     after = (await user.press("Skip"))[-1].text or ""  # go-live date
     plan = "\n".join(await all_plan_pages(user))
     assert "Register for TikTok Shop in the United Kingdom" in plan, after
+
+
+@pytest.mark.parametrize(
+    ("platform", "markets", "shown"),
+    [
+        ("Shopify", ("United States",), True),
+        ("Shopify", ("United States", "United Kingdom"), True),
+        ("Square", ("United Kingdom",), False),
+        ("Shopify", ("United Kingdom",), False),
+        ("WooCommerce", ("Germany",), False),
+    ],
+)
+async def test_an_uncertainty_flag_shows_where_it_applies(
+    user: SimulatedUser, platform: str, markets: tuple[str, ...], shown: bool
+) -> None:
+    """The warning about AfterShip's reviews for Shopify stores on TikTok Shop US was on
+    every merchant's step, a Square store in the UK's too."""
+    await interview(user, Profile("f", platform, markets, status="Approved, not selling yet"))
+    await user.send("/plan")
+    await user.press(next(b for b in user.buttons() if "What carries over" in b))
+    text = user.last_text()
+    assert "What carries over" in text.splitlines()[0], text
+    assert ("AfterShip's review syndication" in text) is shown, text
+    assert "TikTok Pixel" in text  # the flag for everyone stays

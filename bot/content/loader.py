@@ -21,11 +21,13 @@ from bot.content.values import FactValue, Text, parse_value, render_tree
 from bot.domain.interview import (
     END,
     VARIATION_SELECTOR,
+    Answer,
     DateWords,
     Interview,
     Question,
     Route,
     TypedWords,
+    matches,
     normalise,
 )
 from bot.domain.plan import Flag, Source, Step, find_cycle
@@ -449,10 +451,17 @@ class SourceModel(_Strict):
 
 
 class FlagModel(_Strict):
-    """An uncertainty flag in a step's front matter."""
+    """An uncertainty flag in a step's front matter (``when``: shown only to merchants
+    whose answers match, as a step's ``when``)."""
 
     kind: Literal["unverified", "disputed"]
     text: str = Field(min_length=10)
+    when: dict[str, list[str]] = {}
+
+    @field_validator("when", mode="before")
+    @classmethod
+    def _lists(cls, value: Any) -> Any:
+        return _as_list(value)
 
 
 #: A step title's length as merchants read it (facts rendered), in every language.
@@ -972,14 +981,18 @@ class Content:
 
         return _TITLE_FACT.sub(fact, title)
 
-    def step_flags(self, code: str | None, step: Step) -> tuple[Flag, ...]:
-        """A step's uncertainty flags in the merchant's language (English when the
-        translation has not translated all of them, or is outdated)."""
+    def step_flags(
+        self, code: str | None, step: Step, answers: Mapping[str, Answer]
+    ) -> tuple[Flag, ...]:
+        """A step's uncertainty flags that apply to these answers, in the merchant's
+        language (English when the translation has not translated all of them, or is
+        outdated)."""
         locale = self.locale(code)
         texts = locale.flags.get(step.id, ())
-        if len(texts) != len(step.flags) or not texts or self.outdated(locale.code, step.id):
-            return step.flags
-        return tuple(Flag(f.kind, t) for f, t in zip(step.flags, texts, strict=True))
+        flags = step.flags
+        if len(texts) == len(step.flags) and texts and not self.outdated(locale.code, step.id):
+            flags = tuple(replace(f, text=t) for f, t in zip(step.flags, texts, strict=True))
+        return tuple(flag for flag in flags if matches(flag.when, answers))
 
     def outdated(self, code: str | None, step_id: str) -> bool:
         """A translation made from an English ``version`` older than the current one: the
@@ -1393,6 +1406,9 @@ def load_content(root: Path) -> Content:
             _check_conditions(meta.when, interview, path, slines, "when", problems)
             _check_conditions(meta.unless, interview, path, slines, "unless", problems)
             _check_conditions(meta.only, interview, path, slines, "only", problems)
+            for index, flag in enumerate(meta.flags):  # lines as ("when", key) below the flag
+                at = {key[2:]: line for key, line in slines.items() if key[:2] == ("flags", index)}
+                _check_conditions(flag.when, interview, path, at, "when", problems)
         english_steps[meta.id] = text
         step_lines[meta.id] = (path, slines, list(meta.requires))
         step_names[meta.id] = (list(meta.excludes), list(meta.conflicts))
@@ -1408,7 +1424,10 @@ def load_content(root: Path) -> Content:
                 minutes=meta.minutes,
                 sources=tuple(Source(s.url, s.title, s.date) for s in meta.sources),
                 checked=meta.checked,
-                flags=tuple(Flag(f.kind, f.text) for f in meta.flags),
+                flags=tuple(
+                    Flag(f.kind, f.text, {k: frozenset(v) for k, v in f.when.items()})
+                    for f in meta.flags
+                ),
                 order=meta.order,
                 kind=meta.kind,
                 tags=frozenset(meta.tags),

@@ -30,10 +30,12 @@ class Source:
 
 @dataclass(frozen=True)
 class Flag:
-    """A fact the merchant must see as uncertain."""
+    """A fact the merchant must see as uncertain (``when``: only merchants whose answers
+    match, as a step's ``when``)."""
 
     kind: Literal["unverified", "disputed"]
     text: str
+    when: Conditions = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -475,7 +475,7 @@ class Views:
                 self.step_body(lang, step, answers, details=False, now=now, deadline=deadline)
             ),
             intro=Markup(intro_text),
-            flags=self.content.step_flags(lang, step),
+            flags=self.content.step_flags(lang, step, answers),
             reason=Markup(self.reason(lang, step, answers)),
             minutes=step.minutes,
             progress=progress,
@@ -526,7 +526,7 @@ class Views:
             "step_details.html.j2",
             title=self.content.step_text(lang, step.id).title,
             details=Markup(body),
-            flags=self.content.step_flags(lang, step),
+            flags=self.content.step_flags(lang, step, answers),
             sources=[
                 Source(src.url, src.title, self.r.plain(lang, "language.undated"))
                 if src.date == "undated"
