@@ -61,7 +61,7 @@ async def test_alerts_missed_while_the_bot_was_away_arrive_once(
 async def test_go_live_reminders_go_when_the_go_live_question_no_longer_applies(
     user: SimulatedUser, db: Database
 ) -> None:
-    """"Already selling" takes the go-live date out of the answers that count (the profile
+    """ "Already selling" takes the go-live date out of the answers that count (the profile
     no longer shows it), but its reminders stayed scheduled, and /alerts listed them."""
     said = Profile(
         "gl", "Shopify", ("United Kingdom",), shop_name="Ann Ltd", go_live="15 March 2027"
@@ -82,3 +82,19 @@ async def test_go_live_reminders_go_when_the_go_live_question_no_longer_applies(
     await user.press("Change: TikTok Shop status")
     await user.press("Not started")
     assert [r for r in await rows(db, status="pending") if r.key.startswith("golive:")]
+
+
+async def test_alerts_during_the_questions_point_at_the_questions_not_the_profile(
+    user: SimulatedUser,
+) -> None:
+    """/alerts before the plan said "Add your go-live date (/profile → ...)", and /profile
+    then answered "Let's finish your answers first"; its button said "Back to plan"."""
+    await user.send("/start")
+    await user.press("Shopify")
+    screen = "\n".join(m.text or "" for m in await user.send("/alerts"))
+    assert "/profile" not in screen, screen
+    assert "I'll ask for your go-live date with the other questions" in screen, screen
+    assert "« Back to the questions" in user.buttons()
+    assert "« Back to plan" not in user.buttons()
+    back = "\n".join(m.text or "" for m in await user.press("« Back to the questions"))
+    assert "Which markets do you sell to?" in back, back

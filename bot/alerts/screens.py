@@ -78,6 +78,7 @@ class SettingsView:
     golive_offered: bool = True  # the go-live question is on the merchant's path
     #: The go-live reminders still ahead, as the planner plans them now (largest first).
     golive_ahead: tuple[timedelta, ...] = ()
+    in_interview: bool = False  # the questions are still open: no plan, no profile yet
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,7 @@ class AlertScreens:
             nudge_days=view.nudge_days,
             scheduled=scheduled,
             golive_offered=view.golive_offered,
+            in_interview=view.in_interview,
         )
         toggle = (
             self._button(lang, "turn_off", "off")
@@ -168,11 +170,13 @@ class AlertScreens:
             if view.nudge_on
             else self._button(lang, "nudge_on", "nudge", "on")
         )
+        back = "back_to_questions" if view.in_interview else "back_to_plan"
         keyboard = (
             (toggle,),
             (self._button(lang, "timezone", "tz"), self._button(lang, "hour", "hour")),
             (self._button(lang, "quiet", "quiet"), nudge),
-            (Button(self.r.plain(lang, "buttons.back_to_plan"), encode(ShowPlan())),),
+            # Mid-interview, ShowPlan shows the open question (the plan follows the answers).
+            (Button(self.r.plain(lang, f"buttons.{back}"), encode(ShowPlan())),),
         )
         return Screen(text, keyboard)
 

@@ -796,6 +796,7 @@ class AlertService:
             golive_offered="go_live"
             in likely_path(self.core.content.interview, turn.state.answers),
             golive_ahead=tuple(spec.offset for spec in ahead),
+            in_interview=turn.state.mode == "interview",
         )
         return self.screens.settings(turn.lang, view, notice=notice)
 

@@ -1051,6 +1051,7 @@ class Checker:
                     offsets=offsets,
                     scheduled=scheduled if on else (),
                     golive_ahead=ahead,
+                    in_interview=not on and go_live is None,  # /alerts before the plan
                 )
                 self.screen(
                     lambda lang=lang, view=view: screens.settings(lang, view, notice="Saved."),
