@@ -196,3 +196,31 @@ async def test_an_uncertainty_flag_shows_where_it_applies(
     assert "What carries over" in text.splitlines()[0], text
     assert ("AfterShip's review syndication" in text) is shown, text
     assert "TikTok Pixel" in text  # the flag for everyone stays
+
+
+async def step_text(user: SimulatedUser, title: str) -> str:
+    """The text of the plan's step with this title, walking Next step / Done to it."""
+    messages = await user.press("▶️ Next step")
+    for _ in range(80):
+        text = messages[-1].text or ""
+        if title in text.splitlines()[0]:
+            return text
+        labels = messages[-1].button_labels
+        messages = await user.press("👍 Understood" if "👍 Understood" in labels else "✅ Done")
+    raise AssertionError(f"no step {title!r}")
+
+
+@pytest.mark.parametrize(
+    ("markets", "says"),
+    [
+        (("United Kingdom",), "For the UK: we found no official response time"),
+        (("United States", "Spain"), "For the US and Spain: we found no official response time"),
+    ],
+)
+async def test_the_returns_step_names_the_markets_it_has_no_figure_for(
+    user: SimulatedUser, markets: tuple[str, ...], says: str
+) -> None:
+    """A UK-only merchant read "Your market: we found no official response time"."""
+    await interview(user, Profile("r", "Shopify", markets))
+    text = await step_text(user, "returns")
+    assert says in text, text
