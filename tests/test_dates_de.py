@@ -175,3 +175,16 @@ async def test_a_german_day_and_month_without_a_year_is_that_day_not_today(
     )
     shown = "\n".join(m.text or "" for m in await interview(lena, said))
     assert "Dein Starttermin: 15. März 2027" in shown, shown
+
+
+@pytest.mark.parametrize(
+    ("lang", "typed", "expected"),
+    [
+        ("en", "tmrw", date(2026, 12, 3)),
+        ("en", "by tmr", date(2026, 12, 3)),
+        ("de", "übernächste Woche", date(2026, 12, 16)),
+    ],
+)
+def test_short_and_spoken_dates(content: Content, lang: str, typed: str, expected: date) -> None:
+    words = content.typed_words(lang).dates
+    assert parse_date(typed, TODAY, (lang, "en"), words) == expected

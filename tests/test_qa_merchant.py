@@ -567,3 +567,26 @@ async def test_markets_typed_as_people_list_them(
     await user.send("Shopify")
     await user.send(typed)
     assert (await answers_of(db))["market"] == markets
+
+
+@pytest.mark.parametrize(
+    ("lang", "answers", "stored"),
+    [
+        ("en", ("Shopify", "the States"), {"market": ["us"]}),
+        ("en", ("Shopify", "UK", "company", "local", "hundreds"), {"catalogue": "medium"}),
+        ("en", ("Shopify", "UK", "company", "local", "thousands"), {"catalogue": "large"}),
+        ("en", ("Shopify", "UK", "company", "local", "12", "Amazon"), {"fulfilment": "3pl"}),
+        ("en", ("Shopify", "UK", "company", "local", "12", "TikTok"), {"fulfilment": "fbt"}),
+        ("de", ("Shopify", "UK", "GmbH", "hier", "Hunderte"), {"catalogue": "medium"}),
+        ("de", ("Shopify", "UK", "GmbH", "hier", "12", "Amazon"), {"fulfilment": "3pl"}),
+    ],
+)
+async def test_more_answers_as_merchants_type_them(
+    app: BotApp, fake: FakeTelegram, lang: str, answers: tuple[str, ...], stored: dict[str, object]
+) -> None:
+    user = SimulatedUser(app, fake, user_id=3310, first_name="Ty", language_code=lang)
+    await user.send("/start")
+    for answer in answers:
+        await user.send(answer)
+    found = await answers_of_app(app, 3310)
+    assert {key: found.get(key) for key in stored} == stored, found
