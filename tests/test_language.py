@@ -95,10 +95,15 @@ def test_typed_facts_render_per_language(content: Content) -> None:
 
 def test_flags_read_in_the_merchants_language(content: Content) -> None:
     step = content.step_index["what-carries-over"]
-    german = content.step_flags("de", step)
+    shopify_us = {"platform": "shopify", "market": ["us"]}  # every flag of the step applies
+    german = content.step_flags("de", step, shopify_us)
     assert german[0].kind == step.flags[0].kind
     assert german[0].text.startswith("Dass Verkäufe bei TikTok Shop kein TikTok Pixel brauchen")
-    assert content.step_flags("en", step) == step.flags
+    assert len(german) == len(step.flags)
+    assert content.step_flags("en", step, shopify_us) == step.flags
+    # A flag whose `when` the answers do not match is left out, in every language.
+    square_uk = {"platform": "square", "market": ["uk"]}
+    assert len(content.step_flags("de", step, square_uk)) == len(step.flags) - 1
 
 
 def test_untyped_english_text_is_told_apart_from_names() -> None:

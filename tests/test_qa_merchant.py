@@ -590,3 +590,15 @@ async def test_more_answers_as_merchants_type_them(
         await user.send(answer)
     found = await answers_of_app(app, 3310)
     assert {key: found.get(key) for key in stored} == stored, found
+
+
+async def test_after_delete_a_command_then_start_is_a_first_welcome(user: SimulatedUser) -> None:
+    """/delete, then /plan (which makes a new, empty merchant), then /start greeted
+    "Welcome back" a merchant whose data had just been erased."""
+    await interview(user, SHOP)
+    await user.send("/delete")
+    await user.press("Yes, delete everything")
+    await user.send("/plan")
+    shown = "\n".join(m.text or "" for m in await user.send("/start"))
+    assert "Welcome back" not in shown, shown
+    assert "I help merchants move their TikTok selling" in shown, shown

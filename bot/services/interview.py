@@ -63,7 +63,9 @@ class InterviewService:
         greeting = views.start(
             lang,
             first_name=user.first_name,
-            returning=not turn.created,
+            # Nothing answered yet (a command before /start, or after /delete): the welcome
+            # of a first visit, not "Welcome back".
+            returning=not turn.created and (bool(state.answers) or state.current is None),
             resuming=bool(state.answers) and state.current is not None and not turn.created,
             progress=progress,
             now=turn.now,
