@@ -20,6 +20,7 @@ from bot.content.render import Renderer
 from bot.content.translations import warnings
 from bot.content.values import choose_plural, format_day, format_money, parse_value
 from bot.context import BotApp
+from bot.domain.interview import Answer
 from bot.storage.db import Database
 from bot.storage.models import Merchant, Mode, Outbox
 from bot.views.screens import Views
@@ -95,14 +96,14 @@ def test_typed_facts_render_per_language(content: Content) -> None:
 
 def test_flags_read_in_the_merchants_language(content: Content) -> None:
     step = content.step_index["what-carries-over"]
-    shopify_us = {"platform": "shopify", "market": ["us"]}  # every flag of the step applies
+    shopify_us: dict[str, Answer] = {"platform": "shopify", "market": ["us"]}  # every flag applies
     german = content.step_flags("de", step, shopify_us)
     assert german[0].kind == step.flags[0].kind
     assert german[0].text.startswith("Dass Verkäufe bei TikTok Shop kein TikTok Pixel brauchen")
     assert len(german) == len(step.flags)
     assert content.step_flags("en", step, shopify_us) == step.flags
     # A flag whose `when` the answers do not match is left out, in every language.
-    square_uk = {"platform": "square", "market": ["uk"]}
+    square_uk: dict[str, Answer] = {"platform": "square", "market": ["uk"]}
     assert len(content.step_flags("de", step, square_uk)) == len(step.flags) - 1
 
 
