@@ -595,7 +595,7 @@ def validate_text(question: Question, typed: str) -> str | TextProblem:
     return value
 
 
-#: Numeric dates whose day and month could be either way round: 01/02/2027, 1.2.27, 01/02.
+#: A day and a month in digits (and a year): 01/02/2027, 1.2.27, 01/02 (with dots: day first).
 _NUMERIC_DATE = re.compile(r"^\s*(\d{1,2})\s*[./-]\s*(\d{1,2})(?:\s*[./-]\s*(\d{2}|\d{4}))?\s*$")
 #: Digits with a dot between them: a date written day first ("01.03.2027", "15.03.").
 _DOTTED = re.compile(r"\d\s*\.\s*\d")
@@ -717,8 +717,9 @@ def parse_date(
     "tomorrow", "next friday", "in 3 weeks", and with ``words`` "asap", "end of March",
     "mid April", "by early 2027". A year left out means the next such date from today; a
     month alone means its first day. A numeric day and month that could be either way
-    round ("01/02/2027") is :class:`AmbiguousDate`, never a silent guess; a bare number
-    ("5", "2027") is not a date.
+    round ("01/02/2027") is :class:`AmbiguousDate`, never a silent guess (with dots,
+    "01.02.2027", it is day first); a day past its month's end ("31.02.2027") is
+    :class:`ImpossibleDate`; a bare number ("5", "2027") is not a date.
     """
     text = " ".join(typed.split())[:100]
     if not text or text.isdigit():
