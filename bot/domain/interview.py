@@ -411,19 +411,21 @@ def match_parts(
         wanted = normalise(piece)
         if not wanted:
             continue
-        exact = [o for o in (_exact(question, names, wanted),) if o is not None]
-        if not exact and question.kind == "many":
-            # "US UK": names one after another, each an exact answer (ids count only so).
-            each = [_exact(question, names, word) for word in wanted.split()]
-            if len(each) > 1 and all(each):
-                exact = [o for o in question.options if o in each]
-                found.extend(hit for hit in exact if hit not in found)
-                continue
-        hits = exact[:1] or _mentioned(wanted, names, negations)
+        exact = _exact(question, names, wanted)
+        # "US UK": names one after another, each an exact answer (ids count only so).
+        each = (
+            [_exact(question, names, word) for word in wanted.split()]
+            if exact is None and question.kind == "many"
+            else []
+        )
+        if len(each) > 1 and all(each):
+            hits = [o for o in question.options if o in each]
+        else:
+            hits = [exact] if exact is not None else _mentioned(wanted, names, negations)
         if not hits and (fixed := _typos_fixed(wanted, names)) != wanted:
             # "shopfiy", "Untied Kingdom": read again with the names' own spelling.
-            exact = [o for o in question.options if fixed in names[o]]
-            hits = exact[:1] or _mentioned(fixed, names, negations)
+            named = [o for o in question.options if fixed in names[o]]
+            hits = named[:1] or _mentioned(fixed, names, negations)
         if not hits:
             unknown.append(" ".join(piece.split()))
         found.extend(hit for hit in hits if hit not in found)
