@@ -213,9 +213,6 @@ class Renderer:
 
     def plain(self, code: str | None, key: str, **context: Any) -> str:
         """One string by key as plain text (for button labels and callback answers)."""
-        source = str(self.content.string(code, key))
-        if "{" not in source:
-            return html.unescape(source)
         return html.unescape(self.text(code, key, **context))
 
 
