@@ -41,13 +41,14 @@ def _blank_inside(value: str) -> str | None:
     return None
 
 
-def _url(value: str, schemes: tuple[str, ...]) -> str:
+def _url(value: str, schemes: tuple[str, ...], other_scheme: str = "") -> str:
     """``value`` stripped of surrounding blanks, or a ValueError saying what makes it a URL
-    nothing could reach (no host, a space, a port that is not one)."""
+    nothing could reach (another scheme: ``other_scheme`` if given; no host, a space, a
+    port that is not one)."""
     value = value.strip()
-    wanted = " or ".join(f"{scheme}://" for scheme in schemes)
     if not value.startswith(tuple(f"{scheme}://" for scheme in schemes)):
-        raise ValueError(f"must start with {wanted}")
+        wanted = " or ".join(f"{scheme}://" for scheme in schemes)
+        raise ValueError(other_scheme or f"must start with {wanted}")
     blank = _blank_inside(value)
     if blank:
         raise ValueError(blank)
@@ -228,9 +229,8 @@ class Settings(BaseSettings):
         if value is None:
             return None
         # Telegram only delivers webhooks over TLS; setWebhook would refuse anything else.
-        if not value.strip().startswith("https://"):
-            raise ValueError("must start with https:// (Telegram delivers webhooks over TLS only)")
-        value = _url(value, ("https",))
+        https_only = "must start with https:// (Telegram delivers webhooks over TLS only)"
+        value = _url(value, ("https",), https_only)
         port = urlsplit(value).port
         api = str(info.data.get("telegram_base_url", TELEGRAM_API))
         if port is not None and port not in WEBHOOK_PORTS and api.startswith(TELEGRAM_API):
@@ -246,9 +246,8 @@ class Settings(BaseSettings):
     def _origin(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        if not value.strip().startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL, e.g. https://bot.example.com")
-        value = _url(value, ("http", "https")).rstrip("/")
+        example = "must be an http:// or https:// URL, e.g. https://bot.example.com"
+        value = _url(value, ("http", "https"), example).rstrip("/")
         parts = urlsplit(value)
         if parts.path or parts.query or parts.fragment:
             # The console lives at /console of that origin (its pages link there).
